@@ -1,0 +1,162 @@
+//! The alert a security team receives: one SNS message per finding.
+//!
+//! Body: JSON (documented in README "Alert format"). Subject: one readable ASCII line of at most
+//! 100 characters, as SNS requires. Message attributes carry `severity`, `rule`, `account` and
+//! `action_status` so subscriptions can filter.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::finding::{EventContext, Finding};
+use crate::remediate::ActionOutcome;
+
+/// Version of the alert body; bumped on any incompatible change.
+pub const ALERT_SCHEMA_VERSION: &str = "1";
+const SUBJECT_MAX: usize = 100;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    pub schema_version: &'static str,
+    pub rule: String,
+    pub title: String,
+    #[serde(skip)]
+    pub short_title: String,
+    pub severity: String,
+    pub account: String,
+    pub region: String,
+    /// ARN of the resource.
+    pub resource: String,
+    /// `AWS::RDS::DBInstance` / `AWS::RDS::DBCluster`.
+    pub resource_type: &'static str,
+    pub resource_id: String,
+    pub actor: String,
+    pub event_id: String,
+    pub event_name: String,
+    pub event_time: Option<String>,
+    pub observed: Value,
+    pub action: ActionOutcome,
+    /// The rdsguard function that raised it.
+    pub source: String,
+}
+
+impl Alert {
+    pub fn new(finding: &Finding, event: &EventContext, action: ActionOutcome, source: &str) -> Self {
+        Self {
+            schema_version: ALERT_SCHEMA_VERSION,
+            rule: finding.rule.as_str().to_owned(),
+            title: finding.title.to_owned(),
+            short_title: finding.short_title.to_owned(),
+            severity: finding.severity.as_str().to_owned(),
+            account: finding.account.to_string(),
+            region: finding.region.to_string(),
+            resource: finding.resource.clone(),
+            resource_type: finding.resource_type.aws_type(),
+            resource_id: finding.resource_id.clone(),
+            actor: event.actor.clone(),
+            event_id: event.event_id.clone(),
+            event_name: event.event_name.clone(),
+            event_time: event.event_time.clone(),
+            observed: finding.observed.clone(),
+            action,
+            source: source.to_owned(),
+        }
+    }
+
+    /// e.g. `CRITICAL RDS.2 cruddur-db-instance (123456789012/us-east-1): publicly accessible - succeeded`
+    pub fn subject(&self) -> String {
+        let full = format!(
+            "{} {} {} ({}/{}): {} - {}",
+            self.severity,
+            self.rule,
+            self.resource_id,
+            self.account,
+            self.region,
+            self.short_title,
+            self.action.status.as_str()
+        );
+        let ascii: String = full
+            .chars()
+            .map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' })
+            .collect();
+        if ascii.len() <= SUBJECT_MAX {
+            ascii
+        } else {
+            format!("{}...", &ascii[..SUBJECT_MAX - 3])
+        }
+    }
+
+    /// SNS message attributes (all strings).
+    pub fn attributes(&self) -> [(&'static str, String); 4] {
+        [
+            ("severity", self.severity.clone()),
+            ("rule", self.rule.clone()),
+            ("account", self.account.clone()),
+            ("action_status", self.action.status.as_str().to_owned()),
+        ]
+    }
+
+    pub fn body(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string_pretty(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::database::{Database, DatabaseState};
+    use crate::identity::{AccountId, AwsRegion};
+    use crate::remediate::{ActionKind, ActionStatus};
+    use crate::rules::RuleId;
+
+    fn alert(id: &str) -> Alert {
+        let db = Database::instance(DatabaseState { identifier: id.into(), ..DatabaseState::default() });
+        let finding = Finding::new(
+            RuleId::Rds2PublicAccess,
+            &db,
+            &AccountId::parse("123456789012").unwrap(),
+            &AwsRegion::parse("us-east-1").unwrap(),
+            json!({"PubliclyAccessible": true}),
+        );
+        let event = EventContext {
+            event_id: "e-1".into(),
+            event_name: "CreateDBInstance".into(),
+            event_time: None,
+            actor: "arn:aws:iam::123456789012:user/andrew".into(),
+        };
+        let action = ActionOutcome { kind: ActionKind::MakePrivate, status: ActionStatus::Succeeded, detail: "ok".into() };
+        Alert::new(&finding, &event, action, "rds-guard")
+    }
+
+    #[test]
+    fn body_has_the_documented_fields() {
+        let body: Value = serde_json::from_str(&alert("cruddur-db-instance").body().unwrap()).unwrap();
+        for key in ["rule", "title", "severity", "account", "region", "resource", "actor", "event_id", "event_name", "observed", "action"] {
+            assert!(body.get(key).is_some(), "missing {key}");
+        }
+        assert_eq!(body["rule"], "RDS.2");
+        assert_eq!(body["severity"], "CRITICAL");
+        assert_eq!(body["resource"], "arn:aws:rds:us-east-1:123456789012:db:cruddur-db-instance");
+        assert_eq!(body["resource_type"], "AWS::RDS::DBInstance");
+        assert_eq!(body["action"], json!({"kind": "make_private", "status": "succeeded", "detail": "ok"}));
+    }
+
+    #[test]
+    fn subject_is_readable_ascii_and_short() {
+        let short = alert("cruddur-db-instance").subject();
+        assert_eq!(short, "CRITICAL RDS.2 cruddur-db-instance (123456789012/us-east-1): publicly accessible - succeeded");
+        let long = alert(&"x".repeat(63)).subject();
+        assert_eq!(long.len(), 100);
+        assert!(long.ends_with("..."));
+        let odd = alert("d\u{e9}j\u{e0}\nvu").subject();
+        assert!(odd.is_ascii() && !odd.contains('\n'), "{odd}");
+    }
+
+    #[test]
+    fn attributes_allow_filtering() {
+        let attrs = alert("db").attributes();
+        assert_eq!(attrs[0], ("severity", "CRITICAL".to_owned()));
+        assert_eq!(attrs[3], ("action_status", "succeeded".to_owned()));
+    }
+}

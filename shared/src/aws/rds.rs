@@ -1,0 +1,165 @@
+//! Amazon RDS: reading database state and changing it.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_rds::types::{DbCluster, DbInstance, Tag};
+
+use super::{AccountSessions, AwsError, SessionError};
+use crate::database::DatabaseState;
+use crate::identity::{AccountId, AwsRegion};
+
+/// Reads a database's current state. `Ok(None)`: it does not exist (any more).
+#[async_trait]
+pub trait DatabaseInventory: Send + Sync {
+    async fn describe_instance(&self, identifier: &str) -> Result<Option<DatabaseState>, AwsError>;
+    async fn describe_cluster(&self, identifier: &str) -> Result<Option<DatabaseState>, AwsError>;
+}
+
+/// Changes a database: the only writes rds-guard makes. (There is no "make cluster private":
+/// ModifyDBCluster has no PubliclyAccessible; a Multi-AZ DB cluster keeps the value it was created
+/// with.)
+#[async_trait]
+pub trait DatabaseRemediation: Send + Sync {
+    /// ModifyDBInstance PubliclyAccessible=false, ApplyImmediately=true.
+    async fn make_instance_private(&self, identifier: &str) -> Result<(), AwsError>;
+    async fn stop_instance(&self, identifier: &str) -> Result<(), AwsError>;
+    async fn stop_cluster(&self, identifier: &str) -> Result<(), AwsError>;
+}
+
+/// Both RDS capabilities, as one account+region's client provides them.
+pub trait RdsPort: DatabaseInventory + DatabaseRemediation {}
+impl<T: DatabaseInventory + DatabaseRemediation> RdsPort for T {}
+
+/// Hands out RDS access for the account and region an event happened in.
+#[async_trait]
+pub trait RdsConnector: Send + Sync {
+    async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<Arc<dyn RdsPort>, SessionError>;
+}
+
+/// RDS through the AWS SDK.
+#[derive(Debug, Clone)]
+pub struct SdkRds {
+    client: aws_sdk_rds::Client,
+}
+
+impl SdkRds {
+    /// IAM actions this adapter calls.
+    pub const IAM_ACTIONS: &'static [&'static str] = &[
+        "rds:DescribeDBInstances",
+        "rds:DescribeDBClusters",
+        "rds:ModifyDBInstance",
+        "rds:StopDBInstance",
+        "rds:StopDBCluster",
+    ];
+
+    pub fn new(client: aws_sdk_rds::Client) -> Self {
+        Self { client }
+    }
+}
+
+fn tags(list: &[Tag]) -> Vec<(String, String)> {
+    list.iter()
+        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+        .collect()
+}
+
+fn instance_state(db: &DbInstance) -> DatabaseState {
+    DatabaseState {
+        identifier: db.db_instance_identifier().unwrap_or_default().to_owned(),
+        arn: db.db_instance_arn().map(str::to_owned),
+        engine: db.engine().map(str::to_owned),
+        status: db.db_instance_status().map(str::to_owned),
+        publicly_accessible: db.publicly_accessible(),
+        storage_encrypted: db.storage_encrypted(),
+        cluster_identifier: db.db_cluster_identifier().filter(|c| !c.is_empty()).map(str::to_owned),
+        tags: tags(db.tag_list()),
+    }
+}
+
+fn cluster_state(db: &DbCluster) -> DatabaseState {
+    DatabaseState {
+        identifier: db.db_cluster_identifier().unwrap_or_default().to_owned(),
+        arn: db.db_cluster_arn().map(str::to_owned),
+        engine: db.engine().map(str::to_owned),
+        status: db.status().map(str::to_owned),
+        publicly_accessible: db.publicly_accessible(),
+        storage_encrypted: db.storage_encrypted(),
+        cluster_identifier: None,
+        tags: tags(db.tag_list()),
+    }
+}
+
+#[async_trait]
+impl DatabaseInventory for SdkRds {
+    async fn describe_instance(&self, identifier: &str) -> Result<Option<DatabaseState>, AwsError> {
+        match self.client.describe_db_instances().db_instance_identifier(identifier).send().await {
+            Ok(output) => Ok(output.db_instances().first().map(instance_state)),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_db_instance_not_found_fault()) => Ok(None),
+            Err(e) => Err(AwsError::from_sdk("DescribeDBInstances", e)),
+        }
+    }
+
+    async fn describe_cluster(&self, identifier: &str) -> Result<Option<DatabaseState>, AwsError> {
+        match self.client.describe_db_clusters().db_cluster_identifier(identifier).send().await {
+            Ok(output) => Ok(output.db_clusters().first().map(cluster_state)),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_db_cluster_not_found_fault()) => Ok(None),
+            Err(e) => Err(AwsError::from_sdk("DescribeDBClusters", e)),
+        }
+    }
+}
+
+#[async_trait]
+impl DatabaseRemediation for SdkRds {
+    async fn make_instance_private(&self, identifier: &str) -> Result<(), AwsError> {
+        self.client
+            .modify_db_instance()
+            .db_instance_identifier(identifier)
+            .publicly_accessible(false)
+            .apply_immediately(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("ModifyDBInstance", e))
+    }
+
+    async fn stop_instance(&self, identifier: &str) -> Result<(), AwsError> {
+        self.client
+            .stop_db_instance()
+            .db_instance_identifier(identifier)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("StopDBInstance", e))
+    }
+
+    async fn stop_cluster(&self, identifier: &str) -> Result<(), AwsError> {
+        self.client
+            .stop_db_cluster()
+            .db_cluster_identifier(identifier)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("StopDBCluster", e))
+    }
+}
+
+/// [`SdkRds`] for whichever account and region, through [`AccountSessions`].
+#[derive(Debug)]
+pub struct SessionRdsConnector {
+    sessions: AccountSessions,
+}
+
+impl SessionRdsConnector {
+    pub fn new(sessions: AccountSessions) -> Self {
+        Self { sessions }
+    }
+}
+
+#[async_trait]
+impl RdsConnector for SessionRdsConnector {
+    async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<Arc<dyn RdsPort>, SessionError> {
+        let config = self.sessions.config_for(account, region).await?;
+        Ok(Arc::new(SdkRds::new(aws_sdk_rds::Client::new(&config))))
+    }
+}

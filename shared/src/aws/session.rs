@@ -1,0 +1,112 @@
+//! AWS sessions per (account, region).
+//!
+//! The function's own account uses the function's own credentials. Any other account is reached
+//! by assuming `arn:<partition>:iam::<account>:role/<MEMBER_ROLE_NAME>`. Sessions are cached for as
+//! long as the Lambda container stays warm; the assumed-role provider refreshes its credentials
+//! before they expire.
+
+use std::collections::HashMap;
+
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::{Region, SdkConfig};
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use tokio::sync::{Mutex, OnceCell};
+
+use super::AwsError;
+use crate::identity::{AccountId, AwsRegion};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("cannot tell which account rdsguard runs in: {0}")]
+    OwnAccount(String),
+    #[error("cannot assume {role_arn}: {message}")]
+    AssumeRole { role_arn: String, message: String },
+}
+
+#[derive(Debug)]
+pub struct AccountSessions {
+    base: SdkConfig,
+    member_role_name: String,
+    own_account: OnceCell<AccountId>,
+    cache: Mutex<HashMap<(AccountId, AwsRegion), SdkConfig>>,
+}
+
+impl AccountSessions {
+    /// IAM actions this provider calls. (`sts:GetCallerIdentity` needs no permission.)
+    pub const IAM_ACTIONS: &'static [&'static str] = &["sts:AssumeRole"];
+
+    const SESSION_NAME: &'static str = "rdsguard";
+
+    pub fn new(base: SdkConfig, member_role_name: impl Into<String>) -> Self {
+        Self {
+            base,
+            member_role_name: member_role_name.into(),
+            own_account: OnceCell::new(),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The role assumed in a member account.
+    pub fn member_role_arn(&self, account: &AccountId, region: &AwsRegion) -> String {
+        format!("arn:{}:iam::{account}:role/{}", region.partition(), self.member_role_name)
+    }
+
+    /// The account the function's own credentials belong to (asked of STS once).
+    pub async fn own_account(&self) -> Result<&AccountId, SessionError> {
+        self.own_account
+            .get_or_try_init(|| async {
+                let sts = aws_sdk_sts::Client::new(&self.base);
+                let identity = sts
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| SessionError::OwnAccount(AwsError::from_sdk("GetCallerIdentity", e).to_string()))?;
+                let raw = identity.account().unwrap_or_default();
+                AccountId::parse(raw).map_err(|e| SessionError::OwnAccount(e.to_string()))
+            })
+            .await
+    }
+
+    /// SDK configuration for calls in `account` and `region`.
+    pub async fn config_for(&self, account: &AccountId, region: &AwsRegion) -> Result<SdkConfig, SessionError> {
+        let key = (account.clone(), region.clone());
+        if let Some(config) = self.cache.lock().await.get(&key) {
+            return Ok(config.clone());
+        }
+        let own = self.own_account().await?;
+        let config = if own == account {
+            self.base.to_builder().region(Region::new(region.to_string())).build()
+        } else {
+            let role_arn = self.member_role_arn(account, region);
+            let provider = AssumeRoleProvider::builder(role_arn.clone())
+                .session_name(Self::SESSION_NAME)
+                .configure(&self.base)
+                .build()
+                .await;
+            // Assume now, so a missing role or trust policy is reported as such rather than as an
+            // obscure failure of the first RDS call.
+            provider
+                .provide_credentials()
+                .await
+                .map_err(|e| SessionError::AssumeRole { role_arn: role_arn.clone(), message: error_chain(&e) })?;
+            self.base
+                .to_builder()
+                .credentials_provider(SharedCredentialsProvider::new(provider))
+                .region(Region::new(region.to_string()))
+                .build()
+        };
+        self.cache.lock().await.insert(key, config.clone());
+        Ok(config)
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,81 @@
+//! The current state of a database, as read from DescribeDBInstances / DescribeDBClusters.
+//! Rules judge this, never the event.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatabaseKind {
+    /// An RDS DB instance (standalone, Aurora member or Multi-AZ DB cluster member).
+    Instance,
+    /// An Aurora DB cluster or a Multi-AZ DB cluster.
+    Cluster,
+}
+
+impl DatabaseKind {
+    /// The name AWS uses in ARNs and alerts.
+    pub fn aws_type(self) -> &'static str {
+        match self {
+            Self::Instance => "AWS::RDS::DBInstance",
+            Self::Cluster => "AWS::RDS::DBCluster",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DatabaseState {
+    pub identifier: String,
+    pub arn: Option<String>,
+    pub engine: Option<String>,
+    /// `DBInstanceStatus` / cluster `Status`, e.g. `available`, `creating`, `stopped`.
+    pub status: Option<String>,
+    /// Unknown (None) for Aurora clusters, where public access is set per instance.
+    pub publicly_accessible: Option<bool>,
+    pub storage_encrypted: Option<bool>,
+    /// For instances: the cluster the instance belongs to (Aurora or Multi-AZ DB cluster).
+    pub cluster_identifier: Option<String>,
+    pub tags: Vec<(String, String)>,
+}
+
+impl DatabaseState {
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Aurora engines are `aurora`, `aurora-mysql`, `aurora-postgresql`.
+    pub fn is_aurora(&self) -> bool {
+        self.engine.as_deref().is_some_and(|e| e.starts_with("aurora"))
+    }
+
+    pub fn status_is(&self, wanted: &str) -> bool {
+        self.status.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(wanted))
+    }
+}
+
+/// A database as rules see it: what it is plus its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Database {
+    pub kind: DatabaseKind,
+    pub state: DatabaseState,
+}
+
+impl Database {
+    pub fn instance(state: DatabaseState) -> Self {
+        Self { kind: DatabaseKind::Instance, state }
+    }
+
+    pub fn cluster(state: DatabaseState) -> Self {
+        Self { kind: DatabaseKind::Cluster, state }
+    }
+
+    /// A member of a cluster keeps storage and (for Multi-AZ DB clusters) network settings on the
+    /// cluster.
+    pub fn is_cluster_member(&self) -> bool {
+        self.kind == DatabaseKind::Instance && self.state.cluster_identifier.is_some()
+    }
+
+    /// A Multi-AZ DB cluster (not Aurora): public access is a cluster setting.
+    pub fn is_multi_az_db_cluster(&self) -> bool {
+        self.kind == DatabaseKind::Cluster && !self.state.is_aurora()
+    }
+}

@@ -1,0 +1,58 @@
+//! A finding: one rule violated by one resource, with the evidence.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::database::{Database, DatabaseKind};
+use crate::identity::{AccountId, AwsRegion};
+use crate::rules::{RuleId, Severity};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub rule: RuleId,
+    pub severity: Severity,
+    pub title: &'static str,
+    #[serde(skip)]
+    pub short_title: &'static str,
+    pub account: AccountId,
+    pub region: AwsRegion,
+    pub resource_type: DatabaseKind,
+    pub resource_id: String,
+    /// The resource ARN (from Describe; built from its parts if RDS did not return one).
+    pub resource: String,
+    /// The state that shows the violation.
+    pub observed: Value,
+}
+
+impl Finding {
+    pub fn new(rule: RuleId, db: &Database, account: &AccountId, region: &AwsRegion, observed: Value) -> Self {
+        let resource = db.state.arn.clone().unwrap_or_else(|| {
+            let kind = match db.kind {
+                DatabaseKind::Instance => "db",
+                DatabaseKind::Cluster => "cluster",
+            };
+            format!("arn:{}:rds:{region}:{account}:{kind}:{}", region.partition(), db.state.identifier)
+        });
+        Self {
+            rule,
+            severity: rule.severity(),
+            title: rule.title(),
+            short_title: rule.short_title(),
+            account: account.clone(),
+            region: region.clone(),
+            resource_type: db.kind,
+            resource_id: db.state.identifier.clone(),
+            resource,
+            observed,
+        }
+    }
+}
+
+/// What the event says happened: cited in every alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventContext {
+    pub event_id: String,
+    pub event_name: String,
+    pub event_time: Option<String>,
+    pub actor: String,
+}

@@ -1,0 +1,17 @@
+//! rdsguard's shared library.
+//!
+//! The flow every function follows (see README "Architecture"):
+//! parse the event tolerantly ([`event`]) → describe the resource's current state ([`aws`]) →
+//! judge it with pure rules ([`rules`]) under the configured [`policy`] → plan and run the
+//! remediation ([`remediate`]) → publish one alert per finding ([`alert`]).
+
+pub mod alert;
+pub mod aws;
+pub mod database;
+pub mod event;
+pub mod finding;
+pub mod identity;
+pub mod policy;
+pub mod remediate;
+pub mod rules;
+pub mod telemetry;

@@ -1,0 +1,336 @@
+//! Configuration: what to check, what to do about it, where to alert. Read once at init from the
+//! environment (set by the SAM parameters); any mistake stops init with a message naming the
+//! variable, so a bad deployment fails loudly instead of silently doing nothing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use crate::identity::{AccountId, AwsRegion};
+use crate::rules::RuleId;
+
+pub const ENV_ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
+pub const ENV_ALLOWED_REGIONS: &str = "ALLOWED_REGIONS";
+pub const ENV_MODE: &str = "MODE";
+pub const ENV_RULE_ACTIONS: &str = "RULE_ACTIONS";
+pub const ENV_EXEMPT_TAG_KEY: &str = "EXEMPT_TAG_KEY";
+pub const ENV_MEMBER_ROLE_NAME: &str = "MEMBER_ROLE_NAME";
+
+pub const DEFAULT_EXEMPT_TAG_KEY: &str = "rdsguard:exempt";
+pub const DEFAULT_MEMBER_ROLE_NAME: &str = "rdsguard-remediation";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("{0} is required but not set")]
+    Missing(&'static str),
+    #[error("{var}={value:?} is invalid: {reason}")]
+    Invalid { var: &'static str, value: String, reason: String },
+}
+
+fn invalid(var: &'static str, value: &str, reason: impl Into<String>) -> PolicyError {
+    PolicyError::Invalid { var, value: value.to_owned(), reason: reason.into() }
+}
+
+/// `MODE`: `remediate` (default) lets rules act; `alert` never changes anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Remediate,
+    AlertOnly,
+}
+
+/// What to do when a rule finds a violation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuleAction {
+    /// Do not evaluate the rule.
+    Off,
+    /// Alert, change nothing.
+    Alert,
+    /// Fix the setting in place (RDS.2: make private), then alert.
+    Remediate,
+    /// Stop the database, then alert (for what cannot be fixed in place).
+    Stop,
+}
+
+impl RuleAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Alert => "alert",
+            Self::Remediate => "remediate",
+            Self::Stop => "stop",
+        }
+    }
+
+    /// The actions a rule accepts, the first being its default.
+    pub fn allowed_for(rule: RuleId) -> &'static [RuleAction] {
+        match rule {
+            RuleId::Rds2PublicAccess => &[Self::Remediate, Self::Alert, Self::Off],
+            RuleId::Rds3InstanceEncryption | RuleId::Rds27ClusterEncryption | RuleId::RegionNotAllowed => {
+                &[Self::Alert, Self::Stop, Self::Off]
+            }
+        }
+    }
+
+    fn parse(raw: &str) -> Option<Self> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "off" => Some(Self::Off),
+            "alert" => Some(Self::Alert),
+            "remediate" => Some(Self::Remediate),
+            "stop" => Some(Self::Stop),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for RuleAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `ALLOWED_REGIONS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowedRegions {
+    /// Not configured: the region rule is off.
+    Unrestricted,
+    Only(Vec<AwsRegion>),
+}
+
+/// An SNS topic ARN, split into the parts publishing needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicArn {
+    pub arn: String,
+    pub region: AwsRegion,
+    pub account: AccountId,
+}
+
+impl TopicArn {
+    pub fn parse(raw: &str) -> Result<Self, PolicyError> {
+        let value = raw.trim();
+        let bad = |reason: &str| invalid(ENV_ALERT_TOPIC_ARN, raw, reason);
+        let parts: Vec<&str> = value.split(':').collect();
+        if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[5].is_empty() {
+            return Err(bad("expected arn:<partition>:sns:<region>:<account>:<topic>"));
+        }
+        let region = AwsRegion::parse(parts[3]).map_err(|e| bad(&e.to_string()))?;
+        let account = AccountId::parse(parts[4]).map_err(|e| bad(&e.to_string()))?;
+        Ok(Self { arn: value.to_owned(), region, account })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub alert_topic: TopicArn,
+    pub allowed_regions: AllowedRegions,
+    pub mode: Mode,
+    /// Configured action per rule (before `MODE` is applied).
+    pub rule_actions: BTreeMap<RuleId, RuleAction>,
+    pub exempt_tag_key: String,
+    pub member_role_name: String,
+}
+
+impl Policy {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, PolicyError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Reads configuration from `(name, value)` pairs. Empty values count as unset.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, PolicyError> {
+        let vars: HashMap<String, String> =
+            vars.into_iter().filter(|(_, v)| !v.trim().is_empty()).collect();
+        let get = |name: &str| vars.get(name).map(String::as_str);
+
+        let alert_topic = TopicArn::parse(get(ENV_ALERT_TOPIC_ARN).ok_or(PolicyError::Missing(ENV_ALERT_TOPIC_ARN))?)?;
+
+        let allowed_regions = match get(ENV_ALLOWED_REGIONS) {
+            None => AllowedRegions::Unrestricted,
+            Some(raw) => {
+                let mut regions = Vec::new();
+                for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    let region = AwsRegion::parse(item).map_err(|e| invalid(ENV_ALLOWED_REGIONS, raw, e.to_string()))?;
+                    if !regions.contains(&region) {
+                        regions.push(region);
+                    }
+                }
+                if regions.is_empty() {
+                    AllowedRegions::Unrestricted
+                } else {
+                    AllowedRegions::Only(regions)
+                }
+            }
+        };
+
+        let mode = match get(ENV_MODE).map(|m| m.trim().to_ascii_lowercase()) {
+            None => Mode::Remediate,
+            Some(m) if m == "remediate" => Mode::Remediate,
+            Some(m) if m == "alert" => Mode::AlertOnly,
+            Some(_) => {
+                return Err(invalid(ENV_MODE, get(ENV_MODE).unwrap_or_default(), "expected remediate or alert"))
+            }
+        };
+
+        let mut rule_actions: BTreeMap<RuleId, RuleAction> =
+            RuleId::ALL.iter().map(|rule| (*rule, RuleAction::allowed_for(*rule)[0])).collect();
+        if let Some(raw) = get(ENV_RULE_ACTIONS) {
+            for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let (rule, action) = item
+                    .split_once('=')
+                    .ok_or_else(|| invalid(ENV_RULE_ACTIONS, raw, format!("{item:?} is not RULE=ACTION")))?;
+                let rule: RuleId = rule.parse().map_err(|e: crate::rules::UnknownRule| invalid(ENV_RULE_ACTIONS, raw, e.to_string()))?;
+                let allowed = RuleAction::allowed_for(rule);
+                let action = RuleAction::parse(action).filter(|a| allowed.contains(a)).ok_or_else(|| {
+                    let names: Vec<&str> = allowed.iter().map(|a| a.as_str()).collect();
+                    invalid(ENV_RULE_ACTIONS, raw, format!("{rule} accepts {}", names.join(" | ")))
+                })?;
+                rule_actions.insert(rule, action);
+            }
+        }
+
+        let exempt_tag_key = get(ENV_EXEMPT_TAG_KEY).unwrap_or(DEFAULT_EXEMPT_TAG_KEY).trim().to_owned();
+        let member_role_name = get(ENV_MEMBER_ROLE_NAME).unwrap_or(DEFAULT_MEMBER_ROLE_NAME).trim().to_owned();
+        if member_role_name.contains(['/', ':', ' ']) {
+            return Err(invalid(ENV_MEMBER_ROLE_NAME, &member_role_name, "a role name, not a path or ARN"));
+        }
+
+        Ok(Self { alert_topic, allowed_regions, mode, rule_actions, exempt_tag_key, member_role_name })
+    }
+
+    /// The action to take for a rule once `MODE` is applied: in `alert` mode nothing changes.
+    pub fn effective_action(&self, rule: RuleId) -> RuleAction {
+        let configured = self.rule_actions.get(&rule).copied().unwrap_or(RuleAction::Alert);
+        match (self.mode, configured) {
+            (Mode::AlertOnly, RuleAction::Remediate | RuleAction::Stop) => RuleAction::Alert,
+            (_, action) => action,
+        }
+    }
+
+    /// Whether the resource's tags exempt it from a rule: the exempt tag's value is `all` or lists
+    /// the rule id (separated by spaces, `+`, `/`, `,` or `;`, as tag values allow).
+    pub fn exemption(&self, tags: &[(String, String)], rule: RuleId) -> Option<String> {
+        let (key, value) = tags.iter().find(|(k, _)| k == &self.exempt_tag_key)?;
+        let covers = value
+            .split(|c: char| c.is_whitespace() || matches!(c, '+' | '/' | ',' | ';'))
+            .filter(|s| !s.is_empty())
+            .any(|item| item.eq_ignore_ascii_case("all") || item.eq_ignore_ascii_case(rule.as_str()));
+        covers.then(|| format!("{key}={value}"))
+    }
+
+    /// One line per setting, for the init log.
+    pub fn describe(&self) -> String {
+        let regions = match &self.allowed_regions {
+            AllowedRegions::Unrestricted => "unset (RDSGUARD.REGION is off)".to_owned(),
+            AllowedRegions::Only(list) => list.iter().map(AwsRegion::as_str).collect::<Vec<_>>().join(","),
+        };
+        let actions: Vec<String> =
+            self.rule_actions.keys().map(|rule| format!("{rule}={}", self.effective_action(*rule))).collect();
+        format!(
+            "topic={} allowed_regions={} mode={:?} actions=[{}] exempt_tag_key={} member_role={}",
+            self.alert_topic.arn,
+            regions,
+            self.mode,
+            actions.join(","),
+            self.exempt_tag_key,
+            self.member_role_name
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:rdsguard-alerts";
+
+    fn policy(extra: &[(&str, &str)]) -> Result<Policy, PolicyError> {
+        let mut vars = vec![(ENV_ALERT_TOPIC_ARN.to_owned(), TOPIC.to_owned())];
+        vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        Policy::from_vars(vars)
+    }
+
+    #[test]
+    fn defaults() {
+        let p = policy(&[]).unwrap();
+        assert_eq!(p.alert_topic.region.as_str(), "us-east-1");
+        assert_eq!(p.allowed_regions, AllowedRegions::Unrestricted);
+        assert_eq!(p.mode, Mode::Remediate);
+        assert_eq!(p.effective_action(RuleId::Rds2PublicAccess), RuleAction::Remediate);
+        assert_eq!(p.effective_action(RuleId::Rds3InstanceEncryption), RuleAction::Alert);
+        assert_eq!(p.effective_action(RuleId::RegionNotAllowed), RuleAction::Alert);
+        assert_eq!(p.exempt_tag_key, "rdsguard:exempt");
+        assert_eq!(p.member_role_name, "rdsguard-remediation");
+    }
+
+    #[test]
+    fn alert_topic_is_required_and_validated() {
+        assert_eq!(Policy::from_vars(Vec::new()), Err(PolicyError::Missing("ALERT_TOPIC_ARN")));
+        assert_eq!(
+            Policy::from_vars(vec![(ENV_ALERT_TOPIC_ARN.into(), "  ".into())]),
+            Err(PolicyError::Missing("ALERT_TOPIC_ARN"))
+        );
+        for bad in ["rdsguard-alerts", "arn:aws:sqs:us-east-1:123456789012:q", "arn:aws:sns:nowhere:123456789012:t", "arn:aws:sns:us-east-1:1234:t"] {
+            let err = Policy::from_vars(vec![(ENV_ALERT_TOPIC_ARN.into(), bad.into())]).unwrap_err();
+            assert!(err.to_string().starts_with("ALERT_TOPIC_ARN="), "{err}");
+        }
+    }
+
+    #[test]
+    fn settings_table() {
+        let cases: &[(&[(&str, &str)], Result<(RuleId, RuleAction), &str>)] = &[
+            (&[("MODE", "alert")], Ok((RuleId::Rds2PublicAccess, RuleAction::Alert))),
+            (&[("MODE", "ALERT"), ("RULE_ACTIONS", "RDS.3=stop")], Ok((RuleId::Rds3InstanceEncryption, RuleAction::Alert))),
+            (&[("RULE_ACTIONS", "RDS.3=stop")], Ok((RuleId::Rds3InstanceEncryption, RuleAction::Stop))),
+            (&[("RULE_ACTIONS", " rdsguard.region = stop , RDS.2=off")], Ok((RuleId::RegionNotAllowed, RuleAction::Stop))),
+            (&[("RULE_ACTIONS", "RDS.2=off")], Ok((RuleId::Rds2PublicAccess, RuleAction::Off))),
+            (&[("RULE_ACTIONS", "RDS.2=stop")], Err("RDS.2 accepts remediate | alert | off")),
+            (&[("RULE_ACTIONS", "RDS.3=remediate")], Err("RDS.3 accepts alert | stop | off")),
+            (&[("RULE_ACTIONS", "RDS.99=alert")], Err("unknown rule id")),
+            (&[("RULE_ACTIONS", "RDS.2")], Err("is not RULE=ACTION")),
+            (&[("MODE", "yolo")], Err("expected remediate or alert")),
+            (&[("ALLOWED_REGIONS", "us-east-1,Mars")], Err("not an AWS region")),
+            (&[("MEMBER_ROLE_NAME", "arn:aws:iam::1:role/x")], Err("a role name")),
+        ];
+        for (vars, expected) in cases {
+            match (policy(vars), expected) {
+                (Ok(p), Ok((rule, action))) => assert_eq!(p.effective_action(*rule), *action, "{vars:?}"),
+                (Err(e), Err(fragment)) => assert!(e.to_string().contains(fragment), "{vars:?}: {e}"),
+                (got, want) => panic!("{vars:?}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn allowed_regions_are_parsed_and_deduplicated() {
+        let p = policy(&[("ALLOWED_REGIONS", "us-east-1, eu-west-1,us-east-1,")]).unwrap();
+        let AllowedRegions::Only(list) = p.allowed_regions else { panic!("expected a list") };
+        let names: Vec<&str> = list.iter().map(AwsRegion::as_str).collect();
+        assert_eq!(names, ["us-east-1", "eu-west-1"]);
+        assert_eq!(policy(&[("ALLOWED_REGIONS", " , ")]).unwrap().allowed_regions, AllowedRegions::Unrestricted);
+    }
+
+    #[test]
+    fn exemption_by_tag() {
+        let p = policy(&[]).unwrap();
+        let tags = |v: &str| vec![("team".to_owned(), "x".to_owned()), ("rdsguard:exempt".to_owned(), v.to_owned())];
+        let cases = [
+            ("all", RuleId::Rds2PublicAccess, true),
+            ("ALL", RuleId::RegionNotAllowed, true),
+            ("RDS.2", RuleId::Rds2PublicAccess, true),
+            ("RDS.2", RuleId::Rds3InstanceEncryption, false),
+            ("RDS.3 RDS.2", RuleId::Rds2PublicAccess, true),
+            ("RDS.3+RDSGUARD.REGION", RuleId::RegionNotAllowed, true),
+            ("RDS.27/RDS.3", RuleId::Rds3InstanceEncryption, true),
+            ("RDS.20", RuleId::Rds2PublicAccess, false),
+            ("", RuleId::Rds2PublicAccess, false),
+        ];
+        for (value, rule, exempt) in cases {
+            assert_eq!(p.exemption(&tags(value), rule).is_some(), exempt, "{value:?} {rule}");
+        }
+        assert_eq!(p.exemption(&[], RuleId::Rds2PublicAccess), None);
+        let custom = policy(&[("EXEMPT_TAG_KEY", "security-exception")]).unwrap();
+        assert_eq!(custom.exemption(&tags("all"), RuleId::Rds2PublicAccess), None);
+        assert_eq!(
+            custom.exemption(&[("security-exception".into(), "all".into())], RuleId::Rds2PublicAccess).as_deref(),
+            Some("security-exception=all")
+        );
+    }
+}

@@ -1,0 +1,278 @@
+//! Deciding and carrying out what to do about a finding.
+//!
+//! Planning is pure: exemption, policy and the database's status decide whether to act now, defer
+//! (RDS refuses changes while a database is `creating`, `modifying`, `stopped`...), or only alert.
+//! Execution calls the remediation port, then reads the state back to confirm: an API call that
+//! returned 200 is not proof the database is private.
+
+use serde::Serialize;
+
+use crate::aws::{DatabaseInventory, DatabaseRemediation};
+use crate::database::{Database, DatabaseKind};
+use crate::policy::{Mode, Policy, RuleAction};
+use crate::rules::RuleId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// ModifyDBInstance PubliclyAccessible=false, ApplyImmediately=true.
+    MakePrivate,
+    /// StopDBInstance / StopDBCluster.
+    StopDatabase,
+    /// The policy says alert only.
+    AlertOnly,
+    /// Nothing is done (exempt resource).
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionStatus {
+    Succeeded,
+    Failed,
+    Deferred,
+    Skipped,
+    NotAttempted,
+}
+
+impl ActionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Deferred => "deferred",
+            Self::Skipped => "skipped",
+            Self::NotAttempted => "not_attempted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionOutcome {
+    pub kind: ActionKind,
+    pub status: ActionStatus,
+    pub detail: String,
+}
+
+impl ActionOutcome {
+    fn new(kind: ActionKind, status: ActionStatus, detail: impl Into<String>) -> Self {
+        Self { kind, status, detail: detail.into() }
+    }
+}
+
+/// What to do about one finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Call AWS now.
+    Act(ActionKind),
+    /// Nothing to call now; report this outcome.
+    Report(ActionOutcome),
+}
+
+/// Statuses in which RDS accepts ModifyDB* / StopDB* calls.
+const ACTIONABLE_STATUSES: &[&str] = &["available", "backing-up", "storage-optimization", "incompatible-parameters"];
+/// Statuses from which the database will come back by itself; the RDS event that marks the
+/// end of it re-triggers the check.
+const TRANSIENT_STATUSES: &[&str] = &[
+    "creating",
+    "modifying",
+    "rebooting",
+    "starting",
+    "renaming",
+    "upgrading",
+    "maintenance",
+    "configuring-enhanced-monitoring",
+    "configuring-iam-database-auth",
+    "configuring-log-exports",
+    "converting-to-vpc",
+    "moving-to-vpc",
+    "resetting-master-credentials",
+    "backtracking",
+    "migrating",
+    "promoting",
+    "preparing-data-migration",
+    "stopping",
+];
+const GONE_STATUSES: &[&str] = &["deleting", "deleted", "failed", "inaccessible-encryption-credentials"];
+
+pub fn plan(rule: RuleId, db: &Database, policy: &Policy) -> Plan {
+    if let Some(tag) = policy.exemption(&db.state.tags, rule) {
+        return Plan::Report(ActionOutcome::new(
+            ActionKind::None,
+            ActionStatus::Skipped,
+            format!("exempt: resource is tagged {tag}"),
+        ));
+    }
+    let kind = match policy.effective_action(rule) {
+        RuleAction::Remediate => ActionKind::MakePrivate,
+        RuleAction::Stop => ActionKind::StopDatabase,
+        RuleAction::Alert | RuleAction::Off => {
+            let why = if policy.mode == Mode::AlertOnly {
+                "MODE=alert: rdsguard changes nothing".to_owned()
+            } else {
+                format!("policy for {rule} is alert")
+            };
+            return Plan::Report(ActionOutcome::new(ActionKind::AlertOnly, ActionStatus::NotAttempted, why));
+        }
+    };
+    if kind == ActionKind::MakePrivate && db.kind == DatabaseKind::Cluster {
+        return Plan::Report(ActionOutcome::new(
+            kind,
+            ActionStatus::Skipped,
+            "a Multi-AZ DB cluster cannot be made private in place (ModifyDBCluster has no PubliclyAccessible): \
+             restore it from a snapshot with PubliclyAccessible=false",
+        ));
+    }
+    let status = db.state.status.as_deref().unwrap_or("unknown").to_ascii_lowercase();
+    if kind == ActionKind::StopDatabase && matches!(status.as_str(), "stopped" | "stopping") {
+        return Plan::Report(ActionOutcome::new(kind, ActionStatus::Skipped, format!("already {status}")));
+    }
+    if ACTIONABLE_STATUSES.contains(&status.as_str()) {
+        return Plan::Act(kind);
+    }
+    if GONE_STATUSES.contains(&status.as_str()) {
+        return Plan::Report(ActionOutcome::new(kind, ActionStatus::Skipped, format!("status is {status}; nothing to change")));
+    }
+    let when = if status == "stopped" {
+        "when it is started (RDS event 'DB instance started')".to_owned()
+    } else if TRANSIENT_STATUSES.contains(&status.as_str()) {
+        "when RDS reports the change has finished".to_owned()
+    } else {
+        "on the next RDS event for it".to_owned()
+    };
+    Plan::Report(ActionOutcome::new(
+        kind,
+        ActionStatus::Deferred,
+        format!("status is {status}: RDS does not accept the change yet; rechecked {when}"),
+    ))
+}
+
+/// Runs an [`ActionKind`] that [`plan`] chose, then confirms it by describing the database again.
+/// AWS errors become a `failed` outcome carrying the error; they are not returned, so the alert
+/// still goes out.
+pub async fn execute<P>(kind: ActionKind, db: &Database, port: &P) -> ActionOutcome
+where
+    P: DatabaseInventory + DatabaseRemediation + ?Sized,
+{
+    let id = db.state.identifier.as_str();
+    let call = match (kind, db.kind) {
+        (ActionKind::MakePrivate, DatabaseKind::Instance) => port.make_instance_private(id).await,
+        (ActionKind::StopDatabase, DatabaseKind::Instance) => port.stop_instance(id).await,
+        (ActionKind::StopDatabase, DatabaseKind::Cluster) => port.stop_cluster(id).await,
+        (ActionKind::MakePrivate, DatabaseKind::Cluster) | (ActionKind::AlertOnly | ActionKind::None, _) => {
+            return ActionOutcome::new(kind, ActionStatus::NotAttempted, "nothing to execute")
+        }
+    };
+    let operation = operation_name(kind, db.kind);
+    if let Err(error) = call {
+        return ActionOutcome::new(kind, ActionStatus::Failed, error.to_string());
+    }
+    let after = match db.kind {
+        DatabaseKind::Instance => port.describe_instance(id).await,
+        DatabaseKind::Cluster => port.describe_cluster(id).await,
+    };
+    let after = match after {
+        Ok(Some(state)) => state,
+        Ok(None) => {
+            return ActionOutcome::new(kind, ActionStatus::Failed, format!("{operation} accepted, but {id} no longer exists"))
+        }
+        Err(error) => {
+            return ActionOutcome::new(kind, ActionStatus::Failed, format!("{operation} accepted; confirming failed: {error}"))
+        }
+    };
+    let status = after.status.clone().unwrap_or_else(|| "unknown".into());
+    match kind {
+        ActionKind::MakePrivate => match after.publicly_accessible {
+            Some(false) => ActionOutcome::new(
+                kind,
+                ActionStatus::Succeeded,
+                format!("{operation} applied; PubliclyAccessible is now false (confirmed by describe)"),
+            ),
+            _ if after.status_is("modifying") => ActionOutcome::new(
+                kind,
+                ActionStatus::Deferred,
+                format!("{operation} accepted; RDS is applying it (status modifying); rechecked when RDS reports the change"),
+            ),
+            _ => ActionOutcome::new(
+                kind,
+                ActionStatus::Failed,
+                format!("{operation} accepted, but describe still reports PubliclyAccessible=true (status {status})"),
+            ),
+        },
+        _ => ActionOutcome::new(kind, ActionStatus::Succeeded, format!("{operation} accepted; status is now {status}")),
+    }
+}
+
+fn operation_name(kind: ActionKind, db: DatabaseKind) -> &'static str {
+    match (kind, db) {
+        (ActionKind::MakePrivate, DatabaseKind::Instance) => "ModifyDBInstance",
+        (ActionKind::StopDatabase, DatabaseKind::Instance) => "StopDBInstance",
+        (ActionKind::StopDatabase, DatabaseKind::Cluster) => "StopDBCluster",
+        _ => "none",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::database::DatabaseState;
+
+    fn policy(vars: &[(&str, &str)]) -> Policy {
+        let mut all = vec![("ALERT_TOPIC_ARN".to_owned(), "arn:aws:sns:us-east-1:123456789012:t".to_owned())];
+        all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        Policy::from_vars(all).unwrap()
+    }
+
+    fn db(status: &str, tags: &[(&str, &str)]) -> Database {
+        Database::instance(DatabaseState {
+            identifier: "db1".into(),
+            status: Some(status.into()),
+            tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            ..DatabaseState::default()
+        })
+    }
+
+    fn summary(plan: &Plan) -> (String, Option<ActionStatus>) {
+        match plan {
+            Plan::Act(kind) => (format!("act {kind:?}"), None),
+            Plan::Report(outcome) => (format!("report {:?}", outcome.kind), Some(outcome.status)),
+        }
+    }
+
+    #[test]
+    fn plans() {
+        use ActionStatus::*;
+        let defaults = policy(&[]);
+        let alert_mode = policy(&[("MODE", "alert")]);
+        let stop = policy(&[("RULE_ACTIONS", "RDS.3=stop")]);
+        let cases: Vec<(&str, RuleId, Database, &Policy, &str, Option<ActionStatus>)> = vec![
+            ("public, available", RuleId::Rds2PublicAccess, db("available", &[]), &defaults, "act MakePrivate", None),
+            ("public, backing-up", RuleId::Rds2PublicAccess, db("backing-up", &[]), &defaults, "act MakePrivate", None),
+            ("public, creating", RuleId::Rds2PublicAccess, db("creating", &[]), &defaults, "report MakePrivate", Some(Deferred)),
+            ("public, modifying", RuleId::Rds2PublicAccess, db("modifying", &[]), &defaults, "report MakePrivate", Some(Deferred)),
+            ("public, stopped", RuleId::Rds2PublicAccess, db("stopped", &[]), &defaults, "report MakePrivate", Some(Deferred)),
+            ("public, deleting", RuleId::Rds2PublicAccess, db("deleting", &[]), &defaults, "report MakePrivate", Some(Skipped)),
+            ("alert mode", RuleId::Rds2PublicAccess, db("available", &[]), &alert_mode, "report AlertOnly", Some(NotAttempted)),
+            ("exempt all", RuleId::Rds2PublicAccess, db("available", &[("rdsguard:exempt", "all")]), &defaults, "report None", Some(Skipped)),
+            ("exempt other rule", RuleId::Rds2PublicAccess, db("available", &[("rdsguard:exempt", "RDS.3")]), &defaults, "act MakePrivate", None),
+            ("unencrypted, default alert", RuleId::Rds3InstanceEncryption, db("available", &[]), &defaults, "report AlertOnly", Some(NotAttempted)),
+            ("unencrypted, stop", RuleId::Rds3InstanceEncryption, db("available", &[]), &stop, "act StopDatabase", None),
+            ("unencrypted, stop, already stopped", RuleId::Rds3InstanceEncryption, db("stopped", &[]), &stop, "report StopDatabase", Some(Skipped)),
+            ("multi-az cluster public", RuleId::Rds2PublicAccess, Database::cluster(DatabaseState { identifier: "c".into(), engine: Some("postgres".into()), status: Some("available".into()), ..DatabaseState::default() }), &defaults, "report MakePrivate", Some(Skipped)),
+            ("unencrypted, stop, creating", RuleId::Rds3InstanceEncryption, db("creating", &[]), &stop, "report StopDatabase", Some(Deferred)),
+        ];
+        for (name, rule, database, policy, expected, status) in cases {
+            let got = summary(&plan(rule, &database, policy));
+            assert_eq!(got, (expected.to_owned(), status), "{name}");
+        }
+    }
+
+    #[test]
+    fn exempt_detail_names_the_tag() {
+        let p = policy(&[]);
+        let Plan::Report(outcome) = plan(RuleId::Rds2PublicAccess, &db("available", &[("rdsguard:exempt", "RDS.2")]), &p) else {
+            panic!("expected a report")
+        };
+        assert_eq!(outcome.detail, "exempt: resource is tagged rdsguard:exempt=RDS.2");
+    }
+}

@@ -1,0 +1,132 @@
+//! Rules: pure functions from a database's current state to a verdict.
+//!
+//! Identifiers follow AWS Security Hub controls where one exists (`RDS.2`, `RDS.3`, `RDS.27`), so
+//! alerts line up with what security teams already track; the rest use `RDSGUARD.*`.
+
+mod database;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use database::{
+    cluster_storage_encrypted, evaluate_database, instance_publicly_accessible, instance_storage_encrypted,
+    region_allowed,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RuleId {
+    /// RDS.2: DB instances (and Multi-AZ DB clusters) must not be publicly accessible.
+    Rds2PublicAccess,
+    /// RDS.3: DB instances must have storage encryption.
+    Rds3InstanceEncryption,
+    /// RDS.27: DB clusters must have storage encryption.
+    Rds27ClusterEncryption,
+    /// RDSGUARD.REGION: databases may only exist in allowed regions.
+    RegionNotAllowed,
+}
+
+impl RuleId {
+    pub const ALL: [RuleId; 4] =
+        [Self::Rds2PublicAccess, Self::Rds3InstanceEncryption, Self::Rds27ClusterEncryption, Self::RegionNotAllowed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rds2PublicAccess => "RDS.2",
+            Self::Rds3InstanceEncryption => "RDS.3",
+            Self::Rds27ClusterEncryption => "RDS.27",
+            Self::RegionNotAllowed => "RDSGUARD.REGION",
+        }
+    }
+
+    pub fn severity(self) -> Severity {
+        match self {
+            Self::Rds2PublicAccess => Severity::Critical,
+            Self::Rds3InstanceEncryption | Self::Rds27ClusterEncryption => Severity::Medium,
+            Self::RegionNotAllowed => Severity::High,
+        }
+    }
+
+    /// A few words for alert subjects.
+    pub fn short_title(self) -> &'static str {
+        match self {
+            Self::Rds2PublicAccess => "publicly accessible",
+            Self::Rds3InstanceEncryption | Self::Rds27ClusterEncryption => "storage not encrypted",
+            Self::RegionNotAllowed => "region not allowed",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Rds2PublicAccess => "Database is publicly accessible",
+            Self::Rds3InstanceEncryption => "DB instance storage is not encrypted",
+            Self::Rds27ClusterEncryption => "DB cluster storage is not encrypted",
+            Self::RegionNotAllowed => "Database is in a region that is not allowed",
+        }
+    }
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for RuleId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown rule id {0:?} (known: RDS.2, RDS.3, RDS.27, RDSGUARD.REGION)")]
+pub struct UnknownRule(pub String);
+
+impl FromStr for RuleId {
+    type Err = UnknownRule;
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let wanted = raw.trim();
+        Self::ALL
+            .into_iter()
+            .find(|rule| rule.as_str().eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| UnknownRule(raw.to_owned()))
+    }
+}
+
+/// Security Hub's severity labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Severity {
+    Informational,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Informational => "INFORMATIONAL",
+            Self::Low => "LOW",
+            Self::Medium => "MEDIUM",
+            Self::High => "HIGH",
+            Self::Critical => "CRITICAL",
+        }
+    }
+}
+
+/// What one rule concluded about one database.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Compliant,
+    /// The rule does not apply to this resource (e.g. encryption of an Aurora member instance is
+    /// judged on its cluster).
+    NotApplicable(&'static str),
+    /// The state needed to judge is missing: never act on it, log it.
+    Unknown(&'static str),
+    /// A violation, with the evidence that shows it.
+    Violation(Value),
+}
