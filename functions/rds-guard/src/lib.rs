@@ -1,1 +1,20 @@
-pub fn x(){}
+//! rds-guard: catches RDS DB instances and clusters that are public (RDS.2), unencrypted
+//! (RDS.3 / RDS.27) or in a region that is not allowed (RDSGUARD.REGION) the moment the API call
+//! or RDS event arrives; fixes or stops them as the policy says, and alerts through SNS.
+
+pub mod handler;
+pub mod target;
+
+pub use handler::{handle_event, RdsGuard, RdsGuardError, Summary, FUNCTION_NAME};
+
+use rdsguard::aws::{AccountSessions, SdkRds, SnsAlertPublisher};
+
+/// Every IAM action rds-guard's code can call (the union of its adapters' declarations).
+/// template.yaml must grant exactly these to the function; a test checks it.
+pub fn iam_actions() -> Vec<&'static str> {
+    let mut actions: Vec<&'static str> = [SdkRds::IAM_ACTIONS, SnsAlertPublisher::IAM_ACTIONS, AccountSessions::IAM_ACTIONS]
+        .concat();
+    actions.sort_unstable();
+    actions.dedup();
+    actions
+}

@@ -1,0 +1,252 @@
+//! Which database an event is about, in which account and region, and who caused it — or why the
+//! event is none of rds-guard's business.
+
+use rdsguard::database::DatabaseKind;
+use rdsguard::event::{CloudTrailCall, EventError, IncomingEvent, RdsNativeEvent, RdsSourceType};
+use rdsguard::finding::EventContext;
+use rdsguard::identity::{AccountId, AwsRegion};
+
+pub const RDS_EVENT_SOURCE: &str = "rds.amazonaws.com";
+
+/// CloudTrail calls that create a DB instance or change its settings, with the request parameters
+/// naming the instance, most specific first (a rename's new name before the old one).
+const INSTANCE_CALLS: &[(&str, &[&str])] = &[
+    ("CreateDBInstance", &["dBInstanceIdentifier"]),
+    ("ModifyDBInstance", &["newDBInstanceIdentifier", "dBInstanceIdentifier"]),
+    ("RestoreDBInstanceFromDBSnapshot", &["dBInstanceIdentifier"]),
+    ("RestoreDBInstanceToPointInTime", &["targetDBInstanceIdentifier", "dBInstanceIdentifier"]),
+    ("CreateDBInstanceReadReplica", &["dBInstanceIdentifier"]),
+];
+
+/// The same for DB clusters.
+const CLUSTER_CALLS: &[(&str, &[&str])] = &[
+    ("CreateDBCluster", &["dBClusterIdentifier"]),
+    ("ModifyDBCluster", &["newDBClusterIdentifier", "dBClusterIdentifier"]),
+    ("RestoreDBClusterFromSnapshot", &["dBClusterIdentifier"]),
+    ("RestoreDBClusterToPointInTime", &["dBClusterIdentifier"]),
+];
+
+/// The CloudTrail event names rds-guard handles (also the EventBridge rule's pattern).
+pub fn handled_api_calls() -> impl Iterator<Item = &'static str> {
+    INSTANCE_CALLS.iter().chain(CLUSTER_CALLS).map(|(name, _)| *name)
+}
+
+/// A database to check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub account: AccountId,
+    pub region: AwsRegion,
+    pub kind: DatabaseKind,
+    /// Identifiers to describe, in order; the first that exists is the database.
+    pub identifiers: Vec<String>,
+    pub context: EventContext,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Triage {
+    Check(Target),
+    /// Not rds-guard's business; the reason is logged and returned.
+    Ignore(String),
+}
+
+/// Decides what an event is about. `Err`: the event is one rds-guard handles but it lacks what is
+/// needed to act safely (so it is retried and ends in the DLQ rather than being guessed at).
+pub fn triage(event: &IncomingEvent) -> Result<Triage, EventError> {
+    match event {
+        IncomingEvent::ApiCall(call) => triage_api_call(call),
+        IncomingEvent::RdsNative(native) => triage_rds_event(native).map(Triage::Check),
+        IncomingEvent::Unsupported { detail_type, source } => {
+            Ok(Triage::Ignore(format!("detail-type {detail_type:?} from {source:?} is not handled by rds-guard")))
+        }
+    }
+}
+
+fn triage_api_call(call: &CloudTrailCall) -> Result<Triage, EventError> {
+    if call.event_source != RDS_EVENT_SOURCE {
+        return Ok(Triage::Ignore(format!("{} from {} is not an RDS call", call.event_name, call.event_source)));
+    }
+    let known = INSTANCE_CALLS
+        .iter()
+        .map(|(name, params)| (name, params, DatabaseKind::Instance))
+        .chain(CLUSTER_CALLS.iter().map(|(name, params)| (name, params, DatabaseKind::Cluster)))
+        .find(|(name, _, _)| **name == call.event_name);
+    let Some((_, params, kind)) = known else {
+        return Ok(Triage::Ignore(format!("{} does not create or reconfigure a database", call.event_name)));
+    };
+    if let Some(code) = &call.error_code {
+        return Ok(Triage::Ignore(format!(
+            "{} failed with {code} ({}); a failed call changed nothing",
+            call.event_name,
+            call.error_message.as_deref().unwrap_or("no message")
+        )));
+    }
+    let mut identifiers: Vec<String> = Vec::new();
+    let response_name = match kind {
+        DatabaseKind::Instance => "dBInstanceIdentifier",
+        DatabaseKind::Cluster => "dBClusterIdentifier",
+    };
+    let from_request = params.iter().filter_map(|p| call.request_param(p)).filter_map(|v| v.as_str());
+    // A rename's new name comes first; then what RDS answered; then what was asked.
+    let mut ordered: Vec<&str> = Vec::new();
+    let mut request_names: Vec<&str> = from_request.collect();
+    if params.len() > 1 && request_names.len() > 1 {
+        ordered.push(request_names.remove(0));
+    }
+    ordered.extend(call.response_element(response_name).and_then(|v| v.as_str()));
+    ordered.extend(request_names);
+    for name in ordered.into_iter().map(str::trim).filter(|s| !s.is_empty()) {
+        let name = name.to_ascii_lowercase();
+        if !identifiers.contains(&name) {
+            identifiers.push(name);
+        }
+    }
+    if identifiers.is_empty() {
+        return Err(EventError::MissingField(match kind {
+            DatabaseKind::Instance => "dBInstanceIdentifier",
+            DatabaseKind::Cluster => "dBClusterIdentifier",
+        }));
+    }
+    Ok(Triage::Check(Target {
+        account: call.account_id()?,
+        region: call.aws_region()?,
+        kind,
+        identifiers,
+        context: EventContext {
+            event_id: call.event_id.clone(),
+            event_name: call.event_name.clone(),
+            event_time: call.event_time.clone(),
+            actor: call.actor.clone(),
+        },
+    }))
+}
+
+fn triage_rds_event(event: &RdsNativeEvent) -> Result<Target, EventError> {
+    let kind = match event.source_type {
+        RdsSourceType::DbInstance => DatabaseKind::Instance,
+        RdsSourceType::DbCluster => DatabaseKind::Cluster,
+    };
+    let event_id = event.event_id().ok_or(EventError::MissingField("id"))?;
+    let what = event.message.as_deref().unwrap_or("RDS event");
+    Ok(Target {
+        account: event.account_id()?,
+        region: event.aws_region()?,
+        kind,
+        identifiers: vec![event.source_identifier.to_ascii_lowercase()],
+        context: EventContext {
+            event_id: event_id.to_owned(),
+            event_name: match &event.rds_event_id {
+                Some(code) => format!("{code}: {what}"),
+                None => what.to_owned(),
+            },
+            event_time: event.date.clone(),
+            // RDS's own notification: the change was made earlier by someone else.
+            actor: "rds.amazonaws.com".to_owned(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use rdsguard::event::parse_event;
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    fn call(name: &str, request: Value, response: Value) -> Value {
+        json!({
+            "detail-type": "AWS API Call via CloudTrail", "source": "aws.rds", "account": "123456789012",
+            "region": "us-east-1", "id": "env-1",
+            "detail": {
+                "eventID": "e-1", "eventName": name, "eventSource": "rds.amazonaws.com", "awsRegion": "us-east-1",
+                "userIdentity": {"arn": "arn:aws:iam::123456789012:user/andrew"},
+                "requestParameters": request, "responseElements": response
+            }
+        })
+    }
+
+    fn check(payload: &Value) -> Target {
+        match triage(&parse_event(payload).unwrap()).unwrap() {
+            Triage::Check(target) => target,
+            Triage::Ignore(reason) => panic!("ignored: {reason}"),
+        }
+    }
+
+    #[test]
+    fn every_handled_call_finds_its_database() {
+        let cases = [
+            ("CreateDBInstance", json!({"dBInstanceIdentifier": "DB1"}), json!(null), DatabaseKind::Instance, vec!["db1"]),
+            ("ModifyDBInstance", json!({"dBInstanceIdentifier": "db1", "newDBInstanceIdentifier": "db2"}), json!({"dBInstanceIdentifier": "db1"}), DatabaseKind::Instance, vec!["db2", "db1"]),
+            ("RestoreDBInstanceFromDBSnapshot", json!({"dBInstanceIdentifier": "r1", "dBSnapshotIdentifier": "s"}), json!(null), DatabaseKind::Instance, vec!["r1"]),
+            ("RestoreDBInstanceToPointInTime", json!({"sourceDBInstanceIdentifier": "a", "targetDBInstanceIdentifier": "b"}), json!({"dBInstanceIdentifier": "b"}), DatabaseKind::Instance, vec!["b"]),
+            ("CreateDBInstanceReadReplica", json!({"dBInstanceIdentifier": "rr", "sourceDBInstanceIdentifier": "a"}), json!(null), DatabaseKind::Instance, vec!["rr"]),
+            ("CreateDBCluster", json!({"dBClusterIdentifier": "c1"}), json!({"dBClusterIdentifier": "c1"}), DatabaseKind::Cluster, vec!["c1"]),
+            ("ModifyDBCluster", json!({"DBClusterIdentifier": "c1", "NewDBClusterIdentifier": "c2"}), json!(null), DatabaseKind::Cluster, vec!["c2", "c1"]),
+            ("RestoreDBClusterFromSnapshot", json!({"dBClusterIdentifier": "c3"}), json!(null), DatabaseKind::Cluster, vec!["c3"]),
+            ("RestoreDBClusterToPointInTime", json!({"dBClusterIdentifier": "c4", "sourceDBClusterIdentifier": "c"}), json!(null), DatabaseKind::Cluster, vec!["c4"]),
+        ];
+        for (name, request, response, kind, ids) in cases {
+            let target = check(&call(name, request, response));
+            assert_eq!(target.kind, kind, "{name}");
+            assert_eq!(target.identifiers, ids, "{name}");
+            assert_eq!(target.context.event_name, name);
+            assert_eq!(target.context.actor, "arn:aws:iam::123456789012:user/andrew");
+        }
+        assert_eq!(handled_api_calls().count(), 9);
+    }
+
+    #[test]
+    fn ignores_what_is_not_rds_guards_business() {
+        let mut failed = call("ModifyDBInstance", json!({"dBInstanceIdentifier": "db1"}), json!(null));
+        failed["detail"]["errorCode"] = json!("AccessDenied");
+        let mut s3 = call("CreateBucket", json!({}), json!(null));
+        s3["detail"]["eventSource"] = json!("s3.amazonaws.com");
+        let cases = [
+            (failed, "failed with AccessDenied"),
+            (s3, "is not an RDS call"),
+            (call("DeleteDBInstance", json!({"dBInstanceIdentifier": "db1"}), json!(null)), "does not create or reconfigure"),
+            (json!({"detail-type": "GuardDuty Finding", "source": "aws.guardduty", "detail": {}}), "is not handled"),
+        ];
+        for (payload, reason) in cases {
+            match triage(&parse_event(&payload).unwrap()) {
+                Ok(Triage::Ignore(why)) => assert!(why.contains(reason), "{why}"),
+                other => panic!("expected ignore ({reason}), got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_handled_events_it_cannot_act_on_safely() {
+        let mut odd_account = call("CreateDBInstance", json!({"dBInstanceIdentifier": "db1"}), json!(null));
+        odd_account["account"] = json!("<MEMBER_ACCT_ID>");
+        let mut odd_region = call("CreateDBInstance", json!({"dBInstanceIdentifier": "db1"}), json!(null));
+        odd_region["detail"]["awsRegion"] = json!("meiso-eastwest-2r");
+        let cases = [
+            (call("CreateDBInstance", json!({}), json!(null)), "no usable dBInstanceIdentifier"),
+            (call("ModifyDBCluster", json!({"dBClusterIdentifier": ""}), json!({})), "no usable dBClusterIdentifier"),
+            (odd_account, "is not 12 digits"),
+            (odd_region, "is not an AWS region"),
+        ];
+        for (payload, reason) in cases {
+            match parse_event(&payload).and_then(|e| triage(&e)) {
+                Err(e) => assert!(e.to_string().contains(reason), "{e}"),
+                other => panic!("expected error ({reason}), got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn rds_native_events_name_the_database() {
+        let payload = json!({
+            "version": "0", "id": "n-1", "detail-type": "RDS DB Instance Event", "source": "aws.rds",
+            "account": "123456789012", "region": "eu-west-1", "resources": [],
+            "detail": {"EventCategories": ["creation"], "SourceType": "DB_INSTANCE", "SourceIdentifier": "rds:My-DB",
+                        "Message": "DB instance created", "EventID": "RDS-EVENT-0005"}
+        });
+        let target = check(&payload);
+        assert_eq!(target.identifiers, ["my-db"]);
+        assert_eq!(target.kind, DatabaseKind::Instance);
+        assert_eq!(target.region.as_str(), "eu-west-1");
+        assert_eq!(target.context.event_id, "n-1");
+        assert_eq!(target.context.event_name, "RDS-EVENT-0005: DB instance created");
+    }
+}
