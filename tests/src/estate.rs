@@ -1,0 +1,192 @@
+//! A small AWS estate on moto: databases to guard, the alert topic, and a queue subscribed to it
+//! so tests and the demo can read the alerts that were really published.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_sdk_rds::types::{DbCluster, DbInstance, Tag};
+use rds_guard::RdsGuard;
+use rdsguard::aws::{AccountSessions, SessionRdsConnector, SnsAlertPublisher};
+use rdsguard::policy::Policy;
+use serde_json::Value;
+
+use crate::MotoServer;
+
+pub const HOME_REGION: &str = "us-east-1";
+
+pub struct Estate {
+    pub moto: MotoServer,
+    pub topic_arn: String,
+    pub queue_url: String,
+}
+
+/// An alert as a subscriber receives it.
+#[derive(Debug, Clone)]
+pub struct ReceivedAlert {
+    pub subject: String,
+    pub body: Value,
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl ReceivedAlert {
+    pub fn rule(&self) -> &str {
+        self.body["rule"].as_str().unwrap_or_default()
+    }
+
+    pub fn action_status(&self) -> &str {
+        self.body["action"]["status"].as_str().unwrap_or_default()
+    }
+}
+
+/// A database to seed.
+#[derive(Debug, Clone)]
+pub struct NewInstance<'a> {
+    pub id: &'a str,
+    pub engine: &'a str,
+    pub public: bool,
+    pub encrypted: bool,
+    pub tags: &'a [(&'a str, &'a str)],
+}
+
+impl<'a> NewInstance<'a> {
+    pub fn postgres(id: &'a str) -> Self {
+        Self { id, engine: "postgres", public: false, encrypted: true, tags: &[] }
+    }
+}
+
+impl Estate {
+    /// Starts moto and creates the alert topic (KMS-encrypted, like template.yaml's) with a queue
+    /// subscribed to it.
+    pub async fn start() -> Self {
+        let moto = MotoServer::start();
+        let config = moto.sdk_config(HOME_REGION).await;
+        let sns = aws_sdk_sns::Client::new(&config);
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let topic_arn = sns
+            .create_topic()
+            .name("rdsguard-alerts")
+            .attributes("KmsMasterKeyId", "alias/aws/sns")
+            .send()
+            .await
+            .expect("create topic")
+            .topic_arn
+            .expect("topic arn");
+        let queue_url =
+            sqs.create_queue().queue_name("security-team-inbox").send().await.expect("create queue").queue_url.expect("url");
+        let queue_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("queue attributes")
+            .attributes
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+            .expect("queue arn");
+        sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(queue_arn).send().await.expect("subscribe");
+        Self { moto, topic_arn, queue_url }
+    }
+
+    pub async fn rds(&self, region: &str) -> aws_sdk_rds::Client {
+        aws_sdk_rds::Client::new(&self.moto.sdk_config(region).await)
+    }
+
+    pub async fn rds_in_account(&self, account: &str, region: &str) -> aws_sdk_rds::Client {
+        aws_sdk_rds::Client::new(&self.moto.sdk_config_for_account(account, region).await)
+    }
+
+    pub async fn create_instance(&self, rds: &aws_sdk_rds::Client, new: &NewInstance<'_>) -> DbInstance {
+        let mut request = rds
+            .create_db_instance()
+            .db_instance_identifier(new.id)
+            .db_instance_class("db.t3.micro")
+            .engine(new.engine)
+            .set_engine_version((new.engine == "postgres").then(|| "14.6".to_owned()))
+            .master_username("root")
+            .master_user_password("huEE33z2Qvl383")
+            .allocated_storage(20)
+            .backup_retention_period(0)
+            .publicly_accessible(new.public)
+            .storage_encrypted(new.encrypted);
+        for (key, value) in new.tags {
+            request = request.tags(Tag::builder().key(*key).value(*value).build());
+        }
+        request.send().await.expect("create instance").db_instance.expect("instance")
+    }
+
+    pub async fn create_aurora_cluster(&self, rds: &aws_sdk_rds::Client, id: &str, encrypted: bool) -> DbCluster {
+        rds.create_db_cluster()
+            .db_cluster_identifier(id)
+            .engine("aurora-postgresql")
+            .master_username("root")
+            .master_user_password("huEE33z2Qvl383")
+            .storage_encrypted(encrypted)
+            .send()
+            .await
+            .expect("create cluster")
+            .db_cluster
+            .expect("cluster")
+    }
+
+    pub async fn instance(&self, rds: &aws_sdk_rds::Client, id: &str) -> Option<DbInstance> {
+        rds.describe_db_instances().db_instance_identifier(id).send().await.ok()?.db_instances.unwrap_or_default().pop()
+    }
+
+    pub async fn cluster(&self, rds: &aws_sdk_rds::Client, id: &str) -> Option<DbCluster> {
+        rds.describe_db_clusters().db_cluster_identifier(id).send().await.ok()?.db_clusters.unwrap_or_default().pop()
+    }
+
+    /// Drains the subscribed queue: every alert published so far, in order.
+    pub async fn alerts(&self) -> Vec<ReceivedAlert> {
+        let sqs = aws_sdk_sqs::Client::new(&self.moto.sdk_config(HOME_REGION).await);
+        let mut alerts = Vec::new();
+        loop {
+            let messages = sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("receive")
+                .messages
+                .unwrap_or_default();
+            if messages.is_empty() {
+                return alerts;
+            }
+            for message in messages {
+                let envelope: Value = serde_json::from_str(message.body().unwrap_or("{}")).expect("SNS envelope");
+                let body = serde_json::from_str(envelope["Message"].as_str().unwrap_or("null")).expect("alert JSON");
+                let attributes = envelope["MessageAttributes"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter().map(|(k, v)| (k.clone(), v["Value"].as_str().unwrap_or_default().to_owned())).collect()
+                    })
+                    .unwrap_or_default();
+                alerts.push(ReceivedAlert {
+                    subject: envelope["Subject"].as_str().unwrap_or_default().to_owned(),
+                    body,
+                    attributes,
+                });
+                if let Some(handle) = message.receipt_handle() {
+                    sqs.delete_message().queue_url(&self.queue_url).receipt_handle(handle).send().await.expect("delete");
+                }
+            }
+        }
+    }
+
+    /// rds-guard wired exactly as its `main` wires it, against moto, with extra settings.
+    pub async fn rds_guard(&self, settings: &[(&str, &str)]) -> RdsGuard {
+        let mut vars = vec![("ALERT_TOPIC_ARN".to_owned(), self.topic_arn.clone())];
+        vars.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let policy = Policy::from_vars(vars).expect("policy");
+        self.rds_guard_with_policy(policy).await
+    }
+
+    pub async fn rds_guard_with_policy(&self, policy: Policy) -> RdsGuard {
+        let base = self.moto.sdk_config(HOME_REGION).await;
+        let sns_config = base.to_builder().region(aws_config::Region::new(policy.alert_topic.region.to_string())).build();
+        let alerts = SnsAlertPublisher::new(aws_sdk_sns::Client::new(&sns_config), policy.alert_topic.arn.clone());
+        let rds = SessionRdsConnector::new(AccountSessions::new(base, policy.member_role_name.clone()));
+        RdsGuard { policy, rds: Arc::new(rds), alerts: Arc::new(alerts) }
+    }
+}

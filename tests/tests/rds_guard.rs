@@ -1,0 +1,335 @@
+//! rds-guard end to end: the real handler, the real SDK, moto server as AWS.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rds_guard::{handle_event, RdsGuardError};
+use rdsguard::aws::{AwsError, DatabaseInventory, DatabaseRemediation, RdsConnector, RdsPort, SessionError};
+use rdsguard::database::DatabaseState;
+use rdsguard::identity::{AccountId, AwsRegion};
+use rdsguard_tests::estate::{NewInstance, HOME_REGION};
+use rdsguard_tests::events::{create_db_instance, rds_api_call, rds_event};
+use rdsguard_tests::{Estate, MOTO_ACCOUNT};
+use serde_json::json;
+
+#[tokio::test]
+async fn public_instance_is_made_private_and_one_succeeded_alert_arrives() {
+    let estate = Estate::start().await;
+    let rds = estate.rds(HOME_REGION).await;
+    estate.create_instance(&rds, &NewInstance { public: true, ..NewInstance::postgres("cruddur-db-instance") }).await;
+    let guard = estate.rds_guard(&[]).await;
+
+    let event = create_db_instance(MOTO_ACCOUNT, HOME_REGION, "cruddur-db-instance", true, true);
+    let summary = handle_event(&event, &guard).await.expect("handled");
+
+    let after = estate.instance(&rds, "cruddur-db-instance").await.expect("instance still exists");
+    assert_eq!(after.publicly_accessible, Some(false), "instance must be private afterwards");
+    assert_eq!(summary.outcome, "checked");
+    assert_eq!(summary.findings.len(), 1);
+
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let alert = &alerts[0];
+    assert_eq!(alert.rule(), "RDS.2");
+    assert_eq!(alert.body["severity"], "CRITICAL");
+    assert_eq!(alert.body["account"], MOTO_ACCOUNT);
+    assert_eq!(alert.body["region"], HOME_REGION);
+    assert_eq!(alert.body["resource"], "arn:aws:rds:us-east-1:123456789012:db:cruddur-db-instance");
+    assert_eq!(alert.body["actor"], "arn:aws:iam::123456789012:user/andrew");
+    assert_eq!(alert.body["event_id"], "CreateDBInstance-123456789012-us-east-1");
+    assert_eq!(alert.body["event_name"], "CreateDBInstance");
+    assert_eq!(alert.body["observed"]["PubliclyAccessible"], true);
+    assert_eq!(alert.body["action"]["kind"], "make_private");
+    assert_eq!(alert.action_status(), "succeeded");
+    assert_eq!(alert.attributes.get("severity").map(String::as_str), Some("CRITICAL"));
+    assert_eq!(alert.attributes.get("rule").map(String::as_str), Some("RDS.2"));
+    assert_eq!(alert.attributes.get("account").map(String::as_str), Some(MOTO_ACCOUNT));
+    assert_eq!(alert.attributes.get("action_status").map(String::as_str), Some("succeeded"));
+    assert!(alert.subject.len() <= 100 && alert.subject.contains("cruddur-db-instance"), "{}", alert.subject);
+}
+
+#[tokio::test]
+async fn duplicate_event_changes_nothing_the_second_time() {
+    let estate = Estate::start().await;
+    let rds = estate.rds(HOME_REGION).await;
+    estate.create_instance(&rds, &NewInstance { public: true, ..NewInstance::postgres("dup-db") }).await;
+    let guard = estate.rds_guard(&[]).await;
+    let event = create_db_instance(MOTO_ACCOUNT, HOME_REGION, "dup-db", true, true);
+
+    handle_event(&event, &guard).await.expect("first");
+    let second = handle_event(&event, &guard).await.expect("second");
+
+    assert!(second.findings.is_empty(), "{second:?}");
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "only the first delivery alerts: {alerts:#?}");
+    assert_eq!(estate.instance(&rds, "dup-db").await.unwrap().publicly_accessible, Some(false));
+}
+
+#[tokio::test]
+async fn unencrypted_create_alerts_rds3_and_changes_nothing_by_default() {
+    let estate = Estate::start().await;
+    let rds = estate.rds(HOME_REGION).await;
+    estate.create_instance(&rds, &NewInstance { encrypted: false, ..NewInstance::postgres("plain-db") }).await;
+    let guard = estate.rds_guard(&[]).await;
+
+    handle_event(&create_db_instance(MOTO_ACCOUNT, HOME_REGION, "plain-db", false, false), &guard).await.expect("handled");
+
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].rule(), "RDS.3");
+    assert_eq!(alerts[0].body["severity"], "MEDIUM");
+    assert_eq!(alerts[0].body["observed"]["StorageEncrypted"], false);
+    assert_eq!(alerts[0].body["action"]["kind"], "alert_only");
+    assert_eq!(alerts[0].action_status(), "not_attempted");
+    assert_eq!(estate.instance(&rds, "plain-db").await.unwrap().db_instance_status.as_deref(), Some("available"));
+}
+
+#[tokio::test]
+async fn wrong_region_alerts_and_with_stop_policy_is_stopped() {
+    let estate = Estate::start().await;
+    let sa = estate.rds("sa-east-1").await;
+    estate.create_instance(&sa, &NewInstance::postgres("far-away-db")).await;
+    estate.create_instance(&sa, &NewInstance::postgres("far-away-db-2")).await;
+    let event = |id| create_db_instance(MOTO_ACCOUNT, "sa-east-1", id, false, true);
+
+    let alert_only = estate.rds_guard(&[("ALLOWED_REGIONS", "us-east-1,eu-west-1")]).await;
+    handle_event(&event("far-away-db"), &alert_only).await.expect("handled");
+    let stopping = estate.rds_guard(&[("ALLOWED_REGIONS", "us-east-1,eu-west-1"), ("RULE_ACTIONS", "RDSGUARD.REGION=stop")]).await;
+    handle_event(&event("far-away-db-2"), &stopping).await.expect("handled");
+
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
+    assert!(alerts.iter().all(|a| a.rule() == "RDSGUARD.REGION" && a.body["severity"] == "HIGH"));
+    assert_eq!(alerts[0].action_status(), "not_attempted");
+    assert_eq!(alerts[0].body["observed"]["Region"], "sa-east-1");
+    assert_eq!(alerts[0].body["observed"]["AllowedRegions"], json!(["us-east-1", "eu-west-1"]));
+    assert_eq!(estate.instance(&sa, "far-away-db").await.unwrap().db_instance_status.as_deref(), Some("available"));
+
+    assert_eq!(alerts[1].body["action"]["kind"], "stop_database");
+    assert_eq!(alerts[1].action_status(), "succeeded");
+    assert_eq!(estate.instance(&sa, "far-away-db-2").await.unwrap().db_instance_status.as_deref(), Some("stopped"));
+}
+
+#[tokio::test]
+async fn exempt_tag_means_no_change_and_an_exempt_alert() {
+    let estate = Estate::start().await;
+    let rds = estate.rds(HOME_REGION).await;
+    let tags = [("rdsguard:exempt", "RDS.2"), ("team", "data")];
+    estate.create_instance(&rds, &NewInstance { public: true, tags: &tags, ..NewInstance::postgres("public-by-design") }).await;
+    let guard = estate.rds_guard(&[]).await;
+
+    handle_event(&create_db_instance(MOTO_ACCOUNT, HOME_REGION, "public-by-design", true, true), &guard).await.expect("handled");
+
+    assert_eq!(estate.instance(&rds, "public-by-design").await.unwrap().publicly_accessible, Some(true));
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].rule(), "RDS.2");
+    assert_eq!(alerts[0].action_status(), "skipped");
+    assert_eq!(alerts[0].body["action"]["detail"], "exempt: resource is tagged rdsguard:exempt=RDS.2");
+}
+
+#[tokio::test]
+async fn alert_mode_changes_nothing() {
+    let estate = Estate::start().await;
+    let sa = estate.rds("sa-east-1").await;
+    estate.create_instance(&sa, &NewInstance { public: true, encrypted: false, ..NewInstance::postgres("everything-wrong") }).await;
+    let guard = estate
+        .rds_guard(&[("MODE", "alert"), ("ALLOWED_REGIONS", "us-east-1"), ("RULE_ACTIONS", "RDS.3=stop,RDSGUARD.REGION=stop")])
+        .await;
+
+    handle_event(&create_db_instance(MOTO_ACCOUNT, "sa-east-1", "everything-wrong", true, false), &guard).await.expect("handled");
+
+    let after = estate.instance(&sa, "everything-wrong").await.unwrap();
+    assert_eq!(after.publicly_accessible, Some(true));
+    assert_eq!(after.db_instance_status.as_deref(), Some("available"));
+    let alerts = estate.alerts().await;
+    let rules: Vec<&str> = alerts.iter().map(|a| a.rule()).collect();
+    assert_eq!(rules, ["RDS.2", "RDS.3", "RDSGUARD.REGION"]);
+    assert!(alerts.iter().all(|a| a.action_status() == "not_attempted"), "{alerts:#?}");
+    assert!(alerts.iter().all(|a| a.body["action"]["detail"] == "MODE=alert: rdsguard changes nothing"));
+}
+
+/// RDS access that lets the first describe through, then deletes the instance behind rds-guard's
+/// back (as a concurrent DeleteDBInstance would), so the remediation call fails for real.
+struct InstanceDeletedAfterDescribe {
+    inner: Arc<dyn RdsPort>,
+    deleter: aws_sdk_rds::Client,
+    deleted: AtomicBool,
+}
+
+#[async_trait]
+impl DatabaseInventory for InstanceDeletedAfterDescribe {
+    async fn describe_instance(&self, id: &str) -> Result<Option<DatabaseState>, AwsError> {
+        let state = self.inner.describe_instance(id).await;
+        if !self.deleted.swap(true, Ordering::SeqCst) {
+            self.deleter.delete_db_instance().db_instance_identifier(id).skip_final_snapshot(true).send().await.expect("delete");
+        }
+        state
+    }
+    async fn describe_cluster(&self, id: &str) -> Result<Option<DatabaseState>, AwsError> {
+        self.inner.describe_cluster(id).await
+    }
+}
+
+#[async_trait]
+impl DatabaseRemediation for InstanceDeletedAfterDescribe {
+    async fn make_instance_private(&self, id: &str) -> Result<(), AwsError> {
+        self.inner.make_instance_private(id).await
+    }
+    async fn stop_instance(&self, id: &str) -> Result<(), AwsError> {
+        self.inner.stop_instance(id).await
+    }
+    async fn stop_cluster(&self, id: &str) -> Result<(), AwsError> {
+        self.inner.stop_cluster(id).await
+    }
+}
+
+struct DeletingConnector {
+    inner: Arc<dyn RdsConnector>,
+    deleter: aws_sdk_rds::Client,
+}
+
+#[async_trait]
+impl RdsConnector for DeletingConnector {
+    async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<Arc<dyn RdsPort>, SessionError> {
+        let inner = self.inner.connect(account, region).await?;
+        Ok(Arc::new(InstanceDeletedAfterDescribe { inner, deleter: self.deleter.clone(), deleted: AtomicBool::new(false) }))
+    }
+}
+
+#[tokio::test]
+async fn failed_remediation_still_alerts_with_status_failed_and_the_aws_error() {
+    let estate = Estate::start().await;
+    let rds = estate.rds(HOME_REGION).await;
+    estate.create_instance(&rds, &NewInstance { public: true, ..NewInstance::postgres("short-lived") }).await;
+    let mut guard = estate.rds_guard(&[]).await;
+    guard.rds = Arc::new(DeletingConnector { inner: guard.rds.clone(), deleter: rds.clone() });
+
+    let summary = handle_event(&create_db_instance(MOTO_ACCOUNT, HOME_REGION, "short-lived", true, true), &guard)
+        .await
+        .expect("a failed remediation is reported, not an invocation error");
+
+    assert_eq!(summary.findings[0].action.status.as_str(), "failed");
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].action_status(), "failed");
+    let detail = alerts[0].body["action"]["detail"].as_str().unwrap();
+    assert!(detail.starts_with("ModifyDBInstance failed: DBInstanceNotFound"), "{detail}");
+}
+
+#[tokio::test]
+async fn stopped_public_instance_is_deferred_then_fixed_when_rds_reports_it_started() {
+    let estate = Estate::start().await;
+    let rds = estate.rds(HOME_REGION).await;
+    estate.create_instance(&rds, &NewInstance { public: true, ..NewInstance::postgres("sleeping-db") }).await;
+    rds.stop_db_instance().db_instance_identifier("sleeping-db").send().await.expect("stop");
+    let guard = estate.rds_guard(&[]).await;
+
+    let modify = rds_api_call(
+        "ModifyDBInstance",
+        MOTO_ACCOUNT,
+        HOME_REGION,
+        json!({"dBInstanceIdentifier": "sleeping-db", "publiclyAccessible": true}),
+        json!({"dBInstanceIdentifier": "sleeping-db", "dBInstanceStatus": "stopped"}),
+    );
+    handle_event(&modify, &guard).await.expect("handled");
+    assert_eq!(estate.instance(&rds, "sleeping-db").await.unwrap().publicly_accessible, Some(true));
+
+    rds.start_db_instance().db_instance_identifier("sleeping-db").send().await.expect("start");
+    let started = rds_event("instance", MOTO_ACCOUNT, HOME_REGION, "sleeping-db", "RDS-EVENT-0088", "DB instance started", "notification");
+    handle_event(&started, &guard).await.expect("handled");
+
+    assert_eq!(estate.instance(&rds, "sleeping-db").await.unwrap().publicly_accessible, Some(false));
+    let alerts = estate.alerts().await;
+    let statuses: Vec<&str> = alerts.iter().map(|a| a.action_status()).collect();
+    assert_eq!(statuses, ["deferred", "succeeded"], "{alerts:#?}");
+    assert!(alerts[0].body["action"]["detail"].as_str().unwrap().contains("status is stopped"));
+    assert_eq!(alerts[1].body["event_name"], "RDS-EVENT-0088: DB instance started");
+    assert_eq!(alerts[1].body["actor"], "rds.amazonaws.com");
+}
+
+#[tokio::test]
+async fn member_account_database_is_fixed_through_the_assumed_role() {
+    const MEMBER: &str = "210987654321";
+    let estate = Estate::start().await;
+    let member_rds = estate.rds_in_account(MEMBER, "eu-west-1").await;
+    estate.create_instance(&member_rds, &NewInstance { public: true, ..NewInstance::postgres("member-db") }).await;
+    let own_rds = estate.rds("eu-west-1").await;
+    assert!(estate.instance(&own_rds, "member-db").await.is_none(), "the database lives only in the member account");
+    let guard = estate.rds_guard(&[]).await;
+
+    handle_event(&create_db_instance(MEMBER, "eu-west-1", "member-db", true, true), &guard).await.expect("handled");
+
+    assert_eq!(estate.instance(&member_rds, "member-db").await.unwrap().publicly_accessible, Some(false));
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].body["account"], MEMBER);
+    assert_eq!(alerts[0].body["resource"], format!("arn:aws:rds:eu-west-1:{MEMBER}:db:member-db"));
+    assert_eq!(alerts[0].action_status(), "succeeded");
+}
+
+#[tokio::test]
+async fn aurora_cluster_unencrypted_alerts_rds27_and_stop_policy_stops_the_cluster() {
+    let estate = Estate::start().await;
+    let rds = estate.rds(HOME_REGION).await;
+    estate.create_aurora_cluster(&rds, "aurora-plain", false).await;
+    let guard = estate.rds_guard(&[("RULE_ACTIONS", "RDS.27=stop")]).await;
+    // moto reports a new Aurora cluster as "creating" until it is described once.
+    estate.cluster(&rds, "aurora-plain").await;
+
+    let event = rds_api_call(
+        "CreateDBCluster",
+        MOTO_ACCOUNT,
+        HOME_REGION,
+        json!({"dBClusterIdentifier": "aurora-plain", "engine": "aurora-postgresql"}),
+        json!({"dBClusterIdentifier": "aurora-plain", "storageEncrypted": false, "status": "creating"}),
+    );
+    handle_event(&event, &guard).await.expect("handled");
+
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].rule(), "RDS.27");
+    assert_eq!(alerts[0].body["resource_type"], "AWS::RDS::DBCluster");
+    assert_eq!(alerts[0].action_status(), "succeeded");
+    assert_eq!(estate.cluster(&rds, "aurora-plain").await.unwrap().status.as_deref(), Some("stopped"));
+}
+
+#[tokio::test]
+async fn alert_that_cannot_be_published_fails_the_invocation() {
+    let estate = Estate::start().await;
+    let rds = estate.rds(HOME_REGION).await;
+    estate.create_instance(&rds, &NewInstance { public: true, ..NewInstance::postgres("loud-db") }).await;
+    let guard = estate.rds_guard(&[]).await;
+    let mut policy = guard.policy.clone();
+    policy.alert_topic = rdsguard::policy::TopicArn::parse("arn:aws:sns:us-east-1:123456789012:no-such-topic").unwrap();
+    let guard = estate.rds_guard_with_policy(policy).await;
+
+    let result = handle_event(&create_db_instance(MOTO_ACCOUNT, HOME_REGION, "loud-db", true, true), &guard).await;
+
+    match result {
+        Err(RdsGuardError::Publish { failed, total, .. }) => assert_eq!((failed, total), (1, 1)),
+        other => panic!("expected a publish error, got {other:?}"),
+    }
+    assert_eq!(estate.instance(&rds, "loud-db").await.unwrap().publicly_accessible, Some(false));
+}
+
+#[tokio::test]
+async fn failed_calls_and_unknown_events_change_nothing_and_alert_nothing() {
+    let estate = Estate::start().await;
+    let rds = estate.rds(HOME_REGION).await;
+    estate.create_instance(&rds, &NewInstance { public: true, ..NewInstance::postgres("untouched") }).await;
+    let guard = estate.rds_guard(&[]).await;
+
+    let mut failed = create_db_instance(MOTO_ACCOUNT, HOME_REGION, "untouched", true, true);
+    failed["detail"]["errorCode"] = json!("AccessDenied");
+    failed["detail"]["responseElements"] = json!(null);
+    let deleted = create_db_instance(MOTO_ACCOUNT, HOME_REGION, "never-existed", true, true);
+    for event in [failed, deleted, json!({"hello": "world"}), json!([1, 2, 3])] {
+        let summary = handle_event(&event, &guard).await.expect("ignored, not an error");
+        assert_eq!(summary.outcome, "ignored", "{summary:?}");
+    }
+    assert_eq!(estate.instance(&rds, "untouched").await.unwrap().publicly_accessible, Some(true));
+    assert!(estate.alerts().await.is_empty());
+}
