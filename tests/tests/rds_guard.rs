@@ -333,3 +333,36 @@ async fn failed_calls_and_unknown_events_change_nothing_and_alert_nothing() {
     assert_eq!(estate.instance(&rds, "untouched").await.unwrap().publicly_accessible, Some(true));
     assert!(estate.alerts().await.is_empty());
 }
+
+#[tokio::test]
+async fn real_cloudtrail_records_drive_the_fix() {
+    // The AWS documentation's CreateDBInstance record (bare, no envelope; publiclyAccessible only
+    // in responseElements) and the failover notification from the RDS user guide.
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tests/fixtures/real-events");
+    let load = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(format!("{fixtures}/{name}")).unwrap()).unwrap()
+    };
+    let estate = Estate::start().await;
+    let rds = estate.rds(HOME_REGION).await;
+    estate.create_instance(&rds, &NewInstance { public: true, engine: "mysql", ..NewInstance::postgres("test-instance") }).await;
+    estate.create_instance(&rds, &NewInstance { public: true, ..NewInstance::postgres("my-db-instance") }).await;
+    let guard = estate.rds_guard(&[]).await;
+
+    handle_event(&load("cloudtrail-CreateDBInstance-awsdocs-rds-user-guide.json"), &guard).await.expect("handled");
+    handle_event(&load("rds-event-DBInstance-failover-RDS-EVENT-0049-awsdocs.json"), &guard).await.expect("handled");
+
+    for id in ["test-instance", "my-db-instance"] {
+        assert_eq!(estate.instance(&rds, id).await.unwrap().publicly_accessible, Some(false), "{id}");
+    }
+    let alerts = estate.alerts().await;
+    let seen: Vec<(&str, &str, &str)> =
+        alerts.iter().map(|a| (a.body["resource_id"].as_str().unwrap(), a.body["event_id"].as_str().unwrap(), a.action_status())).collect();
+    assert_eq!(
+        seen,
+        [
+            ("test-instance", "797163d3-5726-441d-80a7-6eeb7464acd4", "succeeded"),
+            ("my-db-instance", "68f6e973-1a0c-d37b-f2f2-94a7f62ffd4e", "succeeded"),
+        ]
+    );
+    assert_eq!(alerts[0].body["actor"], "arn:aws:iam::123456789012:user/johndoe");
+}

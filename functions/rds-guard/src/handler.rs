@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rdsguard::alert::Alert;
 use rdsguard::aws::{AlertPublisher, AwsError, RdsConnector, RdsPort, SessionError};
 use rdsguard::database::{Database, DatabaseKind};
-use rdsguard::event::{parse_event, EventError};
+use rdsguard::event::EventError;
 use rdsguard::finding::Finding;
 use rdsguard::policy::{Policy, RuleAction};
 use rdsguard::remediate::{execute, plan, ActionOutcome, Plan};
@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info, warn};
 
-use crate::target::{triage, Target, Triage};
+use crate::target::{triage_payload, Target, Triage};
 
 /// Name of this function in alerts.
 pub const FUNCTION_NAME: &str = "rds-guard";
@@ -90,18 +90,7 @@ impl Summary {
 
 /// Handles one event.
 pub async fn handle_event(payload: &Value, guard: &RdsGuard) -> Result<Summary, RdsGuardError> {
-    let event = match parse_event(payload) {
-        Ok(event) => event,
-        Err(e) if matches!(e, EventError::NotAnObject | EventError::UnknownShape | EventError::BadEnvelope(_)) => {
-            warn!(error = %e, "payload is not an event rds-guard understands");
-            return Ok(Summary::ignored(e.to_string(), None, None));
-        }
-        Err(e) => {
-            error!(error = %e, "event could not be read");
-            return Err(e.into());
-        }
-    };
-    let target = match triage(&event) {
+    let target = match triage_payload(payload) {
         Ok(Triage::Check(target)) => target,
         Ok(Triage::Ignore(reason)) => return Ok(Summary::ignored(reason, None, None)),
         Err(e) => {

@@ -2,7 +2,8 @@
 //! event is none of rds-guard's business.
 
 use rdsguard::database::DatabaseKind;
-use rdsguard::event::{CloudTrailCall, EventError, IncomingEvent, RdsNativeEvent, RdsSourceType};
+use rdsguard::event::{parse_event, CloudTrailCall, EventError, IncomingEvent, RdsNativeEvent, RdsSourceType};
+use serde_json::Value;
 use rdsguard::finding::EventContext;
 use rdsguard::identity::{AccountId, AwsRegion};
 
@@ -47,6 +48,19 @@ pub enum Triage {
     Check(Target),
     /// Not rds-guard's business; the reason is logged and returned.
     Ignore(String),
+}
+
+/// Decides what a raw invocation payload is about. Payloads that are not events at all (not an
+/// object, not an EventBridge envelope nor a CloudTrail record) are ignored with the reason:
+/// retrying them cannot help.
+pub fn triage_payload(payload: &Value) -> Result<Triage, EventError> {
+    match parse_event(payload) {
+        Ok(event) => triage(&event),
+        Err(e @ (EventError::NotAnObject | EventError::UnknownShape | EventError::BadEnvelope(_))) => {
+            Ok(Triage::Ignore(format!("not an event rds-guard understands: {e}")))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Decides what an event is about. `Err`: the event is one rds-guard handles but it lacks what is
@@ -147,8 +161,7 @@ fn triage_rds_event(event: &RdsNativeEvent) -> Result<Target, EventError> {
 
 #[cfg(test)]
 mod tests {
-    use rdsguard::event::parse_event;
-    use serde_json::{json, Value};
+    use serde_json::json;
 
     use super::*;
 
