@@ -113,6 +113,22 @@ async fn wrong_region_alerts_and_with_stop_policy_is_stopped() {
 }
 
 #[tokio::test]
+async fn two_rules_that_stop_stop_the_database_once() {
+    let estate = Estate::start().await;
+    let sa = estate.rds("sa-east-1").await;
+    estate.create_instance(&sa, &NewInstance { encrypted: false, ..NewInstance::postgres("doubly-wrong") }).await;
+    let guard = estate.rds_guard(&[("ALLOWED_REGIONS", "us-east-1"), ("RULE_ACTIONS", "RDS.3=stop,RDSGUARD.REGION=stop")]).await;
+
+    handle_event(&create_db_instance(MOTO_ACCOUNT, "sa-east-1", "doubly-wrong", false, false), &guard).await.expect("handled");
+
+    assert_eq!(estate.instance(&sa, "doubly-wrong").await.unwrap().db_instance_status.as_deref(), Some("stopped"));
+    let alerts = estate.alerts().await;
+    let seen: Vec<(&str, &str)> = alerts.iter().map(|a| (a.rule(), a.action_status())).collect();
+    assert_eq!(seen, [("RDS.3", "succeeded"), ("RDSGUARD.REGION", "skipped")]);
+    assert_eq!(alerts[1].body["action"]["detail"], "already stopped for RDS.3");
+}
+
+#[tokio::test]
 async fn exempt_tag_means_no_change_and_an_exempt_alert() {
     let estate = Estate::start().await;
     let rds = estate.rds(HOME_REGION).await;

@@ -8,8 +8,8 @@ use rdsguard::database::{Database, DatabaseKind};
 use rdsguard::event::EventError;
 use rdsguard::finding::Finding;
 use rdsguard::policy::{Policy, RuleAction};
-use rdsguard::remediate::{execute, plan, ActionOutcome, Plan};
-use rdsguard::rules::{evaluate_database, Verdict};
+use rdsguard::remediate::{execute, plan, ActionKind, ActionOutcome, ActionStatus, Plan};
+use rdsguard::rules::{evaluate_database, RuleId, Verdict};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info, warn};
@@ -139,9 +139,22 @@ async fn check_target(target: &Target, guard: &RdsGuard) -> Result<Summary, RdsG
 
     let mut summaries = Vec::new();
     let mut publish_errors = Vec::new();
+    // Two rules may both say "stop" (e.g. unencrypted and in a forbidden region): stop once.
+    let mut stopped_for: Option<RuleId> = None;
     for finding in &findings {
         let outcome = match plan(finding.rule, &db, &guard.policy) {
-            Plan::Act(kind) => execute(kind, &db, rds.as_ref()).await,
+            Plan::Act(ActionKind::StopDatabase) if stopped_for.is_some() => ActionOutcome {
+                kind: ActionKind::StopDatabase,
+                status: ActionStatus::Skipped,
+                detail: format!("already stopped for {}", stopped_for.map(RuleId::as_str).unwrap_or_default()),
+            },
+            Plan::Act(kind) => {
+                let outcome = execute(kind, &db, rds.as_ref()).await;
+                if kind == ActionKind::StopDatabase && outcome.status == ActionStatus::Succeeded {
+                    stopped_for = Some(finding.rule);
+                }
+                outcome
+            }
             Plan::Report(outcome) => outcome,
         };
         info!(
