@@ -13,7 +13,7 @@ use crate::policy::AllowedRegions;
 pub fn instance_publicly_accessible(db: &Database) -> Verdict {
     let state = &db.state;
     let applies = match db.kind {
-        DatabaseKind::Instance => !(db.is_cluster_member() && !state.is_aurora()),
+        DatabaseKind::Instance => !db.is_cluster_member() || state.is_aurora(),
         DatabaseKind::Cluster => db.is_multi_az_db_cluster(),
     };
     if !applies {
