@@ -275,7 +275,8 @@ mod tests {
 
     #[test]
     fn settings_table() {
-        let cases: &[(&[(&str, &str)], Result<(RuleId, RuleAction), &str>)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], Result<(RuleId, RuleAction), &'a str>);
+        let cases: &[Case] = &[
             (&[("MODE", "alert")], Ok((RuleId::Rds2PublicAccess, RuleAction::Alert))),
             (&[("MODE", "ALERT"), ("RULE_ACTIONS", "RDS.3=stop")], Ok((RuleId::Rds3InstanceEncryption, RuleAction::Alert))),
             (&[("RULE_ACTIONS", "RDS.3=stop")], Ok((RuleId::Rds3InstanceEncryption, RuleAction::Stop))),

@@ -245,7 +245,8 @@ mod tests {
         let defaults = policy(&[]);
         let alert_mode = policy(&[("MODE", "alert")]);
         let stop = policy(&[("RULE_ACTIONS", "RDS.3=stop")]);
-        let cases: Vec<(&str, RuleId, Database, &Policy, &str, Option<ActionStatus>)> = vec![
+        type Case<'a> = (&'a str, RuleId, Database, &'a Policy, &'a str, Option<ActionStatus>);
+        let cases: Vec<Case> = vec![
             ("public, available", RuleId::Rds2PublicAccess, db("available", &[]), &defaults, "act MakePrivate", None),
             ("public, backing-up", RuleId::Rds2PublicAccess, db("backing-up", &[]), &defaults, "act MakePrivate", None),
             ("public, creating", RuleId::Rds2PublicAccess, db("creating", &[]), &defaults, "report MakePrivate", Some(Deferred)),
