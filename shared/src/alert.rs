@@ -12,7 +12,8 @@ use crate::remediate::ActionOutcome;
 
 /// Version of the alert body; bumped on any incompatible change.
 pub const ALERT_SCHEMA_VERSION: &str = "1";
-const SUBJECT_MAX: usize = 100;
+/// SNS wants subjects "less than 100 characters".
+const SUBJECT_MAX: usize = 99;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Alert {
@@ -147,7 +148,7 @@ mod tests {
         let short = alert("cruddur-db-instance").subject();
         assert_eq!(short, "CRITICAL RDS.2 cruddur-db-instance (123456789012/us-east-1): publicly accessible - succeeded");
         let long = alert(&"x".repeat(63)).subject();
-        assert_eq!(long.len(), 100);
+        assert_eq!(long.len(), 99);
         assert!(long.ends_with("..."));
         let odd = alert("d\u{e9}j\u{e0}\nvu").subject();
         assert!(odd.is_ascii() && !odd.contains('\n'), "{odd}");

@@ -35,6 +35,8 @@ pub struct DatabaseState {
     /// For instances: the cluster the instance belongs to (Aurora or Multi-AZ DB cluster).
     pub cluster_identifier: Option<String>,
     pub tags: Vec<(String, String)>,
+    /// For read replicas: the source instance (RDS cannot stop a read replica).
+    pub read_replica_source: Option<String>,
 }
 
 impl DatabaseState {
@@ -45,6 +47,12 @@ impl DatabaseState {
     /// Aurora engines are `aurora`, `aurora-mysql`, `aurora-postgresql`.
     pub fn is_aurora(&self) -> bool {
         self.engine.as_deref().is_some_and(|e| e.starts_with("aurora"))
+    }
+
+    /// DocumentDB and Neptune clusters are listed by the RDS API too, but none of these rules
+    /// apply to them.
+    pub fn is_rds_engine(&self) -> bool {
+        !self.engine.as_deref().is_some_and(|e| e.starts_with("docdb") || e.starts_with("neptune"))
     }
 
     pub fn status_is(&self, wanted: &str) -> bool {

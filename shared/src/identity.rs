@@ -79,10 +79,19 @@ impl AwsRegion {
 
     /// The ARN partition the region belongs to.
     pub fn partition(&self) -> &'static str {
-        if self.0.starts_with("cn-") {
+        let r = self.0.as_str();
+        if r.starts_with("cn-") {
             "aws-cn"
-        } else if self.0.starts_with("us-gov-") {
+        } else if r.starts_with("us-gov-") {
             "aws-us-gov"
+        } else if r.starts_with("us-isob-") {
+            "aws-iso-b"
+        } else if r.starts_with("us-isof-") {
+            "aws-iso-f"
+        } else if r.starts_with("eu-isoe-") {
+            "aws-iso-e"
+        } else if r.starts_with("us-iso-") {
+            "aws-iso"
         } else {
             "aws"
         }
@@ -123,6 +132,9 @@ mod tests {
             ("us-gov-west-1", true, "aws-us-gov"),
             ("cn-northwest-1", true, "aws-cn"),
             ("ap-southeast-10", true, "aws"),
+            ("us-iso-east-1", true, "aws-iso"),
+            ("us-isob-east-1", true, "aws-iso-b"),
+            ("eu-isoe-west-1", true, "aws-iso-e"),
             ("meiso-eastwest-2r", false, ""),
             ("apiso-centralnorth-2r", false, ""),
             ("US-EAST-1", false, ""),

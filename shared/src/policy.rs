@@ -14,6 +14,7 @@ pub const ENV_MODE: &str = "MODE";
 pub const ENV_RULE_ACTIONS: &str = "RULE_ACTIONS";
 pub const ENV_EXEMPT_TAG_KEY: &str = "EXEMPT_TAG_KEY";
 pub const ENV_MEMBER_ROLE_NAME: &str = "MEMBER_ROLE_NAME";
+pub const ENV_UNDELIVERED_ALERTS_QUEUE_URL: &str = "UNDELIVERED_ALERTS_QUEUE_URL";
 
 pub const DEFAULT_EXEMPT_TAG_KEY: &str = "rdsguard:exempt";
 pub const DEFAULT_MEMBER_ROLE_NAME: &str = "rdsguard-remediation";
@@ -126,6 +127,8 @@ pub struct Policy {
     pub rule_actions: BTreeMap<RuleId, RuleAction>,
     pub exempt_tag_key: String,
     pub member_role_name: String,
+    /// SQS queue that keeps alerts SNS would not take (the dead-letter queue); unset: none.
+    pub undelivered_alerts_queue_url: Option<String>,
 }
 
 impl Policy {
@@ -192,7 +195,21 @@ impl Policy {
             return Err(invalid(ENV_MEMBER_ROLE_NAME, &member_role_name, "a role name, not a path or ARN"));
         }
 
-        Ok(Self { alert_topic, allowed_regions, mode, rule_actions, exempt_tag_key, member_role_name })
+        let undelivered_alerts_queue_url = match get(ENV_UNDELIVERED_ALERTS_QUEUE_URL).map(str::trim) {
+            None => None,
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => Some(url.to_owned()),
+            Some(other) => return Err(invalid(ENV_UNDELIVERED_ALERTS_QUEUE_URL, other, "expected an SQS queue URL")),
+        };
+
+        Ok(Self {
+            alert_topic,
+            allowed_regions,
+            mode,
+            rule_actions,
+            exempt_tag_key,
+            member_role_name,
+            undelivered_alerts_queue_url,
+        })
     }
 
     /// The action to take for a rule once `MODE` is applied: in `alert` mode nothing changes.
@@ -224,13 +241,14 @@ impl Policy {
         let actions: Vec<String> =
             self.rule_actions.keys().map(|rule| format!("{rule}={}", self.effective_action(*rule))).collect();
         format!(
-            "topic={} allowed_regions={} mode={:?} actions=[{}] exempt_tag_key={} member_role={}",
+            "topic={} allowed_regions={} mode={:?} actions=[{}] exempt_tag_key={} member_role={} undelivered_alerts={}",
             self.alert_topic.arn,
             regions,
             self.mode,
             actions.join(","),
             self.exempt_tag_key,
-            self.member_role_name
+            self.member_role_name,
+            self.undelivered_alerts_queue_url.as_deref().unwrap_or("unset (an unpublishable alert only fails the invocation)")
         )
     }
 }
@@ -289,6 +307,7 @@ mod tests {
             (&[("MODE", "yolo")], Err("expected remediate or alert")),
             (&[("ALLOWED_REGIONS", "us-east-1,Mars")], Err("not an AWS region")),
             (&[("MEMBER_ROLE_NAME", "arn:aws:iam::1:role/x")], Err("a role name")),
+            (&[("UNDELIVERED_ALERTS_QUEUE_URL", "my-dlq")], Err("expected an SQS queue URL")),
         ];
         for (vars, expected) in cases {
             match (policy(vars), expected) {

@@ -5,6 +5,8 @@
 //! Execution calls the remediation port, then reads the state back to confirm: an API call that
 //! returned 200 is not proof the database is private.
 
+use std::time::Duration;
+
 use serde::Serialize;
 
 use crate::aws::{DatabaseInventory, DatabaseRemediation};
@@ -127,7 +129,19 @@ pub fn plan(rule: RuleId, db: &Database, policy: &Policy) -> Plan {
     if kind == ActionKind::StopDatabase && matches!(status.as_str(), "stopped" | "stopping") {
         return Plan::Report(ActionOutcome::new(kind, ActionStatus::Skipped, format!("already {status}")));
     }
-    if ACTIONABLE_STATUSES.contains(&status.as_str()) {
+    if kind == ActionKind::StopDatabase && db.state.read_replica_source.is_some() {
+        return Plan::Report(ActionOutcome::new(
+            kind,
+            ActionStatus::Skipped,
+            "RDS cannot stop a read replica: promote it or delete it",
+        ));
+    }
+    // StopDB* is accepted only from `available`; ModifyDBInstance also from a few busy states.
+    let actionable = match kind {
+        ActionKind::StopDatabase => status == "available",
+        _ => ACTIONABLE_STATUSES.contains(&status.as_str()),
+    };
+    if actionable {
         return Plan::Act(kind);
     }
     if GONE_STATUSES.contains(&status.as_str()) {
@@ -147,10 +161,30 @@ pub fn plan(rule: RuleId, db: &Database, policy: &Policy) -> Plan {
     ))
 }
 
-/// Runs an [`ActionKind`] that [`plan`] chose, then confirms it by describing the database again.
-/// AWS errors become a `failed` outcome carrying the error; they are not returned, so the alert
-/// still goes out.
-pub async fn execute<P>(kind: ActionKind, db: &Database, port: &P) -> ActionOutcome
+/// How long to keep reading the state back after a change was accepted. RDS applies
+/// `PubliclyAccessible` and starts a stop within seconds; this bounded check is not a wait for a
+/// database to finish creating (that is deferred to RDS's own events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Confirmation {
+    pub attempts: u32,
+    pub delay: Duration,
+}
+
+impl Default for Confirmation {
+    /// Up to 6 reads, 2 s apart (at most 10 s of waiting).
+    fn default() -> Self {
+        Self { attempts: 6, delay: Duration::from_secs(2) }
+    }
+}
+
+/// AWS error codes meaning "not in a state to accept this now".
+const BUSY_ERROR_CODES: &[&str] = &["InvalidDBInstanceState", "InvalidDBInstanceStateFault", "InvalidDBClusterStateFault"];
+
+/// Runs an [`ActionKind`] that [`plan`] chose, then confirms it by describing the database again
+/// (up to `confirm.attempts` times). AWS errors become a `failed` outcome carrying the error; they
+/// are not returned, so the alert still goes out. "Busy" errors (another change or a concurrent
+/// delivery of the same event got there first) are `deferred`.
+pub async fn execute<P>(kind: ActionKind, db: &Database, port: &P, confirm: Confirmation) -> ActionOutcome
 where
     P: DatabaseInventory + DatabaseRemediation + ?Sized,
 {
@@ -165,41 +199,65 @@ where
     };
     let operation = operation_name(kind, db.kind);
     if let Err(error) = call {
-        return ActionOutcome::new(kind, ActionStatus::Failed, error.to_string());
-    }
-    let after = match db.kind {
-        DatabaseKind::Instance => port.describe_instance(id).await,
-        DatabaseKind::Cluster => port.describe_cluster(id).await,
-    };
-    let after = match after {
-        Ok(Some(state)) => state,
-        Ok(None) => {
-            return ActionOutcome::new(kind, ActionStatus::Failed, format!("{operation} accepted, but {id} no longer exists"))
-        }
-        Err(error) => {
-            return ActionOutcome::new(kind, ActionStatus::Failed, format!("{operation} accepted; confirming failed: {error}"))
-        }
-    };
-    let status = after.status.clone().unwrap_or_else(|| "unknown".into());
-    match kind {
-        ActionKind::MakePrivate => match after.publicly_accessible {
-            Some(false) => ActionOutcome::new(
-                kind,
-                ActionStatus::Succeeded,
-                format!("{operation} applied; PubliclyAccessible is now false (confirmed by describe)"),
-            ),
-            _ if after.status_is("modifying") => ActionOutcome::new(
+        let busy = error.code.as_deref().is_some_and(|code| BUSY_ERROR_CODES.contains(&code));
+        if busy {
+            return ActionOutcome::new(
                 kind,
                 ActionStatus::Deferred,
-                format!("{operation} accepted; RDS is applying it (status modifying); rechecked when RDS reports the change"),
+                format!("{error}; rechecked on the next event for this database"),
+            );
+        }
+        return ActionOutcome::new(kind, ActionStatus::Failed, error.to_string());
+    }
+    let mut last = String::new();
+    for attempt in 0..confirm.attempts.max(1) {
+        if attempt > 0 {
+            tokio::time::sleep(confirm.delay).await;
+        }
+        let after = match db.kind {
+            DatabaseKind::Instance => port.describe_instance(id).await,
+            DatabaseKind::Cluster => port.describe_cluster(id).await,
+        };
+        let after = match after {
+            Ok(Some(state)) => state,
+            Ok(None) => {
+                return ActionOutcome::new(kind, ActionStatus::Failed, format!("{operation} accepted, but {id} no longer exists"))
+            }
+            Err(error) => {
+                return ActionOutcome::new(kind, ActionStatus::Failed, format!("{operation} accepted; confirming failed: {error}"))
+            }
+        };
+        let status = after.status.clone().unwrap_or_else(|| "unknown".into());
+        match kind {
+            ActionKind::MakePrivate if after.publicly_accessible == Some(false) => {
+                return ActionOutcome::new(
+                    kind,
+                    ActionStatus::Succeeded,
+                    format!("{operation} applied; PubliclyAccessible is now false (confirmed by describe)"),
+                )
+            }
+            ActionKind::StopDatabase if matches!(status.as_str(), "stopping" | "stopped") => {
+                return ActionOutcome::new(kind, ActionStatus::Succeeded, format!("{operation} accepted; status is now {status}"))
+            }
+            _ => last = status,
+        }
+    }
+    let waited = confirm.delay * confirm.attempts.saturating_sub(1);
+    match kind {
+        ActionKind::MakePrivate => ActionOutcome::new(
+            kind,
+            ActionStatus::Deferred,
+            format!(
+                "{operation} accepted, but after {}s describe still reports PubliclyAccessible=true (status {last}); \
+                 rechecked on the next event for this database",
+                waited.as_secs()
             ),
-            _ => ActionOutcome::new(
-                kind,
-                ActionStatus::Failed,
-                format!("{operation} accepted, but describe still reports PubliclyAccessible=true (status {status})"),
-            ),
-        },
-        _ => ActionOutcome::new(kind, ActionStatus::Succeeded, format!("{operation} accepted; status is now {status}")),
+        ),
+        _ => ActionOutcome::new(
+            kind,
+            ActionStatus::Failed,
+            format!("{operation} accepted, but after {}s the status is still {last}", waited.as_secs()),
+        ),
     }
 }
 
@@ -215,6 +273,7 @@ fn operation_name(kind: ActionKind, db: DatabaseKind) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::AwsError;
     use crate::database::DatabaseState;
 
     fn policy(vars: &[(&str, &str)]) -> Policy {
@@ -260,12 +319,79 @@ mod tests {
             ("unencrypted, stop", RuleId::Rds3InstanceEncryption, db("available", &[]), &stop, "act StopDatabase", None),
             ("unencrypted, stop, already stopped", RuleId::Rds3InstanceEncryption, db("stopped", &[]), &stop, "report StopDatabase", Some(Skipped)),
             ("multi-az cluster public", RuleId::Rds2PublicAccess, Database::cluster(DatabaseState { identifier: "c".into(), engine: Some("postgres".into()), status: Some("available".into()), ..DatabaseState::default() }), &defaults, "report MakePrivate", Some(Skipped)),
+            ("unencrypted, stop, backing-up", RuleId::Rds3InstanceEncryption, db("backing-up", &[]), &stop, "report StopDatabase", Some(Deferred)),
             ("unencrypted, stop, creating", RuleId::Rds3InstanceEncryption, db("creating", &[]), &stop, "report StopDatabase", Some(Deferred)),
         ];
         for (name, rule, database, policy, expected, status) in cases {
             let got = summary(&plan(rule, &database, policy));
             assert_eq!(got, (expected.to_owned(), status), "{name}");
         }
+    }
+
+    /// A database port whose writes are accepted (or refused) and whose describes return a
+    /// scripted state.
+    struct ScriptedRds {
+        write_error: Option<AwsError>,
+        after: DatabaseState,
+    }
+
+    #[async_trait::async_trait]
+    impl DatabaseInventory for ScriptedRds {
+        async fn describe_instance(&self, _: &str) -> Result<Option<DatabaseState>, AwsError> {
+            Ok(Some(self.after.clone()))
+        }
+        async fn describe_cluster(&self, _: &str) -> Result<Option<DatabaseState>, AwsError> {
+            Ok(Some(self.after.clone()))
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl DatabaseRemediation for ScriptedRds {
+        async fn make_instance_private(&self, _: &str) -> Result<(), AwsError> {
+            self.write_error.clone().map_or(Ok(()), Err)
+        }
+        async fn stop_instance(&self, _: &str) -> Result<(), AwsError> {
+            self.write_error.clone().map_or(Ok(()), Err)
+        }
+        async fn stop_cluster(&self, _: &str) -> Result<(), AwsError> {
+            self.write_error.clone().map_or(Ok(()), Err)
+        }
+    }
+
+    fn state(status: &str, public: bool) -> DatabaseState {
+        DatabaseState { identifier: "db1".into(), status: Some(status.into()), publicly_accessible: Some(public), ..DatabaseState::default() }
+    }
+
+    #[tokio::test]
+    async fn execute_reports_what_describe_confirms() {
+        use ActionStatus::*;
+        let quick = Confirmation { attempts: 2, delay: Duration::from_millis(1) };
+        let busy = AwsError { operation: "ModifyDBInstance", code: Some("InvalidDBInstanceState".into()), message: "busy".into() };
+        let denied = AwsError { operation: "StopDBInstance", code: Some("AccessDenied".into()), message: "no".into() };
+        let cases = [
+            ("private afterwards", ActionKind::MakePrivate, None, state("modifying", false), Succeeded, "PubliclyAccessible is now false"),
+            ("accepted, not yet applied", ActionKind::MakePrivate, None, state("available", true), Deferred, "still reports PubliclyAccessible=true"),
+            ("busy", ActionKind::MakePrivate, Some(busy), state("modifying", true), Deferred, "InvalidDBInstanceState"),
+            ("stop accepted, stopping", ActionKind::StopDatabase, None, state("stopping", false), Succeeded, "status is now stopping"),
+            ("stop accepted, still available", ActionKind::StopDatabase, None, state("available", false), Failed, "status is still available"),
+            ("stop denied", ActionKind::StopDatabase, Some(denied), state("available", false), Failed, "StopDBInstance failed: AccessDenied: no"),
+        ];
+        for (name, kind, write_error, after, status, detail) in cases {
+            let port = ScriptedRds { write_error, after };
+            let outcome = execute(kind, &db("available", &[]), &port, quick).await;
+            assert_eq!(outcome.status, status, "{name}: {}", outcome.detail);
+            assert!(outcome.detail.contains(detail), "{name}: {}", outcome.detail);
+        }
+    }
+
+    #[test]
+    fn read_replicas_are_not_stopped() {
+        let p = policy(&[("RULE_ACTIONS", "RDS.3=stop")]);
+        let mut replica = db("available", &[]);
+        replica.state.read_replica_source = Some("primary".into());
+        let Plan::Report(outcome) = plan(RuleId::Rds3InstanceEncryption, &replica, &p) else { panic!("expected a report") };
+        assert_eq!(outcome.status, ActionStatus::Skipped);
+        assert!(outcome.detail.contains("promote it or delete it"));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use aws_sdk_rds::types::{DbCluster, DbInstance, Tag};
 use rds_guard::RdsGuard;
-use rdsguard::aws::{AccountSessions, SessionRdsConnector, SnsAlertPublisher};
+use rdsguard::aws::{AccountSessions, SessionRdsConnector, SnsAlertPublisher, SqsUndeliveredAlerts, UndeliveredAlertSink};
 use rdsguard::policy::Policy;
 use serde_json::Value;
 
@@ -18,6 +18,8 @@ pub struct Estate {
     pub moto: MotoServer,
     pub topic_arn: String,
     pub queue_url: String,
+    /// Stands in for the stack's dead-letter queue (UNDELIVERED_ALERTS_QUEUE_URL).
+    pub dead_letter_queue_url: String,
 }
 
 /// An alert as a subscriber receives it.
@@ -84,7 +86,9 @@ impl Estate {
             .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
             .expect("queue arn");
         sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(queue_arn).send().await.expect("subscribe");
-        Self { moto, topic_arn, queue_url }
+        let dead_letter_queue_url =
+            sqs.create_queue().queue_name("rdsguard-dlq").send().await.expect("create DLQ").queue_url.expect("url");
+        Self { moto, topic_arn, queue_url, dead_letter_queue_url }
     }
 
     pub async fn rds(&self, region: &str) -> aws_sdk_rds::Client {
@@ -174,9 +178,27 @@ impl Estate {
         }
     }
 
+    /// Bodies of the messages in the dead-letter queue (drained).
+    pub async fn dead_letters(&self) -> Vec<Value> {
+        let sqs = aws_sdk_sqs::Client::new(&self.moto.sdk_config(HOME_REGION).await);
+        let messages = sqs
+            .receive_message()
+            .queue_url(&self.dead_letter_queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive")
+            .messages
+            .unwrap_or_default();
+        messages.iter().map(|m| serde_json::from_str(m.body().unwrap_or("null")).expect("JSON body")).collect()
+    }
+
     /// rds-guard wired exactly as its `main` wires it, against moto, with extra settings.
     pub async fn rds_guard(&self, settings: &[(&str, &str)]) -> RdsGuard {
-        let mut vars = vec![("ALERT_TOPIC_ARN".to_owned(), self.topic_arn.clone())];
+        let mut vars = vec![
+            ("ALERT_TOPIC_ARN".to_owned(), self.topic_arn.clone()),
+            ("UNDELIVERED_ALERTS_QUEUE_URL".to_owned(), self.dead_letter_queue_url.clone()),
+        ];
         vars.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let policy = Policy::from_vars(vars).expect("policy");
         self.rds_guard_with_policy(policy).await
@@ -186,7 +208,10 @@ impl Estate {
         let base = self.moto.sdk_config(HOME_REGION).await;
         let sns_config = base.to_builder().region(aws_config::Region::new(policy.alert_topic.region.to_string())).build();
         let alerts = SnsAlertPublisher::new(aws_sdk_sns::Client::new(&sns_config), policy.alert_topic.arn.clone());
+        let undelivered = policy.undelivered_alerts_queue_url.as_ref().map(|url| {
+            Arc::new(SqsUndeliveredAlerts::new(aws_sdk_sqs::Client::new(&base), url.clone())) as Arc<dyn UndeliveredAlertSink>
+        });
         let rds = SessionRdsConnector::new(AccountSessions::new(base, policy.member_role_name.clone()));
-        RdsGuard { policy, rds: Arc::new(rds), alerts: Arc::new(alerts) }
+        RdsGuard { policy, rds: Arc::new(rds), alerts: Arc::new(alerts), undelivered, confirmation: Default::default() }
     }
 }

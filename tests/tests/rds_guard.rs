@@ -129,6 +129,23 @@ async fn two_rules_that_stop_stop_the_database_once() {
 }
 
 #[tokio::test]
+async fn public_database_in_a_forbidden_region_is_stopped_first_and_made_private_when_started() {
+    let estate = Estate::start().await;
+    let sa = estate.rds("sa-east-1").await;
+    estate.create_instance(&sa, &NewInstance { public: true, ..NewInstance::postgres("public-far-away") }).await;
+    let guard = estate.rds_guard(&[("ALLOWED_REGIONS", "us-east-1"), ("RULE_ACTIONS", "RDSGUARD.REGION=stop")]).await;
+
+    handle_event(&create_db_instance(MOTO_ACCOUNT, "sa-east-1", "public-far-away", true, true), &guard).await.expect("handled");
+
+    let after = estate.instance(&sa, "public-far-away").await.unwrap();
+    assert_eq!(after.db_instance_status.as_deref(), Some("stopped"));
+    let alerts = estate.alerts().await;
+    let seen: Vec<(&str, &str)> = alerts.iter().map(|a| (a.rule(), a.action_status())).collect();
+    assert_eq!(seen, [("RDS.2", "deferred"), ("RDSGUARD.REGION", "succeeded")]);
+    assert!(alerts[0].body["action"]["detail"].as_str().unwrap().starts_with("stopped by rdsguard for RDSGUARD.REGION"));
+}
+
+#[tokio::test]
 async fn exempt_tag_means_no_change_and_an_exempt_alert() {
     let estate = Estate::start().await;
     let rds = estate.rds(HOME_REGION).await;
@@ -329,6 +346,15 @@ async fn alert_that_cannot_be_published_fails_the_invocation() {
         other => panic!("expected a publish error, got {other:?}"),
     }
     assert_eq!(estate.instance(&rds, "loud-db").await.unwrap().publicly_accessible, Some(false));
+    // The retry finds the database compliant and has nothing to say, so the alert itself must
+    // have been kept: it is in the dead-letter queue.
+    let retry = handle_event(&create_db_instance(MOTO_ACCOUNT, HOME_REGION, "loud-db", true, true), &guard).await.expect("retry");
+    assert!(retry.findings.is_empty());
+    let kept = estate.dead_letters().await;
+    assert_eq!(kept.len(), 1, "{kept:#?}");
+    assert_eq!(kept[0]["rule"], "RDS.2");
+    assert_eq!(kept[0]["resource_id"], "loud-db");
+    assert_eq!(kept[0]["action"]["status"], "succeeded");
 }
 
 #[tokio::test]

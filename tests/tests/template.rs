@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use rds_guard::target::{handled_api_calls, RDS_EVENT_SOURCE};
 use rdsguard::event::detail_type;
 use rdsguard::policy::{
-    ENV_ALERT_TOPIC_ARN, ENV_ALLOWED_REGIONS, ENV_EXEMPT_TAG_KEY, ENV_MEMBER_ROLE_NAME, ENV_MODE, ENV_RULE_ACTIONS,
+    ENV_ALERT_TOPIC_ARN, ENV_ALLOWED_REGIONS, ENV_EXEMPT_TAG_KEY, ENV_MEMBER_ROLE_NAME, ENV_MODE, ENV_RULE_ACTIONS, ENV_UNDELIVERED_ALERTS_QUEUE_URL,
 };
 use serde_yaml::Value;
 
@@ -93,7 +93,10 @@ fn function_policy_grants_exactly_the_actions_the_code_declares() {
             let label = format!("Policies[{p}].Statement[{s}]");
             assert_eq!(at(statement, &["Effect"]).as_str(), Some("Allow"), "{label}: only Allow statements expected");
             assert!(statement.get("NotAction").is_none(), "{label}: NotAction grants far too much");
-            assert!(statement.get("Resource").is_some(), "{label} has no Resource");
+            let resource = statement.get("Resource").unwrap_or_else(|| panic!("{label} has no Resource"));
+            let wildcard = |v: &Value| v.as_str() == Some("*");
+            let all_resources = wildcard(resource) || resource.as_sequence().is_some_and(|items| items.iter().any(wildcard));
+            assert!(!all_resources, "{label}: Resource \"*\" grants every resource; scope it");
             for action in strings(at(statement, &["Action"]), &format!("{label}.Action")) {
                 assert!(!action.contains('*'), "{label}: wildcard action {action:?}");
                 granted.insert(action);
@@ -115,6 +118,12 @@ fn api_call_rule_matches_exactly_the_calls_the_code_handles() {
         &set_of(handled_api_calls()),
         "CloudTrail event names (RdsApiCalls rule)",
     );
+    let error_code = at(pattern, &["detail", "errorCode"]).as_sequence().expect("errorCode filter");
+    assert_eq!(
+        error_code.first().and_then(|f| f.get("exists")).and_then(Value::as_bool),
+        Some(false),
+        "failed calls changed nothing: the rule should filter them out"
+    );
 }
 
 #[test]
@@ -127,7 +136,9 @@ fn rds_event_rule_delivers_instance_and_cluster_events() {
         set_of([detail_type::RDS_DB_INSTANCE_EVENT, detail_type::RDS_DB_CLUSTER_EVENT])
     );
     let categories = strings(at(pattern, &["detail", "EventCategories"]), "EventCategories");
-    for category in ["creation", "configuration change"] {
+    // creation / restoration finish deferred work on new databases; notification carries
+    // RDS-EVENT-0088 "DB instance started", which finishes work deferred on stopped ones.
+    for category in ["creation", "restoration", "configuration change", "notification"] {
         assert!(categories.contains(category), "RdsDatabaseEvents must match {category:?} events: {categories:?}");
     }
 }
@@ -177,11 +188,13 @@ fn every_variable_the_code_reads_is_set() {
         ENV_RULE_ACTIONS,
         ENV_EXEMPT_TAG_KEY,
         ENV_MEMBER_ROLE_NAME,
+        ENV_UNDELIVERED_ALERTS_QUEUE_URL,
         "RUST_LOG",
     ] {
         assert!(variables.get(name).is_some(), "Environment.Variables has no {name}");
     }
     assert_eq!(at(variables, &[ENV_ALERT_TOPIC_ARN, "Ref"]).as_str(), Some("AlertTopic"));
+    assert_eq!(at(variables, &[ENV_UNDELIVERED_ALERTS_QUEUE_URL, "Ref"]).as_str(), Some("DeadLetterQueue"));
 }
 
 #[test]

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use rdsguard::alert::Alert;
-use rdsguard::aws::{AlertPublisher, AwsError, RdsConnector, RdsPort, SessionError};
+use rdsguard::aws::{AlertPublisher, AwsError, RdsConnector, RdsPort, SessionError, UndeliveredAlertSink};
 use rdsguard::database::{Database, DatabaseKind};
 use rdsguard::event::EventError;
 use rdsguard::finding::Finding;
 use rdsguard::policy::{Policy, RuleAction};
-use rdsguard::remediate::{execute, plan, ActionKind, ActionOutcome, ActionStatus, Plan};
+use rdsguard::remediate::{execute, plan, ActionKind, ActionOutcome, ActionStatus, Confirmation, Plan};
 use rdsguard::rules::{evaluate_database, RuleId, Verdict};
 use serde::Serialize;
 use serde_json::Value;
@@ -24,6 +24,10 @@ pub struct RdsGuard {
     pub policy: Policy,
     pub rds: Arc<dyn RdsConnector>,
     pub alerts: Arc<dyn AlertPublisher>,
+    /// Keeps alerts SNS would not take (see [`UndeliveredAlertSink`]).
+    pub undelivered: Option<Arc<dyn UndeliveredAlertSink>>,
+    /// How long to read the state back after a change (see [`Confirmation`]).
+    pub confirmation: Confirmation,
 }
 
 /// Why an invocation failed. Each of these makes Lambda retry the event and, in the end, keep it in
@@ -77,8 +81,24 @@ pub struct FindingSummary {
     pub severity: String,
     pub resource: String,
     pub action: ActionOutcome,
-    /// SNS message id; `None` when publishing failed.
+    /// SNS message id; `None` when publishing failed or no alert was due.
     pub alert_message_id: Option<String>,
+    /// Why no alert was published, when none was due.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert_note: Option<String>,
+}
+
+impl FindingSummary {
+    fn new(finding: &Finding, action: ActionOutcome, alert_message_id: Option<String>, note: Option<&str>) -> Self {
+        Self {
+            rule: finding.rule.as_str().to_owned(),
+            severity: finding.severity.as_str().to_owned(),
+            resource: finding.resource.clone(),
+            action,
+            alert_message_id,
+            alert_note: note.map(str::to_owned),
+        }
+    }
 }
 
 impl Summary {
@@ -137,46 +157,33 @@ async fn check_target(target: &Target, guard: &RdsGuard) -> Result<Summary, RdsG
         }
     }
 
+    let outcomes = act_on_findings(&findings, &db, rds.as_ref(), guard).await;
+
     let mut summaries = Vec::new();
     let mut publish_errors = Vec::new();
-    // Two rules may both say "stop" (e.g. unencrypted and in a forbidden region): stop once.
-    let mut stopped_for: Option<RuleId> = None;
-    for finding in &findings {
-        let outcome = match plan(finding.rule, &db, &guard.policy) {
-            Plan::Act(ActionKind::StopDatabase) if stopped_for.is_some() => ActionOutcome {
-                kind: ActionKind::StopDatabase,
-                status: ActionStatus::Skipped,
-                detail: format!("already stopped for {}", stopped_for.map(RuleId::as_str).unwrap_or_default()),
-            },
-            Plan::Act(kind) => {
-                let outcome = execute(kind, &db, rds.as_ref()).await;
-                if kind == ActionKind::StopDatabase && outcome.status == ActionStatus::Succeeded {
-                    stopped_for = Some(finding.rule);
-                }
-                outcome
-            }
-            Plan::Report(outcome) => outcome,
-        };
+    for (finding, outcome) in findings.iter().zip(outcomes) {
         info!(
             rule = %finding.rule, resource = %finding.resource, action = ?outcome.kind,
             status = outcome.status.as_str(), detail = %outcome.detail, "finding"
         );
+        // RDS's routine notifications (started, stopped, backups...) re-check the database; a
+        // finding on which nothing was or will be done was already alerted by the call that caused it.
+        let unchanged = matches!(outcome.status, ActionStatus::NotAttempted | ActionStatus::Skipped);
+        if unchanged && !target.realert_unchanged {
+            summaries.push(FindingSummary::new(finding, outcome, None, Some("not re-alerted on a routine RDS notification")));
+            continue;
+        }
         let alert = Alert::new(finding, context, outcome.clone(), FUNCTION_NAME);
         let message_id = match guard.alerts.publish(&alert).await {
             Ok(id) => Some(id),
             Err(e) => {
                 error!(rule = %finding.rule, resource = %finding.resource, error = %e, "alert could not be published");
+                keep_undelivered(guard, &alert, &e).await;
                 publish_errors.push(e);
                 None
             }
         };
-        summaries.push(FindingSummary {
-            rule: finding.rule.as_str().to_owned(),
-            severity: finding.severity.as_str().to_owned(),
-            resource: finding.resource.clone(),
-            action: outcome,
-            alert_message_id: message_id,
-        });
+        summaries.push(FindingSummary::new(finding, outcome, message_id, None));
     }
     let total = summaries.len();
     if let Some(first) = publish_errors.first() {
@@ -191,6 +198,65 @@ async fn check_target(target: &Target, guard: &RdsGuard) -> Result<Summary, RdsG
         findings: summaries,
         undetermined,
     })
+}
+
+/// Keeps an alert SNS would not take, so that it survives even if the retried event finds the
+/// database already compliant.
+async fn keep_undelivered(guard: &RdsGuard, alert: &Alert, publish_error: &AwsError) {
+    match &guard.undelivered {
+        Some(sink) => match sink.keep(alert, publish_error).await {
+            Ok(()) => warn!(rule = %alert.rule, resource = %alert.resource, "undelivered alert kept in the dead-letter queue"),
+            Err(e) => error!(rule = %alert.rule, resource = %alert.resource, error = %e, "undelivered alert could not be kept either"),
+        },
+        None => warn!("no UNDELIVERED_ALERTS_QUEUE_URL: the undelivered alert survives only through the event's retry"),
+    }
+}
+
+/// Plans and carries out the action for each finding (in the findings' order). Stops run first: RDS
+/// refuses a stop while a modification is under way, and a stopped database is fixed when started.
+async fn act_on_findings(findings: &[Finding], db: &Database, rds: &dyn RdsPort, guard: &RdsGuard) -> Vec<ActionOutcome> {
+    let plans: Vec<Plan> = findings.iter().map(|f| plan(f.rule, db, &guard.policy)).collect();
+    let mut outcomes: Vec<Option<ActionOutcome>> = vec![None; plans.len()];
+    let mut stopped_for: Option<RuleId> = None;
+    for (i, planned) in plans.iter().enumerate() {
+        if *planned != Plan::Act(ActionKind::StopDatabase) {
+            continue;
+        }
+        // Two rules may both say "stop" (e.g. unencrypted and in a forbidden region): stop once.
+        outcomes[i] = Some(match stopped_for {
+            Some(rule) => ActionOutcome {
+                kind: ActionKind::StopDatabase,
+                status: ActionStatus::Skipped,
+                detail: format!("already stopped for {rule}"),
+            },
+            None => {
+                let outcome = execute(ActionKind::StopDatabase, db, rds, guard.confirmation).await;
+                if outcome.status == ActionStatus::Succeeded {
+                    stopped_for = findings.get(i).map(|f| f.rule);
+                }
+                outcome
+            }
+        });
+    }
+    let mut result = Vec::with_capacity(plans.len());
+    for (planned, done) in plans.into_iter().zip(outcomes) {
+        let outcome = match (done, planned) {
+            (Some(outcome), _) => outcome,
+            (None, Plan::Act(kind)) => match stopped_for {
+                Some(rule) => ActionOutcome {
+                    kind,
+                    status: ActionStatus::Deferred,
+                    detail: format!(
+                        "stopped by rdsguard for {rule}; rechecked when it is started again (RDS event 'DB instance started')"
+                    ),
+                },
+                None => execute(kind, db, rds, guard.confirmation).await,
+            },
+            (None, Plan::Report(outcome)) => outcome,
+        };
+        result.push(outcome);
+    }
+    result
 }
 
 /// Describes the target's identifiers in order; the first that exists is the database.

@@ -41,6 +41,9 @@ pub struct Target {
     /// Identifiers to describe, in order; the first that exists is the database.
     pub identifiers: Vec<String>,
     pub context: EventContext,
+    /// Whether findings on which nothing is done are alerted (again). False for RDS's routine
+    /// notifications, which re-check a database whose creating call was already alerted.
+    pub realert_unchanged: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -56,10 +59,23 @@ pub enum Triage {
 pub fn triage_payload(payload: &Value) -> Result<Triage, EventError> {
     match parse_event(payload) {
         Ok(event) => triage(&event),
+        // An envelope that claims to be one of ours but cannot be read is an error, not noise.
+        Err(e @ EventError::BadEnvelope(_)) if claims_handled_detail_type(payload) => Err(e),
         Err(e @ (EventError::NotAnObject | EventError::UnknownShape | EventError::BadEnvelope(_))) => {
             Ok(Triage::Ignore(format!("not an event rds-guard understands: {e}")))
         }
         Err(e) => Err(e),
+    }
+}
+
+fn claims_handled_detail_type(payload: &Value) -> bool {
+    use rdsguard::event::detail_type::{CLOUDTRAIL_API_CALL, RDS_DB_CLUSTER_EVENT, RDS_DB_INSTANCE_EVENT};
+    let detail_type = payload.get("detail-type").and_then(Value::as_str).unwrap_or_default();
+    let source = payload.get("source").and_then(Value::as_str).unwrap_or_default();
+    match detail_type {
+        RDS_DB_INSTANCE_EVENT | RDS_DB_CLUSTER_EVENT => true,
+        CLOUDTRAIL_API_CALL => source == "aws.rds" || payload.pointer("/detail/eventSource") == Some(&Value::from(RDS_EVENT_SOURCE)),
+        _ => false,
     }
 }
 
@@ -125,6 +141,7 @@ fn triage_api_call(call: &CloudTrailCall) -> Result<Triage, EventError> {
         region: call.aws_region()?,
         kind,
         identifiers,
+        realert_unchanged: true,
         context: EventContext {
             event_id: call.event_id.clone(),
             event_name: call.event_name.clone(),
@@ -146,6 +163,7 @@ fn triage_rds_event(event: &RdsNativeEvent) -> Result<Target, EventError> {
         region: event.aws_region()?,
         kind,
         identifiers: vec![event.source_identifier.to_ascii_lowercase()],
+        realert_unchanged: !event.categories.iter().all(|c| c.eq_ignore_ascii_case("notification")),
         context: EventContext {
             event_id: event_id.to_owned(),
             event_name: match &event.rds_event_id {
@@ -245,6 +263,14 @@ mod tests {
                 other => panic!("expected error ({reason}), got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn unreadable_envelopes_are_errors_only_when_they_claim_to_be_ours() {
+        let ours = json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.rds", "time": "yesterday", "detail": {}});
+        assert!(matches!(triage_payload(&ours), Err(EventError::BadEnvelope(_))), "{:?}", triage_payload(&ours));
+        let theirs = json!({"detail-type": "Something Else", "source": "aws.s3", "time": "yesterday", "detail": {}});
+        assert!(matches!(triage_payload(&theirs), Ok(Triage::Ignore(_))));
     }
 
     #[test]

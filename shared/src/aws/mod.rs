@@ -6,8 +6,10 @@ mod error;
 mod rds;
 mod session;
 mod sns;
+mod sqs;
 
 pub use error::AwsError;
 pub use rds::{DatabaseInventory, DatabaseRemediation, RdsConnector, RdsPort, SdkRds, SessionRdsConnector};
 pub use session::{AccountSessions, SessionError};
 pub use sns::{AlertPublisher, SnsAlertPublisher};
+pub use sqs::{SqsUndeliveredAlerts, UndeliveredAlertSink};

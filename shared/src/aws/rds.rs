@@ -74,6 +74,7 @@ fn instance_state(db: &DbInstance) -> DatabaseState {
         storage_encrypted: db.storage_encrypted(),
         cluster_identifier: db.db_cluster_identifier().filter(|c| !c.is_empty()).map(str::to_owned),
         tags: tags(db.tag_list()),
+        read_replica_source: db.read_replica_source_db_instance_identifier().filter(|s| !s.is_empty()).map(str::to_owned),
     }
 }
 
@@ -87,6 +88,7 @@ fn cluster_state(db: &DbCluster) -> DatabaseState {
         storage_encrypted: db.storage_encrypted(),
         cluster_identifier: None,
         tags: tags(db.tag_list()),
+        read_replica_source: db.replication_source_identifier().filter(|s| !s.is_empty()).map(str::to_owned),
     }
 }
 

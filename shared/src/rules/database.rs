@@ -80,6 +80,10 @@ pub fn region_allowed(db: &Database, region: &AwsRegion, allowed: &AllowedRegion
 
 /// Every rule over one database, in a stable order.
 pub fn evaluate_database(db: &Database, region: &AwsRegion, allowed: &AllowedRegions) -> Vec<(RuleId, Verdict)> {
+    if !db.state.is_rds_engine() {
+        let skip = Verdict::NotApplicable("DocumentDB and Neptune are not judged by RDS rules");
+        return RuleId::ALL.iter().map(|rule| (*rule, skip.clone())).collect();
+    }
     vec![
         (RuleId::Rds2PublicAccess, instance_publicly_accessible(db)),
         (RuleId::Rds3InstanceEncryption, instance_storage_encrypted(db)),
@@ -173,6 +177,16 @@ mod tests {
         ];
         for (name, db, r, list, expected) in cases {
             assert_eq!(kind_of(&region_allowed(db, &region(r), list)), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn documentdb_and_neptune_are_left_alone() {
+        let region = AwsRegion::parse("sa-east-1").unwrap();
+        let allowed = AllowedRegions::Only(vec![AwsRegion::parse("us-east-1").unwrap()]);
+        for engine in ["docdb", "neptune"] {
+            let db = Database::cluster(state(engine, Some(true), Some(false), None));
+            assert!(evaluate_database(&db, &region, &allowed).iter().all(|(_, v)| kind_of(v) == "n/a"), "{engine}");
         }
     }
 
