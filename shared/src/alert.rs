@@ -75,10 +75,7 @@ impl Alert {
             self.short_title,
             self.action.status.as_str()
         );
-        let ascii: String = full
-            .chars()
-            .map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' })
-            .collect();
+        let ascii: String = full.chars().map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' }).collect();
         if ascii.len() <= SUBJECT_MAX {
             ascii
         } else {
@@ -126,14 +123,27 @@ mod tests {
             event_time: None,
             actor: "arn:aws:iam::123456789012:user/andrew".into(),
         };
-        let action = ActionOutcome { kind: ActionKind::MakePrivate, status: ActionStatus::Succeeded, detail: "ok".into() };
+        let action =
+            ActionOutcome { kind: ActionKind::MakePrivate, status: ActionStatus::Succeeded, detail: "ok".into() };
         Alert::new(&finding, &event, action, "rds-guard")
     }
 
     #[test]
     fn body_has_the_documented_fields() {
         let body: Value = serde_json::from_str(&alert("cruddur-db-instance").body().unwrap()).unwrap();
-        for key in ["rule", "title", "severity", "account", "region", "resource", "actor", "event_id", "event_name", "observed", "action"] {
+        for key in [
+            "rule",
+            "title",
+            "severity",
+            "account",
+            "region",
+            "resource",
+            "actor",
+            "event_id",
+            "event_name",
+            "observed",
+            "action",
+        ] {
             assert!(body.get(key).is_some(), "missing {key}");
         }
         assert_eq!(body["rule"], "RDS.2");
@@ -146,7 +156,10 @@ mod tests {
     #[test]
     fn subject_is_readable_ascii_and_short() {
         let short = alert("cruddur-db-instance").subject();
-        assert_eq!(short, "CRITICAL RDS.2 cruddur-db-instance (123456789012/us-east-1): publicly accessible - succeeded");
+        assert_eq!(
+            short,
+            "CRITICAL RDS.2 cruddur-db-instance (123456789012/us-east-1): publicly accessible - succeeded"
+        );
         let long = alert(&"x".repeat(63)).subject();
         assert_eq!(long.len(), 99);
         assert!(long.ends_with("..."));

@@ -139,8 +139,7 @@ impl Policy {
 
     /// Reads configuration from `(name, value)` pairs. Empty values count as unset.
     pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, PolicyError> {
-        let vars: HashMap<String, String> =
-            vars.into_iter().filter(|(_, v)| !v.trim().is_empty()).collect();
+        let vars: HashMap<String, String> = vars.into_iter().filter(|(_, v)| !v.trim().is_empty()).collect();
         let get = |name: &str| vars.get(name).map(String::as_str);
 
         let alert_topic = TopicArn::parse(get(ENV_ALERT_TOPIC_ARN).ok_or(PolicyError::Missing(ENV_ALERT_TOPIC_ARN))?)?;
@@ -150,7 +149,8 @@ impl Policy {
             Some(raw) => {
                 let mut regions = Vec::new();
                 for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    let region = AwsRegion::parse(item).map_err(|e| invalid(ENV_ALLOWED_REGIONS, raw, e.to_string()))?;
+                    let region =
+                        AwsRegion::parse(item).map_err(|e| invalid(ENV_ALLOWED_REGIONS, raw, e.to_string()))?;
                     if !regions.contains(&region) {
                         regions.push(region);
                     }
@@ -167,9 +167,7 @@ impl Policy {
             None => Mode::Remediate,
             Some(m) if m == "remediate" => Mode::Remediate,
             Some(m) if m == "alert" => Mode::AlertOnly,
-            Some(_) => {
-                return Err(invalid(ENV_MODE, get(ENV_MODE).unwrap_or_default(), "expected remediate or alert"))
-            }
+            Some(_) => return Err(invalid(ENV_MODE, get(ENV_MODE).unwrap_or_default(), "expected remediate or alert")),
         };
 
         let mut rule_actions: BTreeMap<RuleId, RuleAction> =
@@ -179,7 +177,9 @@ impl Policy {
                 let (rule, action) = item
                     .split_once('=')
                     .ok_or_else(|| invalid(ENV_RULE_ACTIONS, raw, format!("{item:?} is not RULE=ACTION")))?;
-                let rule: RuleId = rule.parse().map_err(|e: crate::rules::UnknownRule| invalid(ENV_RULE_ACTIONS, raw, e.to_string()))?;
+                let rule: RuleId = rule
+                    .parse()
+                    .map_err(|e: crate::rules::UnknownRule| invalid(ENV_RULE_ACTIONS, raw, e.to_string()))?;
                 let allowed = RuleAction::allowed_for(rule);
                 let action = RuleAction::parse(action).filter(|a| allowed.contains(a)).ok_or_else(|| {
                     let names: Vec<&str> = allowed.iter().map(|a| a.as_str()).collect();
@@ -248,7 +248,9 @@ impl Policy {
             actions.join(","),
             self.exempt_tag_key,
             self.member_role_name,
-            self.undelivered_alerts_queue_url.as_deref().unwrap_or("unset (an unpublishable alert only fails the invocation)")
+            self.undelivered_alerts_queue_url
+                .as_deref()
+                .unwrap_or("unset (an unpublishable alert only fails the invocation)")
         )
     }
 }
@@ -285,7 +287,12 @@ mod tests {
             Policy::from_vars(vec![(ENV_ALERT_TOPIC_ARN.into(), "  ".into())]),
             Err(PolicyError::Missing("ALERT_TOPIC_ARN"))
         );
-        for bad in ["rdsguard-alerts", "arn:aws:sqs:us-east-1:123456789012:q", "arn:aws:sns:nowhere:123456789012:t", "arn:aws:sns:us-east-1:1234:t"] {
+        for bad in [
+            "rdsguard-alerts",
+            "arn:aws:sqs:us-east-1:123456789012:q",
+            "arn:aws:sns:nowhere:123456789012:t",
+            "arn:aws:sns:us-east-1:1234:t",
+        ] {
             let err = Policy::from_vars(vec![(ENV_ALERT_TOPIC_ARN.into(), bad.into())]).unwrap_err();
             assert!(err.to_string().starts_with("ALERT_TOPIC_ARN="), "{err}");
         }
@@ -296,9 +303,15 @@ mod tests {
         type Case<'a> = (&'a [(&'a str, &'a str)], Result<(RuleId, RuleAction), &'a str>);
         let cases: &[Case] = &[
             (&[("MODE", "alert")], Ok((RuleId::Rds2PublicAccess, RuleAction::Alert))),
-            (&[("MODE", "ALERT"), ("RULE_ACTIONS", "RDS.3=stop")], Ok((RuleId::Rds3InstanceEncryption, RuleAction::Alert))),
+            (
+                &[("MODE", "ALERT"), ("RULE_ACTIONS", "RDS.3=stop")],
+                Ok((RuleId::Rds3InstanceEncryption, RuleAction::Alert)),
+            ),
             (&[("RULE_ACTIONS", "RDS.3=stop")], Ok((RuleId::Rds3InstanceEncryption, RuleAction::Stop))),
-            (&[("RULE_ACTIONS", " rdsguard.region = stop , RDS.2=off")], Ok((RuleId::RegionNotAllowed, RuleAction::Stop))),
+            (
+                &[("RULE_ACTIONS", " rdsguard.region = stop , RDS.2=off")],
+                Ok((RuleId::RegionNotAllowed, RuleAction::Stop)),
+            ),
             (&[("RULE_ACTIONS", "RDS.2=off")], Ok((RuleId::Rds2PublicAccess, RuleAction::Off))),
             (&[("RULE_ACTIONS", "RDS.2=stop")], Err("RDS.2 accepts remediate | alert | off")),
             (&[("RULE_ACTIONS", "RDS.3=remediate")], Err("RDS.3 accepts alert | stop | off")),

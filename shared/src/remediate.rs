@@ -145,7 +145,11 @@ pub fn plan(rule: RuleId, db: &Database, policy: &Policy) -> Plan {
         return Plan::Act(kind);
     }
     if GONE_STATUSES.contains(&status.as_str()) {
-        return Plan::Report(ActionOutcome::new(kind, ActionStatus::Skipped, format!("status is {status}; nothing to change")));
+        return Plan::Report(ActionOutcome::new(
+            kind,
+            ActionStatus::Skipped,
+            format!("status is {status}; nothing to change"),
+        ));
     }
     let when = if status == "stopped" {
         "when it is started (RDS event 'DB instance started')".to_owned()
@@ -178,7 +182,8 @@ impl Default for Confirmation {
 }
 
 /// AWS error codes meaning "not in a state to accept this now".
-const BUSY_ERROR_CODES: &[&str] = &["InvalidDBInstanceState", "InvalidDBInstanceStateFault", "InvalidDBClusterStateFault"];
+const BUSY_ERROR_CODES: &[&str] =
+    &["InvalidDBInstanceState", "InvalidDBInstanceStateFault", "InvalidDBClusterStateFault"];
 
 /// Runs an [`ActionKind`] that [`plan`] chose, then confirms it by describing the database again
 /// (up to `confirm.attempts` times). AWS errors become a `failed` outcome carrying the error; they
@@ -221,10 +226,18 @@ where
         let after = match after {
             Ok(Some(state)) => state,
             Ok(None) => {
-                return ActionOutcome::new(kind, ActionStatus::Failed, format!("{operation} accepted, but {id} no longer exists"))
+                return ActionOutcome::new(
+                    kind,
+                    ActionStatus::Failed,
+                    format!("{operation} accepted, but {id} no longer exists"),
+                )
             }
             Err(error) => {
-                return ActionOutcome::new(kind, ActionStatus::Failed, format!("{operation} accepted; confirming failed: {error}"))
+                return ActionOutcome::new(
+                    kind,
+                    ActionStatus::Failed,
+                    format!("{operation} accepted; confirming failed: {error}"),
+                )
             }
         };
         let status = after.status.clone().unwrap_or_else(|| "unknown".into());
@@ -237,7 +250,11 @@ where
                 )
             }
             ActionKind::StopDatabase if matches!(status.as_str(), "stopping" | "stopped") => {
-                return ActionOutcome::new(kind, ActionStatus::Succeeded, format!("{operation} accepted; status is now {status}"))
+                return ActionOutcome::new(
+                    kind,
+                    ActionStatus::Succeeded,
+                    format!("{operation} accepted; status is now {status}"),
+                )
             }
             _ => last = status,
         }
@@ -308,19 +325,115 @@ mod tests {
         let cases: Vec<Case> = vec![
             ("public, available", RuleId::Rds2PublicAccess, db("available", &[]), &defaults, "act MakePrivate", None),
             ("public, backing-up", RuleId::Rds2PublicAccess, db("backing-up", &[]), &defaults, "act MakePrivate", None),
-            ("public, creating", RuleId::Rds2PublicAccess, db("creating", &[]), &defaults, "report MakePrivate", Some(Deferred)),
-            ("public, modifying", RuleId::Rds2PublicAccess, db("modifying", &[]), &defaults, "report MakePrivate", Some(Deferred)),
-            ("public, stopped", RuleId::Rds2PublicAccess, db("stopped", &[]), &defaults, "report MakePrivate", Some(Deferred)),
-            ("public, deleting", RuleId::Rds2PublicAccess, db("deleting", &[]), &defaults, "report MakePrivate", Some(Skipped)),
-            ("alert mode", RuleId::Rds2PublicAccess, db("available", &[]), &alert_mode, "report AlertOnly", Some(NotAttempted)),
-            ("exempt all", RuleId::Rds2PublicAccess, db("available", &[("rdsguard:exempt", "all")]), &defaults, "report None", Some(Skipped)),
-            ("exempt other rule", RuleId::Rds2PublicAccess, db("available", &[("rdsguard:exempt", "RDS.3")]), &defaults, "act MakePrivate", None),
-            ("unencrypted, default alert", RuleId::Rds3InstanceEncryption, db("available", &[]), &defaults, "report AlertOnly", Some(NotAttempted)),
-            ("unencrypted, stop", RuleId::Rds3InstanceEncryption, db("available", &[]), &stop, "act StopDatabase", None),
-            ("unencrypted, stop, already stopped", RuleId::Rds3InstanceEncryption, db("stopped", &[]), &stop, "report StopDatabase", Some(Skipped)),
-            ("multi-az cluster public", RuleId::Rds2PublicAccess, Database::cluster(DatabaseState { identifier: "c".into(), engine: Some("postgres".into()), status: Some("available".into()), ..DatabaseState::default() }), &defaults, "report MakePrivate", Some(Skipped)),
-            ("unencrypted, stop, backing-up", RuleId::Rds3InstanceEncryption, db("backing-up", &[]), &stop, "report StopDatabase", Some(Deferred)),
-            ("unencrypted, stop, creating", RuleId::Rds3InstanceEncryption, db("creating", &[]), &stop, "report StopDatabase", Some(Deferred)),
+            (
+                "public, creating",
+                RuleId::Rds2PublicAccess,
+                db("creating", &[]),
+                &defaults,
+                "report MakePrivate",
+                Some(Deferred),
+            ),
+            (
+                "public, modifying",
+                RuleId::Rds2PublicAccess,
+                db("modifying", &[]),
+                &defaults,
+                "report MakePrivate",
+                Some(Deferred),
+            ),
+            (
+                "public, stopped",
+                RuleId::Rds2PublicAccess,
+                db("stopped", &[]),
+                &defaults,
+                "report MakePrivate",
+                Some(Deferred),
+            ),
+            (
+                "public, deleting",
+                RuleId::Rds2PublicAccess,
+                db("deleting", &[]),
+                &defaults,
+                "report MakePrivate",
+                Some(Skipped),
+            ),
+            (
+                "alert mode",
+                RuleId::Rds2PublicAccess,
+                db("available", &[]),
+                &alert_mode,
+                "report AlertOnly",
+                Some(NotAttempted),
+            ),
+            (
+                "exempt all",
+                RuleId::Rds2PublicAccess,
+                db("available", &[("rdsguard:exempt", "all")]),
+                &defaults,
+                "report None",
+                Some(Skipped),
+            ),
+            (
+                "exempt other rule",
+                RuleId::Rds2PublicAccess,
+                db("available", &[("rdsguard:exempt", "RDS.3")]),
+                &defaults,
+                "act MakePrivate",
+                None,
+            ),
+            (
+                "unencrypted, default alert",
+                RuleId::Rds3InstanceEncryption,
+                db("available", &[]),
+                &defaults,
+                "report AlertOnly",
+                Some(NotAttempted),
+            ),
+            (
+                "unencrypted, stop",
+                RuleId::Rds3InstanceEncryption,
+                db("available", &[]),
+                &stop,
+                "act StopDatabase",
+                None,
+            ),
+            (
+                "unencrypted, stop, already stopped",
+                RuleId::Rds3InstanceEncryption,
+                db("stopped", &[]),
+                &stop,
+                "report StopDatabase",
+                Some(Skipped),
+            ),
+            (
+                "multi-az cluster public",
+                RuleId::Rds2PublicAccess,
+                Database::cluster(DatabaseState {
+                    identifier: "c".into(),
+                    engine: Some("postgres".into()),
+                    status: Some("available".into()),
+                    ..DatabaseState::default()
+                }),
+                &defaults,
+                "report MakePrivate",
+                Some(Skipped),
+            ),
+            (
+                "unencrypted, stop, backing-up",
+                RuleId::Rds3InstanceEncryption,
+                db("backing-up", &[]),
+                &stop,
+                "report StopDatabase",
+                Some(Deferred),
+            ),
+            (
+                "unencrypted, stop, creating",
+                RuleId::Rds3InstanceEncryption,
+                db("creating", &[]),
+                &stop,
+                "report StopDatabase",
+                Some(Deferred),
+            ),
         ];
         for (name, rule, database, policy, expected, status) in cases {
             let got = summary(&plan(rule, &database, policy));
@@ -359,22 +472,66 @@ mod tests {
     }
 
     fn state(status: &str, public: bool) -> DatabaseState {
-        DatabaseState { identifier: "db1".into(), status: Some(status.into()), publicly_accessible: Some(public), ..DatabaseState::default() }
+        DatabaseState {
+            identifier: "db1".into(),
+            status: Some(status.into()),
+            publicly_accessible: Some(public),
+            ..DatabaseState::default()
+        }
     }
 
     #[tokio::test]
     async fn execute_reports_what_describe_confirms() {
         use ActionStatus::*;
         let quick = Confirmation { attempts: 2, delay: Duration::from_millis(1) };
-        let busy = AwsError { operation: "ModifyDBInstance", code: Some("InvalidDBInstanceState".into()), message: "busy".into() };
+        let busy = AwsError {
+            operation: "ModifyDBInstance",
+            code: Some("InvalidDBInstanceState".into()),
+            message: "busy".into(),
+        };
         let denied = AwsError { operation: "StopDBInstance", code: Some("AccessDenied".into()), message: "no".into() };
         let cases = [
-            ("private afterwards", ActionKind::MakePrivate, None, state("modifying", false), Succeeded, "PubliclyAccessible is now false"),
-            ("accepted, not yet applied", ActionKind::MakePrivate, None, state("available", true), Deferred, "still reports PubliclyAccessible=true"),
+            (
+                "private afterwards",
+                ActionKind::MakePrivate,
+                None,
+                state("modifying", false),
+                Succeeded,
+                "PubliclyAccessible is now false",
+            ),
+            (
+                "accepted, not yet applied",
+                ActionKind::MakePrivate,
+                None,
+                state("available", true),
+                Deferred,
+                "still reports PubliclyAccessible=true",
+            ),
             ("busy", ActionKind::MakePrivate, Some(busy), state("modifying", true), Deferred, "InvalidDBInstanceState"),
-            ("stop accepted, stopping", ActionKind::StopDatabase, None, state("stopping", false), Succeeded, "status is now stopping"),
-            ("stop accepted, still available", ActionKind::StopDatabase, None, state("available", false), Failed, "status is still available"),
-            ("stop denied", ActionKind::StopDatabase, Some(denied), state("available", false), Failed, "StopDBInstance failed: AccessDenied: no"),
+            (
+                "stop accepted, stopping",
+                ActionKind::StopDatabase,
+                None,
+                state("stopping", false),
+                Succeeded,
+                "status is now stopping",
+            ),
+            (
+                "stop accepted, still available",
+                ActionKind::StopDatabase,
+                None,
+                state("available", false),
+                Failed,
+                "status is still available",
+            ),
+            (
+                "stop denied",
+                ActionKind::StopDatabase,
+                Some(denied),
+                state("available", false),
+                Failed,
+                "StopDBInstance failed: AccessDenied: no",
+            ),
         ];
         for (name, kind, write_error, after, status, detail) in cases {
             let port = ScriptedRds { write_error, after };
@@ -389,7 +546,9 @@ mod tests {
         let p = policy(&[("RULE_ACTIONS", "RDS.3=stop")]);
         let mut replica = db("available", &[]);
         replica.state.read_replica_source = Some("primary".into());
-        let Plan::Report(outcome) = plan(RuleId::Rds3InstanceEncryption, &replica, &p) else { panic!("expected a report") };
+        let Plan::Report(outcome) = plan(RuleId::Rds3InstanceEncryption, &replica, &p) else {
+            panic!("expected a report")
+        };
         assert_eq!(outcome.status, ActionStatus::Skipped);
         assert!(outcome.detail.contains("promote it or delete it"));
     }
@@ -397,7 +556,9 @@ mod tests {
     #[test]
     fn exempt_detail_names_the_tag() {
         let p = policy(&[]);
-        let Plan::Report(outcome) = plan(RuleId::Rds2PublicAccess, &db("available", &[("rdsguard:exempt", "RDS.2")]), &p) else {
+        let Plan::Report(outcome) =
+            plan(RuleId::Rds2PublicAccess, &db("available", &[("rdsguard:exempt", "RDS.2")]), &p)
+        else {
             panic!("expected a report")
         };
         assert_eq!(outcome.detail, "exempt: resource is tagged rdsguard:exempt=RDS.2");

@@ -17,7 +17,9 @@ fn load(name: &str) -> Value {
 /// "unsupported:<detail-type>" or "error".
 fn expected(name: &str) -> &'static str {
     match name {
-        "cloudtrail-AuthorizeSecurityGroupIngress-port22-world-go-sdk-panther.json" => "api:AuthorizeSecurityGroupIngress",
+        "cloudtrail-AuthorizeSecurityGroupIngress-port22-world-go-sdk-panther.json" => {
+            "api:AuthorizeSecurityGroupIngress"
+        }
         "cloudtrail-CreateDBInstance-awsdocs-rds-user-guide.json" => "api:CreateDBInstance",
         "cloudtrail-CreateDBInstance-cloud-custodian.json" => "api:CreateDBInstance",
         "cloudtrail-CreateDBSnapshot-manual-terraform-panther.json" => "api:CreateDBSnapshot",
@@ -37,7 +39,9 @@ fn expected(name: &str) -> &'static str {
         "guardduty-finding-Backdoor-EC2-CCActivity.B-DNS-cloud-custodian.json" => "unsupported:GuardDuty Finding",
         "guardduty-finding-CredentialAccess-RDS-AnomalousBehavior.SuccessfulLogin-camelCase-elastic.json" => "error",
         "guardduty-finding-Recon-IAMUser-MaliciousIPCaller.Custom-detail-only-aws-samples.json" => "error",
-        "guardduty-finding-UnauthorizedAccess-IAMUser-TorIPCaller-cloud-custodian.json" => "unsupported:GuardDuty Finding",
+        "guardduty-finding-UnauthorizedAccess-IAMUser-TorIPCaller-cloud-custodian.json" => {
+            "unsupported:GuardDuty Finding"
+        }
         "rds-event-DBCluster-RDS-EVENT-0173-awsdocs-aurora.json" => "rds:my-db-cluster",
         "rds-event-DBClusterSnapshot-RDS-EVENT-0074-awsdocs-aurora.json" => "unsupported:RDS DB Cluster Snapshot Event",
         "rds-event-DBInstance-created-RDS-EVENT-0005-real-2021.json" => "rds:database-4",
@@ -74,7 +78,9 @@ fn every_real_sample_parses_into_its_shape() {
 
 #[test]
 fn cloudtrail_fields_are_read_from_real_records() {
-    let IncomingEvent::ApiCall(docs) = parse_event(&load("cloudtrail-CreateDBInstance-awsdocs-rds-user-guide.json")).unwrap() else {
+    let IncomingEvent::ApiCall(docs) =
+        parse_event(&load("cloudtrail-CreateDBInstance-awsdocs-rds-user-guide.json")).unwrap()
+    else {
         panic!("api call expected")
     };
     assert_eq!(docs.event_id, "797163d3-5726-441d-80a7-6eeb7464acd4");
@@ -85,13 +91,17 @@ fn cloudtrail_fields_are_read_from_real_records() {
     assert_eq!(docs.response_element("publiclyAccessible"), Some(&Value::Bool(true)));
     assert_eq!(docs.string_param("masterUserPassword"), Some("****"));
 
-    let IncomingEvent::ApiCall(custodian) = parse_event(&load("cloudtrail-CreateDBInstance-cloud-custodian.json")).unwrap() else {
+    let IncomingEvent::ApiCall(custodian) =
+        parse_event(&load("cloudtrail-CreateDBInstance-cloud-custodian.json")).unwrap()
+    else {
         panic!("api call expected")
     };
     assert_eq!(custodian.account.as_deref(), Some("101010101111"));
     assert_eq!(custodian.actor, "arn:aws::sts:101010101111:assumed-role/UserRole/userid");
 
-    let IncomingEvent::ApiCall(root) = parse_event(&load("cloudtrail-organizations-AttachPolicy-SCP-console-root.json")).unwrap() else {
+    let IncomingEvent::ApiCall(root) =
+        parse_event(&load("cloudtrail-organizations-AttachPolicy-SCP-console-root.json")).unwrap()
+    else {
         panic!("api call expected")
     };
     assert!(root.account_id().is_err(), "placeholder account ids are refused");
@@ -113,9 +123,18 @@ fn malformed_input_is_refused_with_a_reason() {
         ("\"text\"", "not a JSON object"),
         ("{}", "neither an EventBridge envelope"),
         (r#"{"detail-type": "AWS API Call via CloudTrail", "detail": {}}"#, "envelope is malformed"),
-        (r#"{"detail-type": "AWS API Call via CloudTrail", "source": "aws.rds", "detail": {"eventName": "CreateDBInstance"}}"#, "no usable eventSource"),
-        (r#"{"detail-type": "AWS API Call via CloudTrail", "source": "aws.rds", "detail": "oops"}"#, "not a JSON object"),
-        (r#"{"detail-type": "RDS DB Instance Event", "source": "aws.rds", "detail": {"Message": "x"}}"#, "no usable SourceIdentifier"),
+        (
+            r#"{"detail-type": "AWS API Call via CloudTrail", "source": "aws.rds", "detail": {"eventName": "CreateDBInstance"}}"#,
+            "no usable eventSource",
+        ),
+        (
+            r#"{"detail-type": "AWS API Call via CloudTrail", "source": "aws.rds", "detail": "oops"}"#,
+            "not a JSON object",
+        ),
+        (
+            r#"{"detail-type": "RDS DB Instance Event", "source": "aws.rds", "detail": {"Message": "x"}}"#,
+            "no usable SourceIdentifier",
+        ),
     ];
     for (text, reason) in cases {
         let value: Value = serde_json::from_str(text).unwrap();

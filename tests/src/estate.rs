@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use aws_sdk_rds::types::{DbCluster, DbInstance, Tag};
 use rds_guard::RdsGuard;
-use rdsguard::aws::{AccountSessions, SessionRdsConnector, SnsAlertPublisher, SqsUndeliveredAlerts, UndeliveredAlertSink};
+use rdsguard::aws::{
+    AccountSessions, SessionRdsConnector, SnsAlertPublisher, SqsUndeliveredAlerts, UndeliveredAlertSink,
+};
 use rdsguard::policy::Policy;
 use serde_json::Value;
 
@@ -73,8 +75,14 @@ impl Estate {
             .expect("create topic")
             .topic_arn
             .expect("topic arn");
-        let queue_url =
-            sqs.create_queue().queue_name("security-team-inbox").send().await.expect("create queue").queue_url.expect("url");
+        let queue_url = sqs
+            .create_queue()
+            .queue_name("security-team-inbox")
+            .send()
+            .await
+            .expect("create queue")
+            .queue_url
+            .expect("url");
         let queue_arn = sqs
             .get_queue_attributes()
             .queue_url(&queue_url)
@@ -172,7 +180,12 @@ impl Estate {
                     attributes,
                 });
                 if let Some(handle) = message.receipt_handle() {
-                    sqs.delete_message().queue_url(&self.queue_url).receipt_handle(handle).send().await.expect("delete");
+                    sqs.delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .expect("delete");
                 }
             }
         }
@@ -206,10 +219,12 @@ impl Estate {
 
     pub async fn rds_guard_with_policy(&self, policy: Policy) -> RdsGuard {
         let base = self.moto.sdk_config(HOME_REGION).await;
-        let sns_config = base.to_builder().region(aws_config::Region::new(policy.alert_topic.region.to_string())).build();
+        let sns_config =
+            base.to_builder().region(aws_config::Region::new(policy.alert_topic.region.to_string())).build();
         let alerts = SnsAlertPublisher::new(aws_sdk_sns::Client::new(&sns_config), policy.alert_topic.arn.clone());
         let undelivered = policy.undelivered_alerts_queue_url.as_ref().map(|url| {
-            Arc::new(SqsUndeliveredAlerts::new(aws_sdk_sqs::Client::new(&base), url.clone())) as Arc<dyn UndeliveredAlertSink>
+            Arc::new(SqsUndeliveredAlerts::new(aws_sdk_sqs::Client::new(&base), url.clone()))
+                as Arc<dyn UndeliveredAlertSink>
         });
         let rds = SessionRdsConnector::new(AccountSessions::new(base, policy.member_role_name.clone()));
         RdsGuard { policy, rds: Arc::new(rds), alerts: Arc::new(alerts), undelivered, confirmation: Default::default() }

@@ -72,7 +72,15 @@ pub fn create_db_instance(account: &str, region: &str, id: &str, public: bool, e
 }
 
 /// An "RDS DB Instance Event" / "RDS DB Cluster Event" notification.
-pub fn rds_event(kind: &str, account: &str, region: &str, id: &str, rds_event_id: &str, message: &str, category: &str) -> Value {
+pub fn rds_event(
+    kind: &str,
+    account: &str,
+    region: &str,
+    id: &str,
+    rds_event_id: &str,
+    message: &str,
+    category: &str,
+) -> Value {
     let (detail_type, source_type, arn_kind) = match kind {
         "cluster" => ("RDS DB Cluster Event", "CLUSTER", "cluster"),
         _ => ("RDS DB Instance Event", "DB_INSTANCE", "db"),

@@ -36,7 +36,13 @@ async fn aws_endpoint_url_from_the_environment_is_honoured() {
     let base = aws_config::load_from_env().await;
     let alerts = SnsAlertPublisher::new(aws_sdk_sns::Client::new(&base), policy.alert_topic.arn.clone());
     let rds_connector = SessionRdsConnector::new(AccountSessions::new(base, policy.member_role_name.clone()));
-    let guard = RdsGuard { policy, rds: Arc::new(rds_connector), alerts: Arc::new(alerts), undelivered: None, confirmation: Default::default() };
+    let guard = RdsGuard {
+        policy,
+        rds: Arc::new(rds_connector),
+        alerts: Arc::new(alerts),
+        undelivered: None,
+        confirmation: Default::default(),
+    };
 
     handle_event(&create_db_instance(MOTO_ACCOUNT, HOME_REGION, "env-db", true, true), &guard).await.expect("handled");
 

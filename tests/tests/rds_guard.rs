@@ -74,7 +74,9 @@ async fn unencrypted_create_alerts_rds3_and_changes_nothing_by_default() {
     estate.create_instance(&rds, &NewInstance { encrypted: false, ..NewInstance::postgres("plain-db") }).await;
     let guard = estate.rds_guard(&[]).await;
 
-    handle_event(&create_db_instance(MOTO_ACCOUNT, HOME_REGION, "plain-db", false, false), &guard).await.expect("handled");
+    handle_event(&create_db_instance(MOTO_ACCOUNT, HOME_REGION, "plain-db", false, false), &guard)
+        .await
+        .expect("handled");
 
     let alerts = estate.alerts().await;
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
@@ -96,7 +98,8 @@ async fn wrong_region_alerts_and_with_stop_policy_is_stopped() {
 
     let alert_only = estate.rds_guard(&[("ALLOWED_REGIONS", "us-east-1,eu-west-1")]).await;
     handle_event(&event("far-away-db"), &alert_only).await.expect("handled");
-    let stopping = estate.rds_guard(&[("ALLOWED_REGIONS", "us-east-1,eu-west-1"), ("RULE_ACTIONS", "RDSGUARD.REGION=stop")]).await;
+    let stopping =
+        estate.rds_guard(&[("ALLOWED_REGIONS", "us-east-1,eu-west-1"), ("RULE_ACTIONS", "RDSGUARD.REGION=stop")]).await;
     handle_event(&event("far-away-db-2"), &stopping).await.expect("handled");
 
     let alerts = estate.alerts().await;
@@ -117,9 +120,13 @@ async fn two_rules_that_stop_stop_the_database_once() {
     let estate = Estate::start().await;
     let sa = estate.rds("sa-east-1").await;
     estate.create_instance(&sa, &NewInstance { encrypted: false, ..NewInstance::postgres("doubly-wrong") }).await;
-    let guard = estate.rds_guard(&[("ALLOWED_REGIONS", "us-east-1"), ("RULE_ACTIONS", "RDS.3=stop,RDSGUARD.REGION=stop")]).await;
+    let guard = estate
+        .rds_guard(&[("ALLOWED_REGIONS", "us-east-1"), ("RULE_ACTIONS", "RDS.3=stop,RDSGUARD.REGION=stop")])
+        .await;
 
-    handle_event(&create_db_instance(MOTO_ACCOUNT, "sa-east-1", "doubly-wrong", false, false), &guard).await.expect("handled");
+    handle_event(&create_db_instance(MOTO_ACCOUNT, "sa-east-1", "doubly-wrong", false, false), &guard)
+        .await
+        .expect("handled");
 
     assert_eq!(estate.instance(&sa, "doubly-wrong").await.unwrap().db_instance_status.as_deref(), Some("stopped"));
     let alerts = estate.alerts().await;
@@ -135,14 +142,19 @@ async fn public_database_in_a_forbidden_region_is_stopped_first_and_made_private
     estate.create_instance(&sa, &NewInstance { public: true, ..NewInstance::postgres("public-far-away") }).await;
     let guard = estate.rds_guard(&[("ALLOWED_REGIONS", "us-east-1"), ("RULE_ACTIONS", "RDSGUARD.REGION=stop")]).await;
 
-    handle_event(&create_db_instance(MOTO_ACCOUNT, "sa-east-1", "public-far-away", true, true), &guard).await.expect("handled");
+    handle_event(&create_db_instance(MOTO_ACCOUNT, "sa-east-1", "public-far-away", true, true), &guard)
+        .await
+        .expect("handled");
 
     let after = estate.instance(&sa, "public-far-away").await.unwrap();
     assert_eq!(after.db_instance_status.as_deref(), Some("stopped"));
     let alerts = estate.alerts().await;
     let seen: Vec<(&str, &str)> = alerts.iter().map(|a| (a.rule(), a.action_status())).collect();
     assert_eq!(seen, [("RDS.2", "deferred"), ("RDSGUARD.REGION", "succeeded")]);
-    assert!(alerts[0].body["action"]["detail"].as_str().unwrap().starts_with("stopped by rdsguard for RDSGUARD.REGION"));
+    assert!(alerts[0].body["action"]["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("stopped by rdsguard for RDSGUARD.REGION"));
 }
 
 #[tokio::test]
@@ -150,10 +162,14 @@ async fn exempt_tag_means_no_change_and_an_exempt_alert() {
     let estate = Estate::start().await;
     let rds = estate.rds(HOME_REGION).await;
     let tags = [("rdsguard:exempt", "RDS.2"), ("team", "data")];
-    estate.create_instance(&rds, &NewInstance { public: true, tags: &tags, ..NewInstance::postgres("public-by-design") }).await;
+    estate
+        .create_instance(&rds, &NewInstance { public: true, tags: &tags, ..NewInstance::postgres("public-by-design") })
+        .await;
     let guard = estate.rds_guard(&[]).await;
 
-    handle_event(&create_db_instance(MOTO_ACCOUNT, HOME_REGION, "public-by-design", true, true), &guard).await.expect("handled");
+    handle_event(&create_db_instance(MOTO_ACCOUNT, HOME_REGION, "public-by-design", true, true), &guard)
+        .await
+        .expect("handled");
 
     assert_eq!(estate.instance(&rds, "public-by-design").await.unwrap().publicly_accessible, Some(true));
     let alerts = estate.alerts().await;
@@ -167,12 +183,23 @@ async fn exempt_tag_means_no_change_and_an_exempt_alert() {
 async fn alert_mode_changes_nothing() {
     let estate = Estate::start().await;
     let sa = estate.rds("sa-east-1").await;
-    estate.create_instance(&sa, &NewInstance { public: true, encrypted: false, ..NewInstance::postgres("everything-wrong") }).await;
+    estate
+        .create_instance(
+            &sa,
+            &NewInstance { public: true, encrypted: false, ..NewInstance::postgres("everything-wrong") },
+        )
+        .await;
     let guard = estate
-        .rds_guard(&[("MODE", "alert"), ("ALLOWED_REGIONS", "us-east-1"), ("RULE_ACTIONS", "RDS.3=stop,RDSGUARD.REGION=stop")])
+        .rds_guard(&[
+            ("MODE", "alert"),
+            ("ALLOWED_REGIONS", "us-east-1"),
+            ("RULE_ACTIONS", "RDS.3=stop,RDSGUARD.REGION=stop"),
+        ])
         .await;
 
-    handle_event(&create_db_instance(MOTO_ACCOUNT, "sa-east-1", "everything-wrong", true, false), &guard).await.expect("handled");
+    handle_event(&create_db_instance(MOTO_ACCOUNT, "sa-east-1", "everything-wrong", true, false), &guard)
+        .await
+        .expect("handled");
 
     let after = estate.instance(&sa, "everything-wrong").await.unwrap();
     assert_eq!(after.publicly_accessible, Some(true));
@@ -197,7 +224,13 @@ impl DatabaseInventory for InstanceDeletedAfterDescribe {
     async fn describe_instance(&self, id: &str) -> Result<Option<DatabaseState>, AwsError> {
         let state = self.inner.describe_instance(id).await;
         if !self.deleted.swap(true, Ordering::SeqCst) {
-            self.deleter.delete_db_instance().db_instance_identifier(id).skip_final_snapshot(true).send().await.expect("delete");
+            self.deleter
+                .delete_db_instance()
+                .db_instance_identifier(id)
+                .skip_final_snapshot(true)
+                .send()
+                .await
+                .expect("delete");
         }
         state
     }
@@ -228,7 +261,11 @@ struct DeletingConnector {
 impl RdsConnector for DeletingConnector {
     async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<Arc<dyn RdsPort>, SessionError> {
         let inner = self.inner.connect(account, region).await?;
-        Ok(Arc::new(InstanceDeletedAfterDescribe { inner, deleter: self.deleter.clone(), deleted: AtomicBool::new(false) }))
+        Ok(Arc::new(InstanceDeletedAfterDescribe {
+            inner,
+            deleter: self.deleter.clone(),
+            deleted: AtomicBool::new(false),
+        }))
     }
 }
 
@@ -271,7 +308,15 @@ async fn stopped_public_instance_is_deferred_then_fixed_when_rds_reports_it_star
     assert_eq!(estate.instance(&rds, "sleeping-db").await.unwrap().publicly_accessible, Some(true));
 
     rds.start_db_instance().db_instance_identifier("sleeping-db").send().await.expect("start");
-    let started = rds_event("instance", MOTO_ACCOUNT, HOME_REGION, "sleeping-db", "RDS-EVENT-0088", "DB instance started", "notification");
+    let started = rds_event(
+        "instance",
+        MOTO_ACCOUNT,
+        HOME_REGION,
+        "sleeping-db",
+        "RDS-EVENT-0088",
+        "DB instance started",
+        "notification",
+    );
     handle_event(&started, &guard).await.expect("handled");
 
     assert_eq!(estate.instance(&rds, "sleeping-db").await.unwrap().publicly_accessible, Some(false));
@@ -348,7 +393,9 @@ async fn alert_that_cannot_be_published_fails_the_invocation() {
     assert_eq!(estate.instance(&rds, "loud-db").await.unwrap().publicly_accessible, Some(false));
     // The retry finds the database compliant and has nothing to say, so the alert itself must
     // have been kept: it is in the dead-letter queue.
-    let retry = handle_event(&create_db_instance(MOTO_ACCOUNT, HOME_REGION, "loud-db", true, true), &guard).await.expect("retry");
+    let retry = handle_event(&create_db_instance(MOTO_ACCOUNT, HOME_REGION, "loud-db", true, true), &guard)
+        .await
+        .expect("retry");
     assert!(retry.findings.is_empty());
     let kept = estate.dead_letters().await;
     assert_eq!(kept.len(), 1, "{kept:#?}");
@@ -386,7 +433,9 @@ async fn real_cloudtrail_records_drive_the_fix() {
     };
     let estate = Estate::start().await;
     let rds = estate.rds(HOME_REGION).await;
-    estate.create_instance(&rds, &NewInstance { public: true, engine: "mysql", ..NewInstance::postgres("test-instance") }).await;
+    estate
+        .create_instance(&rds, &NewInstance { public: true, engine: "mysql", ..NewInstance::postgres("test-instance") })
+        .await;
     estate.create_instance(&rds, &NewInstance { public: true, ..NewInstance::postgres("my-db-instance") }).await;
     let guard = estate.rds_guard(&[]).await;
 
@@ -397,8 +446,10 @@ async fn real_cloudtrail_records_drive_the_fix() {
         assert_eq!(estate.instance(&rds, id).await.unwrap().publicly_accessible, Some(false), "{id}");
     }
     let alerts = estate.alerts().await;
-    let seen: Vec<(&str, &str, &str)> =
-        alerts.iter().map(|a| (a.body["resource_id"].as_str().unwrap(), a.body["event_id"].as_str().unwrap(), a.action_status())).collect();
+    let seen: Vec<(&str, &str, &str)> = alerts
+        .iter()
+        .map(|a| (a.body["resource_id"].as_str().unwrap(), a.body["event_id"].as_str().unwrap(), a.action_status()))
+        .collect();
     assert_eq!(
         seen,
         [

@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 use rds_guard::target::{handled_api_calls, RDS_EVENT_SOURCE};
 use rdsguard::event::detail_type;
 use rdsguard::policy::{
-    ENV_ALERT_TOPIC_ARN, ENV_ALLOWED_REGIONS, ENV_EXEMPT_TAG_KEY, ENV_MEMBER_ROLE_NAME, ENV_MODE, ENV_RULE_ACTIONS, ENV_UNDELIVERED_ALERTS_QUEUE_URL,
+    ENV_ALERT_TOPIC_ARN, ENV_ALLOWED_REGIONS, ENV_EXEMPT_TAG_KEY, ENV_MEMBER_ROLE_NAME, ENV_MODE, ENV_RULE_ACTIONS,
+    ENV_UNDELIVERED_ALERTS_QUEUE_URL,
 };
 use serde_yaml::Value;
 
@@ -95,7 +96,8 @@ fn function_policy_grants_exactly_the_actions_the_code_declares() {
             assert!(statement.get("NotAction").is_none(), "{label}: NotAction grants far too much");
             let resource = statement.get("Resource").unwrap_or_else(|| panic!("{label} has no Resource"));
             let wildcard = |v: &Value| v.as_str() == Some("*");
-            let all_resources = wildcard(resource) || resource.as_sequence().is_some_and(|items| items.iter().any(wildcard));
+            let all_resources =
+                wildcard(resource) || resource.as_sequence().is_some_and(|items| items.iter().any(wildcard));
             assert!(!all_resources, "{label}: Resource \"*\" grants every resource; scope it");
             for action in strings(at(statement, &["Action"]), &format!("{label}.Action")) {
                 assert!(!action.contains('*'), "{label}: wildcard action {action:?}");

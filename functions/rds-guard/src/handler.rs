@@ -104,7 +104,15 @@ impl FindingSummary {
 impl Summary {
     fn ignored(reason: String, event_id: Option<String>, event_name: Option<String>) -> Self {
         info!(%reason, ?event_id, "event ignored");
-        Self { outcome: "ignored", reason: Some(reason), event_id, event_name, resource: None, findings: Vec::new(), undetermined: Vec::new() }
+        Self {
+            outcome: "ignored",
+            reason: Some(reason),
+            event_id,
+            event_name,
+            resource: None,
+            findings: Vec::new(),
+            undetermined: Vec::new(),
+        }
     }
 }
 
@@ -170,7 +178,12 @@ async fn check_target(target: &Target, guard: &RdsGuard) -> Result<Summary, RdsG
         // finding on which nothing was or will be done was already alerted by the call that caused it.
         let unchanged = matches!(outcome.status, ActionStatus::NotAttempted | ActionStatus::Skipped);
         if unchanged && !target.realert_unchanged {
-            summaries.push(FindingSummary::new(finding, outcome, None, Some("not re-alerted on a routine RDS notification")));
+            summaries.push(FindingSummary::new(
+                finding,
+                outcome,
+                None,
+                Some("not re-alerted on a routine RDS notification"),
+            ));
             continue;
         }
         let alert = Alert::new(finding, context, outcome.clone(), FUNCTION_NAME);
@@ -205,8 +218,12 @@ async fn check_target(target: &Target, guard: &RdsGuard) -> Result<Summary, RdsG
 async fn keep_undelivered(guard: &RdsGuard, alert: &Alert, publish_error: &AwsError) {
     match &guard.undelivered {
         Some(sink) => match sink.keep(alert, publish_error).await {
-            Ok(()) => warn!(rule = %alert.rule, resource = %alert.resource, "undelivered alert kept in the dead-letter queue"),
-            Err(e) => error!(rule = %alert.rule, resource = %alert.resource, error = %e, "undelivered alert could not be kept either"),
+            Ok(()) => {
+                warn!(rule = %alert.rule, resource = %alert.resource, "undelivered alert kept in the dead-letter queue")
+            }
+            Err(e) => {
+                error!(rule = %alert.rule, resource = %alert.resource, error = %e, "undelivered alert could not be kept either")
+            }
         },
         None => warn!("no UNDELIVERED_ALERTS_QUEUE_URL: the undelivered alert survives only through the event's retry"),
     }
@@ -214,7 +231,12 @@ async fn keep_undelivered(guard: &RdsGuard, alert: &Alert, publish_error: &AwsEr
 
 /// Plans and carries out the action for each finding (in the findings' order). Stops run first: RDS
 /// refuses a stop while a modification is under way, and a stopped database is fixed when started.
-async fn act_on_findings(findings: &[Finding], db: &Database, rds: &dyn RdsPort, guard: &RdsGuard) -> Vec<ActionOutcome> {
+async fn act_on_findings(
+    findings: &[Finding],
+    db: &Database,
+    rds: &dyn RdsPort,
+    guard: &RdsGuard,
+) -> Vec<ActionOutcome> {
     let plans: Vec<Plan> = findings.iter().map(|f| plan(f.rule, db, &guard.policy)).collect();
     let mut outcomes: Vec<Option<ActionOutcome>> = vec![None; plans.len()];
     let mut stopped_for: Option<RuleId> = None;

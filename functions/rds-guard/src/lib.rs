@@ -12,8 +12,13 @@ use rdsguard::aws::{AccountSessions, SdkRds, SnsAlertPublisher, SqsUndeliveredAl
 /// Every IAM action rds-guard's code can call (the union of its adapters' declarations).
 /// template.yaml must grant exactly these to the function; a test checks it.
 pub fn iam_actions() -> Vec<&'static str> {
-    let mut actions: Vec<&'static str> = [SdkRds::IAM_ACTIONS, SnsAlertPublisher::IAM_ACTIONS, SqsUndeliveredAlerts::IAM_ACTIONS, AccountSessions::IAM_ACTIONS]
-        .concat();
+    let mut actions: Vec<&'static str> = [
+        SdkRds::IAM_ACTIONS,
+        SnsAlertPublisher::IAM_ACTIONS,
+        SqsUndeliveredAlerts::IAM_ACTIONS,
+        AccountSessions::IAM_ACTIONS,
+    ]
+    .concat();
     actions.sort_unstable();
     actions.dedup();
     actions

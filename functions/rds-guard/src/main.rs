@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use rds_guard::{handle_event, RdsGuard};
-use rdsguard::aws::{AccountSessions, SessionRdsConnector, SnsAlertPublisher, SqsUndeliveredAlerts, UndeliveredAlertSink};
+use rdsguard::aws::{
+    AccountSessions, SessionRdsConnector, SnsAlertPublisher, SqsUndeliveredAlerts, UndeliveredAlertSink,
+};
 use rdsguard::policy::Policy;
 use serde_json::Value;
 
@@ -22,10 +24,17 @@ async fn main() -> Result<(), Error> {
     let sns_config = base.to_builder().region(aws_config::Region::new(policy.alert_topic.region.to_string())).build();
     let alerts = SnsAlertPublisher::new(aws_sdk_sns::Client::new(&sns_config), policy.alert_topic.arn.clone());
     let undelivered = policy.undelivered_alerts_queue_url.as_ref().map(|url| {
-        Arc::new(SqsUndeliveredAlerts::new(aws_sdk_sqs::Client::new(&base), url.clone())) as Arc<dyn UndeliveredAlertSink>
+        Arc::new(SqsUndeliveredAlerts::new(aws_sdk_sqs::Client::new(&base), url.clone()))
+            as Arc<dyn UndeliveredAlertSink>
     });
     let rds = SessionRdsConnector::new(AccountSessions::new(base, policy.member_role_name.clone()));
-    let guard = RdsGuard { policy, rds: Arc::new(rds), alerts: Arc::new(alerts), undelivered, confirmation: Default::default() };
+    let guard = RdsGuard {
+        policy,
+        rds: Arc::new(rds),
+        alerts: Arc::new(alerts),
+        undelivered,
+        confirmation: Default::default(),
+    };
 
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let guard = &guard;

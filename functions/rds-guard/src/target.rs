@@ -3,9 +3,9 @@
 
 use rdsguard::database::DatabaseKind;
 use rdsguard::event::{parse_event, CloudTrailCall, EventError, IncomingEvent, RdsNativeEvent, RdsSourceType};
-use serde_json::Value;
 use rdsguard::finding::EventContext;
 use rdsguard::identity::{AccountId, AwsRegion};
+use serde_json::Value;
 
 pub const RDS_EVENT_SOURCE: &str = "rds.amazonaws.com";
 
@@ -74,7 +74,9 @@ fn claims_handled_detail_type(payload: &Value) -> bool {
     let source = payload.get("source").and_then(Value::as_str).unwrap_or_default();
     match detail_type {
         RDS_DB_INSTANCE_EVENT | RDS_DB_CLUSTER_EVENT => true,
-        CLOUDTRAIL_API_CALL => source == "aws.rds" || payload.pointer("/detail/eventSource") == Some(&Value::from(RDS_EVENT_SOURCE)),
+        CLOUDTRAIL_API_CALL => {
+            source == "aws.rds" || payload.pointer("/detail/eventSource") == Some(&Value::from(RDS_EVENT_SOURCE))
+        }
         _ => false,
     }
 }
@@ -205,15 +207,69 @@ mod tests {
     #[test]
     fn every_handled_call_finds_its_database() {
         let cases = [
-            ("CreateDBInstance", json!({"dBInstanceIdentifier": "DB1"}), json!(null), DatabaseKind::Instance, vec!["db1"]),
-            ("ModifyDBInstance", json!({"dBInstanceIdentifier": "db1", "newDBInstanceIdentifier": "db2"}), json!({"dBInstanceIdentifier": "db1"}), DatabaseKind::Instance, vec!["db2", "db1"]),
-            ("RestoreDBInstanceFromDBSnapshot", json!({"dBInstanceIdentifier": "r1", "dBSnapshotIdentifier": "s"}), json!(null), DatabaseKind::Instance, vec!["r1"]),
-            ("RestoreDBInstanceToPointInTime", json!({"sourceDBInstanceIdentifier": "a", "targetDBInstanceIdentifier": "b"}), json!({"dBInstanceIdentifier": "b"}), DatabaseKind::Instance, vec!["b"]),
-            ("CreateDBInstanceReadReplica", json!({"dBInstanceIdentifier": "rr", "sourceDBInstanceIdentifier": "a"}), json!(null), DatabaseKind::Instance, vec!["rr"]),
-            ("CreateDBCluster", json!({"dBClusterIdentifier": "c1"}), json!({"dBClusterIdentifier": "c1"}), DatabaseKind::Cluster, vec!["c1"]),
-            ("ModifyDBCluster", json!({"DBClusterIdentifier": "c1", "NewDBClusterIdentifier": "c2"}), json!(null), DatabaseKind::Cluster, vec!["c2", "c1"]),
-            ("RestoreDBClusterFromSnapshot", json!({"dBClusterIdentifier": "c3"}), json!(null), DatabaseKind::Cluster, vec!["c3"]),
-            ("RestoreDBClusterToPointInTime", json!({"dBClusterIdentifier": "c4", "sourceDBClusterIdentifier": "c"}), json!(null), DatabaseKind::Cluster, vec!["c4"]),
+            (
+                "CreateDBInstance",
+                json!({"dBInstanceIdentifier": "DB1"}),
+                json!(null),
+                DatabaseKind::Instance,
+                vec!["db1"],
+            ),
+            (
+                "ModifyDBInstance",
+                json!({"dBInstanceIdentifier": "db1", "newDBInstanceIdentifier": "db2"}),
+                json!({"dBInstanceIdentifier": "db1"}),
+                DatabaseKind::Instance,
+                vec!["db2", "db1"],
+            ),
+            (
+                "RestoreDBInstanceFromDBSnapshot",
+                json!({"dBInstanceIdentifier": "r1", "dBSnapshotIdentifier": "s"}),
+                json!(null),
+                DatabaseKind::Instance,
+                vec!["r1"],
+            ),
+            (
+                "RestoreDBInstanceToPointInTime",
+                json!({"sourceDBInstanceIdentifier": "a", "targetDBInstanceIdentifier": "b"}),
+                json!({"dBInstanceIdentifier": "b"}),
+                DatabaseKind::Instance,
+                vec!["b"],
+            ),
+            (
+                "CreateDBInstanceReadReplica",
+                json!({"dBInstanceIdentifier": "rr", "sourceDBInstanceIdentifier": "a"}),
+                json!(null),
+                DatabaseKind::Instance,
+                vec!["rr"],
+            ),
+            (
+                "CreateDBCluster",
+                json!({"dBClusterIdentifier": "c1"}),
+                json!({"dBClusterIdentifier": "c1"}),
+                DatabaseKind::Cluster,
+                vec!["c1"],
+            ),
+            (
+                "ModifyDBCluster",
+                json!({"DBClusterIdentifier": "c1", "NewDBClusterIdentifier": "c2"}),
+                json!(null),
+                DatabaseKind::Cluster,
+                vec!["c2", "c1"],
+            ),
+            (
+                "RestoreDBClusterFromSnapshot",
+                json!({"dBClusterIdentifier": "c3"}),
+                json!(null),
+                DatabaseKind::Cluster,
+                vec!["c3"],
+            ),
+            (
+                "RestoreDBClusterToPointInTime",
+                json!({"dBClusterIdentifier": "c4", "sourceDBClusterIdentifier": "c"}),
+                json!(null),
+                DatabaseKind::Cluster,
+                vec!["c4"],
+            ),
         ];
         for (name, request, response, kind, ids) in cases {
             let target = check(&call(name, request, response));
@@ -234,7 +290,10 @@ mod tests {
         let cases = [
             (failed, "failed with AccessDenied"),
             (s3, "is not an RDS call"),
-            (call("DeleteDBInstance", json!({"dBInstanceIdentifier": "db1"}), json!(null)), "does not create or reconfigure"),
+            (
+                call("DeleteDBInstance", json!({"dBInstanceIdentifier": "db1"}), json!(null)),
+                "does not create or reconfigure",
+            ),
             (json!({"detail-type": "GuardDuty Finding", "source": "aws.guardduty", "detail": {}}), "is not handled"),
         ];
         for (payload, reason) in cases {

@@ -66,16 +66,19 @@ fn every_real_sample_gets_the_right_decision() {
             continue;
         }
         seen += 1;
-        let payload: Value = serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap()).unwrap();
+        let payload: Value =
+            serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap()).unwrap();
         let want = expected(&name);
         match triage_payload(&payload) {
             Ok(Triage::Check(t)) => {
-                let got = format!("check {:?} {} {} {} {}", t.kind, t.identifiers[0], t.account, t.region, t.context.actor);
+                let got =
+                    format!("check {:?} {} {} {} {}", t.kind, t.identifiers[0], t.account, t.region, t.context.actor);
                 assert_eq!(got, want, "{name}");
                 assert!(!t.context.event_id.is_empty(), "{name}");
             }
             Ok(Triage::Ignore(reason)) => {
-                let fragment = want.strip_prefix("ignore: ").unwrap_or_else(|| panic!("{name}: ignored ({reason}), want {want}"));
+                let fragment =
+                    want.strip_prefix("ignore: ").unwrap_or_else(|| panic!("{name}: ignored ({reason}), want {want}"));
                 assert!(reason.contains(fragment), "{name}: {reason:?} lacks {fragment:?}");
             }
             Err(e) => panic!("{name}: error {e}, want {want}"),

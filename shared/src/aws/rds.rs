@@ -59,9 +59,7 @@ impl SdkRds {
 }
 
 fn tags(list: &[Tag]) -> Vec<(String, String)> {
-    list.iter()
-        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
-        .collect()
+    list.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
 }
 
 fn instance_state(db: &DbInstance) -> DatabaseState {
@@ -74,7 +72,10 @@ fn instance_state(db: &DbInstance) -> DatabaseState {
         storage_encrypted: db.storage_encrypted(),
         cluster_identifier: db.db_cluster_identifier().filter(|c| !c.is_empty()).map(str::to_owned),
         tags: tags(db.tag_list()),
-        read_replica_source: db.read_replica_source_db_instance_identifier().filter(|s| !s.is_empty()).map(str::to_owned),
+        read_replica_source: db
+            .read_replica_source_db_instance_identifier()
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
     }
 }
 

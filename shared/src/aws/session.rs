@@ -56,11 +56,10 @@ impl AccountSessions {
         self.own_account
             .get_or_try_init(|| async {
                 let sts = aws_sdk_sts::Client::new(&self.base);
-                let identity = sts
-                    .get_caller_identity()
-                    .send()
-                    .await
-                    .map_err(|e| SessionError::OwnAccount(AwsError::from_sdk("GetCallerIdentity", e).to_string()))?;
+                let identity =
+                    sts.get_caller_identity().send().await.map_err(|e| {
+                        SessionError::OwnAccount(AwsError::from_sdk("GetCallerIdentity", e).to_string())
+                    })?;
                 let raw = identity.account().unwrap_or_default();
                 AccountId::parse(raw).map_err(|e| SessionError::OwnAccount(e.to_string()))
             })

@@ -31,11 +31,11 @@ impl SqsUndeliveredAlerts {
 }
 
 fn string_attribute(value: String) -> Result<MessageAttributeValue, AwsError> {
-    MessageAttributeValue::builder()
-        .data_type("String")
-        .string_value(value)
-        .build()
-        .map_err(|e| AwsError { operation: "SendMessage", code: None, message: e.to_string() })
+    MessageAttributeValue::builder().data_type("String").string_value(value).build().map_err(|e| AwsError {
+        operation: "SendMessage",
+        code: None,
+        message: e.to_string(),
+    })
 }
 
 #[async_trait]

@@ -46,8 +46,7 @@ impl CloudTrailCall {
             return Err(EventError::NotAnObject);
         }
         let event_name = non_empty_str(record, "eventName").ok_or(EventError::MissingField("eventName"))?;
-        let event_source =
-            non_empty_str(record, "eventSource").ok_or(EventError::MissingField("eventSource"))?;
+        let event_source = non_empty_str(record, "eventSource").ok_or(EventError::MissingField("eventSource"))?;
         let event_id = non_empty_str(record, "eventID")
             .or(envelope_id.map(str::trim).filter(|s| !s.is_empty()))
             .ok_or(EventError::MissingField("eventID"))?;
@@ -107,11 +106,7 @@ impl CloudTrailCall {
 
 fn get_ignore_case<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
     let map = object.as_object()?;
-    map.get(name).or_else(|| {
-        map.iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value)
-    })
+    map.get(name).or_else(|| map.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value))
 }
 
 /// The most specific name CloudTrail gives for the caller.

@@ -3,9 +3,7 @@
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use serde_json::Value;
 
-use super::{
-    detail_type, non_empty_str, CloudTrailCall, EventError, RdsNativeEvent,
-};
+use super::{detail_type, non_empty_str, CloudTrailCall, EventError, RdsNativeEvent};
 
 /// An event after the envelope has been opened.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,14 +23,17 @@ pub fn parse_event(payload: &Value) -> Result<IncomingEvent, EventError> {
         return Err(EventError::NotAnObject);
     }
     if payload.get("detail-type").is_some() || payload.get("detail").is_some() {
-        let envelope: EventBridgeEvent<Value> = serde_json::from_value(payload.clone())
-            .map_err(|e| EventError::BadEnvelope(e.to_string()))?;
+        let envelope: EventBridgeEvent<Value> =
+            serde_json::from_value(payload.clone()).map_err(|e| EventError::BadEnvelope(e.to_string()))?;
         let account = envelope.account.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let region = envelope.region.as_deref().map(str::trim).filter(|s| !s.is_empty());
         return match envelope.detail_type.as_str() {
-            detail_type::CLOUDTRAIL_API_CALL => Ok(IncomingEvent::ApiCall(
-                CloudTrailCall::from_record(&envelope.detail, account, region, envelope.id.as_deref())?,
-            )),
+            detail_type::CLOUDTRAIL_API_CALL => Ok(IncomingEvent::ApiCall(CloudTrailCall::from_record(
+                &envelope.detail,
+                account,
+                region,
+                envelope.id.as_deref(),
+            )?)),
             detail_type::RDS_DB_INSTANCE_EVENT | detail_type::RDS_DB_CLUSTER_EVENT => {
                 Ok(IncomingEvent::RdsNative(RdsNativeEvent::from_envelope(
                     &envelope.detail_type,
@@ -42,10 +43,7 @@ pub fn parse_event(payload: &Value) -> Result<IncomingEvent, EventError> {
                     envelope.id.as_deref(),
                 )?))
             }
-            other => Ok(IncomingEvent::Unsupported {
-                detail_type: other.to_owned(),
-                source: envelope.source,
-            }),
+            other => Ok(IncomingEvent::Unsupported { detail_type: other.to_owned(), source: envelope.source }),
         };
     }
     if non_empty_str(payload, "eventSource").is_some() && non_empty_str(payload, "eventName").is_some() {

@@ -34,9 +34,5 @@ pub mod detail_type {
 
 /// Non-empty string at `key` of a JSON object.
 pub(crate) fn non_empty_str<'a>(value: &'a serde_json::Value, key: &str) -> Option<&'a str> {
-    value
-        .get(key)
-        .and_then(serde_json::Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    value.get(key).and_then(serde_json::Value::as_str).map(str::trim).filter(|s| !s.is_empty())
 }

@@ -124,10 +124,22 @@ mod tests {
             ("standalone public", Database::instance(state("postgres", Some(true), Some(true), None)), "violation"),
             ("standalone private", Database::instance(state("postgres", Some(false), Some(true), None)), "compliant"),
             ("standalone unknown", Database::instance(state("mysql", None, Some(true), None)), "unknown"),
-            ("aurora member public", Database::instance(state("aurora-mysql", Some(true), None, Some("c"))), "violation"),
-            ("aurora member private", Database::instance(state("aurora-postgresql", Some(false), None, Some("c"))), "compliant"),
+            (
+                "aurora member public",
+                Database::instance(state("aurora-mysql", Some(true), None, Some("c"))),
+                "violation",
+            ),
+            (
+                "aurora member private",
+                Database::instance(state("aurora-postgresql", Some(false), None, Some("c"))),
+                "compliant",
+            ),
             ("multi-az member", Database::instance(state("postgres", Some(true), Some(true), Some("c"))), "n/a"),
-            ("multi-az cluster public", Database::cluster(state("postgres", Some(true), Some(true), None)), "violation"),
+            (
+                "multi-az cluster public",
+                Database::cluster(state("postgres", Some(true), Some(true), None)),
+                "violation",
+            ),
             ("multi-az cluster private", Database::cluster(state("mysql", Some(false), Some(true), None)), "compliant"),
             ("aurora cluster", Database::cluster(state("aurora-mysql", None, Some(true), None)), "n/a"),
         ];
@@ -147,12 +159,37 @@ mod tests {
     #[test]
     fn rds3_and_rds27_storage_encryption() {
         let cases = [
-            ("instance unencrypted", Database::instance(state("postgres", Some(false), Some(false), None)), "violation", "n/a"),
-            ("instance encrypted", Database::instance(state("postgres", Some(false), Some(true), None)), "compliant", "n/a"),
+            (
+                "instance unencrypted",
+                Database::instance(state("postgres", Some(false), Some(false), None)),
+                "violation",
+                "n/a",
+            ),
+            (
+                "instance encrypted",
+                Database::instance(state("postgres", Some(false), Some(true), None)),
+                "compliant",
+                "n/a",
+            ),
             ("instance unknown", Database::instance(state("postgres", Some(false), None, None)), "unknown", "n/a"),
-            ("aurora member", Database::instance(state("aurora-mysql", Some(false), Some(false), Some("c"))), "n/a", "n/a"),
-            ("cluster unencrypted", Database::cluster(state("aurora-mysql", None, Some(false), None)), "n/a", "violation"),
-            ("cluster encrypted", Database::cluster(state("aurora-postgresql", None, Some(true), None)), "n/a", "compliant"),
+            (
+                "aurora member",
+                Database::instance(state("aurora-mysql", Some(false), Some(false), Some("c"))),
+                "n/a",
+                "n/a",
+            ),
+            (
+                "cluster unencrypted",
+                Database::cluster(state("aurora-mysql", None, Some(false), None)),
+                "n/a",
+                "violation",
+            ),
+            (
+                "cluster encrypted",
+                Database::cluster(state("aurora-postgresql", None, Some(true), None)),
+                "n/a",
+                "compliant",
+            ),
             ("cluster unknown", Database::cluster(state("postgres", None, None, None)), "n/a", "unknown"),
         ];
         for (name, db, rds3, rds27) in cases {

@@ -43,7 +43,10 @@ async fn main() -> ExitCode {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/rds-guard")));
     let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "json")).collect(),
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect(),
         Err(e) => {
             eprintln!("demo: cannot read {}: {e}", dir.display());
             return ExitCode::FAILURE;
@@ -90,7 +93,8 @@ async fn main() -> ExitCode {
         .send()
         .await
         .expect("seed analytics-replica-sp");
-    print_databases(&[("us-east-1", &us, "cruddur-db-instance"), ("sa-east-1", &sa, "analytics-replica-sp")], &estate).await;
+    print_databases(&[("us-east-1", &us, "cruddur-db-instance"), ("sa-east-1", &sa, "analytics-replica-sp")], &estate)
+        .await;
 
     let settings = [("ALLOWED_REGIONS", "us-east-1,eu-west-1"), ("RULE_ACTIONS", "RDSGUARD.REGION=stop")];
     let guard = estate.rds_guard(&settings).await;
@@ -99,9 +103,10 @@ async fn main() -> ExitCode {
     println!("\n== Replaying {} event(s) from {}", files.len(), dir.display());
     for file in &files {
         let name = file.file_name().unwrap_or_default().to_string_lossy();
-        let payload = match std::fs::read_to_string(file).map_err(|e| e.to_string()).and_then(|t| {
-            serde_json::from_str::<serde_json::Value>(&t).map_err(|e| format!("not JSON: {e}"))
-        }) {
+        let payload = match std::fs::read_to_string(file)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).map_err(|e| format!("not JSON: {e}")))
+        {
             Ok(payload) => payload,
             Err(e) => {
                 println!("-- {name}: skipped ({e})");
@@ -122,7 +127,11 @@ async fn main() -> ExitCode {
                     println!("-- {name}: {event} on {resource}");
                     println!(
                         "     {} {:<15} action {:?} -> {}: {}",
-                        finding.severity, finding.rule, finding.action.kind, finding.action.status.as_str(), finding.action.detail
+                        finding.severity,
+                        finding.rule,
+                        finding.action.kind,
+                        finding.action.status.as_str(),
+                        finding.action.detail
                     );
                 }
             }
@@ -131,7 +140,8 @@ async fn main() -> ExitCode {
     }
 
     println!("\n== The estate afterwards");
-    print_databases(&[("us-east-1", &us, "cruddur-db-instance"), ("sa-east-1", &sa, "analytics-replica-sp")], &estate).await;
+    print_databases(&[("us-east-1", &us, "cruddur-db-instance"), ("sa-east-1", &sa, "analytics-replica-sp")], &estate)
+        .await;
 
     let alerts = estate.alerts().await;
     println!("\n== {} alert(s) received by the security team's queue", alerts.len());
@@ -146,7 +156,10 @@ async fn main() -> ExitCode {
         );
     }
     if let Some(first) = alerts.first() {
-        println!("\n== The first alert's message body\n{}", serde_json::to_string_pretty(&first.body).unwrap_or_default());
+        println!(
+            "\n== The first alert's message body\n{}",
+            serde_json::to_string_pretty(&first.body).unwrap_or_default()
+        );
     }
     ExitCode::SUCCESS
 }
