@@ -14,10 +14,14 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     rdsguard::telemetry::init_lambda_logging();
-    let policy = Policy::from_env().map_err(|e| {
-        tracing::error!(error = %e, "rds-guard configuration is invalid");
-        format!("rds-guard configuration is invalid: {e}")
-    })?;
+    let policy = match Policy::from_env() {
+        Ok(policy) => policy,
+        Err(e) => {
+            // Logged once, as JSON, then a non-zero exit: Lambda reports the init failure.
+            tracing::error!(error = %e, "rds-guard configuration is invalid");
+            std::process::exit(1);
+        }
+    };
     tracing::info!(policy = %policy.describe(), "rds-guard starting");
 
     let base = aws_config::load_from_env().await;

@@ -1,6 +1,7 @@
 //! Telling apart the shapes an rdsguard function can be invoked with.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::{detail_type, non_empty_str, CloudTrailCall, EventError, RdsNativeEvent};
@@ -24,7 +25,7 @@ pub fn parse_event(payload: &Value) -> Result<IncomingEvent, EventError> {
     }
     if payload.get("detail-type").is_some() || payload.get("detail").is_some() {
         let envelope: EventBridgeEvent<Value> =
-            serde_json::from_value(payload.clone()).map_err(|e| EventError::BadEnvelope(e.to_string()))?;
+            EventBridgeEvent::deserialize(payload).map_err(|e| EventError::BadEnvelope(e.to_string()))?;
         let account = envelope.account.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let region = envelope.region.as_deref().map(str::trim).filter(|s| !s.is_empty());
         return match envelope.detail_type.as_str() {
