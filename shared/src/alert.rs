@@ -27,7 +27,7 @@ pub struct Alert {
     pub region: String,
     /// ARN of the resource.
     pub resource: String,
-    /// `AWS::RDS::DBInstance` / `AWS::RDS::DBCluster`.
+    /// `AWS::RDS::DBInstance`, `AWS::RDS::DBCluster`, `AWS::EC2::SecurityGroup`...
     pub resource_type: &'static str,
     pub resource_id: String,
     pub actor: String,
@@ -51,7 +51,7 @@ impl Alert {
             account: finding.account.to_string(),
             region: finding.region.to_string(),
             resource: finding.resource.clone(),
-            resource_type: finding.resource_type.aws_type(),
+            resource_type: finding.resource_type,
             resource_id: finding.resource_id.clone(),
             actor: event.actor.clone(),
             event_id: event.event_id.clone(),

@@ -16,7 +16,8 @@ pub struct Finding {
     pub short_title: &'static str,
     pub account: AccountId,
     pub region: AwsRegion,
-    pub resource_type: DatabaseKind,
+    /// The CloudFormation type name, e.g. `AWS::RDS::DBInstance`, `AWS::EC2::SecurityGroup`.
+    pub resource_type: &'static str,
     pub resource_id: String,
     /// The resource ARN (from Describe; built from its parts if RDS did not return one).
     pub resource: String,
@@ -40,9 +41,36 @@ impl Finding {
             short_title: rule.short_title(),
             account: account.clone(),
             region: region.clone(),
-            resource_type: db.kind,
+            resource_type: db.kind.aws_type(),
             resource_id: db.state.identifier.clone(),
             resource,
+            observed,
+        }
+    }
+}
+
+impl Finding {
+    /// A finding on any resource other than a database (security groups, snapshots, trails...).
+    #[allow(clippy::too_many_arguments)]
+    pub fn for_resource(
+        rule: RuleId,
+        account: &AccountId,
+        region: &AwsRegion,
+        resource_type: &'static str,
+        resource_id: impl Into<String>,
+        resource_arn: impl Into<String>,
+        observed: Value,
+    ) -> Self {
+        Self {
+            rule,
+            severity: rule.severity(),
+            title: rule.title(),
+            short_title: rule.short_title(),
+            account: account.clone(),
+            region: region.clone(),
+            resource_type,
+            resource_id: resource_id.into(),
+            resource: resource_arn.into(),
             observed,
         }
     }

@@ -4,6 +4,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
 
 use crate::identity::{AccountId, AwsRegion};
 use crate::rules::RuleId;
@@ -15,6 +18,7 @@ pub const ENV_RULE_ACTIONS: &str = "RULE_ACTIONS";
 pub const ENV_EXEMPT_TAG_KEY: &str = "EXEMPT_TAG_KEY";
 pub const ENV_MEMBER_ROLE_NAME: &str = "MEMBER_ROLE_NAME";
 pub const ENV_UNDELIVERED_ALERTS_QUEUE_URL: &str = "UNDELIVERED_ALERTS_QUEUE_URL";
+pub const ENV_ALLOWED_CIDRS: &str = "ALLOWED_CIDRS";
 
 pub const DEFAULT_EXEMPT_TAG_KEY: &str = "rdsguard:exempt";
 pub const DEFAULT_MEMBER_ROLE_NAME: &str = "rdsguard-remediation";
@@ -64,7 +68,8 @@ impl RuleAction {
     /// The actions a rule accepts, the first being its default.
     pub fn allowed_for(rule: RuleId) -> &'static [RuleAction] {
         match rule {
-            RuleId::Rds2PublicAccess => &[Self::Remediate, Self::Alert, Self::Off],
+            RuleId::Rds2PublicAccess | RuleId::Ec2_19OpenToInternet => &[Self::Remediate, Self::Alert, Self::Off],
+            RuleId::SgSourceNotAllowed => &[Self::Alert, Self::Remediate, Self::Off],
             RuleId::Rds3InstanceEncryption | RuleId::Rds27ClusterEncryption | RuleId::RegionNotAllowed => {
                 &[Self::Alert, Self::Stop, Self::Off]
             }
@@ -129,6 +134,10 @@ pub struct Policy {
     pub member_role_name: String,
     /// SQS queue that keeps alerts SNS would not take (the dead-letter queue); unset: none.
     pub undelivered_alerts_queue_url: Option<String>,
+    /// `ALLOWED_CIDRS`: the known networks that may reach database ports. A security group rule
+    /// whose source lies inside one of them is never a violation; when the list is set, a source
+    /// outside all of them is RDSGUARD.SG_SOURCE. Empty: unset.
+    pub allowed_cidrs: Vec<IpNet>,
 }
 
 impl Policy {
@@ -201,6 +210,11 @@ impl Policy {
             Some(other) => return Err(invalid(ENV_UNDELIVERED_ALERTS_QUEUE_URL, other, "expected an SQS queue URL")),
         };
 
+        let allowed_cidrs = match get(ENV_ALLOWED_CIDRS) {
+            None => Vec::new(),
+            Some(raw) => parse_cidrs(raw)?,
+        };
+
         Ok(Self {
             alert_topic,
             allowed_regions,
@@ -209,7 +223,13 @@ impl Policy {
             exempt_tag_key,
             member_role_name,
             undelivered_alerts_queue_url,
+            allowed_cidrs,
         })
+    }
+
+    /// Whether `source` lies inside one of `ALLOWED_CIDRS`.
+    pub fn cidr_allowed(&self, source: &IpNet) -> bool {
+        self.allowed_cidrs.iter().any(|allowed| allowed.contains(source))
     }
 
     /// The action to take for a rule once `MODE` is applied: in `alert` mode nothing changes.
@@ -240,10 +260,17 @@ impl Policy {
         };
         let actions: Vec<String> =
             self.rule_actions.keys().map(|rule| format!("{rule}={}", self.effective_action(*rule))).collect();
+        let cidrs = if self.allowed_cidrs.is_empty() {
+            "unset (RDSGUARD.SG_SOURCE is off)".to_owned()
+        } else {
+            self.allowed_cidrs.iter().map(IpNet::to_string).collect::<Vec<_>>().join(",")
+        };
         format!(
-            "topic={} allowed_regions={} mode={:?} actions=[{}] exempt_tag_key={} member_role={} undelivered_alerts={}",
+            "topic={} allowed_regions={} allowed_cidrs={} mode={:?} actions=[{}] exempt_tag_key={} member_role={} \
+             undelivered_alerts={}",
             self.alert_topic.arn,
             regions,
+            cidrs,
             self.mode,
             actions.join(","),
             self.exempt_tag_key,
@@ -253,6 +280,31 @@ impl Policy {
                 .unwrap_or("unset (an unpublishable alert only fails the invocation)")
         )
     }
+}
+
+/// `ALLOWED_CIDRS`: comma-separated CIDR blocks (IPv4 or IPv6); a bare address means just that
+/// address (/32 or /128). Host bits are cleared (`10.1.2.3/16` is `10.1.0.0/16`).
+fn parse_cidrs(raw: &str) -> Result<Vec<IpNet>, PolicyError> {
+    let mut cidrs: Vec<IpNet> = Vec::new();
+    for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let net = match item.parse::<IpNet>() {
+            Ok(net) => net.trunc(),
+            Err(_) => match item.parse::<IpAddr>() {
+                Ok(address) => IpNet::from(address),
+                Err(_) => {
+                    return Err(invalid(
+                        ENV_ALLOWED_CIDRS,
+                        raw,
+                        format!("{item:?} is not a CIDR block such as 203.0.113.0/24 or 2001:db8::/32"),
+                    ))
+                }
+            },
+        };
+        if !cidrs.contains(&net) {
+            cidrs.push(net);
+        }
+    }
+    Ok(cidrs)
 }
 
 #[cfg(test)]
@@ -321,6 +373,16 @@ mod tests {
             (&[("ALLOWED_REGIONS", "us-east-1,Mars")], Err("not an AWS region")),
             (&[("MEMBER_ROLE_NAME", "arn:aws:iam::1:role/x")], Err("a role name")),
             (&[("UNDELIVERED_ALERTS_QUEUE_URL", "my-dlq")], Err("expected an SQS queue URL")),
+            (&[("ALLOWED_CIDRS", "10.0.0.0/8, office")], Err("\"office\" is not a CIDR block")),
+            (&[("ALLOWED_CIDRS", "10.0.0.0/33")], Err("is not a CIDR block")),
+            (&[("RULE_ACTIONS", "EC2.19=stop")], Err("EC2.19 accepts remediate | alert | off")),
+            (&[("RULE_ACTIONS", "ec2.19=alert")], Ok((RuleId::Ec2_19OpenToInternet, RuleAction::Alert))),
+            (&[], Ok((RuleId::Ec2_19OpenToInternet, RuleAction::Remediate))),
+            (&[], Ok((RuleId::SgSourceNotAllowed, RuleAction::Alert))),
+            (
+                &[("RULE_ACTIONS", "RDSGUARD.SG_SOURCE=remediate")],
+                Ok((RuleId::SgSourceNotAllowed, RuleAction::Remediate)),
+            ),
         ];
         for (vars, expected) in cases {
             match (policy(vars), expected) {
@@ -328,6 +390,28 @@ mod tests {
                 (Err(e), Err(fragment)) => assert!(e.to_string().contains(fragment), "{vars:?}: {e}"),
                 (got, want) => panic!("{vars:?}: got {got:?}, want {want:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn allowed_cidrs_are_parsed_normalised_and_matched() {
+        assert!(policy(&[]).unwrap().allowed_cidrs.is_empty());
+        let p = policy(&[("ALLOWED_CIDRS", "10.1.2.3/16, 203.0.113.7 ,2001:db8::/32,10.1.0.0/16")]).unwrap();
+        let shown: Vec<String> = p.allowed_cidrs.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["10.1.0.0/16", "203.0.113.7/32", "2001:db8::/32"]);
+        let net = |s: &str| s.parse::<IpNet>().unwrap();
+        let cases = [
+            ("10.1.0.0/16", true),
+            ("10.1.200.0/24", true),
+            ("10.0.0.0/8", false),
+            ("203.0.113.7/32", true),
+            ("203.0.113.0/24", false),
+            ("2001:db8:1::/48", true),
+            ("0.0.0.0/0", false),
+            ("::/0", false),
+        ];
+        for (source, allowed) in cases {
+            assert_eq!(p.cidr_allowed(&net(source)), allowed, "{source}");
         }
     }
 

@@ -21,6 +21,8 @@ pub enum ActionKind {
     MakePrivate,
     /// StopDBInstance / StopDBCluster.
     StopDatabase,
+    /// RevokeSecurityGroupIngress of exactly the offending rule, by SecurityGroupRuleId.
+    RevokeIngress,
     /// The policy says alert only.
     AlertOnly,
     /// Nothing is done (exempt resource).
@@ -57,7 +59,7 @@ pub struct ActionOutcome {
 }
 
 impl ActionOutcome {
-    fn new(kind: ActionKind, status: ActionStatus, detail: impl Into<String>) -> Self {
+    pub fn new(kind: ActionKind, status: ActionStatus, detail: impl Into<String>) -> Self {
         Self { kind, status, detail: detail.into() }
     }
 }
@@ -97,25 +99,35 @@ const TRANSIENT_STATUSES: &[&str] = &[
 ];
 const GONE_STATUSES: &[&str] = &["deleting", "deleted", "failed", "inaccessible-encryption-credentials"];
 
-pub fn plan(rule: RuleId, db: &Database, policy: &Policy) -> Plan {
-    if let Some(tag) = policy.exemption(&db.state.tags, rule) {
-        return Plan::Report(ActionOutcome::new(
+/// The checks every plan starts with, on any resource: an exempt resource is left alone, and a
+/// rule whose policy is `alert` (or `MODE=alert`) changes nothing. `Ok` carries the action the
+/// policy asks for (`remediate` or `stop`); `Err` the outcome to report instead.
+pub fn policy_gate(rule: RuleId, tags: &[(String, String)], policy: &Policy) -> Result<RuleAction, ActionOutcome> {
+    if let Some(tag) = policy.exemption(tags, rule) {
+        return Err(ActionOutcome::new(
             ActionKind::None,
             ActionStatus::Skipped,
             format!("exempt: resource is tagged {tag}"),
         ));
     }
-    let kind = match policy.effective_action(rule) {
-        RuleAction::Remediate => ActionKind::MakePrivate,
-        RuleAction::Stop => ActionKind::StopDatabase,
+    match policy.effective_action(rule) {
+        action @ (RuleAction::Remediate | RuleAction::Stop) => Ok(action),
         RuleAction::Alert | RuleAction::Off => {
             let why = if policy.mode == Mode::AlertOnly {
                 "MODE=alert: rdsguard changes nothing".to_owned()
             } else {
                 format!("policy for {rule} is alert")
             };
-            return Plan::Report(ActionOutcome::new(ActionKind::AlertOnly, ActionStatus::NotAttempted, why));
+            Err(ActionOutcome::new(ActionKind::AlertOnly, ActionStatus::NotAttempted, why))
         }
+    }
+}
+
+pub fn plan(rule: RuleId, db: &Database, policy: &Policy) -> Plan {
+    let kind = match policy_gate(rule, &db.state.tags, policy) {
+        Ok(RuleAction::Stop) => ActionKind::StopDatabase,
+        Ok(_) => ActionKind::MakePrivate,
+        Err(outcome) => return Plan::Report(outcome),
     };
     if kind == ActionKind::MakePrivate && db.kind == DatabaseKind::Cluster {
         return Plan::Report(ActionOutcome::new(
@@ -198,7 +210,8 @@ where
         (ActionKind::MakePrivate, DatabaseKind::Instance) => port.make_instance_private(id).await,
         (ActionKind::StopDatabase, DatabaseKind::Instance) => port.stop_instance(id).await,
         (ActionKind::StopDatabase, DatabaseKind::Cluster) => port.stop_cluster(id).await,
-        (ActionKind::MakePrivate, DatabaseKind::Cluster) | (ActionKind::AlertOnly | ActionKind::None, _) => {
+        (ActionKind::MakePrivate, DatabaseKind::Cluster)
+        | (ActionKind::AlertOnly | ActionKind::None | ActionKind::RevokeIngress, _) => {
             return ActionOutcome::new(kind, ActionStatus::NotAttempted, "nothing to execute")
         }
     };

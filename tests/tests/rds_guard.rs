@@ -9,6 +9,7 @@ use rds_guard::{handle_event, RdsGuardError};
 use rdsguard::aws::{AwsError, DatabaseInventory, DatabaseRemediation, RdsConnector, RdsPort, SessionError};
 use rdsguard::database::DatabaseState;
 use rdsguard::identity::{AccountId, AwsRegion};
+use rdsguard::report::PublishFailure;
 use rdsguard_tests::estate::{NewInstance, HOME_REGION};
 use rdsguard_tests::events::{create_db_instance, rds_api_call, rds_event};
 use rdsguard_tests::{Estate, MOTO_ACCOUNT};
@@ -387,7 +388,7 @@ async fn alert_that_cannot_be_published_fails_the_invocation() {
     let result = handle_event(&create_db_instance(MOTO_ACCOUNT, HOME_REGION, "loud-db", true, true), &guard).await;
 
     match result {
-        Err(RdsGuardError::Publish { failed, total, .. }) => assert_eq!((failed, total), (1, 1)),
+        Err(RdsGuardError::Publish(PublishFailure { failed, total, .. })) => assert_eq!((failed, total), (1, 1)),
         other => panic!("expected a publish error, got {other:?}"),
     }
     assert_eq!(estate.instance(&rds, "loud-db").await.unwrap().publicly_accessible, Some(false));

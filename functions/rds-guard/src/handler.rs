@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
-use rdsguard::alert::Alert;
 use rdsguard::aws::{AlertPublisher, AwsError, RdsConnector, RdsPort, SessionError, UndeliveredAlertSink};
 use rdsguard::database::{Database, DatabaseKind};
 use rdsguard::event::EventError;
 use rdsguard::finding::Finding;
 use rdsguard::policy::{Policy, RuleAction};
 use rdsguard::remediate::{execute, plan, ActionKind, ActionOutcome, ActionStatus, Confirmation, Plan};
+use rdsguard::report::{deliver, AlertDelivery, FindingSummary, Outcome, PublishFailure};
 use rdsguard::rules::{evaluate_database, RuleId, Verdict};
 use serde::Serialize;
 use serde_json::Value;
@@ -40,8 +40,8 @@ pub enum RdsGuardError {
     Session(#[from] SessionError),
     #[error("cannot read the database's current state: {0}")]
     Describe(AwsError),
-    #[error("{failed} of {total} alerts could not be published; first error: {first}")]
-    Publish { failed: usize, total: usize, first: AwsError },
+    #[error(transparent)]
+    Publish(#[from] PublishFailure),
 }
 
 impl RdsGuardError {
@@ -51,7 +51,7 @@ impl RdsGuardError {
             Self::Event(_) => "UnusableEvent",
             Self::Session(_) => "AccountSessionFailed",
             Self::Describe(_) => "DescribeFailed",
-            Self::Publish { .. } => "AlertPublishFailed",
+            Self::Publish(_) => "AlertPublishFailed",
         }
     }
 }
@@ -73,32 +73,6 @@ pub struct Summary {
     /// Rules that could not judge for lack of state (nothing was done about them).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub undetermined: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FindingSummary {
-    pub rule: String,
-    pub severity: String,
-    pub resource: String,
-    pub action: ActionOutcome,
-    /// SNS message id; `None` when publishing failed or no alert was due.
-    pub alert_message_id: Option<String>,
-    /// Why no alert was published, when none was due.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub alert_note: Option<String>,
-}
-
-impl FindingSummary {
-    fn new(finding: &Finding, action: ActionOutcome, alert_message_id: Option<String>, note: Option<&str>) -> Self {
-        Self {
-            rule: finding.rule.as_str().to_owned(),
-            severity: finding.severity.as_str().to_owned(),
-            resource: finding.resource.clone(),
-            action,
-            alert_message_id,
-            alert_note: note.map(str::to_owned),
-        }
-    }
 }
 
 impl Summary {
@@ -167,41 +141,25 @@ async fn check_target(target: &Target, guard: &RdsGuard) -> Result<Summary, RdsG
 
     let outcomes = act_on_findings(&findings, &db, rds.as_ref(), guard).await;
 
-    let mut summaries = Vec::new();
-    let mut publish_errors = Vec::new();
-    for (finding, outcome) in findings.iter().zip(outcomes) {
+    let mut due = Vec::with_capacity(findings.len());
+    for (finding, action) in findings.iter().zip(outcomes) {
         info!(
-            rule = %finding.rule, resource = %finding.resource, action = ?outcome.kind,
-            status = outcome.status.as_str(), detail = %outcome.detail, "finding"
+            rule = %finding.rule, resource = %finding.resource, action = ?action.kind,
+            status = action.status.as_str(), detail = %action.detail, "finding"
         );
         // RDS's routine notifications (started, stopped, backups...) re-check the database; a
         // finding on which nothing was or will be done was already alerted by the call that caused it.
-        let unchanged = matches!(outcome.status, ActionStatus::NotAttempted | ActionStatus::Skipped);
-        if unchanged && !target.realert_unchanged {
-            summaries.push(FindingSummary::new(
-                finding,
-                outcome,
-                None,
-                Some("not re-alerted on a routine RDS notification"),
-            ));
-            continue;
-        }
-        let alert = Alert::new(finding, context, outcome.clone(), FUNCTION_NAME);
-        let message_id = match guard.alerts.publish(&alert).await {
-            Ok(id) => Some(id),
-            Err(e) => {
-                error!(rule = %finding.rule, resource = %finding.resource, error = %e, "alert could not be published");
-                keep_undelivered(guard, &alert, &e).await;
-                publish_errors.push(e);
-                None
-            }
-        };
-        summaries.push(FindingSummary::new(finding, outcome, message_id, None));
+        let unchanged = matches!(action.status, ActionStatus::NotAttempted | ActionStatus::Skipped);
+        let suppressed =
+            (unchanged && !target.realert_unchanged).then_some("not re-alerted on a routine RDS notification");
+        due.push(Outcome { finding, action, suppressed });
     }
-    let total = summaries.len();
-    if let Some(first) = publish_errors.first() {
-        return Err(RdsGuardError::Publish { failed: publish_errors.len(), total, first: first.clone() });
-    }
+    let delivery = AlertDelivery {
+        publisher: guard.alerts.as_ref(),
+        undelivered: guard.undelivered.as_deref(),
+        source: FUNCTION_NAME,
+    };
+    let summaries = deliver(due, context, delivery).await.map_err(|(_, failure)| failure)?;
     Ok(Summary {
         outcome: "checked",
         reason: None,
@@ -211,22 +169,6 @@ async fn check_target(target: &Target, guard: &RdsGuard) -> Result<Summary, RdsG
         findings: summaries,
         undetermined,
     })
-}
-
-/// Keeps an alert SNS would not take, so that it survives even if the retried event finds the
-/// database already compliant.
-async fn keep_undelivered(guard: &RdsGuard, alert: &Alert, publish_error: &AwsError) {
-    match &guard.undelivered {
-        Some(sink) => match sink.keep(alert, publish_error).await {
-            Ok(()) => {
-                warn!(rule = %alert.rule, resource = %alert.resource, "undelivered alert kept in the dead-letter queue")
-            }
-            Err(e) => {
-                error!(rule = %alert.rule, resource = %alert.resource, error = %e, "undelivered alert could not be kept either")
-            }
-        },
-        None => warn!("no UNDELIVERED_ALERTS_QUEUE_URL: the undelivered alert survives only through the event's retry"),
-    }
 }
 
 /// Plans and carries out the action for each finding (in the findings' order). Stops run first: RDS

@@ -13,7 +13,8 @@ use rdsguard::aws::{AccountSessions, SdkRds, SnsAlertPublisher, SqsUndeliveredAl
 /// template.yaml must grant exactly these to the function; a test checks it.
 pub fn iam_actions() -> Vec<&'static str> {
     let mut actions: Vec<&'static str> = [
-        SdkRds::IAM_ACTIONS,
+        SdkRds::INVENTORY_IAM_ACTIONS,
+        SdkRds::REMEDIATION_IAM_ACTIONS,
         SnsAlertPublisher::IAM_ACTIONS,
         SqsUndeliveredAlerts::IAM_ACTIONS,
         AccountSessions::IAM_ACTIONS,

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_rds::types::{DbCluster, DbInstance, Tag};
+use aws_sdk_rds::types::{DbCluster, DbInstance, Tag, VpcSecurityGroupMembership};
 
 use super::{AccountSessions, AwsError, SessionError};
-use crate::database::DatabaseState;
+use crate::database::{DatabaseKind, DatabaseState};
 use crate::identity::{AccountId, AwsRegion};
+use crate::network::{default_port, DatabaseListener};
 
 /// Reads a database's current state. `Ok(None)`: it does not exist (any more).
 #[async_trait]
@@ -27,6 +28,13 @@ pub trait DatabaseRemediation: Send + Sync {
     async fn stop_cluster(&self, identifier: &str) -> Result<(), AwsError>;
 }
 
+/// Finds the databases behind a security group.
+#[async_trait]
+pub trait DatabaseNetworkInventory: Send + Sync {
+    /// DB instances and clusters whose VPC security groups include `group_id`, with their ports.
+    async fn databases_using_group(&self, group_id: &str) -> Result<Vec<DatabaseListener>, AwsError>;
+}
+
 /// Both RDS capabilities, as one account+region's client provides them.
 pub trait RdsPort: DatabaseInventory + DatabaseRemediation {}
 impl<T: DatabaseInventory + DatabaseRemediation> RdsPort for T {}
@@ -44,14 +52,11 @@ pub struct SdkRds {
 }
 
 impl SdkRds {
-    /// IAM actions this adapter calls.
-    pub const IAM_ACTIONS: &'static [&'static str] = &[
-        "rds:DescribeDBInstances",
-        "rds:DescribeDBClusters",
-        "rds:ModifyDBInstance",
-        "rds:StopDBInstance",
-        "rds:StopDBCluster",
-    ];
+    /// IAM actions of [`DatabaseInventory`] and [`DatabaseNetworkInventory`] (reads only).
+    pub const INVENTORY_IAM_ACTIONS: &'static [&'static str] = &["rds:DescribeDBInstances", "rds:DescribeDBClusters"];
+    /// IAM actions of [`DatabaseRemediation`] (the writes).
+    pub const REMEDIATION_IAM_ACTIONS: &'static [&'static str] =
+        &["rds:ModifyDBInstance", "rds:StopDBInstance", "rds:StopDBCluster"];
 
     pub fn new(client: aws_sdk_rds::Client) -> Self {
         Self { client }
@@ -109,6 +114,49 @@ impl DatabaseInventory for SdkRds {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_db_cluster_not_found_fault()) => Ok(None),
             Err(e) => Err(AwsError::from_sdk("DescribeDBClusters", e)),
         }
+    }
+}
+
+fn uses_group(groups: &[VpcSecurityGroupMembership], group_id: &str) -> bool {
+    groups.iter().any(|g| g.vpc_security_group_id() == Some(group_id))
+}
+
+fn port(reported: Option<i32>, engine: Option<&str>) -> Option<u16> {
+    reported.and_then(|p| u16::try_from(p).ok()).filter(|p| *p != 0).or_else(|| engine.and_then(default_port))
+}
+
+#[async_trait]
+impl DatabaseNetworkInventory for SdkRds {
+    async fn databases_using_group(&self, group_id: &str) -> Result<Vec<DatabaseListener>, AwsError> {
+        let mut found = Vec::new();
+        let mut instances = self.client.describe_db_instances().into_paginator().send();
+        while let Some(page) = instances.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("DescribeDBInstances", e))?;
+            for db in page.db_instances().iter().filter(|db| uses_group(db.vpc_security_groups(), group_id)) {
+                let reported = db.endpoint().and_then(|e| e.port()).or(db.db_instance_port());
+                found.push(DatabaseListener {
+                    kind: DatabaseKind::Instance,
+                    identifier: db.db_instance_identifier().unwrap_or_default().to_owned(),
+                    arn: db.db_instance_arn().map(str::to_owned),
+                    engine: db.engine().map(str::to_owned),
+                    port: port(reported, db.engine()),
+                });
+            }
+        }
+        let mut clusters = self.client.describe_db_clusters().into_paginator().send();
+        while let Some(page) = clusters.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("DescribeDBClusters", e))?;
+            for db in page.db_clusters().iter().filter(|db| uses_group(db.vpc_security_groups(), group_id)) {
+                found.push(DatabaseListener {
+                    kind: DatabaseKind::Cluster,
+                    identifier: db.db_cluster_identifier().unwrap_or_default().to_owned(),
+                    arn: db.db_cluster_arn().map(str::to_owned),
+                    engine: db.engine().map(str::to_owned),
+                    port: port(db.port(), db.engine()),
+                });
+            }
+        }
+        Ok(found)
     }
 }
 

@@ -82,7 +82,7 @@ pub fn region_allowed(db: &Database, region: &AwsRegion, allowed: &AllowedRegion
 pub fn evaluate_database(db: &Database, region: &AwsRegion, allowed: &AllowedRegions) -> Vec<(RuleId, Verdict)> {
     if !db.state.is_rds_engine() {
         let skip = Verdict::NotApplicable("DocumentDB and Neptune are not judged by RDS rules");
-        return RuleId::ALL.iter().map(|rule| (*rule, skip.clone())).collect();
+        return RuleId::DATABASE.iter().map(|rule| (*rule, skip.clone())).collect();
     }
     vec![
         (RuleId::Rds2PublicAccess, instance_publicly_accessible(db)),
@@ -234,7 +234,7 @@ mod tests {
         let allowed = AllowedRegions::Only(vec![AwsRegion::parse("us-east-1").unwrap()]);
         let verdicts = evaluate_database(&db, &region, &allowed);
         let rules: Vec<_> = verdicts.iter().map(|(r, _)| *r).collect();
-        assert_eq!(rules, RuleId::ALL.to_vec());
+        assert_eq!(rules, RuleId::DATABASE.to_vec());
         let violations: Vec<_> =
             verdicts.iter().filter(|(_, v)| matches!(v, Verdict::Violation(_))).map(|(r, _)| r.as_str()).collect();
         assert_eq!(violations, ["RDS.2", "RDS.3", "RDSGUARD.REGION"]);

@@ -4,6 +4,7 @@
 //! alerts line up with what security teams already track; the rest use `RDSGUARD.*`.
 
 mod database;
+mod network;
 
 use std::fmt;
 use std::str::FromStr;
@@ -15,6 +16,7 @@ pub use database::{
     cluster_storage_encrypted, evaluate_database, instance_publicly_accessible, instance_storage_encrypted,
     region_allowed,
 };
+pub use network::{admitted_from_evidence, evaluate_ingress, DatabasePorts, WELL_KNOWN_DATABASE_PORTS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RuleId {
@@ -26,11 +28,29 @@ pub enum RuleId {
     Rds27ClusterEncryption,
     /// RDSGUARD.REGION: databases may only exist in allowed regions.
     RegionNotAllowed,
+    /// EC2.19: security groups must not allow unrestricted access (0.0.0.0/0, ::/0) to database
+    /// ports.
+    Ec2_19OpenToInternet,
+    /// RDSGUARD.SG_SOURCE: a database port admits only sources in ALLOWED_CIDRS (or other security
+    /// groups). Evaluated only when ALLOWED_CIDRS is set.
+    SgSourceNotAllowed,
 }
 
 impl RuleId {
-    pub const ALL: [RuleId; 4] =
+    /// Rules judged on a database's own state (rds-guard).
+    pub const DATABASE: [RuleId; 4] =
         [Self::Rds2PublicAccess, Self::Rds3InstanceEncryption, Self::Rds27ClusterEncryption, Self::RegionNotAllowed];
+    /// Rules judged on the security groups in front of databases (network-guard).
+    pub const NETWORK: [RuleId; 2] = [Self::Ec2_19OpenToInternet, Self::SgSourceNotAllowed];
+
+    pub const ALL: [RuleId; 6] = [
+        Self::Rds2PublicAccess,
+        Self::Rds3InstanceEncryption,
+        Self::Rds27ClusterEncryption,
+        Self::RegionNotAllowed,
+        Self::Ec2_19OpenToInternet,
+        Self::SgSourceNotAllowed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -38,14 +58,16 @@ impl RuleId {
             Self::Rds3InstanceEncryption => "RDS.3",
             Self::Rds27ClusterEncryption => "RDS.27",
             Self::RegionNotAllowed => "RDSGUARD.REGION",
+            Self::Ec2_19OpenToInternet => "EC2.19",
+            Self::SgSourceNotAllowed => "RDSGUARD.SG_SOURCE",
         }
     }
 
     pub fn severity(self) -> Severity {
         match self {
-            Self::Rds2PublicAccess => Severity::Critical,
+            Self::Rds2PublicAccess | Self::Ec2_19OpenToInternet => Severity::Critical,
             Self::Rds3InstanceEncryption | Self::Rds27ClusterEncryption => Severity::Medium,
-            Self::RegionNotAllowed => Severity::High,
+            Self::RegionNotAllowed | Self::SgSourceNotAllowed => Severity::High,
         }
     }
 
@@ -55,6 +77,8 @@ impl RuleId {
             Self::Rds2PublicAccess => "publicly accessible",
             Self::Rds3InstanceEncryption | Self::Rds27ClusterEncryption => "storage not encrypted",
             Self::RegionNotAllowed => "region not allowed",
+            Self::Ec2_19OpenToInternet => "database port open to the internet",
+            Self::SgSourceNotAllowed => "database port open to an unlisted source",
         }
     }
 
@@ -64,6 +88,8 @@ impl RuleId {
             Self::Rds3InstanceEncryption => "DB instance storage is not encrypted",
             Self::Rds27ClusterEncryption => "DB cluster storage is not encrypted",
             Self::RegionNotAllowed => "Database is in a region that is not allowed",
+            Self::Ec2_19OpenToInternet => "Security group allows unrestricted access to a database port",
+            Self::SgSourceNotAllowed => "Security group admits a source outside ALLOWED_CIDRS to a database port",
         }
     }
 }
@@ -81,7 +107,7 @@ impl Serialize for RuleId {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown rule id {0:?} (known: RDS.2, RDS.3, RDS.27, RDSGUARD.REGION)")]
+#[error("unknown rule id {0:?} (known: {known})", known = RuleId::ALL.map(RuleId::as_str).join(", "))]
 pub struct UnknownRule(pub String);
 
 impl FromStr for RuleId {

@@ -1,0 +1,180 @@
+//! Amazon EC2 security groups: reading a group and its rules, revoking an ingress rule.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{Filter, SecurityGroupRule};
+
+use super::rds::DatabaseNetworkInventory;
+use super::{AccountSessions, AwsError, SdkRds, SessionError};
+use crate::identity::{AccountId, AwsRegion};
+use crate::network::{IngressRule, RuleSource, SecurityGroup};
+
+/// EC2 error codes meaning "that group / rule does not exist (any more)".
+pub const NOT_FOUND_CODES: &[&str] = &[
+    "InvalidGroup.NotFound",
+    "InvalidGroupId.NotFound",
+    "InvalidPermission.NotFound",
+    "InvalidSecurityGroupRuleId.NotFound",
+];
+
+/// Reads a security group and its ingress rules.
+#[async_trait]
+pub trait SecurityGroupInventory: Send + Sync {
+    /// `Ok(None)`: the group does not exist (any more).
+    async fn describe_group(&self, group_id: &str) -> Result<Option<SecurityGroup>, AwsError>;
+    /// Every ingress rule of the group, one source each.
+    async fn ingress_rules(&self, group_id: &str) -> Result<Vec<IngressRule>, AwsError>;
+}
+
+/// The only write network-guard makes.
+#[async_trait]
+pub trait SecurityGroupRemediation: Send + Sync {
+    /// RevokeSecurityGroupIngress of one rule, by its SecurityGroupRuleId (nothing else is touched).
+    async fn revoke_ingress_rule(&self, group_id: &str, rule_id: &str) -> Result<(), AwsError>;
+}
+
+/// Both security group capabilities, as one account+region's client provides them.
+pub trait SecurityGroupPort: SecurityGroupInventory + SecurityGroupRemediation {}
+impl<T: SecurityGroupInventory + SecurityGroupRemediation> SecurityGroupPort for T {}
+
+/// What network-guard needs in one account and region.
+#[derive(Clone)]
+pub struct NetworkPorts {
+    pub groups: Arc<dyn SecurityGroupPort>,
+    pub databases: Arc<dyn DatabaseNetworkInventory>,
+}
+
+/// Hands out network access for the account and region an event happened in.
+#[async_trait]
+pub trait NetworkConnector: Send + Sync {
+    async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<NetworkPorts, SessionError>;
+}
+
+/// Security groups through the AWS SDK.
+#[derive(Debug, Clone)]
+pub struct SdkEc2 {
+    client: aws_sdk_ec2::Client,
+}
+
+impl SdkEc2 {
+    /// IAM actions of [`SecurityGroupInventory`]. EC2 authorises Describe* calls only on
+    /// `Resource: "*"` (they have no resource-level permissions).
+    pub const INVENTORY_IAM_ACTIONS: &'static [&'static str] =
+        &["ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules"];
+    /// IAM actions of [`SecurityGroupRemediation`] (scoped to security groups in the template).
+    pub const REMEDIATION_IAM_ACTIONS: &'static [&'static str] = &["ec2:RevokeSecurityGroupIngress"];
+
+    pub fn new(client: aws_sdk_ec2::Client) -> Self {
+        Self { client }
+    }
+}
+
+fn is_not_found(error: &AwsError) -> bool {
+    error.code.as_deref().is_some_and(|code| NOT_FOUND_CODES.contains(&code))
+}
+
+fn ingress_rule(rule: &SecurityGroupRule) -> Option<IngressRule> {
+    if rule.is_egress() == Some(true) {
+        return None;
+    }
+    let source = if let Some(cidr) = rule.cidr_ipv4().or(rule.cidr_ipv6()) {
+        RuleSource::from_cidr(cidr)
+    } else if let Some(list) = rule.prefix_list_id() {
+        RuleSource::PrefixList(list.to_owned())
+    } else if let Some(group) = rule.referenced_group_info().and_then(|g| g.group_id()) {
+        RuleSource::SecurityGroup(group.to_owned())
+    } else {
+        RuleSource::Unreadable("source (no CIDR, prefix list or group)".to_owned())
+    };
+    Some(IngressRule {
+        rule_id: rule.security_group_rule_id()?.to_owned(),
+        group_id: rule.group_id().unwrap_or_default().to_owned(),
+        protocol: rule.ip_protocol().unwrap_or_default().to_owned(),
+        from_port: rule.from_port(),
+        to_port: rule.to_port(),
+        source,
+        description: rule.description().filter(|d| !d.is_empty()).map(str::to_owned),
+    })
+}
+
+#[async_trait]
+impl SecurityGroupInventory for SdkEc2 {
+    async fn describe_group(&self, group_id: &str) -> Result<Option<SecurityGroup>, AwsError> {
+        let output = match self.client.describe_security_groups().group_ids(group_id).send().await {
+            Ok(output) => output,
+            Err(e) => {
+                let error = AwsError::from_sdk("DescribeSecurityGroups", e);
+                return if is_not_found(&error) { Ok(None) } else { Err(error) };
+            }
+        };
+        Ok(output.security_groups().first().map(|group| SecurityGroup {
+            id: group.group_id().unwrap_or(group_id).to_owned(),
+            name: group.group_name().map(str::to_owned),
+            vpc_id: group.vpc_id().map(str::to_owned),
+            owner_id: group.owner_id().map(str::to_owned),
+            tags: group
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+                .collect(),
+        }))
+    }
+
+    async fn ingress_rules(&self, group_id: &str) -> Result<Vec<IngressRule>, AwsError> {
+        let filter = Filter::builder().name("group-id").values(group_id).build();
+        let mut pages = self.client.describe_security_group_rules().filters(filter).into_paginator().send();
+        let mut rules = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("DescribeSecurityGroupRules", e))?;
+            rules.extend(page.security_group_rules().iter().filter_map(ingress_rule));
+        }
+        Ok(rules)
+    }
+}
+
+#[async_trait]
+impl SecurityGroupRemediation for SdkEc2 {
+    async fn revoke_ingress_rule(&self, group_id: &str, rule_id: &str) -> Result<(), AwsError> {
+        let output = self
+            .client
+            .revoke_security_group_ingress()
+            .group_id(group_id)
+            .security_group_rule_ids(rule_id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("RevokeSecurityGroupIngress", e))?;
+        // EC2 answers 200 with Return=false (or lists the rule as unknown) when nothing matched.
+        if output.r#return() == Some(false) || !output.unknown_ip_permissions().is_empty() {
+            return Err(AwsError {
+                operation: "RevokeSecurityGroupIngress",
+                code: Some("InvalidPermission.NotFound".to_owned()),
+                message: format!("{rule_id} was not revoked: EC2 reported it unknown"),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// [`SdkEc2`] and [`SdkRds`] for whichever account and region, through [`AccountSessions`].
+#[derive(Debug)]
+pub struct SessionNetworkConnector {
+    sessions: AccountSessions,
+}
+
+impl SessionNetworkConnector {
+    pub fn new(sessions: AccountSessions) -> Self {
+        Self { sessions }
+    }
+}
+
+#[async_trait]
+impl NetworkConnector for SessionNetworkConnector {
+    async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<NetworkPorts, SessionError> {
+        let config = self.sessions.config_for(account, region).await?;
+        Ok(NetworkPorts {
+            groups: Arc::new(SdkEc2::new(aws_sdk_ec2::Client::new(&config))),
+            databases: Arc::new(SdkRds::new(aws_sdk_rds::Client::new(&config))),
+        })
+    }
+}
