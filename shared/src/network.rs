@@ -11,6 +11,23 @@ use crate::database::DatabaseKind;
 /// CloudFormation type name used in alerts.
 pub const SECURITY_GROUP_TYPE: &str = "AWS::EC2::SecurityGroup";
 
+/// How an event names a security group: by id, or (EC2-Classic / default-VPC style requests) by
+/// name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum GroupRef {
+    Id(String),
+    Name(String),
+}
+
+impl std::fmt::Display for GroupRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Id(id) => f.write_str(id),
+            Self::Name(name) => write!(f, "group named {name:?}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SecurityGroup {
     pub id: String,

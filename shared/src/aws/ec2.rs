@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{Filter, SecurityGroupRule};
 use super::rds::DatabaseNetworkInventory;
 use super::{AccountSessions, AwsError, SdkRds, SessionError};
 use crate::identity::{AccountId, AwsRegion};
-use crate::network::{IngressRule, RuleSource, SecurityGroup};
+use crate::network::{GroupRef, IngressRule, RuleSource, SecurityGroup};
 
 /// EC2 error codes meaning "that group / rule does not exist (any more)".
 pub const NOT_FOUND_CODES: &[&str] = &[
@@ -22,7 +22,7 @@ pub const NOT_FOUND_CODES: &[&str] = &[
 #[async_trait]
 pub trait SecurityGroupInventory: Send + Sync {
     /// `Ok(None)`: the group does not exist (any more).
-    async fn describe_group(&self, group_id: &str) -> Result<Option<SecurityGroup>, AwsError>;
+    async fn describe_group(&self, group: &GroupRef) -> Result<Option<SecurityGroup>, AwsError>;
     /// Every ingress rule of the group, one source each.
     async fn ingress_rules(&self, group_id: &str) -> Result<Vec<IngressRule>, AwsError>;
 }
@@ -100,24 +100,30 @@ fn ingress_rule(rule: &SecurityGroupRule) -> Option<IngressRule> {
 
 #[async_trait]
 impl SecurityGroupInventory for SdkEc2 {
-    async fn describe_group(&self, group_id: &str) -> Result<Option<SecurityGroup>, AwsError> {
-        let output = match self.client.describe_security_groups().group_ids(group_id).send().await {
+    async fn describe_group(&self, group: &GroupRef) -> Result<Option<SecurityGroup>, AwsError> {
+        let request = match group {
+            GroupRef::Id(id) => self.client.describe_security_groups().group_ids(id),
+            GroupRef::Name(name) => self.client.describe_security_groups().group_names(name),
+        };
+        let output = match request.send().await {
             Ok(output) => output,
             Err(e) => {
                 let error = AwsError::from_sdk("DescribeSecurityGroups", e);
                 return if is_not_found(&error) { Ok(None) } else { Err(error) };
             }
         };
-        Ok(output.security_groups().first().map(|group| SecurityGroup {
-            id: group.group_id().unwrap_or(group_id).to_owned(),
-            name: group.group_name().map(str::to_owned),
-            vpc_id: group.vpc_id().map(str::to_owned),
-            owner_id: group.owner_id().map(str::to_owned),
-            tags: group
-                .tags()
-                .iter()
-                .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
-                .collect(),
+        Ok(output.security_groups().first().and_then(|group| {
+            Some(SecurityGroup {
+                id: group.group_id()?.to_owned(),
+                name: group.group_name().map(str::to_owned),
+                vpc_id: group.vpc_id().map(str::to_owned),
+                owner_id: group.owner_id().map(str::to_owned),
+                tags: group
+                    .tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+                    .collect(),
+            })
         }))
     }
 

@@ -1,0 +1,218 @@
+//! The network-guard handler: event → security groups → read, judge, revoke, confirm → alerts →
+//! summary.
+
+use std::sync::Arc;
+
+use rdsguard::aws::{AlertPublisher, AwsError, NetworkConnector, SessionError, UndeliveredAlertSink};
+use rdsguard::event::EventError;
+use rdsguard::group_check::{check_security_group, GroupCheck};
+use rdsguard::network::{DatabaseListener, GroupRef, IngressRule};
+use rdsguard::remediate::Confirmation;
+use rdsguard::report::{deliver, AlertDelivery, FindingSummary, Outcome, PublishFailure};
+use serde::Serialize;
+use serde_json::Value;
+use tracing::{error, info};
+
+use crate::target::{triage_payload, Target, Triage};
+
+/// Name of this function in alerts.
+pub const FUNCTION_NAME: &str = "network-guard";
+
+/// Everything the handler needs, built once per container.
+pub struct NetworkGuard {
+    pub policy: rdsguard::policy::Policy,
+    pub network: Arc<dyn NetworkConnector>,
+    pub alerts: Arc<dyn AlertPublisher>,
+    /// Keeps alerts SNS would not take (see [`UndeliveredAlertSink`]).
+    pub undelivered: Option<Arc<dyn UndeliveredAlertSink>>,
+    /// How long to read the rules back after a revoke (see [`Confirmation`]).
+    pub confirmation: Confirmation,
+}
+
+/// Why an invocation failed. Each of these makes Lambda retry the event and, in the end, keep it
+/// in the dead-letter queue.
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkGuardError {
+    #[error("network-guard handles this event but cannot act on it safely: {0}")]
+    Event(#[from] EventError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error("cannot read security group {group}: {error}")]
+    Describe { group: String, error: AwsError },
+    #[error(transparent)]
+    Publish(#[from] PublishFailure),
+}
+
+impl NetworkGuardError {
+    /// Short error type reported to Lambda (shows as `errorType` in logs and the DLQ).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Event(_) => "UnusableEvent",
+            Self::Session(_) => "AccountSessionFailed",
+            Self::Describe { .. } => "DescribeFailed",
+            Self::Publish(_) => "AlertPublishFailed",
+        }
+    }
+}
+
+/// What the invocation did, returned to the caller.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// `checked` or `ignored`.
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_name: Option<String>,
+    /// What the call asked for, as `protocol ports from source` (the event's claim; the groups'
+    /// current rules are what is judged).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requested: Vec<String>,
+    pub groups: Vec<GroupSummary>,
+    /// One per offending ingress rule.
+    pub findings: Vec<FindingSummary>,
+    /// Rules that could not be judged for lack of state (nothing was done about them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub undetermined: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupSummary {
+    /// As the event named it.
+    pub group: String,
+    /// `checked`, or `not found` when the group no longer exists.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    pub ingress_rules_checked: usize,
+    pub ports_judged: Vec<u16>,
+    pub ports_basis: Option<&'static str>,
+    pub databases: Vec<DatabaseListener>,
+}
+
+impl GroupSummary {
+    fn checked(group: &GroupRef, check: &GroupCheck) -> Self {
+        Self {
+            group: group.to_string(),
+            status: "checked",
+            arn: Some(check.arn.clone()),
+            ingress_rules_checked: check.ingress_rules_checked,
+            ports_judged: check.ports.ports().to_vec(),
+            ports_basis: Some(check.ports.basis()),
+            databases: check.databases.clone(),
+        }
+    }
+
+    fn not_found(group: &GroupRef) -> Self {
+        Self {
+            group: group.to_string(),
+            status: "not found",
+            arn: None,
+            ingress_rules_checked: 0,
+            ports_judged: Vec::new(),
+            ports_basis: None,
+            databases: Vec::new(),
+        }
+    }
+}
+
+impl Summary {
+    fn ignored(reason: String) -> Self {
+        info!(%reason, "event ignored");
+        Self {
+            outcome: "ignored",
+            reason: Some(reason),
+            event_id: None,
+            event_name: None,
+            requested: Vec::new(),
+            groups: Vec::new(),
+            findings: Vec::new(),
+            undetermined: Vec::new(),
+        }
+    }
+}
+
+/// Handles one event.
+pub async fn handle_event(payload: &Value, guard: &NetworkGuard) -> Result<Summary, NetworkGuardError> {
+    let target = match triage_payload(payload) {
+        Ok(Triage::Check(target)) => target,
+        Ok(Triage::Ignore(reason)) => return Ok(Summary::ignored(reason)),
+        Err(e) => {
+            error!(error = %e, "event could not be read");
+            return Err(e.into());
+        }
+    };
+    check_target(&target, guard).await
+}
+
+async fn check_target(target: &Target, guard: &NetworkGuard) -> Result<Summary, NetworkGuardError> {
+    let context = &target.context;
+    let requested: Vec<String> = target.requested.iter().map(describe_requested).collect();
+    if !requested.is_empty() {
+        info!(event_id = %context.event_id, ?requested, "the call asked for this ingress");
+    }
+    let aws = guard.network.connect(&target.account, &target.region).await?;
+    let mut checks = Vec::new();
+    let mut groups = Vec::new();
+    for group in &target.groups {
+        info!(
+            event_id = %context.event_id, event_name = %context.event_name, account = %target.account,
+            region = %target.region, %group, "checking security group"
+        );
+        let check =
+            check_security_group(group, &target.account, &target.region, &aws, &guard.policy, guard.confirmation)
+                .await
+                .map_err(|error| NetworkGuardError::Describe { group: group.to_string(), error })?;
+        match check {
+            Some(check) => {
+                groups.push(GroupSummary::checked(group, &check));
+                checks.push(check);
+            }
+            None => {
+                info!(%group, "security group does not exist (deleted, or never created); nothing to check");
+                groups.push(GroupSummary::not_found(group));
+            }
+        }
+    }
+
+    let mut due = Vec::new();
+    let mut undetermined = Vec::new();
+    for check in &checks {
+        undetermined.extend(check.undetermined.iter().cloned());
+        for (finding, action) in &check.findings {
+            info!(
+                rule = %finding.rule, group = %check.group.id, sg_rule = %finding.observed["rule"]["security_group_rule_id"],
+                status = action.status.as_str(), detail = %action.detail, "finding"
+            );
+            due.push(Outcome { finding, action: action.clone(), suppressed: None });
+        }
+    }
+    let delivery = AlertDelivery {
+        publisher: guard.alerts.as_ref(),
+        undelivered: guard.undelivered.as_deref(),
+        source: FUNCTION_NAME,
+    };
+    let findings = deliver(due, context, delivery).await.map_err(|(_, failure)| failure)?;
+    Ok(Summary {
+        outcome: "checked",
+        reason: None,
+        event_id: Some(context.event_id.clone()),
+        event_name: Some(context.event_name.clone()),
+        requested,
+        groups,
+        findings,
+        undetermined,
+    })
+}
+
+fn describe_requested(rule: &IngressRule) -> String {
+    let ports = match (rule.from_port, rule.to_port) {
+        (Some(from), Some(to)) if from == to => format!("port {from}"),
+        (Some(from), Some(to)) => format!("ports {from}-{to}"),
+        _ => "all ports".to_owned(),
+    };
+    let protocol = if rule.protocol == "-1" { "all protocols" } else { rule.protocol.as_str() };
+    format!("{protocol} {ports} from {} into {}", rule.source.describe(), rule.group_id)
+}

@@ -1,0 +1,28 @@
+//! network-guard: revokes security group ingress rules that open a database port to the whole
+//! internet (EC2.19: `0.0.0.0/0`, `::/0`) or, with ALLOWED_CIDRS set, to an unlisted source
+//! (RDSGUARD.SG_SOURCE) — every such rule, by its SecurityGroupRuleId, leaving the others alone —
+//! and alerts through SNS, one alert per offending rule.
+
+pub mod handler;
+pub mod target;
+
+pub use handler::{handle_event, NetworkGuard, NetworkGuardError, Summary, FUNCTION_NAME};
+
+use rdsguard::aws::{AccountSessions, SdkEc2, SdkRds, SnsAlertPublisher, SqsUndeliveredAlerts};
+
+/// Every IAM action network-guard's code can call (the union of its adapters' declarations).
+/// template.yaml must grant exactly these to the function; a test checks it.
+pub fn iam_actions() -> Vec<&'static str> {
+    let mut actions: Vec<&'static str> = [
+        SdkEc2::INVENTORY_IAM_ACTIONS,
+        SdkEc2::REMEDIATION_IAM_ACTIONS,
+        SdkRds::INVENTORY_IAM_ACTIONS,
+        SnsAlertPublisher::IAM_ACTIONS,
+        SqsUndeliveredAlerts::IAM_ACTIONS,
+        AccountSessions::IAM_ACTIONS,
+    ]
+    .concat();
+    actions.sort_unstable();
+    actions.dedup();
+    actions
+}
