@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aws_sdk_rds::types::{DbCluster, DbInstance, Tag};
 use rds_guard::RdsGuard;
 use rdsguard::aws::{
-    AccountSessions, SessionRdsConnector, SnsAlertPublisher, SqsUndeliveredAlerts, UndeliveredAlertSink,
+    AccountSessions, AlertPublisher, SessionRdsConnector, SnsAlertPublisher, SqsUndeliveredAlerts, UndeliveredAlertSink,
 };
 use rdsguard::policy::Policy;
 use serde_json::Value;
@@ -208,16 +208,35 @@ impl Estate {
 
     /// rds-guard wired exactly as its `main` wires it, against moto, with extra settings.
     pub async fn rds_guard(&self, settings: &[(&str, &str)]) -> RdsGuard {
+        self.rds_guard_with_policy(self.policy(settings)).await
+    }
+
+    pub async fn rds_guard_with_policy(&self, policy: Policy) -> RdsGuard {
+        let plumbing = self.plumbing(&policy).await;
+        let rds = SessionRdsConnector::new(plumbing.sessions);
+        RdsGuard {
+            policy,
+            rds: Arc::new(rds),
+            alerts: plumbing.alerts,
+            undelivered: plumbing.undelivered,
+            confirmation: Default::default(),
+        }
+    }
+
+    /// The policy a function reads from its environment, with the stack's topic and dead-letter
+    /// queue and extra `settings`.
+    pub fn policy(&self, settings: &[(&str, &str)]) -> Policy {
         let mut vars = vec![
             ("ALERT_TOPIC_ARN".to_owned(), self.topic_arn.clone()),
             ("UNDELIVERED_ALERTS_QUEUE_URL".to_owned(), self.dead_letter_queue_url.clone()),
         ];
         vars.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let policy = Policy::from_vars(vars).expect("policy");
-        self.rds_guard_with_policy(policy).await
+        Policy::from_vars(vars).expect("policy")
     }
 
-    pub async fn rds_guard_with_policy(&self, policy: Policy) -> RdsGuard {
+    /// What every function's `main` builds from the policy: alert publisher, dead-letter sink and
+    /// account sessions.
+    pub async fn plumbing(&self, policy: &Policy) -> Plumbing {
         let base = self.moto.sdk_config(HOME_REGION).await;
         let sns_config =
             base.to_builder().region(aws_config::Region::new(policy.alert_topic.region.to_string())).build();
@@ -226,7 +245,17 @@ impl Estate {
             Arc::new(SqsUndeliveredAlerts::new(aws_sdk_sqs::Client::new(&base), url.clone()))
                 as Arc<dyn UndeliveredAlertSink>
         });
-        let rds = SessionRdsConnector::new(AccountSessions::new(base, policy.member_role_name.clone()));
-        RdsGuard { policy, rds: Arc::new(rds), alerts: Arc::new(alerts), undelivered, confirmation: Default::default() }
+        Plumbing {
+            alerts: Arc::new(alerts),
+            undelivered,
+            sessions: AccountSessions::new(base, policy.member_role_name.clone()),
+        }
     }
+}
+
+/// See [`Estate::plumbing`].
+pub struct Plumbing {
+    pub alerts: Arc<dyn AlertPublisher>,
+    pub undelivered: Option<Arc<dyn UndeliveredAlertSink>>,
+    pub sessions: AccountSessions,
 }

@@ -1,15 +1,20 @@
-//! Builders for the EventBridge events AWS delivers to rds-guard, shaped like the real samples in
+//! Builders for the EventBridge events AWS delivers to rdsguard's functions, shaped like the real samples in
 //! shared/tests/fixtures/real-events.
 
 use serde_json::{json, Value};
 
 /// An "AWS API Call via CloudTrail" envelope for an RDS call.
 pub fn rds_api_call(name: &str, account: &str, region: &str, request: Value, response: Value) -> Value {
+    api_call("rds", name, account, region, request, response)
+}
+
+/// An "AWS API Call via CloudTrail" envelope for a call to `service` (`rds`, `ec2`...).
+pub fn api_call(service: &str, name: &str, account: &str, region: &str, request: Value, response: Value) -> Value {
     json!({
         "version": "0",
         "id": format!("{name}-{account}-{region}-envelope"),
         "detail-type": "AWS API Call via CloudTrail",
-        "source": "aws.rds",
+        "source": format!("aws.{service}"),
         "account": account,
         "time": "2026-11-23T09:00:00Z",
         "region": region,
@@ -24,7 +29,7 @@ pub fn rds_api_call(name: &str, account: &str, region: &str, request: Value, res
                 "userName": "andrew"
             },
             "eventTime": "2026-11-23T09:00:00Z",
-            "eventSource": "rds.amazonaws.com",
+            "eventSource": format!("{service}.amazonaws.com"),
             "eventName": name,
             "awsRegion": region,
             "sourceIPAddress": "203.0.113.10",
@@ -105,4 +110,52 @@ pub fn rds_event(
             "EventID": rds_event_id
         }
     })
+}
+
+/// AuthorizeSecurityGroupIngress as CloudTrail records it (the `ipPermissions.items[]` shape): one
+/// permission on `port` (tcp) from each of `cidrs`, IPv4 and IPv6 alike.
+pub fn authorize_ingress(account: &str, region: &str, group_id: &str, port: i32, cidrs: &[&str]) -> Value {
+    let v4: Vec<Value> = cidrs.iter().filter(|c| !c.contains(':')).map(|c| json!({"cidrIp": c})).collect();
+    let v6: Vec<Value> = cidrs.iter().filter(|c| c.contains(':')).map(|c| json!({"cidrIpv6": c})).collect();
+    api_call(
+        "ec2",
+        "AuthorizeSecurityGroupIngress",
+        account,
+        region,
+        json!({
+            "groupId": group_id,
+            "ipPermissions": {"items": [{
+                "ipProtocol": "tcp", "fromPort": port, "toPort": port, "groups": {},
+                "ipRanges": {"items": v4}, "ipv6Ranges": {"items": v6}, "prefixListIds": {}
+            }]}
+        }),
+        json!({"requestId": "2be70b99-4937-4a76-b7d9-390b6d0eda73", "_return": true}),
+    )
+}
+
+/// ModifySecurityGroupRules as CloudTrail records it (PascalCase, wrapped in
+/// `ModifySecurityGroupRulesRequest`): rule `rule_id` now admits tcp `from`-`to` from `cidr`.
+pub fn modify_security_group_rule(
+    account: &str,
+    region: &str,
+    group_id: &str,
+    rule_id: &str,
+    (from, to): (i32, i32),
+    cidr: &str,
+) -> Value {
+    let cidr_key = if cidr.contains(':') { "CidrIpv6" } else { "CidrIpv4" };
+    api_call(
+        "ec2",
+        "ModifySecurityGroupRules",
+        account,
+        region,
+        json!({"ModifySecurityGroupRulesRequest": {
+            "GroupId": group_id,
+            "SecurityGroupRule": {
+                "SecurityGroupRuleId": rule_id, "tag": 1,
+                "SecurityGroupRule": {cidr_key: cidr, "FromPort": from, "ToPort": to, "IpProtocol": "tcp"}
+            }
+        }}),
+        json!({"requestId": "9a1e0c7e-0000-4000-8000-000000000002", "_return": true}),
+    )
 }

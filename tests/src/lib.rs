@@ -6,6 +6,7 @@
 pub mod estate;
 pub mod events;
 pub mod moto;
+pub mod network;
 
 pub use estate::{Estate, ReceivedAlert};
 pub use moto::MotoServer;
