@@ -1,21 +1,64 @@
-//! template.yaml against the code: the function's IAM policy grants exactly the actions the code
-//! declares, the EventBridge rule matches exactly the API calls the code handles, and the function
-//! is built, configured and wired as the code expects. No AWS needed: the template is plain YAML
+//! template.yaml against the code: each function's IAM policy grants exactly the actions its code
+//! declares, its EventBridge rules match exactly the API calls it handles, and it is built,
+//! configured and wired as the code expects. No AWS needed: the template is plain YAML
 //! (long-form intrinsic functions only), read with serde_yaml.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
 
-use rds_guard::target::{handled_api_calls, RDS_EVENT_SOURCE};
+use rdsguard::aws::SdkEc2;
 use rdsguard::event::detail_type;
 use rdsguard::policy::{
-    ENV_ALERT_TOPIC_ARN, ENV_ALLOWED_REGIONS, ENV_EXEMPT_TAG_KEY, ENV_MEMBER_ROLE_NAME, ENV_MODE, ENV_RULE_ACTIONS,
-    ENV_UNDELIVERED_ALERTS_QUEUE_URL,
+    ENV_ALERT_TOPIC_ARN, ENV_ALLOWED_CIDRS, ENV_ALLOWED_REGIONS, ENV_EXEMPT_TAG_KEY, ENV_MEMBER_ROLE_NAME, ENV_MODE,
+    ENV_RULE_ACTIONS, ENV_UNDELIVERED_ALERTS_QUEUE_URL,
 };
 use serde_yaml::Value;
 
 const TEMPLATE_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
-const FUNCTION: &str = "RdsGuardFunction";
+
+/// What the code says about one function; the template must agree.
+struct FunctionSpec {
+    logical_id: &'static str,
+    binary: &'static str,
+    iam_actions: Vec<&'static str>,
+    /// Actions AWS authorises only on `Resource: "*"` (declared by the adapters).
+    unscoped_actions: Vec<&'static str>,
+    variables: Vec<&'static str>,
+    /// (event name in the template, `source`, `detail.eventSource`, `detail.eventName`s).
+    api_call_rules: Vec<(&'static str, &'static str, &'static str, Vec<&'static str>)>,
+}
+
+fn functions() -> Vec<FunctionSpec> {
+    let common =
+        [ENV_ALERT_TOPIC_ARN, ENV_MODE, ENV_RULE_ACTIONS, ENV_EXEMPT_TAG_KEY, ENV_MEMBER_ROLE_NAME, "RUST_LOG"];
+    let [(ec2_source, security_group_calls), (rds_source, database_calls)] = network_guard::target::handled_api_calls();
+    vec![
+        FunctionSpec {
+            logical_id: "RdsGuardFunction",
+            binary: "rds-guard",
+            iam_actions: rds_guard::iam_actions(),
+            unscoped_actions: Vec::new(),
+            variables: [&common[..], &[ENV_ALLOWED_REGIONS, ENV_UNDELIVERED_ALERTS_QUEUE_URL]].concat(),
+            api_call_rules: vec![(
+                "RdsApiCalls",
+                "aws.rds",
+                rds_guard::target::RDS_EVENT_SOURCE,
+                rds_guard::target::handled_api_calls().collect(),
+            )],
+        },
+        FunctionSpec {
+            logical_id: "NetworkGuardFunction",
+            binary: "network-guard",
+            iam_actions: network_guard::iam_actions(),
+            unscoped_actions: SdkEc2::INVENTORY_IAM_ACTIONS.to_vec(),
+            variables: [&common[..], &[ENV_ALLOWED_CIDRS, ENV_UNDELIVERED_ALERTS_QUEUE_URL]].concat(),
+            api_call_rules: vec![
+                ("SecurityGroupApiCalls", "aws.ec2", ec2_source, security_group_calls.to_vec()),
+                ("DatabaseNetworkApiCalls", "aws.rds", rds_source, database_calls.to_vec()),
+            ],
+        },
+    ]
+}
 
 fn template_text() -> String {
     std::fs::read_to_string(TEMPLATE_PATH).expect("template.yaml is readable at the workspace root")
@@ -38,9 +81,9 @@ fn resource<'a>(template: &'a Value, name: &str) -> &'a Value {
     at(template, &["Resources", name])
 }
 
-fn function(template: &Value) -> &Value {
-    let function = resource(template, FUNCTION);
-    assert_eq!(at(function, &["Type"]).as_str(), Some("AWS::Serverless::Function"));
+fn function<'a>(template: &'a Value, logical_id: &str) -> &'a Value {
+    let function = resource(template, logical_id);
+    assert_eq!(at(function, &["Type"]).as_str(), Some("AWS::Serverless::Function"), "{logical_id}");
     function
 }
 
@@ -71,67 +114,86 @@ fn assert_same_set(found: &BTreeSet<String>, expected: &BTreeSet<String>, what: 
     );
 }
 
-fn event_pattern<'a>(template: &'a Value, event: &str) -> &'a Value {
-    let event = at(function(template), &["Properties", "Events", event]);
+fn event_pattern<'a>(template: &'a Value, logical_id: &str, event: &str) -> &'a Value {
+    let event = at(function(template, logical_id), &["Properties", "Events", event]);
     assert_eq!(at(event, &["Type"]).as_str(), Some("EventBridgeRule"));
     at(event, &["Properties", "Pattern"])
 }
 
 #[test]
-fn function_policy_grants_exactly_the_actions_the_code_declares() {
+fn each_function_policy_grants_exactly_the_actions_its_code_declares() {
     let template = template();
-    let policies = at(function(&template), &["Properties", "Policies"])
-        .as_sequence()
-        .expect("Policies is a list of inline policy documents");
-    assert!(!policies.is_empty(), "the function has no inline policies");
+    for spec in functions() {
+        let policies = at(function(&template, spec.logical_id), &["Properties", "Policies"])
+            .as_sequence()
+            .expect("Policies is a list of inline policy documents");
+        assert!(!policies.is_empty(), "{} has no inline policies", spec.logical_id);
 
-    let mut granted = BTreeSet::new();
-    for (p, policy) in policies.iter().enumerate() {
-        let statements = at(policy, &["Statement"]).as_sequence().unwrap_or_else(|| {
-            panic!("Policies[{p}] must be an inline document with a Statement list, not a SAM policy template")
-        });
-        for (s, statement) in statements.iter().enumerate() {
-            let label = format!("Policies[{p}].Statement[{s}]");
-            assert_eq!(at(statement, &["Effect"]).as_str(), Some("Allow"), "{label}: only Allow statements expected");
-            assert!(statement.get("NotAction").is_none(), "{label}: NotAction grants far too much");
-            let resource = statement.get("Resource").unwrap_or_else(|| panic!("{label} has no Resource"));
-            let wildcard = |v: &Value| v.as_str() == Some("*");
-            let all_resources =
-                wildcard(resource) || resource.as_sequence().is_some_and(|items| items.iter().any(wildcard));
-            assert!(!all_resources, "{label}: Resource \"*\" grants every resource; scope it");
-            for action in strings(at(statement, &["Action"]), &format!("{label}.Action")) {
-                assert!(!action.contains('*'), "{label}: wildcard action {action:?}");
-                granted.insert(action);
+        let mut granted = BTreeSet::new();
+        for (p, policy) in policies.iter().enumerate() {
+            let statements = at(policy, &["Statement"]).as_sequence().unwrap_or_else(|| {
+                panic!("Policies[{p}] must be an inline document with a Statement list, not a SAM policy template")
+            });
+            for (s, statement) in statements.iter().enumerate() {
+                let label = format!("{}.Policies[{p}].Statement[{s}]", spec.logical_id);
+                assert_eq!(at(statement, &["Effect"]).as_str(), Some("Allow"), "{label}: only Allow statements");
+                assert!(statement.get("NotAction").is_none(), "{label}: NotAction grants far too much");
+                let resource = statement.get("Resource").unwrap_or_else(|| panic!("{label} has no Resource"));
+                let wildcard = |v: &Value| v.as_str() == Some("*");
+                let all_resources =
+                    wildcard(resource) || resource.as_sequence().is_some_and(|items| items.iter().any(wildcard));
+                let actions = strings(at(statement, &["Action"]), &format!("{label}.Action"));
+                for action in &actions {
+                    assert!(!action.contains('*'), "{label}: wildcard action {action:?}");
+                    assert!(
+                        !all_resources || spec.unscoped_actions.contains(&action.as_str()),
+                        "{label}: Resource \"*\" for {action}, which supports resource-level permissions; scope it"
+                    );
+                }
+                granted.extend(actions);
             }
         }
+        assert_same_set(&granted, &set_of(spec.iam_actions), &format!("{} IAM actions", spec.logical_id));
     }
-    assert_same_set(&granted, &set_of(rds_guard::iam_actions()), "IAM actions");
 }
 
 #[test]
-fn api_call_rule_matches_exactly_the_calls_the_code_handles() {
+fn each_api_call_rule_matches_exactly_the_calls_the_code_handles() {
     let template = template();
-    let pattern = event_pattern(&template, "RdsApiCalls");
-    assert_eq!(strings(at(pattern, &["source"]), "source"), set_of(["aws.rds"]));
-    assert_eq!(strings(at(pattern, &["detail-type"]), "detail-type"), set_of([detail_type::CLOUDTRAIL_API_CALL]));
-    assert_eq!(strings(at(pattern, &["detail", "eventSource"]), "eventSource"), set_of([RDS_EVENT_SOURCE]));
-    assert_same_set(
-        &strings(at(pattern, &["detail", "eventName"]), "eventName"),
-        &set_of(handled_api_calls()),
-        "CloudTrail event names (RdsApiCalls rule)",
-    );
-    let error_code = at(pattern, &["detail", "errorCode"]).as_sequence().expect("errorCode filter");
-    assert_eq!(
-        error_code.first().and_then(|f| f.get("exists")).and_then(Value::as_bool),
-        Some(false),
-        "failed calls changed nothing: the rule should filter them out"
-    );
+    for spec in functions() {
+        for (event, source, event_source, names) in spec.api_call_rules {
+            let label = format!("{}.{event}", spec.logical_id);
+            let pattern = event_pattern(&template, spec.logical_id, event);
+            assert_eq!(strings(at(pattern, &["source"]), "source"), set_of([source]), "{label}");
+            assert_eq!(
+                strings(at(pattern, &["detail-type"]), "detail-type"),
+                set_of([detail_type::CLOUDTRAIL_API_CALL]),
+                "{label}"
+            );
+            assert_eq!(
+                strings(at(pattern, &["detail", "eventSource"]), "eventSource"),
+                set_of([event_source]),
+                "{label}"
+            );
+            assert_same_set(
+                &strings(at(pattern, &["detail", "eventName"]), "eventName"),
+                &set_of(names),
+                &format!("CloudTrail event names ({label})"),
+            );
+            let error_code = at(pattern, &["detail", "errorCode"]).as_sequence().expect("errorCode filter");
+            assert_eq!(
+                error_code.first().and_then(|f| f.get("exists")).and_then(Value::as_bool),
+                Some(false),
+                "{label}: failed calls changed nothing: the rule should filter them out"
+            );
+        }
+    }
 }
 
 #[test]
 fn rds_event_rule_delivers_instance_and_cluster_events() {
     let template = template();
-    let pattern = event_pattern(&template, "RdsDatabaseEvents");
+    let pattern = event_pattern(&template, "RdsGuardFunction", "RdsDatabaseEvents");
     assert_eq!(strings(at(pattern, &["source"]), "source"), set_of(["aws.rds"]));
     assert_eq!(
         strings(at(pattern, &["detail-type"]), "detail-type"),
@@ -146,15 +208,17 @@ fn rds_event_rule_delivers_instance_and_cluster_events() {
 }
 
 #[test]
-fn function_is_built_and_run_as_a_rust_arm64_binary() {
+fn each_function_is_built_and_run_as_a_rust_arm64_binary() {
     let template = template();
-    let function = function(&template);
-    assert_eq!(at(function, &["Metadata", "BuildMethod"]).as_str(), Some("rust-cargolambda"));
-    assert_eq!(at(function, &["Metadata", "BuildProperties", "Binary"]).as_str(), Some("rds-guard"));
-    let properties = at(function, &["Properties"]);
-    assert_eq!(at(properties, &["Runtime"]).as_str(), Some("provided.al2023"));
-    assert_eq!(at(properties, &["Handler"]).as_str(), Some("bootstrap"));
-    assert_eq!(strings(at(properties, &["Architectures"]), "Architectures"), set_of(["arm64"]));
+    for spec in functions() {
+        let function = function(&template, spec.logical_id);
+        assert_eq!(at(function, &["Metadata", "BuildMethod"]).as_str(), Some("rust-cargolambda"));
+        assert_eq!(at(function, &["Metadata", "BuildProperties", "Binary"]).as_str(), Some(spec.binary));
+        let properties = at(function, &["Properties"]);
+        assert_eq!(at(properties, &["Runtime"]).as_str(), Some("provided.al2023"), "{}", spec.logical_id);
+        assert_eq!(at(properties, &["Handler"]).as_str(), Some("bootstrap"), "{}", spec.logical_id);
+        assert_eq!(strings(at(properties, &["Architectures"]), "Architectures"), set_of(["arm64"]));
+    }
 }
 
 #[test]
@@ -168,35 +232,39 @@ fn alerts_are_encrypted_and_failed_events_are_kept() {
     assert_eq!(at(queue, &["Type"]).as_str(), Some("AWS::SQS::Queue"));
     assert_eq!(at(queue, &["Properties", "SqsManagedSseEnabled"]).as_bool(), Some(true));
 
-    let dlq = at(function(&template), &["Properties", "DeadLetterQueue"]);
-    assert_eq!(at(dlq, &["Type"]).as_str(), Some("SQS"));
-    let target: Vec<&str> = at(dlq, &["TargetArn", "Fn::GetAtt"])
-        .as_sequence()
-        .expect("DeadLetterQueue.TargetArn is Fn::GetAtt [queue, Arn]")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    assert_eq!(target, ["DeadLetterQueue", "Arn"]);
+    let allowed_sources = format!(
+        "{:?}",
+        at(resource(&template, "DeadLetterQueuePolicy"), &["Properties", "PolicyDocument", "Statement"])
+    );
+    for spec in functions() {
+        let function = function(&template, spec.logical_id);
+        let dlq = at(function, &["Properties", "DeadLetterQueue"]);
+        assert_eq!(at(dlq, &["Type"]).as_str(), Some("SQS"));
+        let target: Vec<&str> = at(dlq, &["TargetArn", "Fn::GetAtt"])
+            .as_sequence()
+            .expect("DeadLetterQueue.TargetArn is Fn::GetAtt [queue, Arn]")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(target, ["DeadLetterQueue", "Arn"], "{}", spec.logical_id);
+        for (event, _) in at(function, &["Properties", "Events"]).as_mapping().expect("Events").iter() {
+            let rule = format!("{}{}", spec.logical_id, event.as_str().unwrap_or_default());
+            assert!(allowed_sources.contains(&rule), "the DLQ policy must let rule {rule} send undeliverable events");
+        }
+    }
 }
 
 #[test]
 fn every_variable_the_code_reads_is_set() {
     let template = template();
-    let variables = at(function(&template), &["Properties", "Environment", "Variables"]);
-    for name in [
-        ENV_ALERT_TOPIC_ARN,
-        ENV_ALLOWED_REGIONS,
-        ENV_MODE,
-        ENV_RULE_ACTIONS,
-        ENV_EXEMPT_TAG_KEY,
-        ENV_MEMBER_ROLE_NAME,
-        ENV_UNDELIVERED_ALERTS_QUEUE_URL,
-        "RUST_LOG",
-    ] {
-        assert!(variables.get(name).is_some(), "Environment.Variables has no {name}");
+    for spec in functions() {
+        let variables = at(function(&template, spec.logical_id), &["Properties", "Environment", "Variables"]);
+        for name in &spec.variables {
+            assert!(variables.get(*name).is_some(), "{}: Environment.Variables has no {name}", spec.logical_id);
+        }
+        assert_eq!(at(variables, &[ENV_ALERT_TOPIC_ARN, "Ref"]).as_str(), Some("AlertTopic"));
+        assert_eq!(at(variables, &[ENV_UNDELIVERED_ALERTS_QUEUE_URL, "Ref"]).as_str(), Some("DeadLetterQueue"));
     }
-    assert_eq!(at(variables, &[ENV_ALERT_TOPIC_ARN, "Ref"]).as_str(), Some("AlertTopic"));
-    assert_eq!(at(variables, &[ENV_UNDELIVERED_ALERTS_QUEUE_URL, "Ref"]).as_str(), Some("DeadLetterQueue"));
 }
 
 #[test]
