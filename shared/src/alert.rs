@@ -46,7 +46,7 @@ impl Alert {
             schema_version: ALERT_SCHEMA_VERSION,
             rule: finding.rule.as_str().to_owned(),
             title: finding.title.to_owned(),
-            short_title: finding.short_title.to_owned(),
+            short_title: finding.headline.clone().unwrap_or_else(|| finding.short_title.to_owned()),
             severity: finding.severity.as_str().to_owned(),
             account: finding.account.to_string(),
             region: finding.region.to_string(),

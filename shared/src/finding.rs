@@ -14,6 +14,10 @@ pub struct Finding {
     pub title: &'static str,
     #[serde(skip)]
     pub short_title: &'static str,
+    /// A few words for the alert subject that say more than the rule's short title (e.g. which
+    /// port is open to which source); `None`: the short title.
+    #[serde(skip)]
+    pub headline: Option<String>,
     pub account: AccountId,
     pub region: AwsRegion,
     /// The CloudFormation type name, e.g. `AWS::RDS::DBInstance`, `AWS::EC2::SecurityGroup`.
@@ -39,6 +43,7 @@ impl Finding {
             severity: rule.severity(),
             title: rule.title(),
             short_title: rule.short_title(),
+            headline: None,
             account: account.clone(),
             region: region.clone(),
             resource_type: db.kind.aws_type(),
@@ -66,6 +71,7 @@ impl Finding {
             severity: rule.severity(),
             title: rule.title(),
             short_title: rule.short_title(),
+            headline: None,
             account: account.clone(),
             region: region.clone(),
             resource_type,

@@ -62,8 +62,9 @@ pub async fn check_security_group(
             match verdict {
                 Verdict::Violation(evidence) => {
                     let observed = with_context(evidence, &group, &databases);
-                    let finding =
+                    let mut finding =
                         Finding::for_resource(rule_id, account, region, SECURITY_GROUP_TYPE, &group.id, &arn, observed);
+                    finding.headline = Some(headline(rule));
                     offending.push((finding, rule));
                 }
                 Verdict::Unknown(why) => {
@@ -195,10 +196,184 @@ async fn confirm_gone(
     results
 }
 
+/// e.g. `5432 open to ::/0`, `0-65535 open to 0.0.0.0/0`, `all traffic open to ::/0`.
+fn headline(rule: &IngressRule) -> String {
+    let what = match (rule.protocol.as_str(), rule.from_port, rule.to_port) {
+        ("-1", _, _) => "all traffic".to_owned(),
+        (_, Some(from), Some(to)) if from == to && from >= 0 => from.to_string(),
+        (_, Some(from), Some(to)) if from >= 0 && to >= 0 => format!("{from}-{to}"),
+        _ => "all ports".to_owned(),
+    };
+    format!("{what} open to {}", rule.source.describe())
+}
+
 fn port_range(rule: &IngressRule) -> String {
     match (rule.from_port, rule.to_port) {
         (Some(from), Some(to)) if from == to && from >= 0 => format!("port {from}"),
         (Some(from), Some(to)) if from >= 0 && to >= 0 => format!("ports {from}-{to}"),
         _ => "all ports".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::aws::{DatabaseNetworkInventory, SecurityGroupInventory, SecurityGroupRemediation};
+    use crate::database::DatabaseKind;
+    use crate::network::RuleSource;
+
+    /// How the fake EC2 answers a revoke.
+    #[derive(Clone, Copy)]
+    enum Revoke {
+        Works,
+        Denied,
+        /// Accepted, but the rule stays (eventual consistency gone wrong).
+        Ignored,
+    }
+
+    struct FakeEc2 {
+        rules: Mutex<Vec<IngressRule>>,
+        revoke: Revoke,
+        tags: Vec<(String, String)>,
+    }
+
+    #[async_trait]
+    impl SecurityGroupInventory for FakeEc2 {
+        async fn describe_group(&self, group: &GroupRef) -> Result<Option<SecurityGroup>, AwsError> {
+            Ok(Some(SecurityGroup { id: group.to_string(), tags: self.tags.clone(), ..SecurityGroup::default() }))
+        }
+        async fn ingress_rules(&self, _: &str) -> Result<Vec<IngressRule>, AwsError> {
+            Ok(self.rules.lock().unwrap().clone())
+        }
+    }
+
+    #[async_trait]
+    impl SecurityGroupRemediation for FakeEc2 {
+        async fn revoke_ingress_rule(&self, _: &str, rule_id: &str) -> Result<(), AwsError> {
+            match self.revoke {
+                Revoke::Works => {
+                    self.rules.lock().unwrap().retain(|r| r.rule_id != rule_id);
+                    Ok(())
+                }
+                Revoke::Denied => Err(AwsError {
+                    operation: "RevokeSecurityGroupIngress",
+                    code: Some("UnauthorizedOperation".into()),
+                    message: "You are not authorized to perform this operation.".into(),
+                }),
+                Revoke::Ignored => Ok(()),
+            }
+        }
+    }
+
+    struct OnePostgres;
+
+    #[async_trait]
+    impl DatabaseNetworkInventory for OnePostgres {
+        async fn databases_using_group(&self, _: &str) -> Result<Vec<DatabaseListener>, AwsError> {
+            Ok(vec![DatabaseListener {
+                kind: DatabaseKind::Instance,
+                identifier: "orders".into(),
+                arn: None,
+                engine: Some("postgres".into()),
+                port: Some(5432),
+            }])
+        }
+    }
+
+    fn rule(id: &str, cidr: &str) -> IngressRule {
+        IngressRule {
+            rule_id: id.into(),
+            group_id: "sg-1".into(),
+            protocol: "tcp".into(),
+            from_port: Some(5432),
+            to_port: Some(5432),
+            source: RuleSource::from_cidr(cidr),
+            description: None,
+        }
+    }
+
+    async fn check(revoke: Revoke, tags: &[(&str, &str)], vars: &[(&str, &str)]) -> (GroupCheck, Vec<String>) {
+        let ec2 = Arc::new(FakeEc2 {
+            rules: Mutex::new(vec![
+                rule("sgr-world4", "0.0.0.0/0"),
+                rule("sgr-world6", "::/0"),
+                rule("sgr-app", "10.0.0.0/16"),
+            ]),
+            revoke,
+            tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        });
+        let aws = NetworkPorts { groups: ec2.clone(), databases: Arc::new(OnePostgres) };
+        let mut all = vec![("ALERT_TOPIC_ARN".to_owned(), "arn:aws:sns:us-east-1:123456789012:t".to_owned())];
+        all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let policy = Policy::from_vars(all).unwrap();
+        let quick = Confirmation { attempts: 2, delay: Duration::from_millis(1) };
+        let account = AccountId::parse("123456789012").unwrap();
+        let region = AwsRegion::parse("us-east-1").unwrap();
+        let checked = check_security_group(&GroupRef::Id("sg-1".into()), &account, &region, &aws, &policy, quick)
+            .await
+            .unwrap()
+            .unwrap();
+        let left = ec2.rules.lock().unwrap().iter().map(|r| r.rule_id.clone()).collect();
+        (checked, left)
+    }
+
+    fn statuses(check: &GroupCheck) -> Vec<(&str, ActionStatus)> {
+        check
+            .findings
+            .iter()
+            .map(|(f, a)| (f.observed["rule"]["security_group_rule_id"].as_str().unwrap_or_default(), a.status))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn outcomes_per_offending_rule() {
+        use ActionStatus::*;
+        type Pairs<'a> = &'a [(&'a str, &'a str)];
+        /// (name, revoke behaviour, group tags, settings, status of both world rules, rules left)
+        type Case<'a> = (&'a str, Revoke, Pairs<'a>, Pairs<'a>, ActionStatus, &'a [&'a str]);
+        let cases: [Case; 5] = [
+            ("revoked", Revoke::Works, &[], &[], Succeeded, &["sgr-app"]),
+            ("denied", Revoke::Denied, &[], &[], Failed, &["sgr-world4", "sgr-world6", "sgr-app"]),
+            ("accepted but still there", Revoke::Ignored, &[], &[], Failed, &["sgr-world4", "sgr-world6", "sgr-app"]),
+            (
+                "exempt",
+                Revoke::Works,
+                &[("rdsguard:exempt", "all")],
+                &[],
+                Skipped,
+                &["sgr-world4", "sgr-world6", "sgr-app"],
+            ),
+            (
+                "alert mode",
+                Revoke::Works,
+                &[],
+                &[("MODE", "alert")],
+                NotAttempted,
+                &["sgr-world4", "sgr-world6", "sgr-app"],
+            ),
+        ];
+        for (name, revoke, tags, vars, status, left) in cases {
+            let (checked, remaining) = check(revoke, tags, vars).await;
+            assert_eq!(statuses(&checked), [("sgr-world4", status), ("sgr-world6", status)], "{name}");
+            assert_eq!(remaining, left, "{name}");
+            assert_eq!(checked.ingress_rules_checked, 3, "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn failures_carry_the_aws_error_and_findings_the_evidence() {
+        let (checked, _) = check(Revoke::Denied, &[], &[]).await;
+        let (finding, outcome) = &checked.findings[0];
+        assert!(outcome.detail.contains("UnauthorizedOperation"), "{}", outcome.detail);
+        assert_eq!(finding.headline.as_deref(), Some("5432 open to 0.0.0.0/0"));
+        assert_eq!(finding.resource, "arn:aws:ec2:us-east-1:123456789012:security-group/sg-1");
+        assert_eq!(finding.observed["databases_exposed"][0]["identifier"], "orders");
+        let (_, still_there) = &check(Revoke::Ignored, &[], &[]).await.0.findings[1];
+        assert!(still_there.detail.contains("sgr-world6 is still in sg-1"), "{}", still_there.detail);
     }
 }

@@ -91,7 +91,10 @@ async fn world_open_rules_on_the_database_port_are_revoked_and_the_private_one_s
         assert_eq!(alert.attributes["severity"], "CRITICAL");
         assert_eq!(alert.attributes["rule"], "EC2.19");
         assert_eq!(alert.attributes["action_status"], "succeeded");
-        assert!(alert.subject.starts_with(&format!("CRITICAL EC2.19 {group}")), "{}", alert.subject);
+        assert_eq!(
+            alert.subject,
+            format!("CRITICAL EC2.19 {group} ({MOTO_ACCOUNT}/{HOME_REGION}): 5432 open to {cidr} - succeeded")
+        );
         assert!(alert.subject.len() <= 100);
     }
 }

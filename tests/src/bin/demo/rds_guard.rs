@@ -1,0 +1,94 @@
+//! The rds-guard scene: the seed notes' public instance and an unencrypted database in a region
+//! that is not allowed.
+
+use aws_sdk_rds::types::DbInstance;
+use rds_guard::handle_event;
+use rdsguard_tests::estate::HOME_REGION;
+use rdsguard_tests::Estate;
+
+use crate::replay;
+
+pub async fn run(estate: &Estate, events: &[(String, String)]) {
+    println!("\n== Seeding the estate");
+    let us = estate.rds(HOME_REGION).await;
+    let sa = estate.rds("sa-east-1").await;
+    us.create_db_instance()
+        .db_instance_identifier("cruddur-db-instance")
+        .db_instance_class("db.t3.micro")
+        .engine("postgres")
+        .engine_version("14.6")
+        .master_username("root")
+        .master_user_password("huEE33z2Qvl3834")
+        .allocated_storage(20)
+        .availability_zone("us-east-1a")
+        .backup_retention_period(0)
+        .port(5432)
+        .multi_az(false)
+        .db_name("cruddur")
+        .storage_type("gp2")
+        .publicly_accessible(true)
+        .storage_encrypted(true)
+        .deletion_protection(false)
+        .send()
+        .await
+        .expect("seed cruddur-db-instance");
+    sa.create_db_instance()
+        .db_instance_identifier("analytics-replica-sp")
+        .db_instance_class("db.t3.micro")
+        .engine("mysql")
+        .master_username("admin")
+        .master_user_password("not-a-real-secret-1")
+        .allocated_storage(20)
+        .publicly_accessible(false)
+        .storage_encrypted(false)
+        .send()
+        .await
+        .expect("seed analytics-replica-sp");
+    print_databases(&[("us-east-1", &us, "cruddur-db-instance"), ("sa-east-1", &sa, "analytics-replica-sp")], estate)
+        .await;
+
+    let settings = [("ALLOWED_REGIONS", "us-east-1,eu-west-1"), ("RULE_ACTIONS", "RDSGUARD.REGION=stop")];
+    let guard = estate.rds_guard(&settings).await;
+    println!("\n== rds-guard policy: {}", guard.policy.describe());
+
+    println!("\n== Replaying the events");
+    for (name, text) in events {
+        let Some(payload) = replay::parse(name, text) else { continue };
+        match handle_event(&payload, &guard).await {
+            Ok(summary) if summary.outcome == "ignored" => {
+                println!("-- {name}: ignored: {}", summary.reason.unwrap_or_default())
+            }
+            Ok(summary) => {
+                let event = summary.event_name.unwrap_or_default();
+                let resource = summary.resource.unwrap_or_default();
+                if summary.findings.is_empty() {
+                    println!("-- {name}: {event} on {resource}: compliant, nothing to do");
+                }
+                for finding in &summary.findings {
+                    println!("-- {name}: {event} on {resource}");
+                    replay::print_finding(finding);
+                }
+            }
+            Err(e) => println!("-- {name}: invocation failed ({}): {e}", e.kind()),
+        }
+    }
+
+    println!("\n== The estate afterwards");
+    print_databases(&[("us-east-1", &us, "cruddur-db-instance"), ("sa-east-1", &sa, "analytics-replica-sp")], estate)
+        .await;
+}
+
+async fn print_databases(list: &[(&str, &aws_sdk_rds::Client, &str)], estate: &Estate) {
+    for (region, client, id) in list {
+        let db: Option<DbInstance> = estate.instance(client, id).await;
+        match db {
+            Some(db) => println!(
+                "   {id:<22} {region:<10} status={:<9} PubliclyAccessible={:<5} StorageEncrypted={}",
+                db.db_instance_status.unwrap_or_default(),
+                db.publicly_accessible.unwrap_or_default(),
+                db.storage_encrypted.unwrap_or_default()
+            ),
+            None => println!("   {id:<22} {region:<10} (gone)"),
+        }
+    }
+}
