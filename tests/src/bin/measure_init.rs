@@ -1,4 +1,4 @@
-//! Measures the init time of a built rds-guard binary the way Lambda defines it: from process start
+//! Measures the init time of a built rdsguard function binary (rds-guard, network-guard) the way Lambda defines it: from process start
 //! until the function's first `GET /2018-06-01/runtime/invocation/next` to the Runtime API. A
 //! minimal fake Runtime API on 127.0.0.1 records that request; the child is then killed. Also checks
 //! that a missing `ALERT_TOPIC_ARN` stops init quickly with a clear message. Standard library only.
@@ -21,18 +21,19 @@ const DEFAULT_TIMEOUT_SECS: f64 = 10.0;
 const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:rdsguard-alerts";
 
 const HELP: &str = "\
-measure_init: init time of a built rds-guard binary, as Lambda measures it.
+measure_init: init time of a built rdsguard function binary, as Lambda measures it.
 
 USAGE:
     cargo run -p rdsguard-tests --bin measure_init -- [OPTIONS] [BINARY]
     (scripts/bench builds the release binary and runs this)
 
-BINARY defaults to target/release/rds-guard (build it with `cargo build --release -p rds-guard`).
+BINARY defaults to target/release/rds-guard (build it with `cargo build --release -p rds-guard`);
+pass target/release/network-guard for the other function.
 The binary must run on this machine (the arm64 Lambda artefact does not run on x86_64).
 
 For each run, a fake Lambda Runtime API listens on 127.0.0.1:<free port> and the binary is started
 with only these variables (the rest of the environment is cleared):
-    AWS_LAMBDA_RUNTIME_API=127.0.0.1:<port>  AWS_LAMBDA_FUNCTION_NAME=rds-guard
+    AWS_LAMBDA_RUNTIME_API=127.0.0.1:<port>  AWS_LAMBDA_FUNCTION_NAME=<BINARY's file name>
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256      AWS_LAMBDA_FUNCTION_VERSION=$LATEST
     AWS_LAMBDA_LOG_STREAM_NAME=x             AWS_LAMBDA_LOG_GROUP_NAME=y
     AWS_REGION=us-east-1  AWS_ACCESS_KEY_ID=x  AWS_SECRET_ACCESS_KEY=y
@@ -205,7 +206,7 @@ fn spawn(binary: &Path, api: SocketAddr, with_topic: bool, log: &File) -> Result
     command
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "rds-guard")
+        .env("AWS_LAMBDA_FUNCTION_NAME", binary.file_name().unwrap_or_default())
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "x")
@@ -362,7 +363,7 @@ fn median(sorted: &[f64]) -> f64 {
 fn run(args: &Args) -> Result<bool, String> {
     let metadata = std::fs::metadata(&args.binary).map_err(|e| {
         format!(
-            "rds-guard binary not found at {} ({e}); build it with `cargo build --release -p rds-guard` or pass its path",
+            "function binary not found at {} ({e}); build it with `cargo build --release -p rds-guard` (or -p network-guard) or pass its path",
             args.binary.display()
         )
     })?;
