@@ -10,6 +10,7 @@ pub mod aws;
 pub mod database;
 pub mod event;
 pub mod finding;
+pub mod guardduty;
 pub mod identity;
 pub mod network;
 pub mod policy;
