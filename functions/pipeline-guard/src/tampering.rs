@@ -86,39 +86,39 @@ impl Tampering {
         }
     }
 
-    /// For alert subjects: what happened.
+    /// For alert subjects (which SNS limits to 99 characters): what happened, in a few words.
     pub fn short_title(self) -> &'static str {
         match self {
-            Self::StopLogging => "CloudTrail logging stopped",
-            Self::DeleteTrail => "CloudTrail trail deleted",
-            Self::UpdateTrail => "CloudTrail trail reconfigured",
-            Self::PutEventSelectors => "CloudTrail event selectors changed",
-            Self::DeleteDetector => "GuardDuty detector deleted",
-            Self::DisableDetector => "GuardDuty detector disabled",
-            Self::DisableDetectorFeatures => "GuardDuty protections disabled",
-            Self::LeaveAdministrator => "left the GuardDuty administrator",
+            Self::StopLogging => "trail logging stopped",
+            Self::DeleteTrail => "trail deleted",
+            Self::UpdateTrail => "trail reconfigured",
+            Self::PutEventSelectors => "trail selectors changed",
+            Self::DeleteDetector => "detector deleted",
+            Self::DisableDetector => "detector disabled",
+            Self::DisableDetectorFeatures => "detector features disabled",
+            Self::LeaveAdministrator => "left GuardDuty administrator",
             Self::DeleteMembers => "GuardDuty members removed",
-            Self::DisableRule => "rdsguard EventBridge rule disabled",
-            Self::DeleteRule => "rdsguard EventBridge rule deleted",
-            Self::RemoveTargets => "rdsguard rule targets removed",
+            Self::DisableRule => "suite rule disabled",
+            Self::DeleteRule => "suite rule deleted",
+            Self::RemoveTargets => "suite rule targets removed",
         }
     }
 
     /// For alert subjects of a call that failed.
     pub fn attempt_short_title(self) -> &'static str {
         match self {
-            Self::StopLogging => "attempt to stop CloudTrail logging",
-            Self::DeleteTrail => "attempt to delete a CloudTrail trail",
-            Self::UpdateTrail => "attempt to reconfigure a CloudTrail trail",
-            Self::PutEventSelectors => "attempt to change event selectors",
-            Self::DeleteDetector => "attempt to delete a GuardDuty detector",
-            Self::DisableDetector => "attempt to disable a GuardDuty detector",
-            Self::DisableDetectorFeatures => "attempt to disable GuardDuty protections",
-            Self::LeaveAdministrator => "attempt to leave the GuardDuty administrator",
-            Self::DeleteMembers => "attempt to remove GuardDuty members",
-            Self::DisableRule => "attempt to disable an rdsguard rule",
-            Self::DeleteRule => "attempt to delete an rdsguard rule",
-            Self::RemoveTargets => "attempt to remove rdsguard rule targets",
+            Self::StopLogging => "tried to stop trail logging",
+            Self::DeleteTrail => "tried to delete trail",
+            Self::UpdateTrail => "tried to reconfigure trail",
+            Self::PutEventSelectors => "tried to change selectors",
+            Self::DeleteDetector => "tried to delete detector",
+            Self::DisableDetector => "tried to disable detector",
+            Self::DisableDetectorFeatures => "tried to disable features",
+            Self::LeaveAdministrator => "tried to leave administrator",
+            Self::DeleteMembers => "tried to remove members",
+            Self::DisableRule => "tried to disable suite rule",
+            Self::DeleteRule => "tried to delete suite rule",
+            Self::RemoveTargets => "tried to remove rule targets",
         }
     }
 
@@ -194,7 +194,7 @@ mod tests {
         for (_, _, kind) in HANDLED_CALLS {
             let restored = matches!(kind, Tampering::StopLogging | Tampering::DisableDetector);
             assert_eq!(kind.why_not_restored().is_none(), restored, "{kind:?}");
-            assert!(kind.short_title().len() < 40 && kind.attempt_short_title().len() < 48, "{kind:?}");
+            assert!(kind.short_title().len() <= 28 && kind.attempt_short_title().len() <= 28, "{kind:?}");
         }
     }
 }
