@@ -78,10 +78,7 @@ async fn login_finding_on_a_public_instance_is_snapshotted_made_private_and_aler
     assert_eq!(responses, [("create_snapshot", "succeeded"), ("make_private", "succeeded")]);
     assert_eq!(body["action"]["kind"], "responses");
     assert_eq!(alert.action_status(), "succeeded");
-    assert_eq!(
-        alert.subject,
-        "HIGH GUARDDUTY.RDS orders-db (123456789012/us-east-1): suspicious successful login - succeeded"
-    );
+    assert_eq!(alert.subject, "HIGH GUARDDUTY.RDS orders-db (123456789012/us-east-1): suspicious login - succeeded");
 }
 
 #[tokio::test]

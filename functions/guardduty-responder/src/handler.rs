@@ -203,18 +203,19 @@ async fn describe_and_run(
     }
 }
 
+/// A few words for the subject, which SNS limits to 99 characters.
 fn short_title(threat: &Threat) -> &'static str {
     let kind = threat.finding.finding_type.as_str();
     if threat.finding.sample {
-        "SAMPLE GuardDuty finding (no response)"
+        "SAMPLE finding"
     } else if kind.contains("SuccessfulBruteForce") {
-        "brute-force login succeeded"
+        "brute-force login"
     } else if kind.contains("SuccessfulLogin") {
-        "suspicious successful login"
+        "suspicious login"
     } else if kind.contains("FailedLogin") {
-        "suspicious failed logins"
+        "failed login attempts"
     } else if kind.starts_with("Discovery:") {
-        "probed from a suspicious address"
+        "probed by bad IP"
     } else {
         RuleId::GuardDutyRdsThreat.short_title()
     }

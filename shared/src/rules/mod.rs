@@ -91,7 +91,7 @@ impl RuleId {
             Self::RegionNotAllowed => "region not allowed",
             Self::Ec2_19OpenToInternet => "database port open to the internet",
             Self::SgSourceNotAllowed => "database port open to an unlisted source",
-            Self::GuardDutyRdsThreat => "GuardDuty threat finding",
+            Self::GuardDutyRdsThreat => "GuardDuty finding",
             Self::PipelineTampered => "detection pipeline switched off",
         }
     }
