@@ -156,7 +156,110 @@ pub fn kind_name(kind: ActionKind) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use rdsguard::aws::{AwsError, SnapshotTaken};
+    use rdsguard::database::DatabaseState;
+    use serde_json::json;
+
     use super::*;
+    use crate::target::{triage_payload, Triage};
+
+    /// Records which snapshot call was made; answers with `error` if set.
+    #[derive(Default)]
+    struct RecordingSnapshots {
+        calls: Mutex<Vec<String>>,
+        error: Option<AwsError>,
+    }
+
+    #[async_trait]
+    impl ForensicSnapshots for RecordingSnapshots {
+        async fn snapshot_instance(
+            &self,
+            db: &str,
+            name: &str,
+            _: &[(String, String)],
+        ) -> Result<SnapshotTaken, AwsError> {
+            self.calls.lock().unwrap().push(format!("instance {db} -> {name}"));
+            self.error
+                .clone()
+                .map_or(Ok(SnapshotTaken { identifier: name.into(), arn: None, status: Some("creating".into()) }), Err)
+        }
+        async fn snapshot_cluster(
+            &self,
+            db: &str,
+            name: &str,
+            _: &[(String, String)],
+        ) -> Result<SnapshotTaken, AwsError> {
+            self.calls.lock().unwrap().push(format!("cluster {db} -> {name}"));
+            self.error
+                .clone()
+                .map_or(Ok(SnapshotTaken { identifier: name.into(), arn: None, status: Some("creating".into()) }), Err)
+        }
+    }
+
+    fn threat() -> Threat {
+        let finding = json!({"id": "f00d", "type": "CredentialAccess:RDS/TorIPCaller.SuccessfulLogin", "severity": 8,
+            "accountId": "123456789012", "region": "us-east-1",
+            "resource": {"resourceType": "RDSDBInstance", "rdsDbInstanceDetails": {"dbInstanceIdentifier": "db1"}}});
+        match triage_payload(&finding) {
+            Ok(Triage::Respond(t)) => *t,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn aurora_members_are_snapshotted_by_cluster() {
+        let state = |id: &str, cluster: Option<&str>| DatabaseState {
+            identifier: id.into(),
+            cluster_identifier: cluster.map(str::to_owned),
+            ..DatabaseState::default()
+        };
+        let cases = [
+            (Database::instance(state("db1", None)), "instance db1 -> rdsguard-gd-f00d", "CreateDBSnapshot accepted"),
+            (
+                Database::instance(state("db1", Some("aurora-1"))),
+                "cluster aurora-1 -> rdsguard-gd-f00d",
+                "CreateDBClusterSnapshot accepted",
+            ),
+            (
+                Database::cluster(state("limitless-1", None)),
+                "cluster limitless-1 -> rdsguard-gd-f00d",
+                "CreateDBClusterSnapshot accepted",
+            ),
+        ];
+        for (db, call, detail) in cases {
+            let port = RecordingSnapshots::default();
+            let outcome = snapshot(&threat(), &db, &port).await;
+            assert_eq!(*port.calls.lock().unwrap(), [call]);
+            assert_eq!(outcome.status, ActionStatus::Succeeded);
+            assert!(outcome.detail.starts_with(detail) && outcome.detail.contains("is creating"), "{}", outcome.detail);
+        }
+        let exists = RecordingSnapshots {
+            error: Some(AwsError {
+                operation: "CreateDBSnapshot",
+                code: Some("DBSnapshotAlreadyExists".into()),
+                message: "x".into(),
+            }),
+            ..RecordingSnapshots::default()
+        };
+        let outcome = snapshot(&threat(), &Database::instance(state("db1", None)), &exists).await;
+        assert_eq!(outcome.status, ActionStatus::Skipped, "{}", outcome.detail);
+        let denied = RecordingSnapshots {
+            error: Some(AwsError {
+                operation: "CreateDBSnapshot",
+                code: Some("AccessDenied".into()),
+                message: "no".into(),
+            }),
+            ..RecordingSnapshots::default()
+        };
+        let outcome = snapshot(&threat(), &Database::instance(state("db1", None)), &denied).await;
+        assert_eq!(
+            (outcome.status, outcome.detail.as_str()),
+            (ActionStatus::Failed, "CreateDBSnapshot failed: AccessDenied: no")
+        );
+    }
 
     fn outcome(kind: ActionKind, status: ActionStatus) -> ActionOutcome {
         ActionOutcome::new(kind, status, "d")
