@@ -11,6 +11,7 @@ pub mod database;
 pub mod event;
 pub mod finding;
 pub mod group_check;
+pub mod guardduty;
 pub mod identity;
 pub mod network;
 pub mod policy;

@@ -69,6 +69,10 @@ impl RuleAction {
     pub fn allowed_for(rule: RuleId) -> &'static [RuleAction] {
         match rule {
             RuleId::Rds2PublicAccess | RuleId::Ec2_19OpenToInternet => &[Self::Remediate, Self::Alert, Self::Off],
+            // GUARDDUTY.RDS=remediate runs the responses GUARDDUTY_RESPONSES opts in to (none by
+            // default); alert never responds. RDSGUARD.PIPELINE=remediate switches logging and
+            // detection back on.
+            RuleId::GuardDutyRdsThreat | RuleId::PipelineTampered => &[Self::Remediate, Self::Alert, Self::Off],
             RuleId::SgSourceNotAllowed => &[Self::Alert, Self::Remediate, Self::Off],
             RuleId::Rds3InstanceEncryption | RuleId::Rds27ClusterEncryption | RuleId::RegionNotAllowed => {
                 &[Self::Alert, Self::Stop, Self::Off]
@@ -379,6 +383,12 @@ mod tests {
             (&[("RULE_ACTIONS", "ec2.19=alert")], Ok((RuleId::Ec2_19OpenToInternet, RuleAction::Alert))),
             (&[], Ok((RuleId::Ec2_19OpenToInternet, RuleAction::Remediate))),
             (&[], Ok((RuleId::SgSourceNotAllowed, RuleAction::Alert))),
+            (&[], Ok((RuleId::GuardDutyRdsThreat, RuleAction::Remediate))),
+            (&[], Ok((RuleId::PipelineTampered, RuleAction::Remediate))),
+            (&[("MODE", "alert")], Ok((RuleId::PipelineTampered, RuleAction::Alert))),
+            (&[("RULE_ACTIONS", "RDSGUARD.PIPELINE=alert")], Ok((RuleId::PipelineTampered, RuleAction::Alert))),
+            (&[("RULE_ACTIONS", "guardduty.rds=off")], Ok((RuleId::GuardDutyRdsThreat, RuleAction::Off))),
+            (&[("RULE_ACTIONS", "RDSGUARD.PIPELINE=stop")], Err("RDSGUARD.PIPELINE accepts remediate | alert | off")),
             (
                 &[("RULE_ACTIONS", "RDSGUARD.SG_SOURCE=remediate")],
                 Ok((RuleId::SgSourceNotAllowed, RuleAction::Remediate)),

@@ -23,6 +23,15 @@ pub enum ActionKind {
     StopDatabase,
     /// RevokeSecurityGroupIngress of exactly the offending rule, by SecurityGroupRuleId.
     RevokeIngress,
+    /// CreateDBSnapshot / CreateDBClusterSnapshot for forensics (guardduty-responder).
+    CreateSnapshot,
+    /// The responses configured for a GuardDuty finding, taken together; each one's own outcome is
+    /// listed in the alert (guardduty-responder).
+    Responses,
+    /// CloudTrail StartLogging on a trail someone stopped (pipeline-guard).
+    StartLogging,
+    /// GuardDuty UpdateDetector Enable=true on a detector someone disabled (pipeline-guard).
+    EnableDetector,
     /// The policy says alert only.
     AlertOnly,
     /// Nothing is done (exempt resource).
@@ -211,9 +220,16 @@ where
         (ActionKind::StopDatabase, DatabaseKind::Instance) => port.stop_instance(id).await,
         (ActionKind::StopDatabase, DatabaseKind::Cluster) => port.stop_cluster(id).await,
         (ActionKind::MakePrivate, DatabaseKind::Cluster)
-        | (ActionKind::AlertOnly | ActionKind::None | ActionKind::RevokeIngress, _) => {
-            return ActionOutcome::new(kind, ActionStatus::NotAttempted, "nothing to execute")
-        }
+        | (
+            ActionKind::AlertOnly
+            | ActionKind::None
+            | ActionKind::RevokeIngress
+            | ActionKind::CreateSnapshot
+            | ActionKind::Responses
+            | ActionKind::StartLogging
+            | ActionKind::EnableDetector,
+            _,
+        ) => return ActionOutcome::new(kind, ActionStatus::NotAttempted, "nothing to execute"),
     };
     let operation = operation_name(kind, db.kind);
     if let Err(error) = call {

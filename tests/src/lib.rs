@@ -7,6 +7,8 @@ pub mod estate;
 pub mod events;
 pub mod moto;
 pub mod network;
+pub mod threat_events;
+pub mod watchers;
 
 pub use estate::{Estate, ReceivedAlert};
 pub use moto::MotoServer;

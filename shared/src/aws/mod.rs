@@ -2,22 +2,33 @@
 //! declares the IAM actions it calls in `*_IAM_ACTIONS` constants next to the calls; a test checks
 //! that template.yaml grants exactly the union of what a function's adapters declare.
 
+mod cloudtrail;
 mod ec2;
 mod error;
+mod guardduty;
+mod pipeline;
 mod rds;
 mod session;
+mod snapshot;
 mod sns;
 mod sqs;
 
+pub use cloudtrail::{SdkCloudTrail, TrailLogging};
 pub use ec2::{
     NetworkConnector, NetworkPorts, SdkEc2, SecurityGroupInventory, SecurityGroupPort, SecurityGroupRemediation,
     SessionNetworkConnector, NOT_FOUND_CODES as EC2_NOT_FOUND_CODES,
 };
 pub use error::AwsError;
+pub use guardduty::{DetectorControl, DetectorState, SdkGuardDuty};
+pub use pipeline::{PipelineConnector, PipelinePorts, SessionPipelineConnector};
 pub use rds::{
     DatabaseInventory, DatabaseNetworkInventory, DatabaseRemediation, RdsConnector, RdsPort, SdkRds,
     SessionRdsConnector,
 };
 pub use session::{AccountSessions, SessionError};
+pub use snapshot::{
+    ForensicSnapshots, ResponderConnector, ResponderPorts, SdkRdsSnapshots, SessionResponderConnector, SnapshotTaken,
+    SNAPSHOT_EXISTS_CODES,
+};
 pub use sns::{AlertPublisher, SnsAlertPublisher};
 pub use sqs::{SqsUndeliveredAlerts, UndeliveredAlertSink};

@@ -57,6 +57,9 @@ impl SdkRds {
     /// IAM actions of [`DatabaseRemediation`] (the writes).
     pub const REMEDIATION_IAM_ACTIONS: &'static [&'static str] =
         &["rds:ModifyDBInstance", "rds:StopDBInstance", "rds:StopDBCluster"];
+    /// The IAM action of [`DatabaseRemediation::make_instance_private`] alone, for functions that
+    /// only make databases private (guardduty-responder).
+    pub const MAKE_PRIVATE_IAM_ACTIONS: &'static [&'static str] = &["rds:ModifyDBInstance"];
 
     pub fn new(client: aws_sdk_rds::Client) -> Self {
         Self { client }

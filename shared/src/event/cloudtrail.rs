@@ -27,6 +27,11 @@ pub struct CloudTrailCall {
     pub account: Option<String>,
     /// Who made the call: principal ARN where known.
     pub actor: String,
+    /// Where the call came from: `sourceIPAddress` (an IP, or an AWS service name such as
+    /// `cloudformation.amazonaws.com`, or "AWS Internal").
+    pub source_ip_address: Option<String>,
+    /// `userAgent`: the SDK, CLI or console the call was made with.
+    pub user_agent: Option<String>,
     /// Set when the call failed; a failed call changed nothing.
     pub error_code: Option<String>,
     pub error_message: Option<String>,
@@ -63,6 +68,8 @@ impl CloudTrailCall {
             region: region.map(str::to_owned),
             account: account.map(str::to_owned),
             actor: actor_of(identity),
+            source_ip_address: non_empty_str(record, "sourceIPAddress").map(str::to_owned),
+            user_agent: non_empty_str(record, "userAgent").map(str::to_owned),
             error_code: non_empty_str(record, "errorCode").map(str::to_owned),
             error_message: non_empty_str(record, "errorMessage").map(str::to_owned),
             request: record.get("requestParameters").cloned().unwrap_or(Value::Null),

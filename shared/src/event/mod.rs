@@ -4,10 +4,15 @@
 
 mod cloudtrail;
 mod envelope;
+mod guardduty;
 mod rds_native;
 
 pub use cloudtrail::CloudTrailCall;
 pub use envelope::{parse_event, IncomingEvent};
+pub use guardduty::{
+    parse_guardduty_event, FindingDatabase, FindingDbUser, FindingLoginAttempts, FindingRemoteIp, GuardDutyEvent,
+    GuardDutyFinding,
+};
 pub use rds_native::{RdsNativeEvent, RdsSourceType};
 
 /// Why an event could not be understood.
@@ -30,6 +35,7 @@ pub mod detail_type {
     pub const CLOUDTRAIL_API_CALL: &str = "AWS API Call via CloudTrail";
     pub const RDS_DB_INSTANCE_EVENT: &str = "RDS DB Instance Event";
     pub const RDS_DB_CLUSTER_EVENT: &str = "RDS DB Cluster Event";
+    pub const GUARDDUTY_FINDING: &str = "GuardDuty Finding";
 }
 
 /// Non-empty string at `key` of a JSON object.

@@ -34,6 +34,12 @@ pub enum RuleId {
     /// RDSGUARD.SG_SOURCE: a database port admits only sources in ALLOWED_CIDRS (or other security
     /// groups). Evaluated only when ALLOWED_CIDRS is set.
     SgSourceNotAllowed,
+    /// GUARDDUTY.RDS: GuardDuty reported a threat to a database (RDS Protection login findings, or any
+    /// finding on an RDS resource). The alert's severity is GuardDuty's, mapped to a label.
+    GuardDutyRdsThreat,
+    /// RDSGUARD.PIPELINE: someone switched off or weakened what watches the estate (CloudTrail
+    /// logging, GuardDuty detection, rdsguard's own EventBridge rules). A failed attempt is HIGH.
+    PipelineTampered,
 }
 
 impl RuleId {
@@ -43,13 +49,15 @@ impl RuleId {
     /// Rules judged on the security groups in front of databases (network-guard).
     pub const NETWORK: [RuleId; 2] = [Self::Ec2_19OpenToInternet, Self::SgSourceNotAllowed];
 
-    pub const ALL: [RuleId; 6] = [
+    pub const ALL: [RuleId; 8] = [
         Self::Rds2PublicAccess,
         Self::Rds3InstanceEncryption,
         Self::Rds27ClusterEncryption,
         Self::RegionNotAllowed,
         Self::Ec2_19OpenToInternet,
         Self::SgSourceNotAllowed,
+        Self::GuardDutyRdsThreat,
+        Self::PipelineTampered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,14 +68,18 @@ impl RuleId {
             Self::RegionNotAllowed => "RDSGUARD.REGION",
             Self::Ec2_19OpenToInternet => "EC2.19",
             Self::SgSourceNotAllowed => "RDSGUARD.SG_SOURCE",
+            Self::GuardDutyRdsThreat => "GUARDDUTY.RDS",
+            Self::PipelineTampered => "RDSGUARD.PIPELINE",
         }
     }
 
+    /// The rule's usual severity. GUARDDUTY.RDS findings carry GuardDuty's own (mapped) severity and
+    /// a failed RDSGUARD.PIPELINE attempt is HIGH; the functions set those on the finding.
     pub fn severity(self) -> Severity {
         match self {
-            Self::Rds2PublicAccess | Self::Ec2_19OpenToInternet => Severity::Critical,
+            Self::Rds2PublicAccess | Self::Ec2_19OpenToInternet | Self::PipelineTampered => Severity::Critical,
             Self::Rds3InstanceEncryption | Self::Rds27ClusterEncryption => Severity::Medium,
-            Self::RegionNotAllowed | Self::SgSourceNotAllowed => Severity::High,
+            Self::RegionNotAllowed | Self::SgSourceNotAllowed | Self::GuardDutyRdsThreat => Severity::High,
         }
     }
 
@@ -79,6 +91,8 @@ impl RuleId {
             Self::RegionNotAllowed => "region not allowed",
             Self::Ec2_19OpenToInternet => "database port open to the internet",
             Self::SgSourceNotAllowed => "database port open to an unlisted source",
+            Self::GuardDutyRdsThreat => "GuardDuty finding",
+            Self::PipelineTampered => "detection pipeline switched off",
         }
     }
 
@@ -90,6 +104,8 @@ impl RuleId {
             Self::RegionNotAllowed => "Database is in a region that is not allowed",
             Self::Ec2_19OpenToInternet => "Security group allows unrestricted access to a database port",
             Self::SgSourceNotAllowed => "Security group admits a source outside ALLOWED_CIDRS to a database port",
+            Self::GuardDutyRdsThreat => "GuardDuty reported a threat to a database",
+            Self::PipelineTampered => "Security logging or threat detection was switched off or weakened",
         }
     }
 }

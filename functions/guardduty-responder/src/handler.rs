@@ -1,0 +1,261 @@
+//! The guardduty-responder handler: finding → database → alert or log → responses → one alert.
+
+use std::sync::Arc;
+
+use rdsguard::aws::{AlertPublisher, ResponderConnector, UndeliveredAlertSink};
+use rdsguard::database::{Database, DatabaseKind};
+use rdsguard::event::EventError;
+use rdsguard::finding::Finding;
+use rdsguard::guardduty::{decide_alert, finding_console_url, sighting, AlertDecision, Response, Sighting};
+use rdsguard::policy::{Policy, RuleAction};
+use rdsguard::remediate::{ActionKind, ActionOutcome, ActionStatus, Confirmation};
+use rdsguard::report::{deliver, AlertDelivery, FindingSummary, Outcome, PublishFailure};
+use rdsguard::rules::{RuleId, Severity};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use tracing::{error, info, warn};
+
+use crate::config::ResponderConfig;
+use crate::respond::{all, combined, run_responses};
+use crate::target::{triage_payload, Threat, Triage};
+
+/// Name of this function in alerts.
+pub const FUNCTION_NAME: &str = "guardduty-responder";
+
+/// Everything the handler needs, built once per container.
+pub struct GuardDutyResponder {
+    pub policy: Policy,
+    pub config: ResponderConfig,
+    pub connector: Arc<dyn ResponderConnector>,
+    pub alerts: Arc<dyn AlertPublisher>,
+    pub undelivered: Option<Arc<dyn UndeliveredAlertSink>>,
+    /// How long to read the state back after making a database private.
+    pub confirmation: Confirmation,
+}
+
+/// Why an invocation failed (Lambda retries, then keeps the event in the dead-letter queue). A
+/// response that cannot run is not an error: it is reported `failed` in the alert.
+#[derive(Debug, thiserror::Error)]
+pub enum ResponderError {
+    #[error("guardduty-responder handles this finding but cannot act on it safely: {0}")]
+    Event(#[from] EventError),
+    #[error(transparent)]
+    Publish(#[from] PublishFailure),
+}
+
+impl ResponderError {
+    /// Short error type reported to Lambda (`errorType`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Event(_) => "UnusableEvent",
+            Self::Publish(_) => "AlertPublishFailed",
+        }
+    }
+}
+
+/// What the invocation did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// `alerted`, `logged` (an update not worth another alert) or `ignored`.
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding_type: Option<String>,
+    pub findings: Vec<FindingSummary>,
+    /// Each response's outcome, in the order they ran.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub responses: Vec<ActionOutcome>,
+}
+
+impl Summary {
+    fn without_alert(outcome: &'static str, reason: String, threat: Option<&Threat>) -> Self {
+        Self {
+            outcome,
+            reason: Some(reason),
+            finding_id: threat.map(|t| t.finding.id.clone()),
+            finding_type: threat.map(|t| t.finding.finding_type.clone()),
+            findings: Vec::new(),
+            responses: Vec::new(),
+        }
+    }
+}
+
+/// Handles one event.
+pub async fn handle_event(payload: &Value, responder: &GuardDutyResponder) -> Result<Summary, ResponderError> {
+    let threat = match triage_payload(payload) {
+        Ok(Triage::Respond(threat)) => threat,
+        Ok(Triage::Ignore(reason)) => {
+            info!(%reason, "event ignored");
+            return Ok(Summary::without_alert("ignored", reason, None));
+        }
+        Err(e) => {
+            error!(error = %e, "finding could not be read");
+            return Err(e.into());
+        }
+    };
+    if responder.policy.effective_action(RuleId::GuardDutyRdsThreat) == RuleAction::Off {
+        let reason = "RULE_ACTIONS turns GUARDDUTY.RDS off".to_owned();
+        warn!(%reason, finding = %threat.finding.id, "finding not alerted");
+        return Ok(Summary::without_alert("ignored", reason, Some(&threat)));
+    }
+    let seen = sighting(&threat.finding);
+    let why_alerted = match decide_alert(threat.finding.sample, &seen, threat.severity) {
+        AlertDecision::Alert(why) => why,
+        AlertDecision::LogOnly(why) => {
+            info!(finding = %threat.finding.id, finding_type = %threat.finding.finding_type, severity = threat.severity.as_str(),
+                  count = ?threat.finding.count, reason = %why, "finding update logged, not alerted");
+            return Ok(Summary::without_alert("logged", why, Some(&threat)));
+        }
+    };
+
+    let responses = responder.config.responses.for_type(&threat.finding.finding_type);
+    let (action, outcomes) = respond(&threat, responses, responder).await;
+    let mut finding = Finding::for_resource(
+        RuleId::GuardDutyRdsThreat,
+        &threat.account,
+        &threat.region,
+        threat.database.kind.aws_type(),
+        threat.database.identifier.clone(),
+        threat.database.arn.clone(),
+        observed(&threat, &seen, &why_alerted, &outcomes),
+    );
+    // Samples are tests of the pipeline: INFORMATIONAL, so they page nobody; the severity a real
+    // finding would have is in observed.severity_label.
+    finding.severity = if threat.finding.sample { Severity::Informational } else { threat.severity };
+    finding.short_title = short_title(&threat);
+    info!(
+        finding = %threat.finding.id, finding_type = %threat.finding.finding_type, resource = %finding.resource,
+        severity = finding.severity.as_str(), why = %why_alerted, status = action.status.as_str(), detail = %action.detail,
+        "GuardDuty finding"
+    );
+    let delivery = AlertDelivery {
+        publisher: responder.alerts.as_ref(),
+        undelivered: responder.undelivered.as_deref(),
+        source: FUNCTION_NAME,
+    };
+    let findings = deliver(vec![Outcome { finding: &finding, action, suppressed: None }], &threat.context, delivery)
+        .await
+        .map_err(|(_, failure)| failure)?;
+    Ok(Summary {
+        outcome: "alerted",
+        reason: Some(why_alerted),
+        finding_id: Some(threat.finding.id.clone()),
+        finding_type: Some(threat.finding.finding_type.clone()),
+        findings,
+        responses: outcomes,
+    })
+}
+
+/// The responses configured for this finding, run if they may be; returns the combined outcome for
+/// the alert's `action` and each response's own outcome.
+async fn respond(
+    threat: &Threat,
+    responses: &[Response],
+    responder: &GuardDutyResponder,
+) -> (ActionOutcome, Vec<ActionOutcome>) {
+    let not_attempted =
+        |detail: String| (ActionOutcome::new(ActionKind::AlertOnly, ActionStatus::NotAttempted, detail), vec![]);
+    if threat.finding.sample {
+        return not_attempted("GuardDuty sample finding: alerted as a sample; responses never run for samples".into());
+    }
+    if responses.is_empty() {
+        return not_attempted(format!(
+            "no response configured for {} (GUARDDUTY_RESPONSES)",
+            threat.finding.finding_type
+        ));
+    }
+    let outcomes = if let Some(why) = &threat.inconsistency {
+        all(responses, ActionStatus::Skipped, why)
+    } else if threat.finding.archived {
+        all(responses, ActionStatus::Skipped, "the finding is archived in GuardDuty (triaged by someone): no response")
+    } else {
+        describe_and_run(threat, responses, responder).await
+    };
+    (combined(&outcomes), outcomes)
+}
+
+async fn describe_and_run(
+    threat: &Threat,
+    responses: &[Response],
+    responder: &GuardDutyResponder,
+) -> Vec<ActionOutcome> {
+    let ports = match responder.connector.connect(&threat.account, &threat.region).await {
+        Ok(ports) => ports,
+        Err(e) => {
+            error!(error = %e, account = %threat.account, "no session to respond with");
+            return all(responses, ActionStatus::Failed, &e.to_string());
+        }
+    };
+    let id = &threat.database.identifier;
+    let described = match threat.database.kind {
+        DatabaseKind::Instance => ports.databases.describe_instance(id).await.map(|s| s.map(Database::instance)),
+        DatabaseKind::Cluster => ports.databases.describe_cluster(id).await.map(|s| s.map(Database::cluster)),
+    };
+    match described {
+        Ok(Some(db)) => run_responses(threat, &db, responses, &ports, &responder.policy, responder.confirmation).await,
+        Ok(None) => {
+            all(responses, ActionStatus::Skipped, &format!("database {id} no longer exists: nothing to respond on"))
+        }
+        Err(e) => all(responses, ActionStatus::Failed, &format!("cannot read the database: {e}")),
+    }
+}
+
+/// A few words for the subject, which SNS limits to 99 characters.
+fn short_title(threat: &Threat) -> &'static str {
+    let kind = threat.finding.finding_type.as_str();
+    if threat.finding.sample {
+        "SAMPLE finding"
+    } else if kind.contains("SuccessfulBruteForce") {
+        "brute-force login"
+    } else if kind.contains("SuccessfulLogin") {
+        "suspicious login"
+    } else if kind.contains("FailedLogin") {
+        "failed login attempts"
+    } else if kind.starts_with("Discovery:") {
+        "probed by bad IP"
+    } else {
+        RuleId::GuardDutyRdsThreat.short_title()
+    }
+}
+
+/// What a responder needs, from the finding, in the alert's `observed`.
+fn observed(threat: &Threat, seen: &Sighting, why_alerted: &str, responses: &[ActionOutcome]) -> Value {
+    let f = &threat.finding;
+    let mut o = Map::new();
+    let mut put = |key: &str, value: Value| {
+        if !value.is_null() {
+            o.insert(key.to_owned(), value);
+        }
+    };
+    put("sample", json!(f.sample));
+    put("finding_id", json!(f.id));
+    put("finding_type", json!(f.finding_type));
+    put("finding_arn", json!(f.arn));
+    put("guardduty_severity", json!(f.severity));
+    put("severity_label", json!(threat.severity.as_str()));
+    put("title", json!(f.title));
+    put("description", json!(f.description));
+    put("sighting", json!(if matches!(seen, Sighting::First(_)) { "first" } else { "update" }));
+    put("why_alerted", json!(why_alerted));
+    put("database", json!(f.database));
+    put("db_user", json!(f.db_user));
+    put("remote_ip", json!(f.remote_ip));
+    if !f.login_attempts.is_empty() {
+        put("login_attempts", json!(f.login_attempts));
+    }
+    put("unusual_behavior", f.unusual_behavior.clone().unwrap_or(Value::Null));
+    put("count", json!(f.count));
+    put("first_seen", json!(f.first_seen));
+    put("last_seen", json!(f.last_seen));
+    put("created_at", json!(f.created_at));
+    put("updated_at", json!(f.updated_at));
+    put("archived", json!(f.archived));
+    put("console_url", json!(finding_console_url(&threat.region, &f.id)));
+    if !responses.is_empty() {
+        put("responses", json!(responses));
+    }
+    Value::Object(o)
+}

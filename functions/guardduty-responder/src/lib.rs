@@ -1,0 +1,29 @@
+//! guardduty-responder: answers GuardDuty findings about databases (RDS Protection's suspicious
+//! logins, and any finding on an RDS resource) with one alert that carries what a responder needs,
+//! and — where configured per finding type — a forensic snapshot and a public-access fix.
+
+pub mod config;
+pub mod handler;
+pub mod respond;
+pub mod target;
+
+pub use handler::{handle_event, GuardDutyResponder, ResponderError, Summary, FUNCTION_NAME};
+
+use rdsguard::aws::{AccountSessions, SdkRds, SdkRdsSnapshots, SnsAlertPublisher, SqsUndeliveredAlerts};
+
+/// Every IAM action guardduty-responder's code can call (the union of its adapters'
+/// declarations). template.yaml must grant exactly these to the function; a test checks it.
+pub fn iam_actions() -> Vec<&'static str> {
+    let mut actions: Vec<&'static str> = [
+        SdkRds::INVENTORY_IAM_ACTIONS,
+        SdkRds::MAKE_PRIVATE_IAM_ACTIONS,
+        SdkRdsSnapshots::IAM_ACTIONS,
+        SnsAlertPublisher::IAM_ACTIONS,
+        SqsUndeliveredAlerts::IAM_ACTIONS,
+        AccountSessions::IAM_ACTIONS,
+    ]
+    .concat();
+    actions.sort_unstable();
+    actions.dedup();
+    actions
+}

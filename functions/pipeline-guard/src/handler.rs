@@ -1,0 +1,176 @@
+//! The pipeline-guard handler: event → tampering → restore (where it can) → one alert → summary.
+
+use std::sync::Arc;
+
+use rdsguard::aws::{AlertPublisher, PipelineConnector, UndeliveredAlertSink};
+use rdsguard::event::EventError;
+use rdsguard::finding::Finding;
+use rdsguard::policy::{Policy, RuleAction};
+use rdsguard::remediate::{ActionKind, ActionOutcome, ActionStatus, Confirmation};
+use rdsguard::report::{deliver, AlertDelivery, FindingSummary, Outcome, PublishFailure};
+use rdsguard::rules::{RuleId, Severity};
+use serde::Serialize;
+use serde_json::Value;
+use tracing::{error, info, warn};
+
+use crate::config::PipelineConfig;
+use crate::restore::{restore_detector, restore_logging};
+use crate::tampering::Tampering;
+use crate::target::{triage_payload, Tamper, Triage};
+
+/// Name of this function in alerts.
+pub const FUNCTION_NAME: &str = "pipeline-guard";
+
+/// Everything the handler needs, built once per container.
+pub struct PipelineGuard {
+    pub policy: Policy,
+    pub config: PipelineConfig,
+    pub connector: Arc<dyn PipelineConnector>,
+    pub alerts: Arc<dyn AlertPublisher>,
+    pub undelivered: Option<Arc<dyn UndeliveredAlertSink>>,
+    /// How long to read the state back after a restore.
+    pub confirmation: Confirmation,
+}
+
+/// Why an invocation failed (Lambda retries, then keeps the event in the dead-letter queue).
+/// A restore that cannot be done is not an error: it is reported `failed` in the alert.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineGuardError {
+    #[error("pipeline-guard handles this event but cannot act on it safely: {0}")]
+    Event(#[from] EventError),
+    #[error(transparent)]
+    Publish(#[from] PublishFailure),
+}
+
+impl PipelineGuardError {
+    /// Short error type reported to Lambda (`errorType`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Event(_) => "UnusableEvent",
+            Self::Publish(_) => "AlertPublishFailed",
+        }
+    }
+}
+
+/// What the invocation did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// `alerted` or `ignored`.
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_name: Option<String>,
+    pub findings: Vec<FindingSummary>,
+}
+
+/// Handles one event.
+pub async fn handle_event(payload: &Value, guard: &PipelineGuard) -> Result<Summary, PipelineGuardError> {
+    let tamper = match triage_payload(payload, &guard.config) {
+        Ok(Triage::Alert(tamper)) => tamper,
+        Ok(Triage::Ignore(reason)) => {
+            info!(%reason, "event ignored");
+            return Ok(Summary {
+                outcome: "ignored",
+                reason: Some(reason),
+                event_id: None,
+                event_name: None,
+                findings: vec![],
+            });
+        }
+        Err(e) => {
+            error!(error = %e, "event could not be read");
+            return Err(e.into());
+        }
+    };
+    if guard.policy.effective_action(RuleId::PipelineTampered) == RuleAction::Off {
+        let reason = "RULE_ACTIONS turns RDSGUARD.PIPELINE off".to_owned();
+        warn!(%reason, event_id = %tamper.context.event_id, event_name = %tamper.context.event_name, "tampering not alerted");
+        return Ok(Summary {
+            outcome: "ignored",
+            reason: Some(reason),
+            event_id: Some(tamper.context.event_id.clone()),
+            event_name: Some(tamper.context.event_name.clone()),
+            findings: vec![],
+        });
+    }
+
+    let mut finding = Finding::for_resource(
+        RuleId::PipelineTampered,
+        &tamper.account,
+        &tamper.region,
+        tamper.kind.watcher().resource_type(),
+        tamper.resource_id.clone(),
+        tamper.resource_arn.clone(),
+        tamper.observed.clone(),
+    );
+    finding.title = tamper.kind.title();
+    if tamper.failed.is_some() {
+        finding.severity = Severity::High;
+        finding.short_title = tamper.kind.attempt_short_title();
+    } else {
+        finding.short_title = tamper.kind.short_title();
+    }
+    let action = respond(&tamper, guard).await;
+    info!(
+        event_id = %tamper.context.event_id, event_name = %tamper.context.event_name, actor = %tamper.context.actor,
+        resource = %finding.resource, severity = finding.severity.as_str(), action = ?action.kind,
+        status = action.status.as_str(), detail = %action.detail, "tampering"
+    );
+    let delivery = AlertDelivery {
+        publisher: guard.alerts.as_ref(),
+        undelivered: guard.undelivered.as_deref(),
+        source: FUNCTION_NAME,
+    };
+    let outcome = Outcome { finding: &finding, action, suppressed: None };
+    let findings = deliver(vec![outcome], &tamper.context, delivery).await.map_err(|(_, failure)| failure)?;
+    Ok(Summary {
+        outcome: "alerted",
+        reason: None,
+        event_id: Some(tamper.context.event_id.clone()),
+        event_name: Some(tamper.context.event_name.clone()),
+        findings,
+    })
+}
+
+/// What is done about one tampering call: nothing for a failed attempt or what cannot be undone;
+/// StartLogging / UpdateDetector for what can.
+async fn respond(tamper: &Tamper, guard: &PipelineGuard) -> ActionOutcome {
+    if let Some((code, message)) = &tamper.failed {
+        return ActionOutcome::new(
+            ActionKind::None,
+            ActionStatus::NotAttempted,
+            format!(
+                "the call failed ({code}: {}): nothing changed, nothing to restore; someone tried",
+                message.as_deref().unwrap_or("no message")
+            ),
+        );
+    }
+    if let Some(why) = tamper.kind.why_not_restored() {
+        return ActionOutcome::new(
+            ActionKind::AlertOnly,
+            ActionStatus::Skipped,
+            format!("not restored automatically: {why}"),
+        );
+    }
+    let kind = match tamper.kind {
+        Tampering::StopLogging => ActionKind::StartLogging,
+        _ => ActionKind::EnableDetector,
+    };
+    let ports = match guard.connector.connect(&tamper.account, &tamper.region).await {
+        Ok(ports) => ports,
+        Err(e) => {
+            error!(error = %e, account = %tamper.account, region = %tamper.region, "no session to restore with");
+            return ActionOutcome::new(kind, ActionStatus::Failed, e.to_string());
+        }
+    };
+    match tamper.kind {
+        Tampering::StopLogging => {
+            let trail = tamper.trail_reference.as_deref().unwrap_or(&tamper.resource_id);
+            restore_logging(trail, &tamper.resource_arn, ports.trails.as_ref(), &guard.policy, guard.confirmation).await
+        }
+        _ => restore_detector(&tamper.resource_id, ports.detectors.as_ref(), &guard.policy, guard.confirmation).await,
+    }
+}

@@ -1,0 +1,45 @@
+//! The access pipeline-guard needs in one account and region: trails and detectors.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{AccountSessions, DetectorControl, SdkCloudTrail, SdkGuardDuty, SessionError, TrailLogging};
+use crate::identity::{AccountId, AwsRegion};
+
+#[derive(Clone)]
+pub struct PipelinePorts {
+    pub trails: Arc<dyn TrailLogging>,
+    pub detectors: Arc<dyn DetectorControl>,
+}
+
+/// Hands out [`PipelinePorts`] for the account and region of a tampering call (a trail's home
+/// region, a detector's region).
+#[async_trait]
+pub trait PipelineConnector: Send + Sync {
+    async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<PipelinePorts, SessionError>;
+}
+
+/// [`SdkCloudTrail`] and [`SdkGuardDuty`] for whichever account and region, through
+/// [`AccountSessions`].
+#[derive(Debug)]
+pub struct SessionPipelineConnector {
+    sessions: AccountSessions,
+}
+
+impl SessionPipelineConnector {
+    pub fn new(sessions: AccountSessions) -> Self {
+        Self { sessions }
+    }
+}
+
+#[async_trait]
+impl PipelineConnector for SessionPipelineConnector {
+    async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<PipelinePorts, SessionError> {
+        let config = self.sessions.config_for(account, region).await?;
+        Ok(PipelinePorts {
+            trails: Arc::new(SdkCloudTrail::new(aws_sdk_cloudtrail::Client::new(&config))),
+            detectors: Arc::new(SdkGuardDuty::new(aws_sdk_guardduty::Client::new(&config))),
+        })
+    }
+}
