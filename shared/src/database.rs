@@ -37,6 +37,8 @@ pub struct DatabaseState {
     pub tags: Vec<(String, String)>,
     /// For read replicas: the source instance (RDS cannot stop a read replica).
     pub read_replica_source: Option<String>,
+    /// VPC security group ids the database is behind.
+    pub security_groups: Vec<String>,
 }
 
 impl DatabaseState {

@@ -258,3 +258,42 @@ async fn alert_that_cannot_be_published_fails_the_invocation_and_is_kept() {
     assert_eq!(kept[0]["rule"], "GUARDDUTY.RDS");
     assert_eq!(kept[0]["observed"]["remote_ip"]["address"], "203.0.113.77");
 }
+
+#[tokio::test]
+async fn revoke_open_ingress_closes_the_world_open_rules_in_front_of_the_database() {
+    let estate = Estate::start().await;
+    let ec2 = estate.ec2(HOME_REGION).await;
+    let rds = estate.rds(HOME_REGION).await;
+    let group = estate.create_security_group(&ec2, "orders-db-sg", &[]).await;
+    estate.authorize(&ec2, &group, "tcp", (5432, 5432), &["0.0.0.0/0", "::/0", "10.0.0.0/16"]).await;
+    estate.authorize(&ec2, &group, "tcp", (443, 443), &["0.0.0.0/0"]).await;
+    estate
+        .create_instance_in_groups(
+            &rds,
+            &NewInstance { public: true, ..NewInstance::postgres("orders-db") },
+            None,
+            &[&group],
+        )
+        .await;
+    let responder =
+        estate.guardduty_responder(&[("GUARDDUTY_RESPONSES", "CredentialAccess:RDS/*=revoke_open_ingress")]).await;
+
+    let finding = RdsFinding::malicious_login(MOTO_ACCOUNT, HOME_REGION, "orders-db");
+    handle_event(&finding.event(), &responder).await.expect("handled");
+
+    let left: Vec<(Option<i32>, String)> =
+        estate.ingress_rules(&ec2, &group).await.into_iter().map(|r| (r.from_port, r.source)).collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(left.contains(&(Some(5432), "10.0.0.0/16".to_owned())), "{left:?}");
+    assert!(left.contains(&(Some(443), "0.0.0.0/0".to_owned())), "443 reaches no database: {left:?}");
+    assert_eq!(estate.instance(&rds, "orders-db").await.unwrap().publicly_accessible, Some(true), "not asked to");
+
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let response = &alerts[0].body["observed"]["responses"][0];
+    assert_eq!(response["kind"], "revoke_ingress");
+    assert_eq!(response["status"], "succeeded", "{response:#}");
+    let detail = response["detail"].as_str().unwrap();
+    assert!(detail.contains("from 0.0.0.0/0") && detail.contains("from ::/0"), "{detail}");
+    assert_eq!(alerts[0].action_status(), "succeeded");
+}

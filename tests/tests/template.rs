@@ -4,17 +4,16 @@
 //! (long-form intrinsic functions only), read with serde_yaml.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::collections::BTreeSet;
-
 use rdsguard::aws::SdkEc2;
 use rdsguard::event::detail_type;
 use rdsguard::policy::{
     ENV_ALERT_TOPIC_ARN, ENV_ALLOWED_CIDRS, ENV_ALLOWED_REGIONS, ENV_EXEMPT_TAG_KEY, ENV_MEMBER_ROLE_NAME, ENV_MODE,
     ENV_RULE_ACTIONS, ENV_UNDELIVERED_ALERTS_QUEUE_URL,
 };
+use rdsguard_tests::template::{
+    assert_same_set, at, event_pattern, function, granted_actions, resource, set_of, strings, template, template_text,
+};
 use serde_yaml::Value;
-
-const TEMPLATE_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
 
 /// What the code says about one function; the template must agree.
 struct FunctionSpec {
@@ -60,99 +59,11 @@ fn functions() -> Vec<FunctionSpec> {
     ]
 }
 
-fn template_text() -> String {
-    std::fs::read_to_string(TEMPLATE_PATH).expect("template.yaml is readable at the workspace root")
-}
-
-fn template() -> Value {
-    serde_yaml::from_str(&template_text()).expect("template.yaml is valid YAML (long-form intrinsics only)")
-}
-
-/// `value[key1][key2]...`, failing with the path that is missing.
-fn at<'a>(value: &'a Value, path: &[&str]) -> &'a Value {
-    let mut current = value;
-    for (i, key) in path.iter().enumerate() {
-        current = current.get(*key).unwrap_or_else(|| panic!("template.yaml has no {}", path[..=i].join(".")));
-    }
-    current
-}
-
-fn resource<'a>(template: &'a Value, name: &str) -> &'a Value {
-    at(template, &["Resources", name])
-}
-
-fn function<'a>(template: &'a Value, logical_id: &str) -> &'a Value {
-    let function = resource(template, logical_id);
-    assert_eq!(at(function, &["Type"]).as_str(), Some("AWS::Serverless::Function"), "{logical_id}");
-    function
-}
-
-/// A scalar string, or a list of them, as a set (IAM `Action`, event pattern values).
-fn strings(value: &Value, what: &str) -> BTreeSet<String> {
-    match value {
-        Value::String(s) => BTreeSet::from([s.clone()]),
-        Value::Sequence(items) => items
-            .iter()
-            .map(|item| item.as_str().unwrap_or_else(|| panic!("{what}: {item:?} is not a string")).to_owned())
-            .collect(),
-        other => panic!("{what}: expected a string or a list of strings, found {other:?}"),
-    }
-}
-
-fn set_of<'a>(items: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
-    items.into_iter().map(str::to_owned).collect()
-}
-
-/// Fails with what is extra and what is missing, not just "not equal".
-fn assert_same_set(found: &BTreeSet<String>, expected: &BTreeSet<String>, what: &str) {
-    let extra: Vec<&String> = found.difference(expected).collect();
-    let missing: Vec<&String> = expected.difference(found).collect();
-    assert!(
-        extra.is_empty() && missing.is_empty(),
-        "{what} in template.yaml differ from the code:\n  in the template but not the code (extra): {extra:?}\n  \
-         in the code but not the template (missing): {missing:?}"
-    );
-}
-
-fn event_pattern<'a>(template: &'a Value, logical_id: &str, event: &str) -> &'a Value {
-    let event = at(function(template, logical_id), &["Properties", "Events", event]);
-    assert_eq!(at(event, &["Type"]).as_str(), Some("EventBridgeRule"));
-    at(event, &["Properties", "Pattern"])
-}
-
 #[test]
 fn each_function_policy_grants_exactly_the_actions_its_code_declares() {
     let template = template();
     for spec in functions() {
-        let policies = at(function(&template, spec.logical_id), &["Properties", "Policies"])
-            .as_sequence()
-            .expect("Policies is a list of inline policy documents");
-        assert!(!policies.is_empty(), "{} has no inline policies", spec.logical_id);
-
-        let mut granted = BTreeSet::new();
-        for (p, policy) in policies.iter().enumerate() {
-            let statements = at(policy, &["Statement"]).as_sequence().unwrap_or_else(|| {
-                panic!("Policies[{p}] must be an inline document with a Statement list, not a SAM policy template")
-            });
-            for (s, statement) in statements.iter().enumerate() {
-                let label = format!("{}.Policies[{p}].Statement[{s}]", spec.logical_id);
-                assert_eq!(at(statement, &["Effect"]).as_str(), Some("Allow"), "{label}: only Allow statements");
-                assert!(statement.get("NotAction").is_none(), "{label}: NotAction grants far too much");
-                let resource = statement.get("Resource").unwrap_or_else(|| panic!("{label} has no Resource"));
-                let wildcard = |v: &Value| v.as_str() == Some("*");
-                let all_resources =
-                    wildcard(resource) || resource.as_sequence().is_some_and(|items| items.iter().any(wildcard));
-                let actions = strings(at(statement, &["Action"]), &format!("{label}.Action"));
-                for action in &actions {
-                    assert!(!action.contains('*'), "{label}: wildcard action {action:?}");
-                    assert!(
-                        !all_resources || spec.unscoped_actions.contains(&action.as_str()),
-                        "{label}: Resource \"*\" for {action}, which supports resource-level permissions; scope it"
-                    );
-                }
-                granted.extend(actions);
-            }
-        }
+        let granted = granted_actions(&template, spec.logical_id, &spec.unscoped_actions);
         assert_same_set(&granted, &set_of(spec.iam_actions), &format!("{} IAM actions", spec.logical_id));
     }
 }

@@ -1,24 +1,25 @@
 //! template.yaml against the code, for pipeline-guard and guardduty-responder (what
 //! tests/tests/template.rs checks for rds-guard): each function's IAM policy grants exactly the
-//! actions its code declares, scoped (no Resource "*"); its EventBridge rules match exactly the
+//! actions its code declares, scoped (Resource "*" only where AWS allows nothing else); its EventBridge rules match exactly the
 //! events its code handles (and pipeline-guard's do not filter failed calls out); it is built as a
 //! Rust arm64 binary; failed events go to the dead-letter queue, which accepts them from its
 //! rules; and every variable its code reads is set.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::collections::BTreeSet;
-
 use pipeline_guard::config::ENV_SUITE_RULE_PREFIX;
 use pipeline_guard::tampering::{handled_calls, EVENTBRIDGE_SOURCES};
+use rdsguard::aws::SdkEc2;
 use rdsguard::event::detail_type;
 use rdsguard::guardduty::ENV_GUARDDUTY_RESPONSES;
 use rdsguard::policy::{
     ENV_ALERT_TOPIC_ARN, ENV_EXEMPT_TAG_KEY, ENV_MEMBER_ROLE_NAME, ENV_MODE, ENV_RULE_ACTIONS,
     ENV_UNDELIVERED_ALERTS_QUEUE_URL,
 };
+use rdsguard_tests::template::{
+    assert_same_set, at, event_pattern, function, granted_actions, set_of, strings, template,
+};
 use serde_yaml::Value;
 
-const TEMPLATE_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
 const PIPELINE_GUARD: &str = "PipelineGuardFunction";
 const GUARDDUTY_RESPONDER: &str = "GuardDutyResponderFunction";
 
@@ -29,91 +30,16 @@ const PIPELINE_RULES: [(&str, &str); 3] = [
     ("SuiteRuleTampering", "events.amazonaws.com"),
 ];
 
-fn template() -> Value {
-    let text = std::fs::read_to_string(TEMPLATE_PATH).expect("template.yaml is readable at the workspace root");
-    serde_yaml::from_str(&text).expect("template.yaml is valid YAML (long-form intrinsics only)")
-}
-
-fn at<'a>(value: &'a Value, path: &[&str]) -> &'a Value {
-    let mut current = value;
-    for (i, key) in path.iter().enumerate() {
-        current = current.get(*key).unwrap_or_else(|| panic!("template.yaml has no {}", path[..=i].join(".")));
-    }
-    current
-}
-
-fn function<'a>(template: &'a Value, name: &str) -> &'a Value {
-    let function = at(template, &["Resources", name]);
-    assert_eq!(at(function, &["Type"]).as_str(), Some("AWS::Serverless::Function"), "{name}");
-    function
-}
-
-fn strings(value: &Value, what: &str) -> BTreeSet<String> {
-    match value {
-        Value::String(s) => BTreeSet::from([s.clone()]),
-        Value::Sequence(items) => items
-            .iter()
-            .map(|item| item.as_str().unwrap_or_else(|| panic!("{what}: {item:?} is not a string")).to_owned())
-            .collect(),
-        other => panic!("{what}: expected a string or a list of strings, found {other:?}"),
-    }
-}
-
-fn set_of<'a>(items: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
-    items.into_iter().map(str::to_owned).collect()
-}
-
-fn assert_same_set(found: &BTreeSet<String>, expected: &BTreeSet<String>, what: &str) {
-    let extra: Vec<&String> = found.difference(expected).collect();
-    let missing: Vec<&String> = expected.difference(found).collect();
-    assert!(
-        extra.is_empty() && missing.is_empty(),
-        "{what} in template.yaml differ from the code:\n  in the template but not the code (extra): {extra:?}\n  \
-         in the code but not the template (missing): {missing:?}"
-    );
-}
-
-/// Every action the function's inline policies grant, checking each statement is a scoped Allow.
-fn granted_actions(template: &Value, name: &str) -> BTreeSet<String> {
-    let policies = at(function(template, name), &["Properties", "Policies"]).as_sequence().expect("Policies is a list");
-    let mut granted = BTreeSet::new();
-    for (p, policy) in policies.iter().enumerate() {
-        let statements = at(policy, &["Statement"]).as_sequence().unwrap_or_else(|| {
-            panic!("{name} Policies[{p}] must be an inline document with a Statement list, not a SAM policy template")
-        });
-        for (s, statement) in statements.iter().enumerate() {
-            let label = format!("{name} Policies[{p}].Statement[{s}]");
-            assert_eq!(at(statement, &["Effect"]).as_str(), Some("Allow"), "{label}");
-            assert!(statement.get("NotAction").is_none(), "{label}: NotAction grants far too much");
-            let resource = statement.get("Resource").unwrap_or_else(|| panic!("{label} has no Resource"));
-            let wildcard = |v: &Value| v.as_str() == Some("*");
-            let all = wildcard(resource) || resource.as_sequence().is_some_and(|items| items.iter().any(wildcard));
-            assert!(!all, "{label}: Resource \"*\" grants every resource; scope it");
-            for action in strings(at(statement, &["Action"]), &format!("{label}.Action")) {
-                assert!(!action.contains('*'), "{label}: wildcard action {action:?}");
-                granted.insert(action);
-            }
-        }
-    }
-    granted
-}
-
-fn event_pattern<'a>(template: &'a Value, function_name: &str, event: &str) -> &'a Value {
-    let event = at(function(template, function_name), &["Properties", "Events", event]);
-    assert_eq!(at(event, &["Type"]).as_str(), Some("EventBridgeRule"));
-    at(event, &["Properties", "Pattern"])
-}
-
 #[test]
 fn each_function_is_granted_exactly_the_actions_its_code_declares() {
     let template = template();
     assert_same_set(
-        &granted_actions(&template, PIPELINE_GUARD),
+        &granted_actions(&template, PIPELINE_GUARD, &[]),
         &set_of(pipeline_guard::iam_actions()),
         "pipeline-guard IAM actions",
     );
     assert_same_set(
-        &granted_actions(&template, GUARDDUTY_RESPONDER),
+        &granted_actions(&template, GUARDDUTY_RESPONDER, SdkEc2::INVENTORY_IAM_ACTIONS),
         &set_of(guardduty_responder::iam_actions()),
         "guardduty-responder IAM actions",
     );

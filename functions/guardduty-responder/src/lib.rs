@@ -9,7 +9,7 @@ pub mod target;
 
 pub use handler::{handle_event, GuardDutyResponder, ResponderError, Summary, FUNCTION_NAME};
 
-use rdsguard::aws::{AccountSessions, SdkRds, SdkRdsSnapshots, SnsAlertPublisher, SqsUndeliveredAlerts};
+use rdsguard::aws::{AccountSessions, SdkEc2, SdkRds, SdkRdsSnapshots, SnsAlertPublisher, SqsUndeliveredAlerts};
 
 /// Every IAM action guardduty-responder's code can call (the union of its adapters'
 /// declarations). template.yaml must grant exactly these to the function; a test checks it.
@@ -18,6 +18,8 @@ pub fn iam_actions() -> Vec<&'static str> {
         SdkRds::INVENTORY_IAM_ACTIONS,
         SdkRds::MAKE_PRIVATE_IAM_ACTIONS,
         SdkRdsSnapshots::IAM_ACTIONS,
+        SdkEc2::INVENTORY_IAM_ACTIONS,
+        SdkEc2::REMEDIATION_IAM_ACTIONS,
         SnsAlertPublisher::IAM_ACTIONS,
         SqsUndeliveredAlerts::IAM_ACTIONS,
         AccountSessions::IAM_ACTIONS,

@@ -9,7 +9,6 @@ use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use rdsguard::aws::{
     AccountSessions, SessionResponderConnector, SnsAlertPublisher, SqsUndeliveredAlerts, UndeliveredAlertSink,
 };
-use rdsguard::guardduty::Response;
 use rdsguard::policy::Policy;
 use serde_json::Value;
 
@@ -24,9 +23,6 @@ async fn main() -> Result<(), Error> {
         }
     };
     tracing::info!(policy = %policy.describe(), responses = %config.responses.describe(), "guardduty-responder starting");
-    if config.responses.uses(Response::RevokeOpenIngress) {
-        tracing::warn!("revoke_open_ingress is configured but not available yet: it is reported not_attempted");
-    }
 
     let base = aws_config::load_from_env().await;
     let sns_config = base.to_builder().region(aws_config::Region::new(policy.alert_topic.region.to_string())).build();

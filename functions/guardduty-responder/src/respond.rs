@@ -1,10 +1,13 @@
 //! The opt-in responses to a finding about a database: a forensic snapshot, making a public
-//! instance private, and (later) revoking world-open ingress. Each reports its own outcome; none
+//! instance private, and revoking world-open ingress on its security groups. Each reports its own outcome; none
 //! stops the alert.
 
-use rdsguard::aws::{ForensicSnapshots, RdsPort, ResponderPorts, SNAPSHOT_EXISTS_CODES};
+use rdsguard::aws::{ForensicSnapshots, NetworkPorts, RdsPort, ResponderPorts, SNAPSHOT_EXISTS_CODES};
 use rdsguard::database::{Database, DatabaseKind};
+use rdsguard::finding::Finding;
+use rdsguard::group_check::check_security_group;
 use rdsguard::guardduty::{snapshot_identifier, Response};
+use rdsguard::network::GroupRef;
 use rdsguard::policy::Policy;
 use rdsguard::remediate::{execute, plan, policy_gate, ActionKind, ActionOutcome, ActionStatus, Confirmation, Plan};
 use rdsguard::rules::RuleId;
@@ -44,7 +47,7 @@ pub async fn run_responses(
         outcomes.push(match response {
             Response::Snapshot => snapshot(threat, db, ports.snapshots.as_ref()).await,
             Response::MakePrivate => make_private(db, ports.databases.as_ref(), policy, confirm).await,
-            Response::RevokeOpenIngress => revoke_open_ingress(db),
+            Response::RevokeOpenIngress => revoke_open_ingress(threat, db, &ports.network, policy, confirm).await,
         });
     }
     outcomes
@@ -116,21 +119,46 @@ async fn make_private(db: &Database, rds: &dyn RdsPort, policy: &Policy, confirm
     }
 }
 
-/// TODO(network-guard, issue 3): revoke world-open ingress (0.0.0.0/0, ::/0) to the database's
-/// port on its VPC security groups by reusing network-guard's EC2.19 evaluation and
-/// `SecurityGroupRemediation::revoke_ingress_rule`, once network-guard lands. rdsguard must not
-/// grow a second, different security-group revocation, so until then this response is reported
-/// `not_attempted` and changes nothing.
-fn revoke_open_ingress(db: &Database) -> ActionOutcome {
-    ActionOutcome::new(
-        ActionKind::RevokeIngress,
-        ActionStatus::NotAttempted,
-        format!(
-            "revoke_open_ingress is not available yet (it will reuse network-guard's revocation): review the \
-             security groups of {} for 0.0.0.0/0 and ::/0 by hand",
-            db.state.identifier
-        ),
-    )
+/// As network-guard does (EC2.19): on each VPC security group the database is behind, judge every
+/// ingress rule and revoke, by SecurityGroupRuleId, those that admit the whole internet to a
+/// database port; confirmed by reading the rules again. The groups' own exemption tag and the
+/// policy for EC2.19 (`RULE_ACTIONS`, `MODE`) apply, exactly as in network-guard.
+async fn revoke_open_ingress(
+    threat: &Threat,
+    db: &Database,
+    network: &NetworkPorts,
+    policy: &Policy,
+    confirm: Confirmation,
+) -> ActionOutcome {
+    let outcome = |status, detail: String| ActionOutcome::new(ActionKind::RevokeIngress, status, detail);
+    if db.state.security_groups.is_empty() {
+        return outcome(
+            ActionStatus::Skipped,
+            format!("{} is behind no VPC security group: nothing to revoke", db.state.identifier),
+        );
+    }
+    let mut parts: Vec<ActionOutcome> = Vec::new();
+    for group in &db.state.security_groups {
+        let group_ref = GroupRef::Id(group.clone());
+        match check_security_group(&group_ref, &threat.account, &threat.region, network, policy, confirm).await {
+            Ok(Some(check)) => {
+                let world_open: Vec<&(Finding, ActionOutcome)> =
+                    check.findings.iter().filter(|(f, _)| f.rule == RuleId::Ec2_19OpenToInternet).collect();
+                if world_open.is_empty() {
+                    parts.push(outcome(
+                        ActionStatus::Skipped,
+                        format!("{group}: no rule admits the internet to a database port"),
+                    ));
+                }
+                parts.extend(world_open.into_iter().map(|(_, action)| action.clone()));
+            }
+            Ok(None) => parts.push(outcome(ActionStatus::Skipped, format!("{group} no longer exists"))),
+            Err(e) => parts.push(outcome(ActionStatus::Failed, format!("cannot read {group}: {e}"))),
+        }
+    }
+    let mut summary = combined(&parts);
+    summary.kind = ActionKind::RevokeIngress;
+    summary
 }
 
 /// The responses taken together, for the alert's `action`: the worst status wins (failed, then

@@ -80,6 +80,7 @@ fn instance_state(db: &DbInstance) -> DatabaseState {
         storage_encrypted: db.storage_encrypted(),
         cluster_identifier: db.db_cluster_identifier().filter(|c| !c.is_empty()).map(str::to_owned),
         tags: tags(db.tag_list()),
+        security_groups: group_ids(db.vpc_security_groups()),
         read_replica_source: db
             .read_replica_source_db_instance_identifier()
             .filter(|s| !s.is_empty())
@@ -98,6 +99,7 @@ fn cluster_state(db: &DbCluster) -> DatabaseState {
         cluster_identifier: None,
         tags: tags(db.tag_list()),
         read_replica_source: db.replication_source_identifier().filter(|s| !s.is_empty()).map(str::to_owned),
+        security_groups: group_ids(db.vpc_security_groups()),
     }
 }
 
@@ -118,6 +120,10 @@ impl DatabaseInventory for SdkRds {
             Err(e) => Err(AwsError::from_sdk("DescribeDBClusters", e)),
         }
     }
+}
+
+fn group_ids(groups: &[VpcSecurityGroupMembership]) -> Vec<String> {
+    groups.iter().filter_map(|g| g.vpc_security_group_id()).map(str::to_owned).collect()
 }
 
 fn uses_group(groups: &[VpcSecurityGroupMembership], group_id: &str) -> bool {

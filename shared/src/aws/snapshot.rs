@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_rds::types::Tag;
 
-use super::{AccountSessions, AwsError, RdsPort, SdkRds, SessionError};
+use super::{AccountSessions, AwsError, NetworkPorts, RdsPort, SdkEc2, SdkRds, SessionError};
 use crate::identity::{AccountId, AwsRegion};
 
 /// RDS error codes meaning "a snapshot with that identifier exists already".
@@ -112,11 +112,12 @@ impl ForensicSnapshots for SdkRdsSnapshots {
 }
 
 /// What guardduty-responder needs in one account and region: the database (describe, make
-/// private) and its snapshots.
+/// private), its snapshots, and the security groups in front of it.
 #[derive(Clone)]
 pub struct ResponderPorts {
     pub databases: Arc<dyn RdsPort>,
     pub snapshots: Arc<dyn ForensicSnapshots>,
+    pub network: NetworkPorts,
 }
 
 /// Hands out [`ResponderPorts`] for the account and region a finding is about.
@@ -144,7 +145,11 @@ impl ResponderConnector for SessionResponderConnector {
         let client = aws_sdk_rds::Client::new(&config);
         Ok(ResponderPorts {
             databases: Arc::new(SdkRds::new(client.clone())),
-            snapshots: Arc::new(SdkRdsSnapshots::new(client)),
+            snapshots: Arc::new(SdkRdsSnapshots::new(client.clone())),
+            network: NetworkPorts {
+                groups: Arc::new(SdkEc2::new(aws_sdk_ec2::Client::new(&config))),
+                databases: Arc::new(SdkRds::new(client)),
+            },
         })
     }
 }
