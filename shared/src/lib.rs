@@ -18,4 +18,5 @@ pub mod policy;
 pub mod remediate;
 pub mod report;
 pub mod rules;
+pub mod startup;
 pub mod telemetry;

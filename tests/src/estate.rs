@@ -6,10 +6,9 @@ use std::sync::Arc;
 
 use aws_sdk_rds::types::{DbCluster, DbInstance, Tag};
 use rds_guard::RdsGuard;
-use rdsguard::aws::{
-    AccountSessions, AlertPublisher, SessionRdsConnector, SnsAlertPublisher, SqsUndeliveredAlerts, UndeliveredAlertSink,
-};
+use rdsguard::aws::SessionRdsConnector;
 use rdsguard::policy::Policy;
+use rdsguard::startup::Plumbing;
 use serde_json::Value;
 
 use crate::MotoServer;
@@ -226,36 +225,21 @@ impl Estate {
     /// The policy a function reads from its environment, with the stack's topic and dead-letter
     /// queue and extra `settings`.
     pub fn policy(&self, settings: &[(&str, &str)]) -> Policy {
+        Policy::from_vars(self.variables(settings)).expect("policy")
+    }
+
+    /// The variables a function reads: the stack's topic and dead-letter queue, and `settings`.
+    pub fn variables(&self, settings: &[(&str, &str)]) -> Vec<(String, String)> {
         let mut vars = vec![
             ("ALERT_TOPIC_ARN".to_owned(), self.topic_arn.clone()),
             ("UNDELIVERED_ALERTS_QUEUE_URL".to_owned(), self.dead_letter_queue_url.clone()),
         ];
         vars.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        Policy::from_vars(vars).expect("policy")
+        vars
     }
 
-    /// What every function's `main` builds from the policy: alert publisher, dead-letter sink and
-    /// account sessions.
+    /// What every function's `main` builds from the policy ([`Plumbing`]), against moto.
     pub async fn plumbing(&self, policy: &Policy) -> Plumbing {
-        let base = self.moto.sdk_config(HOME_REGION).await;
-        let sns_config =
-            base.to_builder().region(aws_config::Region::new(policy.alert_topic.region.to_string())).build();
-        let alerts = SnsAlertPublisher::new(aws_sdk_sns::Client::new(&sns_config), policy.alert_topic.arn.clone());
-        let undelivered = policy.undelivered_alerts_queue_url.as_ref().map(|url| {
-            Arc::new(SqsUndeliveredAlerts::new(aws_sdk_sqs::Client::new(&base), url.clone()))
-                as Arc<dyn UndeliveredAlertSink>
-        });
-        Plumbing {
-            alerts: Arc::new(alerts),
-            undelivered,
-            sessions: AccountSessions::new(base, policy.member_role_name.clone()),
-        }
+        Plumbing::new(policy.clone(), self.moto.sdk_config(HOME_REGION).await)
     }
-}
-
-/// See [`Estate::plumbing`].
-pub struct Plumbing {
-    pub alerts: Arc<dyn AlertPublisher>,
-    pub undelivered: Option<Arc<dyn UndeliveredAlertSink>>,
-    pub sessions: AccountSessions,
 }

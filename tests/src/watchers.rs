@@ -10,10 +10,7 @@ use guardduty_responder::config::ResponderConfig;
 use guardduty_responder::GuardDutyResponder;
 use pipeline_guard::config::PipelineConfig;
 use pipeline_guard::PipelineGuard;
-use rdsguard::aws::{
-    AccountSessions, SessionPipelineConnector, SessionResponderConnector, SnsAlertPublisher, SqsUndeliveredAlerts,
-    UndeliveredAlertSink,
-};
+use rdsguard::aws::{SessionPipelineConnector, SessionResponderConnector};
 use rdsguard::policy::Policy;
 
 use crate::estate::HOME_REGION;
@@ -103,59 +100,34 @@ impl Estate {
             .collect()
     }
 
-    fn settings(&self, settings: &[(&str, &str)]) -> Vec<(String, String)> {
-        let mut vars = vec![
-            ("ALERT_TOPIC_ARN".to_owned(), self.topic_arn.clone()),
-            ("UNDELIVERED_ALERTS_QUEUE_URL".to_owned(), self.dead_letter_queue_url.clone()),
-        ];
-        vars.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        vars
-    }
-
-    async fn alert_clients(&self, policy: &Policy) -> (SnsAlertPublisher, Option<Arc<dyn UndeliveredAlertSink>>) {
-        let base = self.moto.sdk_config(HOME_REGION).await;
-        let sns_config =
-            base.to_builder().region(aws_config::Region::new(policy.alert_topic.region.to_string())).build();
-        let alerts = SnsAlertPublisher::new(aws_sdk_sns::Client::new(&sns_config), policy.alert_topic.arn.clone());
-        let undelivered = policy.undelivered_alerts_queue_url.as_ref().map(|url| {
-            Arc::new(SqsUndeliveredAlerts::new(aws_sdk_sqs::Client::new(&base), url.clone()))
-                as Arc<dyn UndeliveredAlertSink>
-        });
-        (alerts, undelivered)
-    }
-
     /// pipeline-guard wired as its `main` wires it, against moto, with extra settings.
     pub async fn pipeline_guard(&self, settings: &[(&str, &str)]) -> PipelineGuard {
-        let vars = self.settings(settings);
+        let vars = self.variables(settings);
         let policy = Policy::from_vars(vars.clone()).expect("policy");
         let config = PipelineConfig::from_vars(vars).expect("pipeline-guard settings");
-        let (alerts, undelivered) = self.alert_clients(&policy).await;
-        let base = self.moto.sdk_config(HOME_REGION).await;
-        let connector = SessionPipelineConnector::new(AccountSessions::new(base, policy.member_role_name.clone()));
+        let plumbing = self.plumbing(&policy).await;
         PipelineGuard {
+            connector: Arc::new(SessionPipelineConnector::new(plumbing.sessions)),
             policy,
             config,
-            connector: Arc::new(connector),
-            alerts: Arc::new(alerts),
-            undelivered,
+            alerts: plumbing.alerts,
+            undelivered: plumbing.undelivered,
             confirmation: Default::default(),
         }
     }
 
     /// guardduty-responder wired as its `main` wires it, against moto, with extra settings.
     pub async fn guardduty_responder(&self, settings: &[(&str, &str)]) -> GuardDutyResponder {
-        let vars = self.settings(settings);
+        let vars = self.variables(settings);
         let policy = Policy::from_vars(vars.clone()).expect("policy");
         let config = ResponderConfig::from_vars(vars).expect("guardduty-responder settings");
-        let (alerts, undelivered) = self.alert_clients(&policy).await;
-        let base = self.moto.sdk_config(HOME_REGION).await;
-        let connector = SessionResponderConnector::new(AccountSessions::new(base, policy.member_role_name.clone()));
+        let plumbing = self.plumbing(&policy).await;
         GuardDutyResponder {
+            connector: Arc::new(SessionResponderConnector::new(plumbing.sessions)),
             policy,
             config,
-            connector: Arc::new(connector),
-            alerts: Arc::new(alerts),
-            undelivered,
+            alerts: plumbing.alerts,
+            undelivered: plumbing.undelivered,
             confirmation: Default::default(),
         }
     }

@@ -5,38 +5,23 @@ use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use network_guard::{handle_event, NetworkGuard};
-use rdsguard::aws::{
-    AccountSessions, SessionNetworkConnector, SnsAlertPublisher, SqsUndeliveredAlerts, UndeliveredAlertSink,
-};
+use rdsguard::aws::SessionNetworkConnector;
 use rdsguard::policy::Policy;
+use rdsguard::startup::{config_or_exit, Plumbing};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     rdsguard::telemetry::init_lambda_logging();
-    let policy = match Policy::from_env() {
-        Ok(policy) => policy,
-        Err(e) => {
-            // Logged once, as JSON, then a non-zero exit: Lambda reports the init failure.
-            tracing::error!(error = %e, "network-guard configuration is invalid");
-            std::process::exit(1);
-        }
-    };
+    let policy = config_or_exit("network-guard", Policy::from_env());
     tracing::info!(policy = %policy.describe(), "network-guard starting");
 
-    let base = aws_config::load_from_env().await;
-    let sns_config = base.to_builder().region(aws_config::Region::new(policy.alert_topic.region.to_string())).build();
-    let alerts = SnsAlertPublisher::new(aws_sdk_sns::Client::new(&sns_config), policy.alert_topic.arn.clone());
-    let undelivered = policy.undelivered_alerts_queue_url.as_ref().map(|url| {
-        Arc::new(SqsUndeliveredAlerts::new(aws_sdk_sqs::Client::new(&base), url.clone()))
-            as Arc<dyn UndeliveredAlertSink>
-    });
-    let network = SessionNetworkConnector::new(AccountSessions::new(base, policy.member_role_name.clone()));
+    let plumbing = Plumbing::new(policy, aws_config::load_from_env().await);
     let guard = NetworkGuard {
-        policy,
-        network: Arc::new(network),
-        alerts: Arc::new(alerts),
-        undelivered,
+        network: Arc::new(SessionNetworkConnector::new(plumbing.sessions)),
+        policy: plumbing.policy,
+        alerts: plumbing.alerts,
+        undelivered: plumbing.undelivered,
         confirmation: Default::default(),
     };
 

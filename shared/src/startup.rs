@@ -1,0 +1,46 @@
+//! What every function builds once per container, before the runtime loop: the configuration (a
+//! mistake stops init with a message naming the variable), the alert publisher in the topic's
+//! region, the dead-letter sink for undelivered alerts, and the account sessions.
+
+use std::fmt::Display;
+use std::sync::Arc;
+
+use aws_config::{Region, SdkConfig};
+
+use crate::aws::{AccountSessions, AlertPublisher, SnsAlertPublisher, SqsUndeliveredAlerts, UndeliveredAlertSink};
+use crate::policy::Policy;
+
+/// The configuration, or — logged once as JSON — exit status 1, which Lambda reports as an init
+/// failure. Only for `main`.
+pub fn config_or_exit<T, E: Display>(function: &str, config: Result<T, E>) -> T {
+    match config {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!(error = %e, "{function} configuration is invalid");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Clients every function shares, built from its policy and the SDK configuration.
+pub struct Plumbing {
+    pub policy: Policy,
+    pub alerts: Arc<dyn AlertPublisher>,
+    pub undelivered: Option<Arc<dyn UndeliveredAlertSink>>,
+    pub sessions: AccountSessions,
+}
+
+impl Plumbing {
+    /// `base` is the SDK configuration from the environment (`aws_config::load_from_env`, which
+    /// honours `AWS_ENDPOINT_URL`); SNS is reached in the alert topic's own region.
+    pub fn new(policy: Policy, base: SdkConfig) -> Self {
+        let sns_config = base.to_builder().region(Region::new(policy.alert_topic.region.to_string())).build();
+        let alerts = SnsAlertPublisher::new(aws_sdk_sns::Client::new(&sns_config), policy.alert_topic.arn.clone());
+        let undelivered = policy.undelivered_alerts_queue_url.as_ref().map(|url| {
+            Arc::new(SqsUndeliveredAlerts::new(aws_sdk_sqs::Client::new(&base), url.clone()))
+                as Arc<dyn UndeliveredAlertSink>
+        });
+        let sessions = AccountSessions::new(base, policy.member_role_name.clone());
+        Self { policy, alerts: Arc::new(alerts), undelivered, sessions }
+    }
+}
