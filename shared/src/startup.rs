@@ -44,3 +44,20 @@ impl Plumbing {
         Self { policy, alerts: Arc::new(alerts), undelivered, sessions }
     }
 }
+
+impl Plumbing {
+    /// IAM actions of what [`Plumbing`] builds: publishing alerts, keeping undelivered ones,
+    /// assuming member roles.
+    pub const IAM_ACTIONS: [&'static [&'static str]; 3] =
+        [SnsAlertPublisher::IAM_ACTIONS, SqsUndeliveredAlerts::IAM_ACTIONS, AccountSessions::IAM_ACTIONS];
+}
+
+/// A function's IAM actions: [`Plumbing::IAM_ACTIONS`] plus its own adapters' declarations,
+/// sorted, without repeats. template.yaml must grant exactly these (a test checks it).
+pub fn function_iam_actions(adapters: &[&[&'static str]]) -> Vec<&'static str> {
+    let mut actions: Vec<&'static str> =
+        Plumbing::IAM_ACTIONS.iter().chain(adapters).flat_map(|list| list.iter().copied()).collect();
+    actions.sort_unstable();
+    actions.dedup();
+    actions
+}

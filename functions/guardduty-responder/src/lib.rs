@@ -9,23 +9,16 @@ pub mod target;
 
 pub use handler::{handle_event, GuardDutyResponder, ResponderError, Summary, FUNCTION_NAME};
 
-use rdsguard::aws::{AccountSessions, SdkEc2, SdkRds, SdkRdsSnapshots, SnsAlertPublisher, SqsUndeliveredAlerts};
+use rdsguard::aws::{SdkEc2, SdkRds, SdkRdsSnapshots};
 
 /// Every IAM action guardduty-responder's code can call (the union of its adapters'
 /// declarations). template.yaml must grant exactly these to the function; a test checks it.
 pub fn iam_actions() -> Vec<&'static str> {
-    let mut actions: Vec<&'static str> = [
+    rdsguard::startup::function_iam_actions(&[
         SdkRds::INVENTORY_IAM_ACTIONS,
         SdkRds::MAKE_PRIVATE_IAM_ACTIONS,
         SdkRdsSnapshots::IAM_ACTIONS,
         SdkEc2::INVENTORY_IAM_ACTIONS,
         SdkEc2::REMEDIATION_IAM_ACTIONS,
-        SnsAlertPublisher::IAM_ACTIONS,
-        SqsUndeliveredAlerts::IAM_ACTIONS,
-        AccountSessions::IAM_ACTIONS,
-    ]
-    .concat();
-    actions.sort_unstable();
-    actions.dedup();
-    actions
+    ])
 }

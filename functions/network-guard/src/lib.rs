@@ -8,21 +8,14 @@ pub mod target;
 
 pub use handler::{handle_event, NetworkGuard, NetworkGuardError, Summary, FUNCTION_NAME};
 
-use rdsguard::aws::{AccountSessions, SdkEc2, SdkRds, SnsAlertPublisher, SqsUndeliveredAlerts};
+use rdsguard::aws::{SdkEc2, SdkRds};
 
 /// Every IAM action network-guard's code can call (the union of its adapters' declarations).
 /// template.yaml must grant exactly these to the function; a test checks it.
 pub fn iam_actions() -> Vec<&'static str> {
-    let mut actions: Vec<&'static str> = [
+    rdsguard::startup::function_iam_actions(&[
         SdkEc2::INVENTORY_IAM_ACTIONS,
         SdkEc2::REMEDIATION_IAM_ACTIONS,
         SdkRds::INVENTORY_IAM_ACTIONS,
-        SnsAlertPublisher::IAM_ACTIONS,
-        SqsUndeliveredAlerts::IAM_ACTIONS,
-        AccountSessions::IAM_ACTIONS,
-    ]
-    .concat();
-    actions.sort_unstable();
-    actions.dedup();
-    actions
+    ])
 }

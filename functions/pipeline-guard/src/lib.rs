@@ -10,22 +10,15 @@ pub mod target;
 
 pub use handler::{handle_event, PipelineGuard, PipelineGuardError, Summary, FUNCTION_NAME};
 
-use rdsguard::aws::{AccountSessions, SdkCloudTrail, SdkGuardDuty, SnsAlertPublisher, SqsUndeliveredAlerts};
+use rdsguard::aws::{SdkCloudTrail, SdkGuardDuty};
 
 /// Every IAM action pipeline-guard's code can call (the union of its adapters' declarations).
 /// template.yaml must grant exactly these to the function; a test checks it.
 pub fn iam_actions() -> Vec<&'static str> {
-    let mut actions: Vec<&'static str> = [
+    rdsguard::startup::function_iam_actions(&[
         SdkCloudTrail::INVENTORY_IAM_ACTIONS,
         SdkCloudTrail::REMEDIATION_IAM_ACTIONS,
         SdkGuardDuty::INVENTORY_IAM_ACTIONS,
         SdkGuardDuty::REMEDIATION_IAM_ACTIONS,
-        SnsAlertPublisher::IAM_ACTIONS,
-        SqsUndeliveredAlerts::IAM_ACTIONS,
-        AccountSessions::IAM_ACTIONS,
-    ]
-    .concat();
-    actions.sort_unstable();
-    actions.dedup();
-    actions
+    ])
 }

@@ -7,20 +7,10 @@ pub mod target;
 
 pub use handler::{handle_event, RdsGuard, RdsGuardError, Summary, FUNCTION_NAME};
 
-use rdsguard::aws::{AccountSessions, SdkRds, SnsAlertPublisher, SqsUndeliveredAlerts};
+use rdsguard::aws::SdkRds;
 
 /// Every IAM action rds-guard's code can call (the union of its adapters' declarations).
 /// template.yaml must grant exactly these to the function; a test checks it.
 pub fn iam_actions() -> Vec<&'static str> {
-    let mut actions: Vec<&'static str> = [
-        SdkRds::INVENTORY_IAM_ACTIONS,
-        SdkRds::REMEDIATION_IAM_ACTIONS,
-        SnsAlertPublisher::IAM_ACTIONS,
-        SqsUndeliveredAlerts::IAM_ACTIONS,
-        AccountSessions::IAM_ACTIONS,
-    ]
-    .concat();
-    actions.sort_unstable();
-    actions.dedup();
-    actions
+    rdsguard::startup::function_iam_actions(&[SdkRds::INVENTORY_IAM_ACTIONS, SdkRds::REMEDIATION_IAM_ACTIONS])
 }
