@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, SecurityGroupRule};
 
 use super::rds::DatabaseNetworkInventory;
-use super::{AccountSessions, AwsError, SdkRds, SessionError};
+use super::{AccountSessions, AwsError, ClientCache, SdkRds, SessionError};
 use crate::identity::{AccountId, AwsRegion};
 use crate::network::{GroupRef, IngressRule, RuleSource, SecurityGroup};
 
@@ -166,21 +166,23 @@ impl SecurityGroupRemediation for SdkEc2 {
 #[derive(Debug)]
 pub struct SessionNetworkConnector {
     sessions: AccountSessions,
+    clients: ClientCache<NetworkPorts>,
 }
 
 impl SessionNetworkConnector {
     pub fn new(sessions: AccountSessions) -> Self {
-        Self { sessions }
+        Self { sessions, clients: ClientCache::default() }
     }
 }
 
 #[async_trait]
 impl NetworkConnector for SessionNetworkConnector {
     async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<NetworkPorts, SessionError> {
-        let config = self.sessions.config_for(account, region).await?;
-        Ok(NetworkPorts {
-            groups: Arc::new(SdkEc2::new(aws_sdk_ec2::Client::new(&config))),
-            databases: Arc::new(SdkRds::new(aws_sdk_rds::Client::new(&config))),
-        })
+        self.clients
+            .get_or_build(&self.sessions, account, region, |config| NetworkPorts {
+                groups: Arc::new(SdkEc2::new(aws_sdk_ec2::Client::new(config))),
+                databases: Arc::new(SdkRds::new(aws_sdk_rds::Client::new(config))),
+            })
+            .await
     }
 }

@@ -25,7 +25,7 @@ pub use rds::{
     DatabaseInventory, DatabaseNetworkInventory, DatabaseRemediation, RdsConnector, RdsPort, SdkRds,
     SessionRdsConnector,
 };
-pub use session::{AccountSessions, SessionError};
+pub use session::{AccountSessions, ClientCache, SessionError};
 pub use snapshot::{
     ForensicSnapshots, ResponderConnector, ResponderPorts, SdkRdsSnapshots, SessionResponderConnector, SnapshotTaken,
     SNAPSHOT_EXISTS_CODES,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{AccountSessions, DetectorControl, SdkCloudTrail, SdkGuardDuty, SessionError, TrailLogging};
+use super::{AccountSessions, ClientCache, DetectorControl, SdkCloudTrail, SdkGuardDuty, SessionError, TrailLogging};
 use crate::identity::{AccountId, AwsRegion};
 
 #[derive(Clone)]
@@ -25,21 +25,23 @@ pub trait PipelineConnector: Send + Sync {
 #[derive(Debug)]
 pub struct SessionPipelineConnector {
     sessions: AccountSessions,
+    clients: ClientCache<PipelinePorts>,
 }
 
 impl SessionPipelineConnector {
     pub fn new(sessions: AccountSessions) -> Self {
-        Self { sessions }
+        Self { sessions, clients: ClientCache::default() }
     }
 }
 
 #[async_trait]
 impl PipelineConnector for SessionPipelineConnector {
     async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<PipelinePorts, SessionError> {
-        let config = self.sessions.config_for(account, region).await?;
-        Ok(PipelinePorts {
-            trails: Arc::new(SdkCloudTrail::new(aws_sdk_cloudtrail::Client::new(&config))),
-            detectors: Arc::new(SdkGuardDuty::new(aws_sdk_guardduty::Client::new(&config))),
-        })
+        self.clients
+            .get_or_build(&self.sessions, account, region, |config| PipelinePorts {
+                trails: Arc::new(SdkCloudTrail::new(aws_sdk_cloudtrail::Client::new(config))),
+                detectors: Arc::new(SdkGuardDuty::new(aws_sdk_guardduty::Client::new(config))),
+            })
+            .await
     }
 }

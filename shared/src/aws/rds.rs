@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_rds::types::{DbCluster, DbInstance, Tag, VpcSecurityGroupMembership};
 
-use super::{AccountSessions, AwsError, SessionError};
+use super::{AccountSessions, AwsError, ClientCache, SessionError};
 use crate::database::{DatabaseKind, DatabaseState};
 use crate::identity::{AccountId, AwsRegion};
 use crate::network::{default_port, DatabaseListener};
@@ -208,18 +208,22 @@ impl DatabaseRemediation for SdkRds {
 #[derive(Debug)]
 pub struct SessionRdsConnector {
     sessions: AccountSessions,
+    clients: ClientCache<Arc<dyn RdsPort>>,
 }
 
 impl SessionRdsConnector {
     pub fn new(sessions: AccountSessions) -> Self {
-        Self { sessions }
+        Self { sessions, clients: ClientCache::default() }
     }
 }
 
 #[async_trait]
 impl RdsConnector for SessionRdsConnector {
     async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<Arc<dyn RdsPort>, SessionError> {
-        let config = self.sessions.config_for(account, region).await?;
-        Ok(Arc::new(SdkRds::new(aws_sdk_rds::Client::new(&config))))
+        self.clients
+            .get_or_build(&self.sessions, account, region, |config| {
+                Arc::new(SdkRds::new(aws_sdk_rds::Client::new(config)))
+            })
+            .await
     }
 }

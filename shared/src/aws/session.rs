@@ -109,3 +109,41 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// A connector's clients, built once per (account, region) and kept while the container is warm,
+/// so an invocation reuses them instead of building SDK clients again.
+pub struct ClientCache<P> {
+    cache: Mutex<HashMap<(AccountId, AwsRegion), P>>,
+}
+
+impl<P> std::fmt::Debug for ClientCache<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCache").finish_non_exhaustive()
+    }
+}
+
+impl<P> Default for ClientCache<P> {
+    fn default() -> Self {
+        Self { cache: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<P: Clone> ClientCache<P> {
+    /// The clients for `account` and `region`, built by `build` from [`AccountSessions::config_for`]
+    /// the first time.
+    pub async fn get_or_build(
+        &self,
+        sessions: &AccountSessions,
+        account: &AccountId,
+        region: &AwsRegion,
+        build: impl FnOnce(&SdkConfig) -> P,
+    ) -> Result<P, SessionError> {
+        let key = (account.clone(), region.clone());
+        if let Some(clients) = self.cache.lock().await.get(&key) {
+            return Ok(clients.clone());
+        }
+        let clients = build(&sessions.config_for(account, region).await?);
+        self.cache.lock().await.insert(key, clients.clone());
+        Ok(clients)
+    }
+}

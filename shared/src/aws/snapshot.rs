@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_rds::types::Tag;
 
-use super::{AccountSessions, AwsError, NetworkPorts, RdsPort, SdkEc2, SdkRds, SessionError};
+use super::{AccountSessions, AwsError, ClientCache, NetworkPorts, RdsPort, SdkEc2, SdkRds, SessionError};
 use crate::identity::{AccountId, AwsRegion};
 
 /// RDS error codes meaning "a snapshot with that identifier exists already".
@@ -130,26 +130,30 @@ pub trait ResponderConnector: Send + Sync {
 #[derive(Debug)]
 pub struct SessionResponderConnector {
     sessions: AccountSessions,
+    clients: ClientCache<ResponderPorts>,
 }
 
 impl SessionResponderConnector {
     pub fn new(sessions: AccountSessions) -> Self {
-        Self { sessions }
+        Self { sessions, clients: ClientCache::default() }
     }
 }
 
 #[async_trait]
 impl ResponderConnector for SessionResponderConnector {
     async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<ResponderPorts, SessionError> {
-        let config = self.sessions.config_for(account, region).await?;
-        let client = aws_sdk_rds::Client::new(&config);
-        Ok(ResponderPorts {
-            databases: Arc::new(SdkRds::new(client.clone())),
-            snapshots: Arc::new(SdkRdsSnapshots::new(client.clone())),
-            network: NetworkPorts {
-                groups: Arc::new(SdkEc2::new(aws_sdk_ec2::Client::new(&config))),
-                databases: Arc::new(SdkRds::new(client)),
-            },
-        })
+        self.clients
+            .get_or_build(&self.sessions, account, region, |config| {
+                let client = aws_sdk_rds::Client::new(config);
+                ResponderPorts {
+                    databases: Arc::new(SdkRds::new(client.clone())),
+                    snapshots: Arc::new(SdkRdsSnapshots::new(client.clone())),
+                    network: NetworkPorts {
+                        groups: Arc::new(SdkEc2::new(aws_sdk_ec2::Client::new(config))),
+                        databases: Arc::new(SdkRds::new(client)),
+                    },
+                }
+            })
+            .await
     }
 }
