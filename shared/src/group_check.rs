@@ -177,7 +177,7 @@ async fn confirm_gone(
                 "revoked {} ({} {} from {}) from {}; confirmed gone by DescribeSecurityGroupRules",
                 rule.rule_id,
                 rule.protocol,
-                port_range(rule),
+                rule.ports(),
                 rule.source.describe(),
                 group.id
             );
@@ -205,14 +205,6 @@ fn headline(rule: &IngressRule) -> String {
         _ => "all ports".to_owned(),
     };
     format!("{what} open to {}", rule.source.describe())
-}
-
-fn port_range(rule: &IngressRule) -> String {
-    match (rule.from_port, rule.to_port) {
-        (Some(from), Some(to)) if from == to && from >= 0 => format!("port {from}"),
-        (Some(from), Some(to)) if from >= 0 && to >= 0 => format!("ports {from}-{to}"),
-        _ => "all ports".to_owned(),
-    }
 }
 
 #[cfg(test)]

@@ -86,6 +86,15 @@ pub struct IngressRule {
 }
 
 impl IngressRule {
+    /// `port 5432`, `ports 0-65535` or `all ports` (all-traffic rules, and -1 as EC2 reports it).
+    pub fn ports(&self) -> String {
+        match (self.from_port, self.to_port) {
+            (Some(from), Some(to)) if from == to && from >= 0 => format!("port {from}"),
+            (Some(from), Some(to)) if from >= 0 && to >= 0 => format!("ports {from}-{to}"),
+            _ => "all ports".to_owned(),
+        }
+    }
+
     /// The rule as it appears in alerts.
     pub fn to_json(&self) -> Value {
         json!({

@@ -208,11 +208,6 @@ async fn check_target(target: &Target, guard: &NetworkGuard) -> Result<Summary, 
 }
 
 fn describe_requested(rule: &IngressRule) -> String {
-    let ports = match (rule.from_port, rule.to_port) {
-        (Some(from), Some(to)) if from == to => format!("port {from}"),
-        (Some(from), Some(to)) => format!("ports {from}-{to}"),
-        _ => "all ports".to_owned(),
-    };
     let protocol = if rule.protocol == "-1" { "all protocols" } else { rule.protocol.as_str() };
-    format!("{protocol} {ports} from {} into {}", rule.source.describe(), rule.group_id)
+    format!("{protocol} {} from {} into {}", rule.ports(), rule.source.describe(), rule.group_id)
 }

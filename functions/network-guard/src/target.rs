@@ -113,7 +113,7 @@ fn triage_api_call(call: &CloudTrailCall) -> Result<Triage, EventError> {
     Ok(Triage::Check(Target {
         account: call.account_id()?,
         region: call.aws_region()?,
-        requested: requested_rules(call),
+        requested: requested_rules(call, groups.first().map(ToString::to_string).unwrap_or_default()),
         groups,
         context: EventContext {
             event_id: call.event_id.clone(),
@@ -221,8 +221,7 @@ fn text(value: Option<&Value>) -> Option<String> {
 /// request shapes (`ipPermissions.items[]` with `ipRanges`/`ipv6Ranges`/`groups`/`prefixListIds`,
 /// or flat `cidrIp/fromPort/toPort/ipProtocol`), and ModifySecurityGroupRules' PascalCase
 /// `SecurityGroupRule` entries.
-pub fn requested_rules(call: &CloudTrailCall) -> Vec<IngressRule> {
-    let group = security_group_call_groups(call).first().map(ToString::to_string).unwrap_or_default();
+pub fn requested_rules(call: &CloudTrailCall, group: String) -> Vec<IngressRule> {
     let mut rules = Vec::new();
     let mut add = |id: String, protocol: Option<String>, from: Option<i32>, to: Option<i32>, source: RuleSource| {
         rules.push(IngressRule {
