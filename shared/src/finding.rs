@@ -56,7 +56,6 @@ impl Finding {
 
 impl Finding {
     /// A finding on any resource other than a database (security groups, snapshots, trails...).
-    #[allow(clippy::too_many_arguments)]
     pub fn for_resource(
         rule: RuleId,
         account: &AccountId,
