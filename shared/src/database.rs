@@ -39,6 +39,22 @@ pub struct DatabaseState {
     pub read_replica_source: Option<String>,
     /// VPC security group ids the database is behind.
     pub security_groups: Vec<String>,
+    pub engine_version: Option<String>,
+    pub deletion_protection: Option<bool>,
+    /// Days of automated backups; 0: automated backups are off.
+    pub backup_retention_days: Option<i32>,
+    /// A retention change RDS has accepted but not applied yet (`PendingModifiedValues`).
+    pub pending_backup_retention_days: Option<i32>,
+    pub iam_database_authentication: Option<bool>,
+    /// Whether Secrets Manager manages the master password (`MasterUserSecret` present).
+    pub master_password_managed: Option<bool>,
+    pub master_username: Option<String>,
+    /// `EnabledCloudwatchLogsExports`; empty: no logs go to CloudWatch Logs.
+    pub log_exports: Option<Vec<String>>,
+    pub multi_az: Option<bool>,
+    pub auto_minor_version_upgrade: Option<bool>,
+    /// The DB parameter group (instances) or DB cluster parameter group (clusters) in use.
+    pub parameter_group: Option<String>,
 }
 
 impl DatabaseState {
@@ -57,8 +73,39 @@ impl DatabaseState {
         !self.engine.as_deref().is_some_and(|e| e.starts_with("docdb") || e.starts_with("neptune"))
     }
 
+    /// The engine family rules that depend on the engine speak of.
+    pub fn engine_family(&self) -> EngineFamily {
+        EngineFamily::of(self.engine.as_deref())
+    }
+
     pub fn status_is(&self, wanted: &str) -> bool {
         self.status.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(wanted))
+    }
+}
+
+/// Engines grouped the way settings differ between them (TLS parameter, IAM authentication).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineFamily {
+    /// `postgres`, `aurora-postgresql`.
+    PostgreSql,
+    /// `mysql`, `mariadb`, `aurora-mysql`, `aurora`.
+    MySql,
+    /// Oracle, SQL Server, Db2, custom engines: no IAM authentication, TLS set by option group.
+    Other,
+    Unknown,
+}
+
+impl EngineFamily {
+    pub fn of(engine: Option<&str>) -> Self {
+        let Some(engine) = engine.map(str::to_ascii_lowercase) else { return Self::Unknown };
+        if engine.contains("postgres") {
+            Self::PostgreSql
+        } else if engine.contains("mysql") || engine == "mariadb" || engine == "aurora" {
+            Self::MySql
+        } else {
+            Self::Other
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod alert;
 pub mod aws;
 pub mod database;
+pub mod db_snapshot;
 pub mod event;
 pub mod finding;
 pub mod group_check;

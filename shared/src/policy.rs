@@ -19,9 +19,15 @@ pub const ENV_EXEMPT_TAG_KEY: &str = "EXEMPT_TAG_KEY";
 pub const ENV_MEMBER_ROLE_NAME: &str = "MEMBER_ROLE_NAME";
 pub const ENV_UNDELIVERED_ALERTS_QUEUE_URL: &str = "UNDELIVERED_ALERTS_QUEUE_URL";
 pub const ENV_ALLOWED_CIDRS: &str = "ALLOWED_CIDRS";
+pub const ENV_MIN_BACKUP_RETENTION_DAYS: &str = "MIN_BACKUP_RETENTION_DAYS";
+pub const ENV_TRUSTED_ACCOUNTS: &str = "TRUSTED_ACCOUNTS";
+pub const ENV_PRODUCTION_TAG: &str = "PRODUCTION_TAG";
 
 pub const DEFAULT_EXEMPT_TAG_KEY: &str = "rdsguard:exempt";
 pub const DEFAULT_MEMBER_ROLE_NAME: &str = "rdsguard-remediation";
+/// RDS.11 / RDS.50: a week of point-in-time recovery, Security Hub's default.
+pub const DEFAULT_MIN_BACKUP_RETENTION_DAYS: i32 = 7;
+pub const DEFAULT_PRODUCTION_TAG: &str = "environment=production";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
@@ -77,6 +83,29 @@ impl RuleAction {
             RuleId::Rds3InstanceEncryption | RuleId::Rds27ClusterEncryption | RuleId::RegionNotAllowed => {
                 &[Self::Alert, Self::Stop, Self::Off]
             }
+            // Safe, in-place fixes: on by default.
+            RuleId::Rds1SnapshotPublic
+            | RuleId::Rds8InstanceDeletionProtection
+            | RuleId::Rds7ClusterDeletionProtection
+            | RuleId::Rds11InstanceBackups
+            | RuleId::Rds50ClusterBackups
+            | RuleId::Rds38PostgresTls
+            | RuleId::Rds39MysqlTls
+            | RuleId::Rds13MinorVersionUpgrade => &[Self::Remediate, Self::Alert, Self::Off],
+            // Unsharing may cut off a partner on purpose: alert unless told to remediate.
+            RuleId::SnapshotSharedOutside => &[Self::Alert, Self::Remediate, Self::Off],
+            // Nothing rdsguard could safely change.
+            RuleId::Rds4SnapshotUnencrypted
+            | RuleId::DeletedWithoutSnapshot
+            | RuleId::Rds10InstanceIamAuth
+            | RuleId::Rds12ClusterIamAuth
+            | RuleId::MasterPasswordUnmanaged
+            | RuleId::Rds25InstanceDefaultAdmin
+            | RuleId::Rds24ClusterDefaultAdmin
+            | RuleId::Rds9LogExports
+            | RuleId::Rds5InstanceMultiAz
+            | RuleId::Rds15ClusterMultiAz
+            | RuleId::ReplicaOfUnencrypted => &[Self::Alert, Self::Off],
         }
     }
 
@@ -103,6 +132,42 @@ pub enum AllowedRegions {
     /// Not configured: the region rule is off.
     Unrestricted,
     Only(Vec<AwsRegion>),
+}
+
+/// `PRODUCTION_TAG`: the tag that marks a database as production (RDS.5 / RDS.15), as `key=value`
+/// or just `key` (any value). Keys and values are compared case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductionTag {
+    pub key: String,
+    pub value: Option<String>,
+}
+
+impl ProductionTag {
+    pub fn parse(raw: &str) -> Result<Self, PolicyError> {
+        let (key, value) = match raw.split_once('=') {
+            Some((key, value)) => (key.trim(), Some(value.trim().to_owned())),
+            None => (raw.trim(), None),
+        };
+        if key.is_empty() {
+            return Err(invalid(ENV_PRODUCTION_TAG, raw, "expected key=value or key, e.g. environment=production"));
+        }
+        Ok(Self { key: key.to_owned(), value })
+    }
+
+    pub fn matches(&self, tags: &[(String, String)]) -> bool {
+        tags.iter().any(|(key, value)| {
+            key.eq_ignore_ascii_case(&self.key) && self.value.as_deref().is_none_or(|want| want.eq_ignore_ascii_case(value))
+        })
+    }
+}
+
+impl fmt::Display for ProductionTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.value {
+            Some(value) => write!(f, "{}={value}", self.key),
+            None => f.write_str(&self.key),
+        }
+    }
 }
 
 /// An SNS topic ARN, split into the parts publishing needs.
@@ -142,6 +207,13 @@ pub struct Policy {
     /// whose source lies inside one of them is never a violation; when the list is set, a source
     /// outside all of them is RDSGUARD.SG_SOURCE. Empty: unset.
     pub allowed_cidrs: Vec<IpNet>,
+    /// `MIN_BACKUP_RETENTION_DAYS` (1-35, default 7): RDS.11 / RDS.50's minimum, and what
+    /// remediation sets.
+    pub min_backup_retention_days: i32,
+    /// `TRUSTED_ACCOUNTS`: accounts snapshots may be shared with (RDSGUARD.SNAPSHOT_SHARED).
+    pub trusted_accounts: Vec<AccountId>,
+    /// `PRODUCTION_TAG` (default `environment=production`).
+    pub production_tag: ProductionTag,
 }
 
 impl Policy {
@@ -219,6 +291,28 @@ impl Policy {
             Some(raw) => parse_cidrs(raw)?,
         };
 
+        let min_backup_retention_days = match get(ENV_MIN_BACKUP_RETENTION_DAYS) {
+            None => DEFAULT_MIN_BACKUP_RETENTION_DAYS,
+            Some(raw) => raw
+                .trim()
+                .parse::<i32>()
+                .ok()
+                .filter(|days| (1..=35).contains(days))
+                .ok_or_else(|| invalid(ENV_MIN_BACKUP_RETENTION_DAYS, raw, "expected a number of days from 1 to 35"))?,
+        };
+
+        let mut trusted_accounts: Vec<AccountId> = Vec::new();
+        if let Some(raw) = get(ENV_TRUSTED_ACCOUNTS) {
+            for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let account = AccountId::parse(item).map_err(|e| invalid(ENV_TRUSTED_ACCOUNTS, raw, e.to_string()))?;
+                if !trusted_accounts.contains(&account) {
+                    trusted_accounts.push(account);
+                }
+            }
+        }
+
+        let production_tag = ProductionTag::parse(get(ENV_PRODUCTION_TAG).unwrap_or(DEFAULT_PRODUCTION_TAG))?;
+
         Ok(Self {
             alert_topic,
             allowed_regions,
@@ -228,6 +322,9 @@ impl Policy {
             member_role_name,
             undelivered_alerts_queue_url,
             allowed_cidrs,
+            min_backup_retention_days,
+            trusted_accounts,
+            production_tag,
         })
     }
 
@@ -269,9 +366,14 @@ impl Policy {
         } else {
             self.allowed_cidrs.iter().map(IpNet::to_string).collect::<Vec<_>>().join(",")
         };
+        let trusted = if self.trusted_accounts.is_empty() {
+            "unset (any other account is untrusted)".to_owned()
+        } else {
+            self.trusted_accounts.iter().map(AccountId::as_str).collect::<Vec<_>>().join(",")
+        };
         format!(
             "topic={} allowed_regions={} allowed_cidrs={} mode={:?} actions=[{}] exempt_tag_key={} member_role={} \
-             undelivered_alerts={}",
+             undelivered_alerts={} min_backup_retention_days={} trusted_accounts={} production_tag={}",
             self.alert_topic.arn,
             regions,
             cidrs,
@@ -281,7 +383,10 @@ impl Policy {
             self.member_role_name,
             self.undelivered_alerts_queue_url
                 .as_deref()
-                .unwrap_or("unset (an unpublishable alert only fails the invocation)")
+                .unwrap_or("unset (an unpublishable alert only fails the invocation)"),
+            self.min_backup_retention_days,
+            trusted,
+            self.production_tag,
         )
     }
 }
@@ -432,6 +537,42 @@ mod tests {
         let names: Vec<&str> = list.iter().map(AwsRegion::as_str).collect();
         assert_eq!(names, ["us-east-1", "eu-west-1"]);
         assert_eq!(policy(&[("ALLOWED_REGIONS", " , ")]).unwrap().allowed_regions, AllowedRegions::Unrestricted);
+    }
+
+    #[test]
+    fn rulebook_settings() {
+        let p = policy(&[]).unwrap();
+        assert_eq!(p.min_backup_retention_days, 7);
+        assert!(p.trusted_accounts.is_empty());
+        assert_eq!(p.production_tag.to_string(), "environment=production");
+        assert_eq!(p.effective_action(RuleId::Rds1SnapshotPublic), RuleAction::Remediate);
+        assert_eq!(p.effective_action(RuleId::SnapshotSharedOutside), RuleAction::Alert);
+        assert_eq!(p.effective_action(RuleId::Rds25InstanceDefaultAdmin), RuleAction::Alert);
+
+        let p = policy(&[
+            ("MIN_BACKUP_RETENTION_DAYS", "14"),
+            ("TRUSTED_ACCOUNTS", "222222222222, 333333333333,222222222222"),
+            ("PRODUCTION_TAG", "tier"),
+            ("RULE_ACTIONS", "RDSGUARD.SNAPSHOT_SHARED=remediate,RDS.9=off"),
+        ])
+        .unwrap();
+        assert_eq!(p.min_backup_retention_days, 14);
+        assert_eq!(p.trusted_accounts.len(), 2);
+        assert!(p.production_tag.matches(&[("Tier".into(), "anything".into())]));
+        assert_eq!(p.effective_action(RuleId::SnapshotSharedOutside), RuleAction::Remediate);
+        assert_eq!(p.effective_action(RuleId::Rds9LogExports), RuleAction::Off);
+
+        let cases = [
+            (("MIN_BACKUP_RETENTION_DAYS", "0"), "from 1 to 35"),
+            (("MIN_BACKUP_RETENTION_DAYS", "a week"), "from 1 to 35"),
+            (("TRUSTED_ACCOUNTS", "12345"), "TRUSTED_ACCOUNTS"),
+            (("PRODUCTION_TAG", "=prod"), "key=value"),
+            (("RULE_ACTIONS", "RDS.25=remediate"), "RDS.25 accepts alert | off"),
+        ];
+        for (var, fragment) in cases {
+            let err = policy(&[var]).unwrap_err().to_string();
+            assert!(err.contains(fragment), "{var:?}: {err}");
+        }
     }
 
     #[test]

@@ -21,6 +21,18 @@ pub enum ActionKind {
     MakePrivate,
     /// StopDBInstance / StopDBCluster.
     StopDatabase,
+    /// ModifyDBInstance / ModifyDBCluster DeletionProtection=true (RDS.8 / RDS.7).
+    EnableDeletionProtection,
+    /// ModifyDBInstance / ModifyDBCluster BackupRetentionPeriod=MIN_BACKUP_RETENTION_DAYS (RDS.11 / RDS.50).
+    SetBackupRetention,
+    /// ModifyDBInstance AutoMinorVersionUpgrade=true (RDS.13).
+    EnableMinorVersionUpgrade,
+    /// ModifyDB(Cluster)ParameterGroup: the TLS parameter set back to enforced (RDS.38 / RDS.39).
+    EnforceTls,
+    /// ModifyDB(Cluster)SnapshotAttribute: `all` removed from `restore` (RDS.1).
+    MakeSnapshotPrivate,
+    /// ModifyDB(Cluster)SnapshotAttribute: untrusted accounts removed from `restore`.
+    UnshareSnapshot,
     /// RevokeSecurityGroupIngress of exactly the offending rule, by SecurityGroupRuleId.
     RevokeIngress,
     /// CreateDBSnapshot / CreateDBClusterSnapshot for forensics (guardduty-responder).
@@ -132,10 +144,33 @@ pub fn policy_gate(rule: RuleId, tags: &[(String, String)], policy: &Policy) -> 
     }
 }
 
+/// The in-place fix for a rule over a database's own settings (`None`: it has none).
+pub fn database_fix(rule: RuleId) -> Option<ActionKind> {
+    match rule {
+        // GUARDDUTY.RDS's make-private response takes the same path as RDS.2.
+        RuleId::Rds2PublicAccess | RuleId::GuardDutyRdsThreat => Some(ActionKind::MakePrivate),
+        RuleId::Rds8InstanceDeletionProtection | RuleId::Rds7ClusterDeletionProtection => {
+            Some(ActionKind::EnableDeletionProtection)
+        }
+        RuleId::Rds11InstanceBackups | RuleId::Rds50ClusterBackups => Some(ActionKind::SetBackupRetention),
+        RuleId::Rds13MinorVersionUpgrade => Some(ActionKind::EnableMinorVersionUpgrade),
+        _ => None,
+    }
+}
+
 pub fn plan(rule: RuleId, db: &Database, policy: &Policy) -> Plan {
     let kind = match policy_gate(rule, &db.state.tags, policy) {
         Ok(RuleAction::Stop) => ActionKind::StopDatabase,
-        Ok(_) => ActionKind::MakePrivate,
+        Ok(_) => match database_fix(rule) {
+            Some(kind) => kind,
+            None => {
+                return Plan::Report(ActionOutcome::new(
+                    ActionKind::AlertOnly,
+                    ActionStatus::NotAttempted,
+                    format!("{rule} has no in-place fix"),
+                ))
+            }
+        },
         Err(outcome) => return Plan::Report(outcome),
     };
     if kind == ActionKind::MakePrivate && db.kind == DatabaseKind::Cluster {
@@ -210,16 +245,22 @@ const BUSY_ERROR_CODES: &[&str] =
 /// (up to `confirm.attempts` times). AWS errors become a `failed` outcome carrying the error; they
 /// are not returned, so the alert still goes out. "Busy" errors (another change or a concurrent
 /// delivery of the same event got there first) are `deferred`.
-pub async fn execute<P>(kind: ActionKind, db: &Database, port: &P, confirm: Confirmation) -> ActionOutcome
+pub async fn execute<P>(kind: ActionKind, db: &Database, port: &P, policy: &Policy, confirm: Confirmation) -> ActionOutcome
 where
     P: DatabaseInventory + DatabaseRemediation + ?Sized,
 {
     let id = db.state.identifier.as_str();
+    let min_days = policy.min_backup_retention_days;
     let call = match (kind, db.kind) {
         (ActionKind::MakePrivate, DatabaseKind::Instance) => port.make_instance_private(id).await,
         (ActionKind::StopDatabase, DatabaseKind::Instance) => port.stop_instance(id).await,
         (ActionKind::StopDatabase, DatabaseKind::Cluster) => port.stop_cluster(id).await,
-        (ActionKind::MakePrivate, DatabaseKind::Cluster)
+        (ActionKind::EnableDeletionProtection, kind) => port.enable_deletion_protection(kind, id).await,
+        (ActionKind::SetBackupRetention, kind) => port.set_backup_retention(kind, id, min_days).await,
+        (ActionKind::EnableMinorVersionUpgrade, DatabaseKind::Instance) => {
+            port.enable_auto_minor_version_upgrade(id).await
+        }
+        (ActionKind::MakePrivate | ActionKind::EnableMinorVersionUpgrade, DatabaseKind::Cluster)
         | (
             ActionKind::AlertOnly
             | ActionKind::None
@@ -227,7 +268,10 @@ where
             | ActionKind::CreateSnapshot
             | ActionKind::Responses
             | ActionKind::StartLogging
-            | ActionKind::EnableDetector,
+            | ActionKind::EnableDetector
+            | ActionKind::EnforceTls
+            | ActionKind::MakeSnapshotPrivate
+            | ActionKind::UnshareSnapshot,
             _,
         ) => return ActionOutcome::new(kind, ActionStatus::NotAttempted, "nothing to execute"),
     };
@@ -285,16 +329,57 @@ where
                     format!("{operation} accepted; status is now {status}"),
                 )
             }
+            ActionKind::EnableDeletionProtection if after.deletion_protection == Some(true) => {
+                return ActionOutcome::new(
+                    kind,
+                    ActionStatus::Succeeded,
+                    format!("{operation} applied; DeletionProtection is now true (confirmed by describe)"),
+                )
+            }
+            ActionKind::EnableMinorVersionUpgrade if after.auto_minor_version_upgrade == Some(true) => {
+                return ActionOutcome::new(
+                    kind,
+                    ActionStatus::Succeeded,
+                    format!("{operation} applied; AutoMinorVersionUpgrade is now true (confirmed by describe)"),
+                )
+            }
+            ActionKind::SetBackupRetention if after.backup_retention_days.is_some_and(|d| d >= min_days) => {
+                return ActionOutcome::new(
+                    kind,
+                    ActionStatus::Succeeded,
+                    format!(
+                        "{operation} applied; BackupRetentionPeriod is now {} days (confirmed by describe)",
+                        after.backup_retention_days.unwrap_or(min_days)
+                    ),
+                )
+            }
+            ActionKind::SetBackupRetention if after.pending_backup_retention_days.is_some_and(|d| d >= min_days) => {
+                return ActionOutcome::new(
+                    kind,
+                    ActionStatus::Succeeded,
+                    format!(
+                        "{operation} accepted; RDS is applying BackupRetentionPeriod={min_days} (PendingModifiedValues, \
+                         status {status})"
+                    ),
+                )
+            }
             _ => last = status,
         }
     }
     let waited = confirm.delay * confirm.attempts.saturating_sub(1);
-    match kind {
-        ActionKind::MakePrivate => ActionOutcome::new(
+    let still = match kind {
+        ActionKind::MakePrivate => Some("PubliclyAccessible=true"),
+        ActionKind::EnableDeletionProtection => Some("DeletionProtection=false"),
+        ActionKind::EnableMinorVersionUpgrade => Some("AutoMinorVersionUpgrade=false"),
+        ActionKind::SetBackupRetention => Some("a shorter BackupRetentionPeriod"),
+        _ => None,
+    };
+    match still {
+        Some(still) => ActionOutcome::new(
             kind,
             ActionStatus::Deferred,
             format!(
-                "{operation} accepted, but after {}s describe still reports PubliclyAccessible=true (status {last}); \
+                "{operation} accepted, but after {}s describe still reports {still} (status {last}); \
                  rechecked on the next event for this database",
                 waited.as_secs()
             ),
@@ -309,7 +394,16 @@ where
 
 fn operation_name(kind: ActionKind, db: DatabaseKind) -> &'static str {
     match (kind, db) {
-        (ActionKind::MakePrivate, DatabaseKind::Instance) => "ModifyDBInstance",
+        (
+            ActionKind::MakePrivate
+            | ActionKind::EnableDeletionProtection
+            | ActionKind::SetBackupRetention
+            | ActionKind::EnableMinorVersionUpgrade,
+            DatabaseKind::Instance,
+        ) => "ModifyDBInstance",
+        (ActionKind::EnableDeletionProtection | ActionKind::SetBackupRetention, DatabaseKind::Cluster) => {
+            "ModifyDBCluster"
+        }
         (ActionKind::StopDatabase, DatabaseKind::Instance) => "StopDBInstance",
         (ActionKind::StopDatabase, DatabaseKind::Cluster) => "StopDBCluster",
         _ => "none",
@@ -498,6 +592,15 @@ mod tests {
         async fn stop_cluster(&self, _: &str) -> Result<(), AwsError> {
             self.write_error.clone().map_or(Ok(()), Err)
         }
+        async fn enable_deletion_protection(&self, _: DatabaseKind, _: &str) -> Result<(), AwsError> {
+            self.write_error.clone().map_or(Ok(()), Err)
+        }
+        async fn set_backup_retention(&self, _: DatabaseKind, _: &str, _: i32) -> Result<(), AwsError> {
+            self.write_error.clone().map_or(Ok(()), Err)
+        }
+        async fn enable_auto_minor_version_upgrade(&self, _: &str) -> Result<(), AwsError> {
+            self.write_error.clone().map_or(Ok(()), Err)
+        }
     }
 
     fn state(status: &str, public: bool) -> DatabaseState {
@@ -564,10 +667,93 @@ mod tests {
         ];
         for (name, kind, write_error, after, status, detail) in cases {
             let port = ScriptedRds { write_error, after };
-            let outcome = execute(kind, &db("available", &[]), &port, quick).await;
+            let outcome = execute(kind, &db("available", &[]), &port, &policy(&[]), quick).await;
             assert_eq!(outcome.status, status, "{name}: {}", outcome.detail);
             assert!(outcome.detail.contains(detail), "{name}: {}", outcome.detail);
         }
+    }
+
+    #[tokio::test]
+    async fn settings_fixes_are_confirmed_by_describe() {
+        use ActionStatus::*;
+        let quick = Confirmation { attempts: 2, delay: Duration::from_millis(1) };
+        let with = |edit: fn(&mut DatabaseState)| {
+            let mut s = state("available", false);
+            edit(&mut s);
+            s
+        };
+        let cases = [
+            (
+                "deletion protection on",
+                ActionKind::EnableDeletionProtection,
+                with(|s| s.deletion_protection = Some(true)),
+                Succeeded,
+                "DeletionProtection is now true",
+            ),
+            (
+                "deletion protection still off",
+                ActionKind::EnableDeletionProtection,
+                with(|s| s.deletion_protection = Some(false)),
+                Deferred,
+                "still reports DeletionProtection=false",
+            ),
+            (
+                "retention applied",
+                ActionKind::SetBackupRetention,
+                with(|s| s.backup_retention_days = Some(7)),
+                Succeeded,
+                "BackupRetentionPeriod is now 7 days",
+            ),
+            (
+                "retention pending",
+                ActionKind::SetBackupRetention,
+                with(|s| {
+                    s.backup_retention_days = Some(0);
+                    s.pending_backup_retention_days = Some(7)
+                }),
+                Succeeded,
+                "RDS is applying BackupRetentionPeriod=7",
+            ),
+            (
+                "retention unchanged",
+                ActionKind::SetBackupRetention,
+                with(|s| s.backup_retention_days = Some(1)),
+                Deferred,
+                "shorter BackupRetentionPeriod",
+            ),
+            (
+                "minor upgrades on",
+                ActionKind::EnableMinorVersionUpgrade,
+                with(|s| s.auto_minor_version_upgrade = Some(true)),
+                Succeeded,
+                "AutoMinorVersionUpgrade is now true",
+            ),
+        ];
+        for (name, kind, after, status, detail) in cases {
+            let port = ScriptedRds { write_error: None, after };
+            let outcome = execute(kind, &db("available", &[]), &port, &policy(&[]), quick).await;
+            assert_eq!(outcome.status, status, "{name}: {}", outcome.detail);
+            assert!(outcome.detail.contains(detail), "{name}: {}", outcome.detail);
+        }
+    }
+
+    #[test]
+    fn each_fixable_rule_plans_its_own_fix() {
+        let p = policy(&[]);
+        let cases = [
+            (RuleId::Rds8InstanceDeletionProtection, "act EnableDeletionProtection"),
+            (RuleId::Rds11InstanceBackups, "act SetBackupRetention"),
+            (RuleId::Rds13MinorVersionUpgrade, "act EnableMinorVersionUpgrade"),
+            (RuleId::Rds10InstanceIamAuth, "report AlertOnly"),
+        ];
+        for (rule, expected) in cases {
+            assert_eq!(summary(&plan(rule, &db("available", &[]), &p)).0, expected, "{rule}");
+        }
+        let alert = policy(&[("RULE_ACTIONS", "RDS.8=alert")]);
+        assert_eq!(
+            summary(&plan(RuleId::Rds8InstanceDeletionProtection, &db("available", &[]), &alert)),
+            ("report AlertOnly".to_owned(), Some(ActionStatus::NotAttempted))
+        );
     }
 
     #[test]

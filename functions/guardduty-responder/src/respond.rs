@@ -111,7 +111,7 @@ async fn make_private(db: &Database, rds: &dyn RdsPort, policy: &Policy, confirm
         Some(true) => {}
     }
     match plan(RULE, db, policy) {
-        Plan::Act(ActionKind::MakePrivate) => execute(ActionKind::MakePrivate, db, rds, confirm).await,
+        Plan::Act(ActionKind::MakePrivate) => execute(ActionKind::MakePrivate, db, rds, policy, confirm).await,
         Plan::Act(other) => {
             ActionOutcome::new(other, ActionStatus::NotAttempted, "GUARDDUTY.RDS responses only make databases private")
         }

@@ -1,20 +1,25 @@
 //! The rds-guard handler: event → target → describe → rules → remediate → alerts → summary.
+//! Databases, snapshots, parameter groups and deletions each have their own check (see
+//! [`crate::target::Subject`]); all end in the same delivery.
 
 use std::sync::Arc;
 
-use rdsguard::aws::{AlertPublisher, AwsError, RdsConnector, RdsPort, SessionError, UndeliveredAlertSink};
+use rdsguard::aws::{AlertPublisher, AwsError, RdsConnector, RdsGuardPort, SessionError, UndeliveredAlertSink};
 use rdsguard::database::{Database, DatabaseKind};
 use rdsguard::event::EventError;
-use rdsguard::finding::Finding;
+use rdsguard::finding::{EventContext, Finding};
 use rdsguard::policy::{Policy, RuleAction};
 use rdsguard::remediate::{execute, plan, ActionKind, ActionOutcome, ActionStatus, Confirmation, Plan};
 use rdsguard::report::{deliver, AlertDelivery, FindingSummary, Outcome, PublishFailure};
-use rdsguard::rules::{evaluate_database, RuleId, Verdict};
+use rdsguard::rules::{evaluate_database, DatabaseChange, RuleId, Verdict};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info, warn};
 
-use crate::target::{triage_payload, Target, Triage};
+use crate::deletion::judge_deletion;
+use crate::snapshots::check_snapshot;
+use crate::target::{triage_payload, Subject, Target, Triage};
+use crate::tls::{check_database_tls, check_parameter_group};
 
 /// Name of this function in alerts.
 pub const FUNCTION_NAME: &str = "rds-guard";
@@ -38,7 +43,7 @@ pub enum RdsGuardError {
     Event(#[from] EventError),
     #[error(transparent)]
     Session(#[from] SessionError),
-    #[error("cannot read the database's current state: {0}")]
+    #[error("cannot read the resource's current state: {0}")]
     Describe(AwsError),
     #[error(transparent)]
     Publish(#[from] PublishFailure),
@@ -76,13 +81,13 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn ignored(reason: String, event_id: Option<String>, event_name: Option<String>) -> Self {
-        info!(%reason, ?event_id, "event ignored");
+    pub(crate) fn ignored(reason: String, context: Option<&EventContext>) -> Self {
+        info!(%reason, event_id = ?context.map(|c| &c.event_id), "event ignored");
         Self {
             outcome: "ignored",
             reason: Some(reason),
-            event_id,
-            event_name,
+            event_id: context.map(|c| c.event_id.clone()),
+            event_name: context.map(|c| c.event_name.clone()),
             resource: None,
             findings: Vec::new(),
             undetermined: Vec::new(),
@@ -90,69 +95,73 @@ impl Summary {
     }
 }
 
+/// The findings of one check and what was done about each, ready to be alerted.
+pub(crate) struct Checked {
+    pub resource: String,
+    pub findings: Vec<(Finding, ActionOutcome)>,
+    pub undetermined: Vec<String>,
+}
+
+impl Checked {
+    pub(crate) fn new(resource: String) -> Self {
+        Self { resource, findings: Vec::new(), undetermined: Vec::new() }
+    }
+
+    /// Records a verdict that could not be reached (nothing is done about it).
+    pub(crate) fn undetermined(&mut self, rule: RuleId, resource: &str, why: &str) {
+        warn!(%rule, resource, why, "rule could not judge; nothing done");
+        self.undetermined.push(format!("{rule}: {why}"));
+    }
+}
+
 /// Handles one event.
 pub async fn handle_event(payload: &Value, guard: &RdsGuard) -> Result<Summary, RdsGuardError> {
     let target = match triage_payload(payload) {
         Ok(Triage::Check(target)) => target,
-        Ok(Triage::Ignore(reason)) => return Ok(Summary::ignored(reason, None, None)),
+        Ok(Triage::Ignore(reason)) => return Ok(Summary::ignored(reason, None)),
         Err(e) => {
             error!(error = %e, "event could not be read");
             return Err(e.into());
         }
     };
-    check_target(&target, guard).await
+    let checked = match &target.subject {
+        Subject::Deletion { kind, identifier, request, response } => {
+            judge_deletion(&target, *kind, identifier, request, response, &guard.policy)
+        }
+        Subject::Database { kind, identifiers, change } => {
+            let rds = guard.rds.connect(&target.account, &target.region).await?;
+            check_database(&target, *kind, identifiers, *change, rds.as_ref(), guard).await?
+        }
+        Subject::Snapshot { kind, identifier, change } => {
+            let rds = guard.rds.connect(&target.account, &target.region).await?;
+            check_snapshot(&target, *kind, identifier, *change, rds.as_ref(), guard).await?
+        }
+        Subject::ParameterGroup { kind, name } => {
+            let rds = guard.rds.connect(&target.account, &target.region).await?;
+            check_parameter_group(&target, *kind, name, rds.as_ref(), guard).await?
+        }
+    };
+    let checked = match checked {
+        Ok(checked) => checked,
+        Err(reason) => return Ok(Summary::ignored(reason, Some(&target.context))),
+    };
+    report(&target, checked, guard).await
 }
 
-async fn check_target(target: &Target, guard: &RdsGuard) -> Result<Summary, RdsGuardError> {
+/// Alerts each finding (RDS's routine notifications do not repeat an alert on which nothing was
+/// or will be done) and sums the invocation up.
+async fn report(target: &Target, checked: Checked, guard: &RdsGuard) -> Result<Summary, RdsGuardError> {
     let context = &target.context;
-    let rds = guard.rds.connect(&target.account, &target.region).await?;
-    let Some(db) = describe_first(rds.as_ref(), target).await? else {
-        let reason = format!(
-            "{} {} does not exist in {}/{} (deleted, or never created)",
-            kind_name(target.kind),
-            target.identifiers.join(" / "),
-            target.account,
-            target.region
-        );
-        return Ok(Summary::ignored(reason, Some(context.event_id.clone()), Some(context.event_name.clone())));
-    };
-    info!(
-        event_id = %context.event_id, event_name = %context.event_name, account = %target.account,
-        region = %target.region, db = %db.state.identifier, status = ?db.state.status, "checking database"
-    );
-
-    let mut findings = Vec::new();
-    let mut undetermined = Vec::new();
-    for (rule, verdict) in evaluate_database(&db, &target.region, &guard.policy.allowed_regions) {
-        if guard.policy.effective_action(rule) == RuleAction::Off {
-            continue;
-        }
-        match verdict {
-            Verdict::Violation(observed) => {
-                findings.push(Finding::new(rule, &db, &target.account, &target.region, observed))
-            }
-            Verdict::Unknown(why) => {
-                warn!(%rule, db = %db.state.identifier, why, "rule could not judge; nothing done");
-                undetermined.push(format!("{rule}: {why}"));
-            }
-            Verdict::Compliant | Verdict::NotApplicable(_) => {}
-        }
-    }
-
-    let outcomes = act_on_findings(&findings, &db, rds.as_ref(), guard).await;
-
-    let mut due = Vec::with_capacity(findings.len());
-    for (finding, action) in findings.iter().zip(outcomes) {
+    let mut due = Vec::with_capacity(checked.findings.len());
+    for (finding, action) in &checked.findings {
         info!(
             rule = %finding.rule, resource = %finding.resource, action = ?action.kind,
             status = action.status.as_str(), detail = %action.detail, "finding"
         );
-        // RDS's routine notifications (started, stopped, backups...) re-check the database; a
-        // finding on which nothing was or will be done was already alerted by the call that caused it.
         let unchanged = matches!(action.status, ActionStatus::NotAttempted | ActionStatus::Skipped);
         let suppressed =
             (unchanged && !target.realert_unchanged).then_some("not re-alerted on a routine RDS notification");
-        due.push(Outcome { finding, action, suppressed });
+        due.push(Outcome { finding, action: action.clone(), suppressed });
     }
     let delivery = AlertDelivery {
         publisher: guard.alerts.as_ref(),
@@ -165,10 +174,57 @@ async fn check_target(target: &Target, guard: &RdsGuard) -> Result<Summary, RdsG
         reason: None,
         event_id: Some(context.event_id.clone()),
         event_name: Some(context.event_name.clone()),
-        resource: Some(db.state.arn.clone().unwrap_or_else(|| db.state.identifier.clone())),
+        resource: Some(checked.resource),
         findings: summaries,
-        undetermined,
+        undetermined: checked.undetermined,
     })
+}
+
+/// `Ok(Err(reason))`: nothing to check (the database is gone).
+async fn check_database(
+    target: &Target,
+    kind: DatabaseKind,
+    identifiers: &[String],
+    change: DatabaseChange,
+    rds: &dyn RdsGuardPort,
+    guard: &RdsGuard,
+) -> Result<Result<Checked, String>, RdsGuardError> {
+    let Some(db) = describe_first(rds, kind, identifiers).await? else {
+        return Ok(Err(format!(
+            "{} {} does not exist in {}/{} (deleted, or never created)",
+            kind_name(kind),
+            identifiers.join(" / "),
+            target.account,
+            target.region
+        )));
+    };
+    let context = &target.context;
+    info!(
+        event_id = %context.event_id, event_name = %context.event_name, account = %target.account,
+        region = %target.region, db = %db.state.identifier, status = ?db.state.status, ?change, "checking database"
+    );
+
+    let mut checked = Checked::new(db.state.arn.clone().unwrap_or_else(|| db.state.identifier.clone()));
+    let mut findings = Vec::new();
+    for (rule, verdict) in evaluate_database(&db, &target.region, &guard.policy) {
+        if guard.policy.effective_action(rule) == RuleAction::Off || !rule.judged_on(change) {
+            continue;
+        }
+        match verdict {
+            Verdict::Violation(observed) => {
+                findings.push(Finding::new(rule, &db, &target.account, &target.region, observed))
+            }
+            Verdict::Unknown(why) => checked.undetermined(rule, &db.state.identifier, why),
+            Verdict::Compliant | Verdict::NotApplicable(_) => {}
+        }
+    }
+    let outcomes = act_on_findings(&findings, &db, rds, guard).await;
+    checked.findings.extend(findings.into_iter().zip(outcomes));
+
+    if let Some(tls) = check_database_tls(target, &db, change, rds, guard, &mut checked).await? {
+        checked.findings.push(tls);
+    }
+    Ok(Ok(checked))
 }
 
 /// Plans and carries out the action for each finding (in the findings' order). Stops run first: RDS
@@ -176,10 +232,11 @@ async fn check_target(target: &Target, guard: &RdsGuard) -> Result<Summary, RdsG
 async fn act_on_findings(
     findings: &[Finding],
     db: &Database,
-    rds: &dyn RdsPort,
+    rds: &dyn RdsGuardPort,
     guard: &RdsGuard,
 ) -> Vec<ActionOutcome> {
-    let plans: Vec<Plan> = findings.iter().map(|f| plan(f.rule, db, &guard.policy)).collect();
+    let policy = &guard.policy;
+    let plans: Vec<Plan> = findings.iter().map(|f| plan(f.rule, db, policy)).collect();
     let mut outcomes: Vec<Option<ActionOutcome>> = vec![None; plans.len()];
     let mut stopped_for: Option<RuleId> = None;
     for (i, planned) in plans.iter().enumerate() {
@@ -194,7 +251,7 @@ async fn act_on_findings(
                 detail: format!("already stopped for {rule}"),
             },
             None => {
-                let outcome = execute(ActionKind::StopDatabase, db, rds, guard.confirmation).await;
+                let outcome = execute(ActionKind::StopDatabase, db, rds, policy, guard.confirmation).await;
                 if outcome.status == ActionStatus::Succeeded {
                     stopped_for = findings.get(i).map(|f| f.rule);
                 }
@@ -214,7 +271,7 @@ async fn act_on_findings(
                         "stopped by rdsguard for {rule}; rechecked when it is started again (RDS event 'DB instance started')"
                     ),
                 },
-                None => execute(kind, db, rds, guard.confirmation).await,
+                None => execute(kind, db, rds, policy, guard.confirmation).await,
             },
             (None, Plan::Report(outcome)) => outcome,
         };
@@ -223,16 +280,20 @@ async fn act_on_findings(
     result
 }
 
-/// Describes the target's identifiers in order; the first that exists is the database.
-async fn describe_first(rds: &dyn RdsPort, target: &Target) -> Result<Option<Database>, RdsGuardError> {
-    for identifier in &target.identifiers {
-        let state = match target.kind {
+/// Describes the identifiers in order; the first that exists is the database.
+async fn describe_first(
+    rds: &dyn RdsGuardPort,
+    kind: DatabaseKind,
+    identifiers: &[String],
+) -> Result<Option<Database>, RdsGuardError> {
+    for identifier in identifiers {
+        let state = match kind {
             DatabaseKind::Instance => rds.describe_instance(identifier).await,
             DatabaseKind::Cluster => rds.describe_cluster(identifier).await,
         }
         .map_err(RdsGuardError::Describe)?;
         if let Some(state) = state {
-            return Ok(Some(match target.kind {
+            return Ok(Some(match kind {
                 DatabaseKind::Instance => Database::instance(state),
                 DatabaseKind::Cluster => Database::cluster(state),
             }));

@@ -1,9 +1,14 @@
-//! rds-guard: catches RDS DB instances and clusters that are public (RDS.2), unencrypted
-//! (RDS.3 / RDS.27) or in a region that is not allowed (RDSGUARD.REGION) the moment the API call
-//! or RDS event arrives; fixes or stops them as the policy says, and alerts through SNS.
+//! rds-guard: judges RDS DB instances, clusters, snapshots and parameter groups against the RDS
+//! rulebook (public access, encryption, region, deletion protection, backups, TLS, IAM
+//! authentication, master secret, admin name, logs, Multi-AZ, minor upgrades, public or shared
+//! snapshots, deletions without a final snapshot) the moment the API call or RDS event arrives;
+//! fixes what is safe to fix as the policy says, and alerts through SNS.
 
+mod deletion;
 pub mod handler;
+mod snapshots;
 pub mod target;
+mod tls;
 
 pub use handler::{handle_event, RdsGuard, RdsGuardError, Summary, FUNCTION_NAME};
 
@@ -12,5 +17,12 @@ use rdsguard::aws::SdkRds;
 /// Every IAM action rds-guard's code can call (the union of its adapters' declarations).
 /// template.yaml must grant exactly these to the function; a test checks it.
 pub fn iam_actions() -> Vec<&'static str> {
-    rdsguard::startup::function_iam_actions(&[SdkRds::INVENTORY_IAM_ACTIONS, SdkRds::REMEDIATION_IAM_ACTIONS])
+    rdsguard::startup::function_iam_actions(&[
+        SdkRds::INVENTORY_IAM_ACTIONS,
+        SdkRds::REMEDIATION_IAM_ACTIONS,
+        SdkRds::SNAPSHOT_INVENTORY_IAM_ACTIONS,
+        SdkRds::SNAPSHOT_SHARING_IAM_ACTIONS,
+        SdkRds::PARAMETER_INVENTORY_IAM_ACTIONS,
+        SdkRds::PARAMETER_REMEDIATION_IAM_ACTIONS,
+    ])
 }

@@ -1,10 +1,12 @@
 //! Which database an event is about, in which account and region, and who caused it — or why the
 //! event is none of rds-guard's business.
 
-use rdsguard::database::DatabaseKind;
+use rdsguard::database::{DatabaseKind, EngineFamily};
+use rdsguard::db_snapshot::SnapshotKind;
 use rdsguard::event::{parse_event, CloudTrailCall, EventError, IncomingEvent, RdsNativeEvent, RdsSourceType};
 use rdsguard::finding::EventContext;
 use rdsguard::identity::{AccountId, AwsRegion};
+use rdsguard::rules::{tls_parameter_for, DatabaseChange};
 use serde_json::Value;
 
 pub const RDS_EVENT_SOURCE: &str = "rds.amazonaws.com";
@@ -27,19 +29,92 @@ const CLUSTER_CALLS: &[(&str, &[&str])] = &[
     ("RestoreDBClusterToPointInTime", &["dBClusterIdentifier"]),
 ];
 
+/// Calls that create a snapshot or change who may restore it, with the request parameter naming
+/// the snapshot and what the call does to it.
+const SNAPSHOT_CALLS: &[(&str, &str, SnapshotKind, SnapshotChange)] = &[
+    ("CreateDBSnapshot", "dBSnapshotIdentifier", SnapshotKind::Instance, SnapshotChange::Created),
+    ("CopyDBSnapshot", "targetDBSnapshotIdentifier", SnapshotKind::Instance, SnapshotChange::Created),
+    ("CreateDBClusterSnapshot", "dBClusterSnapshotIdentifier", SnapshotKind::Cluster, SnapshotChange::Created),
+    ("CopyDBClusterSnapshot", "targetDBClusterSnapshotIdentifier", SnapshotKind::Cluster, SnapshotChange::Created),
+    ("ModifyDBSnapshotAttribute", "dBSnapshotIdentifier", SnapshotKind::Instance, SnapshotChange::SharingChanged),
+    (
+        "ModifyDBClusterSnapshotAttribute",
+        "dBClusterSnapshotIdentifier",
+        SnapshotKind::Cluster,
+        SnapshotChange::SharingChanged,
+    ),
+];
+
+/// Calls that change a parameter group, with the request parameter naming it.
+const PARAMETER_GROUP_CALLS: &[(&str, &str, DatabaseKind)] = &[
+    ("ModifyDBParameterGroup", "dBParameterGroupName", DatabaseKind::Instance),
+    ("ResetDBParameterGroup", "dBParameterGroupName", DatabaseKind::Instance),
+    ("ModifyDBClusterParameterGroup", "dBClusterParameterGroupName", DatabaseKind::Cluster),
+    ("ResetDBClusterParameterGroup", "dBClusterParameterGroupName", DatabaseKind::Cluster),
+];
+
+/// Calls that delete a database.
+const DELETE_CALLS: &[(&str, &str, DatabaseKind)] = &[
+    ("DeleteDBInstance", "dBInstanceIdentifier", DatabaseKind::Instance),
+    ("DeleteDBCluster", "dBClusterIdentifier", DatabaseKind::Cluster),
+];
+
 /// The CloudTrail event names rds-guard handles (also the EventBridge rule's pattern).
 pub fn handled_api_calls() -> impl Iterator<Item = &'static str> {
-    INSTANCE_CALLS.iter().chain(CLUSTER_CALLS).map(|(name, _)| *name)
+    INSTANCE_CALLS
+        .iter()
+        .chain(CLUSTER_CALLS)
+        .map(|(name, _)| *name)
+        .chain(SNAPSHOT_CALLS.iter().map(|(name, ..)| *name))
+        .chain(PARAMETER_GROUP_CALLS.iter().map(|(name, ..)| *name))
+        .chain(DELETE_CALLS.iter().map(|(name, ..)| *name))
 }
 
-/// A database to check.
+/// What a snapshot call did: a new snapshot is judged for encryption (RDS.4), a sharing change
+/// for who may restore it (RDS.1, RDSGUARD.SNAPSHOT_SHARED).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotChange {
+    Created,
+    SharingChanged,
+}
+
+/// What an event is about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Subject {
+    /// A database to describe and judge.
+    Database {
+        kind: DatabaseKind,
+        /// Identifiers to describe, in order; the first that exists is the database.
+        identifiers: Vec<String>,
+        change: DatabaseChange,
+    },
+    /// A snapshot to describe and judge.
+    Snapshot { kind: SnapshotKind, identifier: String, change: SnapshotChange },
+    /// A parameter group whose TLS parameter may have changed (DB parameter group for
+    /// `Instance`, DB cluster parameter group for `Cluster`).
+    ParameterGroup { kind: DatabaseKind, name: String },
+    /// A database deletion, judged on the call itself (the database is gone).
+    Deletion { kind: DatabaseKind, identifier: String, request: Value, response: Value },
+}
+
+impl Subject {
+    /// A short description for logs and tests, e.g. `Instance db1`, `Snapshot(Cluster) s1`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Database { kind, identifiers, .. } => format!("{kind:?} {}", identifiers.join(" / ")),
+            Self::Snapshot { kind, identifier, .. } => format!("Snapshot({kind:?}) {identifier}"),
+            Self::ParameterGroup { kind, name } => format!("ParameterGroup({kind:?}) {name}"),
+            Self::Deletion { kind, identifier, .. } => format!("Deletion({kind:?}) {identifier}"),
+        }
+    }
+}
+
+/// Something to check.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
     pub account: AccountId,
     pub region: AwsRegion,
-    pub kind: DatabaseKind,
-    /// Identifiers to describe, in order; the first that exists is the database.
-    pub identifiers: Vec<String>,
+    pub subject: Subject,
     pub context: EventContext,
     /// Whether findings on which nothing is done are alerted (again). False for RDS's routine
     /// notifications, which re-check a database whose creating call was already alerted.
@@ -97,6 +172,81 @@ fn triage_api_call(call: &CloudTrailCall) -> Result<Triage, EventError> {
     if call.event_source != RDS_EVENT_SOURCE {
         return Ok(Triage::Ignore(format!("{} from {} is not an RDS call", call.event_name, call.event_source)));
     }
+    if !handled_api_calls().any(|name| name == call.event_name) {
+        return Ok(Triage::Ignore(format!(
+            "{} does not create, reconfigure, share or delete a database or snapshot",
+            call.event_name
+        )));
+    }
+    if let Some(code) = &call.error_code {
+        return Ok(Triage::Ignore(format!(
+            "{} failed with {code} ({}); a failed call changed nothing",
+            call.event_name,
+            call.error_message.as_deref().unwrap_or("no message")
+        )));
+    }
+    let subject = if let Some((_, param, kind, change)) = SNAPSHOT_CALLS.iter().find(|c| c.0 == call.event_name) {
+        let identifier = named(call, param)?;
+        Subject::Snapshot { kind: *kind, identifier, change: *change }
+    } else if let Some((_, param, kind)) = PARAMETER_GROUP_CALLS.iter().find(|c| c.0 == call.event_name) {
+        let name = call.string_param(param).ok_or(EventError::MissingField(param))?.to_owned();
+        if !touches_tls_parameter(call) {
+            return Ok(Triage::Ignore(format!("{} on {name} does not change a TLS parameter", call.event_name)));
+        }
+        Subject::ParameterGroup { kind: *kind, name }
+    } else if let Some((_, param, kind)) = DELETE_CALLS.iter().find(|c| c.0 == call.event_name) {
+        Subject::Deletion {
+            kind: *kind,
+            identifier: named(call, param)?,
+            request: call.request.clone(),
+            response: call.response.clone(),
+        }
+    } else {
+        return triage_database_call(call);
+    };
+    Ok(Triage::Check(Target {
+        account: call.account_id()?,
+        region: call.aws_region()?,
+        subject,
+        realert_unchanged: true,
+        context: context_of(call),
+    }))
+}
+
+/// A resource name from the request (or the response), lower-cased as RDS stores identifiers.
+fn named(call: &CloudTrailCall, param: &'static str) -> Result<String, EventError> {
+    call.string_param(param).map(str::to_ascii_lowercase).ok_or(EventError::MissingField(param))
+}
+
+/// Whether a parameter group call sets or resets `rds.force_ssl` or `require_secure_transport`.
+fn touches_tls_parameter(call: &CloudTrailCall) -> bool {
+    if call.request_param("resetAllParameters").and_then(Value::as_bool) == Some(true) {
+        return true;
+    }
+    let tls_names: Vec<&str> = [EngineFamily::PostgreSql, EngineFamily::MySql]
+        .into_iter()
+        .filter_map(tls_parameter_for)
+        .map(|p| p.name)
+        .collect();
+    let Some(parameters) = call.request_param("parameters").and_then(Value::as_array) else { return false };
+    parameters.iter().any(|p| {
+        ["parameterName", "ParameterName"]
+            .iter()
+            .filter_map(|key| p.get(*key).and_then(Value::as_str))
+            .any(|name| tls_names.iter().any(|tls| tls.eq_ignore_ascii_case(name)))
+    })
+}
+
+fn context_of(call: &CloudTrailCall) -> EventContext {
+    EventContext {
+        event_id: call.event_id.clone(),
+        event_name: call.event_name.clone(),
+        event_time: call.event_time.clone(),
+        actor: call.actor.clone(),
+    }
+}
+
+fn triage_database_call(call: &CloudTrailCall) -> Result<Triage, EventError> {
     let known = INSTANCE_CALLS
         .iter()
         .map(|(name, params)| (name, params, DatabaseKind::Instance))
@@ -105,13 +255,11 @@ fn triage_api_call(call: &CloudTrailCall) -> Result<Triage, EventError> {
     let Some((_, params, kind)) = known else {
         return Ok(Triage::Ignore(format!("{} does not create or reconfigure a database", call.event_name)));
     };
-    if let Some(code) = &call.error_code {
-        return Ok(Triage::Ignore(format!(
-            "{} failed with {code} ({}); a failed call changed nothing",
-            call.event_name,
-            call.error_message.as_deref().unwrap_or("no message")
-        )));
-    }
+    let changes_group =
+        ["dBParameterGroupName", "dBClusterParameterGroupName"].iter().any(|p| call.request_param(p).is_some());
+    let Some(change) = DatabaseChange::of_api_call(&call.event_name, changes_group) else {
+        return Ok(Triage::Ignore(format!("{} does not create or reconfigure a database", call.event_name)));
+    };
     let mut identifiers: Vec<String> = Vec::new();
     let response_name = match kind {
         DatabaseKind::Instance => "dBInstanceIdentifier",
@@ -141,15 +289,9 @@ fn triage_api_call(call: &CloudTrailCall) -> Result<Triage, EventError> {
     Ok(Triage::Check(Target {
         account: call.account_id()?,
         region: call.aws_region()?,
-        kind,
-        identifiers,
+        subject: Subject::Database { kind, identifiers, change },
         realert_unchanged: true,
-        context: EventContext {
-            event_id: call.event_id.clone(),
-            event_name: call.event_name.clone(),
-            event_time: call.event_time.clone(),
-            actor: call.actor.clone(),
-        },
+        context: context_of(call),
     }))
 }
 
@@ -163,8 +305,11 @@ fn triage_rds_event(event: &RdsNativeEvent) -> Result<Target, EventError> {
     Ok(Target {
         account: event.account_id()?,
         region: event.aws_region()?,
-        kind,
-        identifiers: vec![event.source_identifier.to_ascii_lowercase()],
+        subject: Subject::Database {
+            kind,
+            identifiers: vec![event.source_identifier.to_ascii_lowercase()],
+            change: DatabaseChange::RdsNotification,
+        },
         realert_unchanged: !event.categories.iter().all(|c| c.eq_ignore_ascii_case("notification")),
         context: EventContext {
             event_id: event_id.to_owned(),
@@ -273,12 +418,89 @@ mod tests {
         ];
         for (name, request, response, kind, ids) in cases {
             let target = check(&call(name, request, response));
-            assert_eq!(target.kind, kind, "{name}");
-            assert_eq!(target.identifiers, ids, "{name}");
+            let Subject::Database { kind: got_kind, identifiers, .. } = &target.subject else {
+                panic!("{name}: {:?}", target.subject)
+            };
+            assert_eq!(*got_kind, kind, "{name}");
+            assert_eq!(identifiers, &ids, "{name}");
             assert_eq!(target.context.event_name, name);
             assert_eq!(target.context.actor, "arn:aws:iam::123456789012:user/andrew");
         }
-        assert_eq!(handled_api_calls().count(), 9);
+        assert_eq!(handled_api_calls().count(), 21);
+    }
+
+    #[test]
+    fn database_calls_say_what_changed() {
+        let cases = [
+            ("CreateDBInstance", json!({"dBInstanceIdentifier": "a"}), DatabaseChange::Create),
+            ("ModifyDBInstance", json!({"dBInstanceIdentifier": "a"}), DatabaseChange::Modify),
+            (
+                "ModifyDBInstance",
+                json!({"dBInstanceIdentifier": "a", "dBParameterGroupName": "lax"}),
+                DatabaseChange::ModifyParameterGroup,
+            ),
+            (
+                "ModifyDBCluster",
+                json!({"dBClusterIdentifier": "c", "dBClusterParameterGroupName": "lax"}),
+                DatabaseChange::ModifyParameterGroup,
+            ),
+            ("CreateDBInstanceReadReplica", json!({"dBInstanceIdentifier": "r"}), DatabaseChange::CreateReadReplica),
+            ("RestoreDBClusterFromSnapshot", json!({"dBClusterIdentifier": "c"}), DatabaseChange::Restore),
+        ];
+        for (name, request, expected) in cases {
+            let Subject::Database { change, .. } = check(&call(name, request, json!(null))).subject else {
+                panic!("{name}: not a database")
+            };
+            assert_eq!(change, expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn snapshot_parameter_group_and_deletion_calls() {
+        let cases = [
+            ("CreateDBSnapshot", json!({"dBSnapshotIdentifier": "Nightly", "dBInstanceIdentifier": "db"}), "Snapshot(Instance) nightly"),
+            ("CopyDBSnapshot", json!({"sourceDBSnapshotIdentifier": "a", "targetDBSnapshotIdentifier": "b"}), "Snapshot(Instance) b"),
+            ("CreateDBClusterSnapshot", json!({"dBClusterSnapshotIdentifier": "cs", "dBClusterIdentifier": "c"}), "Snapshot(Cluster) cs"),
+            ("CopyDBClusterSnapshot", json!({"targetDBClusterSnapshotIdentifier": "cs2"}), "Snapshot(Cluster) cs2"),
+            (
+                "ModifyDBSnapshotAttribute",
+                json!({"dBSnapshotIdentifier": "s", "attributeName": "restore", "valuesToAdd": ["all"]}),
+                "Snapshot(Instance) s",
+            ),
+            (
+                "ModifyDBClusterSnapshotAttribute",
+                json!({"dBClusterSnapshotIdentifier": "cs", "attributeName": "restore", "valuesToAdd": ["all"]}),
+                "Snapshot(Cluster) cs",
+            ),
+            (
+                "ModifyDBParameterGroup",
+                json!({"dBParameterGroupName": "pg-lax", "parameters": [{"parameterName": "rds.force_ssl", "parameterValue": "0"}]}),
+                "ParameterGroup(Instance) pg-lax",
+            ),
+            (
+                "ModifyDBClusterParameterGroup",
+                json!({"dBClusterParameterGroupName": "cpg", "parameters": [{"ParameterName": "require_secure_transport", "ParameterValue": "OFF"}]}),
+                "ParameterGroup(Cluster) cpg",
+            ),
+            ("ResetDBParameterGroup", json!({"dBParameterGroupName": "pg", "resetAllParameters": true}), "ParameterGroup(Instance) pg"),
+            ("DeleteDBInstance", json!({"dBInstanceIdentifier": "Old", "skipFinalSnapshot": true}), "Deletion(Instance) old"),
+            ("DeleteDBCluster", json!({"dBClusterIdentifier": "c", "skipFinalSnapshot": false}), "Deletion(Cluster) c"),
+        ];
+        for (name, request, expected) in cases {
+            assert_eq!(check(&call(name, request, json!(null))).subject.describe(), expected, "{name}");
+        }
+        let other_parameter = call(
+            "ModifyDBParameterGroup",
+            json!({"dBParameterGroupName": "pg", "parameters": [{"parameterName": "max_connections", "parameterValue": "90"}]}),
+            json!(null),
+        );
+        match triage(&parse_event(&other_parameter).unwrap()) {
+            Ok(Triage::Ignore(why)) => assert!(why.contains("does not change a TLS parameter"), "{why}"),
+            other => panic!("expected ignore, got {other:?}"),
+        }
+        let nameless = call("ModifyDBSnapshotAttribute", json!({"attributeName": "restore"}), json!(null));
+        let err = triage(&parse_event(&nameless).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("dBSnapshotIdentifier"), "{err}");
     }
 
     #[test]
@@ -291,8 +513,8 @@ mod tests {
             (failed, "failed with AccessDenied"),
             (s3, "is not an RDS call"),
             (
-                call("DeleteDBInstance", json!({"dBInstanceIdentifier": "db1"}), json!(null)),
-                "does not create or reconfigure",
+                call("RebootDBInstance", json!({"dBInstanceIdentifier": "db1"}), json!(null)),
+                "does not create, reconfigure, share or delete",
             ),
             (json!({"detail-type": "GuardDuty Finding", "source": "aws.guardduty", "detail": {}}), "is not handled"),
         ];
@@ -341,8 +563,8 @@ mod tests {
                         "Message": "DB instance created", "EventID": "RDS-EVENT-0005"}
         });
         let target = check(&payload);
-        assert_eq!(target.identifiers, ["my-db"]);
-        assert_eq!(target.kind, DatabaseKind::Instance);
+        assert_eq!(target.subject.describe(), "Instance my-db");
+        assert!(matches!(target.subject, Subject::Database { change: DatabaseChange::RdsNotification, .. }));
         assert_eq!(target.region.as_str(), "eu-west-1");
         assert_eq!(target.context.event_id, "n-1");
         assert_eq!(target.context.event_name, "RDS-EVENT-0005: DB instance created");

@@ -8,6 +8,8 @@ mod error;
 mod guardduty;
 mod pipeline;
 mod rds;
+mod rds_parameters;
+mod rds_snapshots;
 mod session;
 mod snapshot;
 mod sns;
@@ -22,9 +24,11 @@ pub use error::AwsError;
 pub use guardduty::{DetectorControl, DetectorState, SdkGuardDuty};
 pub use pipeline::{PipelineConnector, PipelinePorts, SessionPipelineConnector};
 pub use rds::{
-    DatabaseInventory, DatabaseNetworkInventory, DatabaseRemediation, RdsConnector, RdsPort, SdkRds,
+    DatabaseInventory, DatabaseNetworkInventory, DatabaseRemediation, RdsConnector, RdsGuardPort, RdsPort, SdkRds,
     SessionRdsConnector,
 };
+pub use rds_parameters::{ParameterGroups, ParameterLookup};
+pub use rds_snapshots::SnapshotSharing;
 pub use session::{AccountSessions, ClientCache, SessionError};
 pub use snapshot::{
     ForensicSnapshots, ResponderConnector, ResponderPorts, SdkRdsSnapshots, SessionResponderConnector, SnapshotTaken,

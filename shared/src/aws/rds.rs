@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_rds::types::{DbCluster, DbInstance, Tag, VpcSecurityGroupMembership};
 
-use super::{AccountSessions, AwsError, ClientCache, SessionError};
+use super::{AccountSessions, AwsError, ClientCache, ParameterGroups, SessionError, SnapshotSharing};
 use crate::database::{DatabaseKind, DatabaseState};
 use crate::identity::{AccountId, AwsRegion};
 use crate::network::{default_port, DatabaseListener};
@@ -26,6 +26,12 @@ pub trait DatabaseRemediation: Send + Sync {
     async fn make_instance_private(&self, identifier: &str) -> Result<(), AwsError>;
     async fn stop_instance(&self, identifier: &str) -> Result<(), AwsError>;
     async fn stop_cluster(&self, identifier: &str) -> Result<(), AwsError>;
+    /// ModifyDBInstance / ModifyDBCluster DeletionProtection=true, ApplyImmediately=true.
+    async fn enable_deletion_protection(&self, kind: DatabaseKind, identifier: &str) -> Result<(), AwsError>;
+    /// ModifyDBInstance / ModifyDBCluster BackupRetentionPeriod=`days`, ApplyImmediately=true.
+    async fn set_backup_retention(&self, kind: DatabaseKind, identifier: &str, days: i32) -> Result<(), AwsError>;
+    /// ModifyDBInstance AutoMinorVersionUpgrade=true, ApplyImmediately=true.
+    async fn enable_auto_minor_version_upgrade(&self, identifier: &str) -> Result<(), AwsError>;
 }
 
 /// Finds the databases behind a security group.
@@ -39,16 +45,21 @@ pub trait DatabaseNetworkInventory: Send + Sync {
 pub trait RdsPort: DatabaseInventory + DatabaseRemediation {}
 impl<T: DatabaseInventory + DatabaseRemediation> RdsPort for T {}
 
+/// Everything rds-guard reads and changes in one account and region: databases, their snapshots
+/// and their parameter groups.
+pub trait RdsGuardPort: RdsPort + SnapshotSharing + ParameterGroups {}
+impl<T: RdsPort + SnapshotSharing + ParameterGroups> RdsGuardPort for T {}
+
 /// Hands out RDS access for the account and region an event happened in.
 #[async_trait]
 pub trait RdsConnector: Send + Sync {
-    async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<Arc<dyn RdsPort>, SessionError>;
+    async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<Arc<dyn RdsGuardPort>, SessionError>;
 }
 
 /// RDS through the AWS SDK.
 #[derive(Debug, Clone)]
 pub struct SdkRds {
-    client: aws_sdk_rds::Client,
+    pub(super) client: aws_sdk_rds::Client,
 }
 
 impl SdkRds {
@@ -56,7 +67,7 @@ impl SdkRds {
     pub const INVENTORY_IAM_ACTIONS: &'static [&'static str] = &["rds:DescribeDBInstances", "rds:DescribeDBClusters"];
     /// IAM actions of [`DatabaseRemediation`] (the writes).
     pub const REMEDIATION_IAM_ACTIONS: &'static [&'static str] =
-        &["rds:ModifyDBInstance", "rds:StopDBInstance", "rds:StopDBCluster"];
+        &["rds:ModifyDBInstance", "rds:ModifyDBCluster", "rds:StopDBInstance", "rds:StopDBCluster"];
     /// The IAM action of [`DatabaseRemediation::make_instance_private`] alone, for functions that
     /// only make databases private (guardduty-responder).
     pub const MAKE_PRIVATE_IAM_ACTIONS: &'static [&'static str] = &["rds:ModifyDBInstance"];
@@ -70,7 +81,7 @@ fn tags(list: &[Tag]) -> Vec<(String, String)> {
     list.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
 }
 
-fn instance_state(db: &DbInstance) -> DatabaseState {
+pub(super) fn instance_state(db: &DbInstance) -> DatabaseState {
     DatabaseState {
         identifier: db.db_instance_identifier().unwrap_or_default().to_owned(),
         arn: db.db_instance_arn().map(str::to_owned),
@@ -85,10 +96,21 @@ fn instance_state(db: &DbInstance) -> DatabaseState {
             .read_replica_source_db_instance_identifier()
             .filter(|s| !s.is_empty())
             .map(str::to_owned),
+        engine_version: db.engine_version().map(str::to_owned),
+        deletion_protection: db.deletion_protection(),
+        backup_retention_days: db.backup_retention_period(),
+        pending_backup_retention_days: db.pending_modified_values().and_then(|p| p.backup_retention_period()),
+        iam_database_authentication: db.iam_database_authentication_enabled(),
+        master_password_managed: Some(db.master_user_secret().is_some()),
+        master_username: db.master_username().map(str::to_owned),
+        log_exports: Some(db.enabled_cloudwatch_logs_exports().to_vec()),
+        multi_az: db.multi_az(),
+        auto_minor_version_upgrade: db.auto_minor_version_upgrade(),
+        parameter_group: db.db_parameter_groups().iter().find_map(|g| g.db_parameter_group_name()).map(str::to_owned),
     }
 }
 
-fn cluster_state(db: &DbCluster) -> DatabaseState {
+pub(super) fn cluster_state(db: &DbCluster) -> DatabaseState {
     DatabaseState {
         identifier: db.db_cluster_identifier().unwrap_or_default().to_owned(),
         arn: db.db_cluster_arn().map(str::to_owned),
@@ -100,6 +122,17 @@ fn cluster_state(db: &DbCluster) -> DatabaseState {
         tags: tags(db.tag_list()),
         read_replica_source: db.replication_source_identifier().filter(|s| !s.is_empty()).map(str::to_owned),
         security_groups: group_ids(db.vpc_security_groups()),
+        engine_version: db.engine_version().map(str::to_owned),
+        deletion_protection: db.deletion_protection(),
+        backup_retention_days: db.backup_retention_period(),
+        pending_backup_retention_days: db.pending_modified_values().and_then(|p| p.backup_retention_period()),
+        iam_database_authentication: db.iam_database_authentication_enabled(),
+        master_password_managed: Some(db.master_user_secret().is_some()),
+        master_username: db.master_username().map(str::to_owned),
+        log_exports: Some(db.enabled_cloudwatch_logs_exports().to_vec()),
+        multi_az: db.multi_az(),
+        auto_minor_version_upgrade: db.auto_minor_version_upgrade(),
+        parameter_group: db.db_cluster_parameter_group().map(str::to_owned),
     }
 }
 
@@ -202,13 +235,75 @@ impl DatabaseRemediation for SdkRds {
             .map(|_| ())
             .map_err(|e| AwsError::from_sdk("StopDBCluster", e))
     }
+
+    async fn enable_deletion_protection(&self, kind: DatabaseKind, identifier: &str) -> Result<(), AwsError> {
+        match kind {
+            DatabaseKind::Instance => self
+                .client
+                .modify_db_instance()
+                .db_instance_identifier(identifier)
+                .deletion_protection(true)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk("ModifyDBInstance", e)),
+            DatabaseKind::Cluster => self
+                .client
+                .modify_db_cluster()
+                .db_cluster_identifier(identifier)
+                .deletion_protection(true)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk("ModifyDBCluster", e)),
+        }
+    }
+
+    async fn set_backup_retention(&self, kind: DatabaseKind, identifier: &str, days: i32) -> Result<(), AwsError> {
+        match kind {
+            DatabaseKind::Instance => self
+                .client
+                .modify_db_instance()
+                .db_instance_identifier(identifier)
+                .backup_retention_period(days)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk("ModifyDBInstance", e)),
+            DatabaseKind::Cluster => self
+                .client
+                .modify_db_cluster()
+                .db_cluster_identifier(identifier)
+                .backup_retention_period(days)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk("ModifyDBCluster", e)),
+        }
+    }
+
+    async fn enable_auto_minor_version_upgrade(&self, identifier: &str) -> Result<(), AwsError> {
+        self.client
+            .modify_db_instance()
+            .db_instance_identifier(identifier)
+            .auto_minor_version_upgrade(true)
+            .apply_immediately(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("ModifyDBInstance", e))
+    }
 }
 
 /// [`SdkRds`] for whichever account and region, through [`AccountSessions`].
 #[derive(Debug)]
 pub struct SessionRdsConnector {
     sessions: AccountSessions,
-    clients: ClientCache<Arc<dyn RdsPort>>,
+    clients: ClientCache<Arc<dyn RdsGuardPort>>,
 }
 
 impl SessionRdsConnector {
@@ -219,7 +314,7 @@ impl SessionRdsConnector {
 
 #[async_trait]
 impl RdsConnector for SessionRdsConnector {
-    async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<Arc<dyn RdsPort>, SessionError> {
+    async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<Arc<dyn RdsGuardPort>, SessionError> {
         self.clients
             .get_or_build(&self.sessions, account, region, |config| {
                 Arc::new(SdkRds::new(aws_sdk_rds::Client::new(config)))

@@ -2,10 +2,14 @@
 
 use serde_json::json;
 
+use super::hardening::{
+    auto_minor_version_upgrade, automated_backups, custom_admin_username, deletion_protection, iam_authentication,
+    log_exports, master_password_managed, multi_az_for_production, replica_of_unencrypted_source,
+};
 use super::{RuleId, Verdict};
 use crate::database::{Database, DatabaseKind};
 use crate::identity::AwsRegion;
-use crate::policy::AllowedRegions;
+use crate::policy::{AllowedRegions, Policy};
 
 /// RDS.2: a standalone or Aurora instance, or a Multi-AZ DB cluster, must not be publicly
 /// accessible. A Multi-AZ DB cluster member is judged on its cluster; an Aurora cluster has no
@@ -78,17 +82,34 @@ pub fn region_allowed(db: &Database, region: &AwsRegion, allowed: &AllowedRegion
     }
 }
 
-/// Every rule over one database, in a stable order.
-pub fn evaluate_database(db: &Database, region: &AwsRegion, allowed: &AllowedRegions) -> Vec<(RuleId, Verdict)> {
+/// Every rule over one database's own state ([`RuleId::DATABASE`], in that order), with the
+/// settings `policy` gives them.
+pub fn evaluate_database(db: &Database, region: &AwsRegion, policy: &Policy) -> Vec<(RuleId, Verdict)> {
     if !db.state.is_rds_engine() {
         let skip = Verdict::NotApplicable("DocumentDB and Neptune are not judged by RDS rules");
         return RuleId::DATABASE.iter().map(|rule| (*rule, skip.clone())).collect();
     }
+    use DatabaseKind::{Cluster, Instance};
+    let min_days = policy.min_backup_retention_days;
     vec![
         (RuleId::Rds2PublicAccess, instance_publicly_accessible(db)),
         (RuleId::Rds3InstanceEncryption, instance_storage_encrypted(db)),
         (RuleId::Rds27ClusterEncryption, cluster_storage_encrypted(db)),
-        (RuleId::RegionNotAllowed, region_allowed(db, region, allowed)),
+        (RuleId::RegionNotAllowed, region_allowed(db, region, &policy.allowed_regions)),
+        (RuleId::Rds8InstanceDeletionProtection, deletion_protection(db, Instance)),
+        (RuleId::Rds7ClusterDeletionProtection, deletion_protection(db, Cluster)),
+        (RuleId::Rds11InstanceBackups, automated_backups(db, Instance, min_days)),
+        (RuleId::Rds50ClusterBackups, automated_backups(db, Cluster, min_days)),
+        (RuleId::Rds10InstanceIamAuth, iam_authentication(db, Instance)),
+        (RuleId::Rds12ClusterIamAuth, iam_authentication(db, Cluster)),
+        (RuleId::MasterPasswordUnmanaged, master_password_managed(db)),
+        (RuleId::Rds25InstanceDefaultAdmin, custom_admin_username(db, Instance)),
+        (RuleId::Rds24ClusterDefaultAdmin, custom_admin_username(db, Cluster)),
+        (RuleId::Rds9LogExports, log_exports(db)),
+        (RuleId::Rds5InstanceMultiAz, multi_az_for_production(db, Instance, &policy.production_tag)),
+        (RuleId::Rds15ClusterMultiAz, multi_az_for_production(db, Cluster, &policy.production_tag)),
+        (RuleId::Rds13MinorVersionUpgrade, auto_minor_version_upgrade(db)),
+        (RuleId::ReplicaOfUnencrypted, replica_of_unencrypted_source(db)),
     ]
 }
 
@@ -217,13 +238,21 @@ mod tests {
         }
     }
 
+    fn us_east_1_only() -> Policy {
+        Policy::from_vars([
+            ("ALERT_TOPIC_ARN".to_owned(), "arn:aws:sns:us-east-1:123456789012:t".to_owned()),
+            ("ALLOWED_REGIONS".to_owned(), "us-east-1".to_owned()),
+        ])
+        .unwrap()
+    }
+
     #[test]
     fn documentdb_and_neptune_are_left_alone() {
         let region = AwsRegion::parse("sa-east-1").unwrap();
-        let allowed = AllowedRegions::Only(vec![AwsRegion::parse("us-east-1").unwrap()]);
         for engine in ["docdb", "neptune"] {
             let db = Database::cluster(state(engine, Some(true), Some(false), None));
-            assert!(evaluate_database(&db, &region, &allowed).iter().all(|(_, v)| kind_of(v) == "n/a"), "{engine}");
+            let verdicts = evaluate_database(&db, &region, &us_east_1_only());
+            assert!(verdicts.iter().all(|(_, v)| kind_of(v) == "n/a"), "{engine}");
         }
     }
 
@@ -231,12 +260,32 @@ mod tests {
     fn evaluate_covers_every_rule_once() {
         let db = Database::instance(state("postgres", Some(true), Some(false), None));
         let region = AwsRegion::parse("sa-east-1").unwrap();
-        let allowed = AllowedRegions::Only(vec![AwsRegion::parse("us-east-1").unwrap()]);
-        let verdicts = evaluate_database(&db, &region, &allowed);
+        let verdicts = evaluate_database(&db, &region, &us_east_1_only());
         let rules: Vec<_> = verdicts.iter().map(|(r, _)| *r).collect();
         assert_eq!(rules, RuleId::DATABASE.to_vec());
         let violations: Vec<_> =
             verdicts.iter().filter(|(_, v)| matches!(v, Verdict::Violation(_))).map(|(r, _)| r.as_str()).collect();
         assert_eq!(violations, ["RDS.2", "RDS.3", "RDSGUARD.REGION"]);
+    }
+
+    #[test]
+    fn the_seeds_instance_breaks_the_hardening_rules() {
+        // The seeds' example: backups off, no deletion protection, master user root.
+        let mut seed = state("mysql", Some(false), Some(true), None);
+        seed.backup_retention_days = Some(0);
+        seed.deletion_protection = Some(false);
+        seed.master_username = Some("root".into());
+        seed.master_password_managed = Some(false);
+        seed.iam_database_authentication = Some(false);
+        seed.log_exports = Some(vec![]);
+        seed.auto_minor_version_upgrade = Some(true);
+        seed.multi_az = Some(false);
+        let region = AwsRegion::parse("us-east-1").unwrap();
+        let violations: Vec<_> = evaluate_database(&Database::instance(seed), &region, &us_east_1_only())
+            .into_iter()
+            .filter(|(_, v)| matches!(v, Verdict::Violation(_)))
+            .map(|(r, _)| r.as_str())
+            .collect();
+        assert_eq!(violations, ["RDS.8", "RDS.11", "RDS.10", "RDSGUARD.MASTER_SECRET", "RDS.25", "RDS.9"]);
     }
 }

@@ -4,7 +4,12 @@
 //! alerts line up with what security teams already track; the rest use `RDSGUARD.*`.
 
 mod database;
+mod deletion;
+mod hardening;
 mod network;
+mod snapshot;
+mod tls;
+mod triggers;
 
 use std::fmt;
 use std::str::FromStr;
@@ -16,7 +21,18 @@ pub use database::{
     cluster_storage_encrypted, evaluate_database, instance_publicly_accessible, instance_storage_encrypted,
     region_allowed,
 };
+pub use deletion::deleted_without_final_snapshot;
+pub use hardening::{
+    automated_backups, auto_minor_version_upgrade, custom_admin_username, deletion_protection, iam_authentication,
+    log_exports, master_password_managed, multi_az_for_production, replica_of_unencrypted_source,
+    DEFAULT_ADMIN_USERNAMES,
+};
 pub use network::{admitted_from_evidence, evaluate_ingress, DatabasePorts, WELL_KNOWN_DATABASE_PORTS};
+pub use snapshot::{
+    evaluate_snapshot, snapshot_encrypted, snapshot_not_public, snapshot_shared_only_with_trusted, untrusted_accounts,
+};
+pub use tls::{tls_enforced, tls_parameter_for, TlsParameter, TlsReading};
+pub use triggers::DatabaseChange;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RuleId {
@@ -40,16 +56,78 @@ pub enum RuleId {
     /// RDSGUARD.PIPELINE: someone switched off or weakened what watches the estate (CloudTrail
     /// logging, GuardDuty detection, rdsguard's own EventBridge rules). A failed attempt is HIGH.
     PipelineTampered,
+    /// RDS.1: a manual DB (cluster) snapshot must not be restorable by everyone (`restore` = `all`).
+    Rds1SnapshotPublic,
+    /// RDSGUARD.SNAPSHOT_SHARED: a snapshot is shared only with TRUSTED_ACCOUNTS.
+    SnapshotSharedOutside,
+    /// RDS.4: DB snapshots and cluster snapshots (and copies) must be encrypted.
+    Rds4SnapshotUnencrypted,
+    /// RDS.8: DB instances must have deletion protection.
+    Rds8InstanceDeletionProtection,
+    /// RDS.7: DB clusters must have deletion protection.
+    Rds7ClusterDeletionProtection,
+    /// RDS.11: DB instances keep automated backups for at least MIN_BACKUP_RETENTION_DAYS.
+    Rds11InstanceBackups,
+    /// RDS.50: DB clusters keep automated backups for at least MIN_BACKUP_RETENTION_DAYS.
+    Rds50ClusterBackups,
+    /// RDSGUARD.DELETE_NO_SNAPSHOT: a database was deleted with SkipFinalSnapshot.
+    DeletedWithoutSnapshot,
+    /// RDS.10: DB instances use IAM database authentication.
+    Rds10InstanceIamAuth,
+    /// RDS.12: DB clusters use IAM database authentication.
+    Rds12ClusterIamAuth,
+    /// RDS.38: PostgreSQL databases enforce TLS (`rds.force_ssl` = 1 in their parameter group).
+    Rds38PostgresTls,
+    /// RDS.39: MySQL and MariaDB databases enforce TLS (`require_secure_transport` = ON).
+    Rds39MysqlTls,
+    /// RDSGUARD.MASTER_SECRET: Secrets Manager manages the master password.
+    MasterPasswordUnmanaged,
+    /// RDS.25: DB instances use a custom administrator user name.
+    Rds25InstanceDefaultAdmin,
+    /// RDS.24: DB clusters use a custom administrator user name.
+    Rds24ClusterDefaultAdmin,
+    /// RDS.9: databases publish logs to CloudWatch Logs.
+    Rds9LogExports,
+    /// RDS.5: production DB instances are Multi-AZ.
+    Rds5InstanceMultiAz,
+    /// RDS.15: production DB clusters span several Availability Zones.
+    Rds15ClusterMultiAz,
+    /// RDS.13: DB instances take automatic minor version upgrades.
+    Rds13MinorVersionUpgrade,
+    /// RDSGUARD.REPLICA_UNENCRYPTED: a read replica of an unencrypted source (it cannot be encrypted).
+    ReplicaOfUnencrypted,
 }
 
 impl RuleId {
-    /// Rules judged on a database's own state (rds-guard).
-    pub const DATABASE: [RuleId; 4] =
-        [Self::Rds2PublicAccess, Self::Rds3InstanceEncryption, Self::Rds27ClusterEncryption, Self::RegionNotAllowed];
+    /// Rules judged on a database's own state (rds-guard), in evaluation order.
+    pub const DATABASE: [RuleId; 18] = [
+        Self::Rds2PublicAccess,
+        Self::Rds3InstanceEncryption,
+        Self::Rds27ClusterEncryption,
+        Self::RegionNotAllowed,
+        Self::Rds8InstanceDeletionProtection,
+        Self::Rds7ClusterDeletionProtection,
+        Self::Rds11InstanceBackups,
+        Self::Rds50ClusterBackups,
+        Self::Rds10InstanceIamAuth,
+        Self::Rds12ClusterIamAuth,
+        Self::MasterPasswordUnmanaged,
+        Self::Rds25InstanceDefaultAdmin,
+        Self::Rds24ClusterDefaultAdmin,
+        Self::Rds9LogExports,
+        Self::Rds5InstanceMultiAz,
+        Self::Rds15ClusterMultiAz,
+        Self::Rds13MinorVersionUpgrade,
+        Self::ReplicaOfUnencrypted,
+    ];
+    /// Rules judged on the parameter group a database uses (rds-guard).
+    pub const TLS: [RuleId; 2] = [Self::Rds38PostgresTls, Self::Rds39MysqlTls];
+    /// Rules judged on a snapshot (rds-guard).
+    pub const SNAPSHOT: [RuleId; 3] = [Self::Rds1SnapshotPublic, Self::SnapshotSharedOutside, Self::Rds4SnapshotUnencrypted];
     /// Rules judged on the security groups in front of databases (network-guard).
     pub const NETWORK: [RuleId; 2] = [Self::Ec2_19OpenToInternet, Self::SgSourceNotAllowed];
 
-    pub const ALL: [RuleId; 8] = [
+    pub const ALL: [RuleId; 28] = [
         Self::Rds2PublicAccess,
         Self::Rds3InstanceEncryption,
         Self::Rds27ClusterEncryption,
@@ -58,6 +136,26 @@ impl RuleId {
         Self::SgSourceNotAllowed,
         Self::GuardDutyRdsThreat,
         Self::PipelineTampered,
+        Self::Rds1SnapshotPublic,
+        Self::SnapshotSharedOutside,
+        Self::Rds4SnapshotUnencrypted,
+        Self::Rds8InstanceDeletionProtection,
+        Self::Rds7ClusterDeletionProtection,
+        Self::Rds11InstanceBackups,
+        Self::Rds50ClusterBackups,
+        Self::DeletedWithoutSnapshot,
+        Self::Rds10InstanceIamAuth,
+        Self::Rds12ClusterIamAuth,
+        Self::Rds38PostgresTls,
+        Self::Rds39MysqlTls,
+        Self::MasterPasswordUnmanaged,
+        Self::Rds25InstanceDefaultAdmin,
+        Self::Rds24ClusterDefaultAdmin,
+        Self::Rds9LogExports,
+        Self::Rds5InstanceMultiAz,
+        Self::Rds15ClusterMultiAz,
+        Self::Rds13MinorVersionUpgrade,
+        Self::ReplicaOfUnencrypted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +168,26 @@ impl RuleId {
             Self::SgSourceNotAllowed => "RDSGUARD.SG_SOURCE",
             Self::GuardDutyRdsThreat => "GUARDDUTY.RDS",
             Self::PipelineTampered => "RDSGUARD.PIPELINE",
+            Self::Rds1SnapshotPublic => "RDS.1",
+            Self::SnapshotSharedOutside => "RDSGUARD.SNAPSHOT_SHARED",
+            Self::Rds4SnapshotUnencrypted => "RDS.4",
+            Self::Rds8InstanceDeletionProtection => "RDS.8",
+            Self::Rds7ClusterDeletionProtection => "RDS.7",
+            Self::Rds11InstanceBackups => "RDS.11",
+            Self::Rds50ClusterBackups => "RDS.50",
+            Self::DeletedWithoutSnapshot => "RDSGUARD.DELETE_NO_SNAPSHOT",
+            Self::Rds10InstanceIamAuth => "RDS.10",
+            Self::Rds12ClusterIamAuth => "RDS.12",
+            Self::Rds38PostgresTls => "RDS.38",
+            Self::Rds39MysqlTls => "RDS.39",
+            Self::MasterPasswordUnmanaged => "RDSGUARD.MASTER_SECRET",
+            Self::Rds25InstanceDefaultAdmin => "RDS.25",
+            Self::Rds24ClusterDefaultAdmin => "RDS.24",
+            Self::Rds9LogExports => "RDS.9",
+            Self::Rds5InstanceMultiAz => "RDS.5",
+            Self::Rds15ClusterMultiAz => "RDS.15",
+            Self::Rds13MinorVersionUpgrade => "RDS.13",
+            Self::ReplicaOfUnencrypted => "RDSGUARD.REPLICA_UNENCRYPTED",
         }
     }
 
@@ -77,9 +195,33 @@ impl RuleId {
     /// a failed RDSGUARD.PIPELINE attempt is HIGH; the functions set those on the finding.
     pub fn severity(self) -> Severity {
         match self {
-            Self::Rds2PublicAccess | Self::Ec2_19OpenToInternet | Self::PipelineTampered => Severity::Critical,
-            Self::Rds3InstanceEncryption | Self::Rds27ClusterEncryption => Severity::Medium,
-            Self::RegionNotAllowed | Self::SgSourceNotAllowed | Self::GuardDutyRdsThreat => Severity::High,
+            Self::Rds2PublicAccess
+            | Self::Ec2_19OpenToInternet
+            | Self::PipelineTampered
+            | Self::Rds1SnapshotPublic
+            | Self::DeletedWithoutSnapshot => Severity::Critical,
+            Self::RegionNotAllowed
+            | Self::SgSourceNotAllowed
+            | Self::GuardDutyRdsThreat
+            | Self::SnapshotSharedOutside
+            | Self::Rds13MinorVersionUpgrade => Severity::High,
+            Self::Rds3InstanceEncryption
+            | Self::Rds27ClusterEncryption
+            | Self::Rds4SnapshotUnencrypted
+            | Self::Rds11InstanceBackups
+            | Self::Rds50ClusterBackups
+            | Self::Rds10InstanceIamAuth
+            | Self::Rds12ClusterIamAuth
+            | Self::Rds38PostgresTls
+            | Self::Rds39MysqlTls
+            | Self::MasterPasswordUnmanaged
+            | Self::Rds25InstanceDefaultAdmin
+            | Self::Rds24ClusterDefaultAdmin
+            | Self::Rds9LogExports
+            | Self::Rds5InstanceMultiAz
+            | Self::Rds15ClusterMultiAz
+            | Self::ReplicaOfUnencrypted => Severity::Medium,
+            Self::Rds8InstanceDeletionProtection | Self::Rds7ClusterDeletionProtection => Severity::Low,
         }
     }
 
@@ -93,6 +235,20 @@ impl RuleId {
             Self::SgSourceNotAllowed => "database port open to an unlisted source",
             Self::GuardDutyRdsThreat => "GuardDuty finding",
             Self::PipelineTampered => "detection pipeline switched off",
+            Self::Rds1SnapshotPublic => "snapshot is public",
+            Self::SnapshotSharedOutside => "snapshot shared with an untrusted account",
+            Self::Rds4SnapshotUnencrypted => "snapshot not encrypted",
+            Self::Rds8InstanceDeletionProtection | Self::Rds7ClusterDeletionProtection => "deletion protection off",
+            Self::Rds11InstanceBackups | Self::Rds50ClusterBackups => "automated backups too short",
+            Self::DeletedWithoutSnapshot => "deleted without a final snapshot",
+            Self::Rds10InstanceIamAuth | Self::Rds12ClusterIamAuth => "IAM authentication off",
+            Self::Rds38PostgresTls | Self::Rds39MysqlTls => "TLS not enforced",
+            Self::MasterPasswordUnmanaged => "master password not in Secrets Manager",
+            Self::Rds25InstanceDefaultAdmin | Self::Rds24ClusterDefaultAdmin => "default admin user name",
+            Self::Rds9LogExports => "no logs to CloudWatch Logs",
+            Self::Rds5InstanceMultiAz | Self::Rds15ClusterMultiAz => "production database not Multi-AZ",
+            Self::Rds13MinorVersionUpgrade => "auto minor version upgrade off",
+            Self::ReplicaOfUnencrypted => "replica of an unencrypted source",
         }
     }
 
@@ -106,6 +262,26 @@ impl RuleId {
             Self::SgSourceNotAllowed => "Security group admits a source outside ALLOWED_CIDRS to a database port",
             Self::GuardDutyRdsThreat => "GuardDuty reported a threat to a database",
             Self::PipelineTampered => "Security logging or threat detection was switched off or weakened",
+            Self::Rds1SnapshotPublic => "Database snapshot can be restored by any AWS account",
+            Self::SnapshotSharedOutside => "Database snapshot is shared with an account outside TRUSTED_ACCOUNTS",
+            Self::Rds4SnapshotUnencrypted => "Database snapshot is not encrypted",
+            Self::Rds8InstanceDeletionProtection => "DB instance does not have deletion protection",
+            Self::Rds7ClusterDeletionProtection => "DB cluster does not have deletion protection",
+            Self::Rds11InstanceBackups => "DB instance keeps automated backups for too short a time (or none)",
+            Self::Rds50ClusterBackups => "DB cluster keeps automated backups for too short a time",
+            Self::DeletedWithoutSnapshot => "Database was deleted without a final snapshot",
+            Self::Rds10InstanceIamAuth => "DB instance does not use IAM database authentication",
+            Self::Rds12ClusterIamAuth => "DB cluster does not use IAM database authentication",
+            Self::Rds38PostgresTls => "PostgreSQL database does not enforce TLS (rds.force_ssl is not 1)",
+            Self::Rds39MysqlTls => "MySQL/MariaDB database does not enforce TLS (require_secure_transport is not ON)",
+            Self::MasterPasswordUnmanaged => "Master user password is not managed by Secrets Manager",
+            Self::Rds25InstanceDefaultAdmin => "DB instance uses a default administrator user name",
+            Self::Rds24ClusterDefaultAdmin => "DB cluster uses a default administrator user name",
+            Self::Rds9LogExports => "Database does not publish logs to CloudWatch Logs",
+            Self::Rds5InstanceMultiAz => "Production DB instance is not Multi-AZ",
+            Self::Rds15ClusterMultiAz => "Production DB cluster is not Multi-AZ",
+            Self::Rds13MinorVersionUpgrade => "DB instance does not take automatic minor version upgrades",
+            Self::ReplicaOfUnencrypted => "Read replica of an unencrypted database (it cannot be encrypted)",
         }
     }
 }

@@ -1,0 +1,147 @@
+//! RDS.38 / RDS.39: the parameter group a database uses enforces TLS for client connections.
+//! PostgreSQL (and Aurora PostgreSQL) uses `rds.force_ssl`; MySQL, MariaDB and Aurora MySQL use
+//! `require_secure_transport`. Both are dynamic parameters: setting them back applies at once,
+//! without a reboot.
+
+use serde_json::json;
+
+use super::{RuleId, Verdict};
+use crate::database::{Database, EngineFamily};
+
+/// The parameter that enforces TLS for an engine family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsParameter {
+    pub rule: RuleId,
+    pub name: &'static str,
+    /// The value rdsguard sets.
+    pub enforced_value: &'static str,
+}
+
+pub fn tls_parameter_for(family: EngineFamily) -> Option<TlsParameter> {
+    match family {
+        EngineFamily::PostgreSql => {
+            Some(TlsParameter { rule: RuleId::Rds38PostgresTls, name: "rds.force_ssl", enforced_value: "1" })
+        }
+        EngineFamily::MySql => {
+            Some(TlsParameter { rule: RuleId::Rds39MysqlTls, name: "require_secure_transport", enforced_value: "1" })
+        }
+        EngineFamily::Other | EngineFamily::Unknown => None,
+    }
+}
+
+/// What DescribeDB(Cluster)Parameters says about the parameter in one group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsReading {
+    pub group: String,
+    /// `ParameterValue`; `None` when the group leaves it at the engine default.
+    pub value: Option<String>,
+    /// `Source`: `user`, `system` or `engine-default`.
+    pub source: Option<String>,
+}
+
+fn is_on(value: &str) -> bool {
+    matches!(value.trim().to_ascii_lowercase().as_str(), "1" | "on" | "true")
+}
+
+/// The engine's own default when a group does not set the parameter: PostgreSQL 15 and later
+/// force TLS, earlier versions and MySQL/MariaDB do not.
+fn engine_default_enforces(parameter: &TlsParameter, engine_version: Option<&str>) -> Option<bool> {
+    match parameter.rule {
+        RuleId::Rds38PostgresTls => {
+            let major: u32 = engine_version?.split('.').next()?.parse().ok()?;
+            Some(major >= 15)
+        }
+        _ => Some(false),
+    }
+}
+
+/// Whether the group a database uses enforces TLS. `reading` is `None` when the group does not
+/// list the parameter at all (nothing to judge).
+pub fn tls_enforced(db: &Database, reading: Option<&TlsReading>) -> Verdict {
+    if db.is_cluster_member() {
+        return Verdict::NotApplicable("cluster members use their cluster's parameter group");
+    }
+    let Some(parameter) = tls_parameter_for(db.state.engine_family()) else {
+        return Verdict::NotApplicable("TLS is enforced by parameter only for PostgreSQL, MySQL and MariaDB");
+    };
+    let Some(reading) = reading else {
+        return Verdict::Unknown("the parameter group does not list the TLS parameter");
+    };
+    let enforced = match reading.value.as_deref() {
+        Some(value) => is_on(value),
+        None if reading.source.as_deref() == Some("engine-default") => {
+            match engine_default_enforces(&parameter, db.state.engine_version.as_deref()) {
+                Some(enforced) => enforced,
+                None => return Verdict::Unknown("the engine default depends on the engine version, which is unknown"),
+            }
+        }
+        None => return Verdict::Unknown("DescribeDBParameters reported no value for the TLS parameter"),
+    };
+    if enforced {
+        return Verdict::Compliant;
+    }
+    Verdict::Violation(json!({
+        "ParameterGroup": reading.group,
+        "Parameter": parameter.name,
+        "Value": reading.value.as_deref().unwrap_or("(engine default)"),
+        "Expected": parameter.enforced_value,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::database::DatabaseState;
+
+    fn db(engine: &str, version: &str, member: bool) -> Database {
+        Database::instance(DatabaseState {
+            identifier: "db".into(),
+            engine: Some(engine.into()),
+            engine_version: Some(version.into()),
+            cluster_identifier: member.then(|| "c".to_owned()),
+            ..DatabaseState::default()
+        })
+    }
+
+    fn reading(value: Option<&str>, source: &str) -> TlsReading {
+        TlsReading { group: "g".into(), value: value.map(str::to_owned), source: Some(source.into()) }
+    }
+
+    fn kind_of(verdict: &Verdict) -> &'static str {
+        match verdict {
+            Verdict::Compliant => "compliant",
+            Verdict::NotApplicable(_) => "n/a",
+            Verdict::Unknown(_) => "unknown",
+            Verdict::Violation(_) => "violation",
+        }
+    }
+
+    #[test]
+    fn tls_by_engine_and_value() {
+        let cases = [
+            ("pg force_ssl 0", db("postgres", "14.6", false), Some(reading(Some("0"), "user")), "violation"),
+            ("pg force_ssl 1", db("postgres", "14.6", false), Some(reading(Some("1"), "user")), "compliant"),
+            ("pg 14 default", db("postgres", "14.6", false), Some(reading(None, "engine-default")), "violation"),
+            ("pg 16 default", db("postgres", "16.3", false), Some(reading(None, "engine-default")), "compliant"),
+            ("pg default, version unknown", db("postgres", "", false), Some(reading(None, "engine-default")), "unknown"),
+            ("mysql OFF", db("mysql", "8.0.35", false), Some(reading(Some("OFF"), "user")), "violation"),
+            ("mysql ON", db("mysql", "8.0.35", false), Some(reading(Some("ON"), "user")), "compliant"),
+            ("mariadb 1", db("mariadb", "10.11", false), Some(reading(Some("1"), "user")), "compliant"),
+            ("mysql default", db("mysql", "8.0.35", false), Some(reading(None, "engine-default")), "violation"),
+            ("value missing", db("mysql", "8.0.35", false), Some(reading(None, "user")), "unknown"),
+            ("parameter not listed", db("postgres", "14.6", false), None, "unknown"),
+            ("aurora member", db("aurora-postgresql", "15.4", true), Some(reading(Some("0"), "user")), "n/a"),
+            ("oracle", db("oracle-ee", "19", false), Some(reading(Some("0"), "user")), "n/a"),
+        ];
+        for (name, database, reading, expected) in cases {
+            assert_eq!(kind_of(&tls_enforced(&database, reading.as_ref())), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn each_family_has_its_rule() {
+        assert_eq!(tls_parameter_for(EngineFamily::PostgreSql).map(|p| p.rule), Some(RuleId::Rds38PostgresTls));
+        assert_eq!(tls_parameter_for(EngineFamily::MySql).map(|p| p.name), Some("require_secure_transport"));
+        assert_eq!(tls_parameter_for(EngineFamily::Other), None);
+    }
+}
