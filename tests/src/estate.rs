@@ -49,11 +49,21 @@ pub struct NewInstance<'a> {
     pub public: bool,
     pub encrypted: bool,
     pub tags: &'a [(&'a str, &'a str)],
+    /// `true`: everything the rulebook asks for besides `public`/`encrypted` (deletion protection,
+    /// 7 days of backups, IAM authentication, a Secrets Manager master password, a custom admin
+    /// name, logs to CloudWatch Logs). `false`: the seeds' instance (no deletion protection,
+    /// backups off, master user `root` with a plain password).
+    pub hardened: bool,
 }
 
 impl<'a> NewInstance<'a> {
     pub fn postgres(id: &'a str) -> Self {
-        Self { id, engine: "postgres", public: false, encrypted: true, tags: &[] }
+        Self { id, engine: "postgres", public: false, encrypted: true, tags: &[], hardened: true }
+    }
+
+    /// The seeds' instance: backup retention 0, no deletion protection, master user root.
+    pub fn seed(id: &'a str) -> Self {
+        Self { hardened: false, ..Self::postgres(id) }
     }
 }
 
@@ -107,18 +117,32 @@ impl Estate {
     }
 
     pub async fn create_instance(&self, rds: &aws_sdk_rds::Client, new: &NewInstance<'_>) -> DbInstance {
-        let mut request = rds
+        let request = rds
             .create_db_instance()
             .db_instance_identifier(new.id)
             .db_instance_class("db.t3.micro")
             .engine(new.engine)
             .set_engine_version((new.engine == "postgres").then(|| "14.6".to_owned()))
-            .master_username("root")
-            .master_user_password("huEE33z2Qvl383")
             .allocated_storage(20)
-            .backup_retention_period(0)
             .publicly_accessible(new.public)
             .storage_encrypted(new.encrypted);
+        let mut request = if new.hardened {
+            let log = if new.engine.contains("postgres") { "postgresql" } else { "error" };
+            request
+                .master_username("app_owner")
+                .manage_master_user_password(true)
+                .backup_retention_period(7)
+                .deletion_protection(true)
+                .enable_iam_database_authentication(true)
+                .enable_cloudwatch_logs_exports(log)
+                .auto_minor_version_upgrade(true)
+        } else {
+            request
+                .master_username("root")
+                .master_user_password("huEE33z2Qvl383")
+                .backup_retention_period(0)
+                .deletion_protection(false)
+        };
         for (key, value) in new.tags {
             request = request.tags(Tag::builder().key(*key).value(*value).build());
         }
@@ -129,8 +153,12 @@ impl Estate {
         rds.create_db_cluster()
             .db_cluster_identifier(id)
             .engine("aurora-postgresql")
-            .master_username("root")
-            .master_user_password("huEE33z2Qvl383")
+            .master_username("app_owner")
+            .manage_master_user_password(true)
+            .backup_retention_period(7)
+            .deletion_protection(true)
+            .enable_iam_database_authentication(true)
+            .enable_cloudwatch_logs_exports("postgresql")
             .storage_encrypted(encrypted)
             .send()
             .await

@@ -6,8 +6,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use rds_guard::{handle_event, RdsGuardError};
-use rdsguard::aws::{AwsError, DatabaseInventory, DatabaseRemediation, RdsConnector, RdsPort, SessionError};
-use rdsguard::database::DatabaseState;
+use rdsguard::aws::{
+    AwsError, DatabaseInventory, DatabaseRemediation, ParameterGroups, ParameterLookup, RdsConnector, RdsGuardPort,
+    SessionError, SnapshotSharing,
+};
+use rdsguard::database::{Database, DatabaseKind, DatabaseState};
+use rdsguard::db_snapshot::{SnapshotKind, SnapshotState};
 use rdsguard::identity::{AccountId, AwsRegion};
 use rdsguard::report::PublishFailure;
 use rdsguard_tests::estate::{NewInstance, HOME_REGION};
@@ -215,7 +219,7 @@ async fn alert_mode_changes_nothing() {
 /// RDS access that lets the first describe through, then deletes the instance behind rds-guard's
 /// back (as a concurrent DeleteDBInstance would), so the remediation call fails for real.
 struct InstanceDeletedAfterDescribe {
-    inner: Arc<dyn RdsPort>,
+    inner: Arc<dyn RdsGuardPort>,
     deleter: aws_sdk_rds::Client,
     deleted: AtomicBool,
 }
@@ -225,6 +229,13 @@ impl DatabaseInventory for InstanceDeletedAfterDescribe {
     async fn describe_instance(&self, id: &str) -> Result<Option<DatabaseState>, AwsError> {
         let state = self.inner.describe_instance(id).await;
         if !self.deleted.swap(true, Ordering::SeqCst) {
+            self.deleter
+                .modify_db_instance()
+                .db_instance_identifier(id)
+                .deletion_protection(false)
+                .send()
+                .await
+                .expect("lift deletion protection");
             self.deleter
                 .delete_db_instance()
                 .db_instance_identifier(id)
@@ -251,6 +262,38 @@ impl DatabaseRemediation for InstanceDeletedAfterDescribe {
     async fn stop_cluster(&self, id: &str) -> Result<(), AwsError> {
         self.inner.stop_cluster(id).await
     }
+    async fn enable_deletion_protection(&self, kind: DatabaseKind, id: &str) -> Result<(), AwsError> {
+        self.inner.enable_deletion_protection(kind, id).await
+    }
+    async fn set_backup_retention(&self, kind: DatabaseKind, id: &str, days: i32) -> Result<(), AwsError> {
+        self.inner.set_backup_retention(kind, id, days).await
+    }
+    async fn enable_auto_minor_version_upgrade(&self, id: &str) -> Result<(), AwsError> {
+        self.inner.enable_auto_minor_version_upgrade(id).await
+    }
+}
+
+#[async_trait]
+impl SnapshotSharing for InstanceDeletedAfterDescribe {
+    async fn describe_snapshot(&self, kind: SnapshotKind, id: &str) -> Result<Option<SnapshotState>, AwsError> {
+        self.inner.describe_snapshot(kind, id).await
+    }
+    async fn unshare_snapshot(&self, kind: SnapshotKind, id: &str, values: &[String]) -> Result<(), AwsError> {
+        self.inner.unshare_snapshot(kind, id, values).await
+    }
+}
+
+#[async_trait]
+impl ParameterGroups for InstanceDeletedAfterDescribe {
+    async fn parameter(&self, kind: DatabaseKind, group: &str, name: &str) -> Result<ParameterLookup, AwsError> {
+        self.inner.parameter(kind, group, name).await
+    }
+    async fn set_parameter(&self, kind: DatabaseKind, group: &str, name: &str, value: &str) -> Result<(), AwsError> {
+        self.inner.set_parameter(kind, group, name, value).await
+    }
+    async fn databases_using_parameter_group(&self, kind: DatabaseKind, group: &str) -> Result<Vec<Database>, AwsError> {
+        self.inner.databases_using_parameter_group(kind, group).await
+    }
 }
 
 struct DeletingConnector {
@@ -260,7 +303,7 @@ struct DeletingConnector {
 
 #[async_trait]
 impl RdsConnector for DeletingConnector {
-    async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<Arc<dyn RdsPort>, SessionError> {
+    async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<Arc<dyn RdsGuardPort>, SessionError> {
         let inner = self.inner.connect(account, region).await?;
         Ok(Arc::new(InstanceDeletedAfterDescribe {
             inner,
