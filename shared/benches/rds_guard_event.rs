@@ -94,7 +94,7 @@ struct Scenario {
 /// body). Returns the alert bodies' total length so nothing is optimised away.
 fn judge(db: &Database, region: &AwsRegion, account: &AccountId, policy: &Policy, context: &EventContext) -> usize {
     let mut bytes = 0;
-    for (rule, verdict) in evaluate_database(db, region, &policy.allowed_regions) {
+    for (rule, verdict) in evaluate_database(db, region, policy) {
         if policy.effective_action(rule) == RuleAction::Off {
             continue;
         }
@@ -118,7 +118,7 @@ fn judge(db: &Database, region: &AwsRegion, account: &AccountId, policy: &Policy
 }
 
 fn count_violations(db: &Database, region: &AwsRegion, policy: &Policy) -> usize {
-    evaluate_database(db, region, &policy.allowed_regions)
+    evaluate_database(db, region, policy)
         .into_iter()
         .filter(|(rule, verdict)| {
             policy.effective_action(*rule) != RuleAction::Off && matches!(verdict, Verdict::Violation(_))
@@ -194,7 +194,7 @@ fn bench_evaluate(c: &mut Criterion) {
     // One alert alone, to split rules+plan from writing the alert JSON.
     let db = Database::instance(state(true, true, "available"));
     let Some((rule, Verdict::Violation(observed))) =
-        evaluate_database(&db, &scenarios[1].region, &policy.allowed_regions).into_iter().next()
+        evaluate_database(&db, &scenarios[1].region, &policy).into_iter().next()
     else {
         panic!("expected an RDS.2 violation first")
     };

@@ -156,7 +156,8 @@ impl ProductionTag {
 
     pub fn matches(&self, tags: &[(String, String)]) -> bool {
         tags.iter().any(|(key, value)| {
-            key.eq_ignore_ascii_case(&self.key) && self.value.as_deref().is_none_or(|want| want.eq_ignore_ascii_case(value))
+            key.eq_ignore_ascii_case(&self.key)
+                && self.value.as_deref().is_none_or(|want| want.eq_ignore_ascii_case(value))
         })
     }
 }
@@ -293,12 +294,11 @@ impl Policy {
 
         let min_backup_retention_days = match get(ENV_MIN_BACKUP_RETENTION_DAYS) {
             None => DEFAULT_MIN_BACKUP_RETENTION_DAYS,
-            Some(raw) => raw
-                .trim()
-                .parse::<i32>()
-                .ok()
-                .filter(|days| (1..=35).contains(days))
-                .ok_or_else(|| invalid(ENV_MIN_BACKUP_RETENTION_DAYS, raw, "expected a number of days from 1 to 35"))?,
+            Some(raw) => {
+                raw.trim().parse::<i32>().ok().filter(|days| (1..=35).contains(days)).ok_or_else(|| {
+                    invalid(ENV_MIN_BACKUP_RETENTION_DAYS, raw, "expected a number of days from 1 to 35")
+                })?
+            }
         };
 
         let mut trusted_accounts: Vec<AccountId> = Vec::new();

@@ -245,7 +245,13 @@ const BUSY_ERROR_CODES: &[&str] =
 /// (up to `confirm.attempts` times). AWS errors become a `failed` outcome carrying the error; they
 /// are not returned, so the alert still goes out. "Busy" errors (another change or a concurrent
 /// delivery of the same event got there first) are `deferred`.
-pub async fn execute<P>(kind: ActionKind, db: &Database, port: &P, policy: &Policy, confirm: Confirmation) -> ActionOutcome
+pub async fn execute<P>(
+    kind: ActionKind,
+    db: &Database,
+    port: &P,
+    policy: &Policy,
+    confirm: Confirmation,
+) -> ActionOutcome
 where
     P: DatabaseInventory + DatabaseRemediation + ?Sized,
 {

@@ -291,7 +291,11 @@ impl ParameterGroups for InstanceDeletedAfterDescribe {
     async fn set_parameter(&self, kind: DatabaseKind, group: &str, name: &str, value: &str) -> Result<(), AwsError> {
         self.inner.set_parameter(kind, group, name, value).await
     }
-    async fn databases_using_parameter_group(&self, kind: DatabaseKind, group: &str) -> Result<Vec<Database>, AwsError> {
+    async fn databases_using_parameter_group(
+        &self,
+        kind: DatabaseKind,
+        group: &str,
+    ) -> Result<Vec<Database>, AwsError> {
         self.inner.databases_using_parameter_group(kind, group).await
     }
 }

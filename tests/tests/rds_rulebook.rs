@@ -81,7 +81,8 @@ async fn the_seeds_instance_gets_deletion_protection_and_backups_and_alerts_for_
 
     // Idempotent: the same event again changes nothing and finds nothing left to fix.
     let again = handle_event(&event, &guard).await.expect("handled");
-    let fixed: Vec<&str> = again.findings.iter().map(|f| f.rule.as_str()).filter(|r| *r == "RDS.8" || *r == "RDS.11").collect();
+    let fixed: Vec<&str> =
+        again.findings.iter().map(|f| f.rule.as_str()).filter(|r| *r == "RDS.8" || *r == "RDS.11").collect();
     assert!(fixed.is_empty(), "{again:#?}");
 }
 
@@ -90,7 +91,9 @@ async fn a_modify_that_only_touches_alert_rules_does_not_repeat_the_admin_name_a
     let estate = Estate::start().await;
     let rds = estate.rds(HOME_REGION).await;
     estate.create_instance(&rds, &NewInstance::seed("quiet-db")).await;
-    let guard = estate.rds_guard(&[("RULE_ACTIONS", "RDS.8=off,RDS.11=off,RDS.10=off,RDS.9=off,RDSGUARD.MASTER_SECRET=off")]).await;
+    let guard = estate
+        .rds_guard(&[("RULE_ACTIONS", "RDS.8=off,RDS.11=off,RDS.10=off,RDS.9=off,RDSGUARD.MASTER_SECRET=off")])
+        .await;
 
     let modify = rds_api_call(
         "ModifyDBInstance",
@@ -135,7 +138,9 @@ async fn cluster_deletion_protection_and_backups_are_restored() {
     let mut rules: Vec<&str> = alerts.iter().map(ReceivedAlert::rule).collect();
     rules.sort_unstable();
     assert_eq!(rules, ["RDS.50", "RDS.7"]);
-    assert!(alerts.iter().all(|a| a.action_status() == "succeeded" && a.body["resource_type"] == "AWS::RDS::DBCluster"));
+    assert!(alerts
+        .iter()
+        .all(|a| a.action_status() == "succeeded" && a.body["resource_type"] == "AWS::RDS::DBCluster"));
 }
 
 #[tokio::test]
@@ -143,7 +148,12 @@ async fn public_snapshot_is_made_private_and_a_stranger_share_is_alerted_then_re
     let estate = Estate::start().await;
     let rds = estate.rds(HOME_REGION).await;
     estate.create_instance(&rds, &NewInstance::postgres("orders-db")).await;
-    rds.create_db_snapshot().db_instance_identifier("orders-db").db_snapshot_identifier("exfiltration").send().await.unwrap();
+    rds.create_db_snapshot()
+        .db_instance_identifier("orders-db")
+        .db_snapshot_identifier("exfiltration")
+        .send()
+        .await
+        .unwrap();
     rds.modify_db_snapshot_attribute()
         .db_snapshot_identifier("exfiltration")
         .attribute_name("restore")
@@ -180,7 +190,9 @@ async fn public_snapshot_is_made_private_and_a_stranger_share_is_alerted_then_re
     assert_eq!(shared.action_status(), "not_attempted");
 
     // With the policy set to remediate, the stranger is removed and the partner stays.
-    let strict = estate.rds_guard(&[("TRUSTED_ACCOUNTS", PARTNER), ("RULE_ACTIONS", "RDSGUARD.SNAPSHOT_SHARED=remediate")]).await;
+    let strict = estate
+        .rds_guard(&[("TRUSTED_ACCOUNTS", PARTNER), ("RULE_ACTIONS", "RDSGUARD.SNAPSHOT_SHARED=remediate")])
+        .await;
     handle_event(&share, &strict).await.expect("handled");
     assert_eq!(restore_attribute(&rds, "exfiltration").await, [PARTNER]);
     let alerts = estate.alerts().await;

@@ -19,7 +19,8 @@ fn response_tags(response: &Value) -> Vec<(String, String)> {
     list.into_iter()
         .flatten()
         .filter_map(|tag| {
-            let text = |k: &str, k2: &str| tag.get(k).or_else(|| tag.get(k2)).and_then(Value::as_str).map(str::to_owned);
+            let text =
+                |k: &str, k2: &str| tag.get(k).or_else(|| tag.get(k2)).and_then(Value::as_str).map(str::to_owned);
             Some((text("key", "Key")?, text("value", "Value").unwrap_or_default()))
         })
         .collect()

@@ -100,10 +100,9 @@ async fn act(
             ActionKind::MakeSnapshotPrivate,
             restore.iter().filter(|v| v.eq_ignore_ascii_case(RESTORE_BY_ANYONE)).cloned().collect::<Vec<_>>(),
         ),
-        RuleId::SnapshotSharedOutside => (
-            ActionKind::UnshareSnapshot,
-            untrusted_accounts(&restore, &target.account, &guard.policy.trusted_accounts),
-        ),
+        RuleId::SnapshotSharedOutside => {
+            (ActionKind::UnshareSnapshot, untrusted_accounts(&restore, &target.account, &guard.policy.trusted_accounts))
+        }
         _ => {
             return ActionOutcome::new(ActionKind::AlertOnly, ActionStatus::NotAttempted, format!("{rule} has no fix"))
         }
@@ -162,11 +161,7 @@ async fn unshare(
             }
         }
     }
-    ActionOutcome::new(
-        kind,
-        ActionStatus::Failed,
-        format!("{operation} accepted, but restore still lists [{last}]"),
-    )
+    ActionOutcome::new(kind, ActionStatus::Failed, format!("{operation} accepted, but restore still lists [{last}]"))
 }
 
 #[cfg(test)]

@@ -123,7 +123,7 @@ pub struct Target {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Triage {
-    Check(Target),
+    Check(Box<Target>),
     /// Not rds-guard's business; the reason is logged and returned.
     Ignore(String),
 }
@@ -161,7 +161,7 @@ fn claims_handled_detail_type(payload: &Value) -> bool {
 pub fn triage(event: &IncomingEvent) -> Result<Triage, EventError> {
     match event {
         IncomingEvent::ApiCall(call) => triage_api_call(call),
-        IncomingEvent::RdsNative(native) => triage_rds_event(native).map(Triage::Check),
+        IncomingEvent::RdsNative(native) => triage_rds_event(native).map(|target| Triage::Check(Box::new(target))),
         IncomingEvent::Unsupported { detail_type, source } => {
             Ok(Triage::Ignore(format!("detail-type {detail_type:?} from {source:?} is not handled by rds-guard")))
         }
@@ -204,13 +204,13 @@ fn triage_api_call(call: &CloudTrailCall) -> Result<Triage, EventError> {
     } else {
         return triage_database_call(call);
     };
-    Ok(Triage::Check(Target {
+    Ok(Triage::Check(Box::new(Target {
         account: call.account_id()?,
         region: call.aws_region()?,
         subject,
         realert_unchanged: true,
         context: context_of(call),
-    }))
+    })))
 }
 
 /// A resource name from the request (or the response), lower-cased as RDS stores identifiers.
@@ -286,13 +286,13 @@ fn triage_database_call(call: &CloudTrailCall) -> Result<Triage, EventError> {
             DatabaseKind::Cluster => "dBClusterIdentifier",
         }));
     }
-    Ok(Triage::Check(Target {
+    Ok(Triage::Check(Box::new(Target {
         account: call.account_id()?,
         region: call.aws_region()?,
         subject: Subject::Database { kind, identifiers, change },
         realert_unchanged: true,
         context: context_of(call),
-    }))
+    })))
 }
 
 fn triage_rds_event(event: &RdsNativeEvent) -> Result<Target, EventError> {
@@ -344,7 +344,7 @@ mod tests {
 
     fn check(payload: &Value) -> Target {
         match triage(&parse_event(payload).unwrap()).unwrap() {
-            Triage::Check(target) => target,
+            Triage::Check(target) => *target,
             Triage::Ignore(reason) => panic!("ignored: {reason}"),
         }
     }
@@ -458,9 +458,21 @@ mod tests {
     #[test]
     fn snapshot_parameter_group_and_deletion_calls() {
         let cases = [
-            ("CreateDBSnapshot", json!({"dBSnapshotIdentifier": "Nightly", "dBInstanceIdentifier": "db"}), "Snapshot(Instance) nightly"),
-            ("CopyDBSnapshot", json!({"sourceDBSnapshotIdentifier": "a", "targetDBSnapshotIdentifier": "b"}), "Snapshot(Instance) b"),
-            ("CreateDBClusterSnapshot", json!({"dBClusterSnapshotIdentifier": "cs", "dBClusterIdentifier": "c"}), "Snapshot(Cluster) cs"),
+            (
+                "CreateDBSnapshot",
+                json!({"dBSnapshotIdentifier": "Nightly", "dBInstanceIdentifier": "db"}),
+                "Snapshot(Instance) nightly",
+            ),
+            (
+                "CopyDBSnapshot",
+                json!({"sourceDBSnapshotIdentifier": "a", "targetDBSnapshotIdentifier": "b"}),
+                "Snapshot(Instance) b",
+            ),
+            (
+                "CreateDBClusterSnapshot",
+                json!({"dBClusterSnapshotIdentifier": "cs", "dBClusterIdentifier": "c"}),
+                "Snapshot(Cluster) cs",
+            ),
             ("CopyDBClusterSnapshot", json!({"targetDBClusterSnapshotIdentifier": "cs2"}), "Snapshot(Cluster) cs2"),
             (
                 "ModifyDBSnapshotAttribute",
@@ -482,8 +494,16 @@ mod tests {
                 json!({"dBClusterParameterGroupName": "cpg", "parameters": [{"ParameterName": "require_secure_transport", "ParameterValue": "OFF"}]}),
                 "ParameterGroup(Cluster) cpg",
             ),
-            ("ResetDBParameterGroup", json!({"dBParameterGroupName": "pg", "resetAllParameters": true}), "ParameterGroup(Instance) pg"),
-            ("DeleteDBInstance", json!({"dBInstanceIdentifier": "Old", "skipFinalSnapshot": true}), "Deletion(Instance) old"),
+            (
+                "ResetDBParameterGroup",
+                json!({"dBParameterGroupName": "pg", "resetAllParameters": true}),
+                "ParameterGroup(Instance) pg",
+            ),
+            (
+                "DeleteDBInstance",
+                json!({"dBInstanceIdentifier": "Old", "skipFinalSnapshot": true}),
+                "Deletion(Instance) old",
+            ),
             ("DeleteDBCluster", json!({"dBClusterIdentifier": "c", "skipFinalSnapshot": false}), "Deletion(Cluster) c"),
         ];
         for (name, request, expected) in cases {

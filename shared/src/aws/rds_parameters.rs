@@ -31,7 +31,8 @@ pub trait ParameterGroups: Send + Sync {
     async fn set_parameter(&self, kind: DatabaseKind, group: &str, name: &str, value: &str) -> Result<(), AwsError>;
     /// The DB instances (for a DB parameter group) or DB clusters (for a cluster parameter group)
     /// that use `group`, with their current state.
-    async fn databases_using_parameter_group(&self, kind: DatabaseKind, group: &str) -> Result<Vec<Database>, AwsError>;
+    async fn databases_using_parameter_group(&self, kind: DatabaseKind, group: &str)
+        -> Result<Vec<Database>, AwsError>;
 }
 
 impl SdkRds {
@@ -56,7 +57,8 @@ impl ParameterGroups for SdkRds {
     async fn parameter(&self, kind: DatabaseKind, group: &str, name: &str) -> Result<ParameterLookup, AwsError> {
         match kind {
             DatabaseKind::Instance => {
-                let mut pages = self.client.describe_db_parameters().db_parameter_group_name(group).into_paginator().send();
+                let mut pages =
+                    self.client.describe_db_parameters().db_parameter_group_name(group).into_paginator().send();
                 while let Some(page) = pages.next().await {
                     let page = match page {
                         Ok(page) => page,
@@ -96,8 +98,11 @@ impl ParameterGroups for SdkRds {
     }
 
     async fn set_parameter(&self, kind: DatabaseKind, group: &str, name: &str, value: &str) -> Result<(), AwsError> {
-        let parameter =
-            Parameter::builder().parameter_name(name).parameter_value(value).apply_method(ApplyMethod::Immediate).build();
+        let parameter = Parameter::builder()
+            .parameter_name(name)
+            .parameter_value(value)
+            .apply_method(ApplyMethod::Immediate)
+            .build();
         match kind {
             DatabaseKind::Instance => self
                 .client
@@ -120,7 +125,11 @@ impl ParameterGroups for SdkRds {
         }
     }
 
-    async fn databases_using_parameter_group(&self, kind: DatabaseKind, group: &str) -> Result<Vec<Database>, AwsError> {
+    async fn databases_using_parameter_group(
+        &self,
+        kind: DatabaseKind,
+        group: &str,
+    ) -> Result<Vec<Database>, AwsError> {
         let mut found = Vec::new();
         match kind {
             DatabaseKind::Instance => {
@@ -130,7 +139,9 @@ impl ParameterGroups for SdkRds {
                     found.extend(
                         page.db_instances()
                             .iter()
-                            .filter(|db| db.db_parameter_groups().iter().any(|g| g.db_parameter_group_name() == Some(group)))
+                            .filter(|db| {
+                                db.db_parameter_groups().iter().any(|g| g.db_parameter_group_name() == Some(group))
+                            })
                             .map(|db| Database::instance(instance_state(db))),
                     );
                 }

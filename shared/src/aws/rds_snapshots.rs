@@ -58,7 +58,9 @@ impl SnapshotSharing for SdkRds {
                     .await
                     .map_err(|e| AwsError::from_sdk("DescribeDBSnapshotAttributes", e))?;
                 let restore = attributes.db_snapshot_attributes_result().map(|r| {
-                    restore_values(r.db_snapshot_attributes().iter().map(|a| (a.attribute_name(), a.attribute_values())))
+                    restore_values(
+                        r.db_snapshot_attributes().iter().map(|a| (a.attribute_name(), a.attribute_values())),
+                    )
                 });
                 Ok(Some(SnapshotState {
                     identifier: snapshot.db_snapshot_identifier().unwrap_or(identifier).to_owned(),

@@ -80,9 +80,10 @@ mod tests {
         for (name, request, response, expected) in cases {
             assert_eq!(kind_of(&deleted_without_final_snapshot(&request, &response)), expected, "{name}");
         }
-        let Verdict::Violation(evidence) =
-            deleted_without_final_snapshot(&json!({"skipFinalSnapshot": true, "deleteAutomatedBackups": true}), &json!({"backupRetentionPeriod": 14}))
-        else {
+        let Verdict::Violation(evidence) = deleted_without_final_snapshot(
+            &json!({"skipFinalSnapshot": true, "deleteAutomatedBackups": true}),
+            &json!({"backupRetentionPeriod": 14}),
+        ) else {
             panic!("violation expected")
         };
         assert_eq!(evidence["DeleteAutomatedBackups"], true);

@@ -175,7 +175,9 @@ pub fn auto_minor_version_upgrade(db: &Database) -> Verdict {
     }
     match db.state.auto_minor_version_upgrade {
         Some(true) => Verdict::Compliant,
-        Some(false) => Verdict::Violation(json!({ "AutoMinorVersionUpgrade": false, "EngineVersion": db.state.engine_version })),
+        Some(false) => {
+            Verdict::Violation(json!({ "AutoMinorVersionUpgrade": false, "EngineVersion": db.state.engine_version }))
+        }
         None => Verdict::Unknown("DescribeDBInstances did not report AutoMinorVersionUpgrade"),
     }
 }
@@ -290,7 +292,8 @@ mod tests {
             assert_eq!(kind_of(&automated_backups(&db, Instance, min)), rds11, "{name} RDS.11");
             assert_eq!(kind_of(&automated_backups(&db, Cluster, min)), rds50, "{name} RDS.50");
         }
-        let Verdict::Violation(evidence) = automated_backups(&instance(|s| s.backup_retention_days = Some(0)), Instance, 7)
+        let Verdict::Violation(evidence) =
+            automated_backups(&instance(|s| s.backup_retention_days = Some(0)), Instance, 7)
         else {
             panic!("violation expected")
         };

@@ -23,7 +23,7 @@ pub use database::{
 };
 pub use deletion::deleted_without_final_snapshot;
 pub use hardening::{
-    automated_backups, auto_minor_version_upgrade, custom_admin_username, deletion_protection, iam_authentication,
+    auto_minor_version_upgrade, automated_backups, custom_admin_username, deletion_protection, iam_authentication,
     log_exports, master_password_managed, multi_az_for_production, replica_of_unencrypted_source,
     DEFAULT_ADMIN_USERNAMES,
 };
@@ -123,7 +123,8 @@ impl RuleId {
     /// Rules judged on the parameter group a database uses (rds-guard).
     pub const TLS: [RuleId; 2] = [Self::Rds38PostgresTls, Self::Rds39MysqlTls];
     /// Rules judged on a snapshot (rds-guard).
-    pub const SNAPSHOT: [RuleId; 3] = [Self::Rds1SnapshotPublic, Self::SnapshotSharedOutside, Self::Rds4SnapshotUnencrypted];
+    pub const SNAPSHOT: [RuleId; 3] =
+        [Self::Rds1SnapshotPublic, Self::SnapshotSharedOutside, Self::Rds4SnapshotUnencrypted];
     /// Rules judged on the security groups in front of databases (network-guard).
     pub const NETWORK: [RuleId; 2] = [Self::Ec2_19OpenToInternet, Self::SgSourceNotAllowed];
 

@@ -97,7 +97,8 @@ mod tests {
         let owner = AccountId::parse("111111111111").unwrap();
         let trusted = vec![AccountId::parse("222222222222").unwrap()];
         // (name, restore attribute, encrypted, RDS.1, SNAPSHOT_SHARED, RDS.4)
-        let cases: [(&str, Option<&[&str]>, Option<bool>, &str, &str, &str); 8] = [
+        type Case<'a> = (&'a str, Option<&'a [&'a str]>, Option<bool>, &'a str, &'a str, &'a str);
+        let cases: [Case; 8] = [
             ("private, encrypted", Some(&[]), Some(true), "compliant", "compliant", "compliant"),
             ("public", Some(&["all"]), Some(true), "violation", "compliant", "compliant"),
             ("public, ALL any case", Some(&["ALL"]), Some(true), "violation", "compliant", "compliant"),

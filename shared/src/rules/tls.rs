@@ -123,7 +123,12 @@ mod tests {
             ("pg force_ssl 1", db("postgres", "14.6", false), Some(reading(Some("1"), "user")), "compliant"),
             ("pg 14 default", db("postgres", "14.6", false), Some(reading(None, "engine-default")), "violation"),
             ("pg 16 default", db("postgres", "16.3", false), Some(reading(None, "engine-default")), "compliant"),
-            ("pg default, version unknown", db("postgres", "", false), Some(reading(None, "engine-default")), "unknown"),
+            (
+                "pg default, version unknown",
+                db("postgres", "", false),
+                Some(reading(None, "engine-default")),
+                "unknown",
+            ),
             ("mysql OFF", db("mysql", "8.0.35", false), Some(reading(Some("OFF"), "user")), "violation"),
             ("mysql ON", db("mysql", "8.0.35", false), Some(reading(Some("ON"), "user")), "compliant"),
             ("mariadb 1", db("mariadb", "10.11", false), Some(reading(Some("1"), "user")), "compliant"),
