@@ -1,5 +1,6 @@
-//! The rds-guard scene: the seed notes' public instance and an unencrypted database in a region
-//! that is not allowed.
+//! The rds-guard scene: the seed notes' public instance (no deletion protection, backups off,
+//! master user root), a snapshot of it that is then shared with everyone, an unencrypted database in
+//! a region that is not allowed, and a deletion without a final snapshot.
 
 use aws_sdk_rds::types::DbInstance;
 use rds_guard::handle_event;
@@ -44,8 +45,22 @@ pub async fn run(estate: &Estate, events: &[(String, String)]) {
         .send()
         .await
         .expect("seed analytics-replica-sp");
+    us.create_db_snapshot()
+        .db_instance_identifier("cruddur-db-instance")
+        .db_snapshot_identifier("cruddur-before-migration")
+        .send()
+        .await
+        .expect("seed snapshot");
+    us.modify_db_snapshot_attribute()
+        .db_snapshot_identifier("cruddur-before-migration")
+        .attribute_name("restore")
+        .values_to_add("all")
+        .send()
+        .await
+        .expect("share snapshot publicly");
     print_databases(&[("us-east-1", &us, "cruddur-db-instance"), ("sa-east-1", &sa, "analytics-replica-sp")], estate)
         .await;
+    print_snapshot(&us, "cruddur-before-migration").await;
 
     let settings = [("ALLOWED_REGIONS", "us-east-1,eu-west-1"), ("RULE_ACTIONS", "RDSGUARD.REGION=stop")];
     let guard = estate.rds_guard(&settings).await;
@@ -76,6 +91,21 @@ pub async fn run(estate: &Estate, events: &[(String, String)]) {
     println!("\n== The estate afterwards");
     print_databases(&[("us-east-1", &us, "cruddur-db-instance"), ("sa-east-1", &sa, "analytics-replica-sp")], estate)
         .await;
+    print_snapshot(&us, "cruddur-before-migration").await;
+}
+
+async fn print_snapshot(client: &aws_sdk_rds::Client, id: &str) {
+    let restore = match client.describe_db_snapshot_attributes().db_snapshot_identifier(id).send().await {
+        Ok(out) => out
+            .db_snapshot_attributes_result()
+            .map(|r| r.db_snapshot_attributes().iter().flat_map(|a| a.attribute_values().to_vec()).collect::<Vec<_>>())
+            .unwrap_or_default(),
+        Err(e) => {
+            println!("   snapshot {id}: cannot read ({e})");
+            return;
+        }
+    };
+    println!("   snapshot {id:<24} restorable by [{}]", restore.join(", "));
 }
 
 async fn print_databases(list: &[(&str, &aws_sdk_rds::Client, &str)], estate: &Estate) {
@@ -83,10 +113,13 @@ async fn print_databases(list: &[(&str, &aws_sdk_rds::Client, &str)], estate: &E
         let db: Option<DbInstance> = estate.instance(client, id).await;
         match db {
             Some(db) => println!(
-                "   {id:<22} {region:<10} status={:<9} PubliclyAccessible={:<5} StorageEncrypted={}",
+                "   {id:<22} {region:<10} status={:<9} PubliclyAccessible={:<5} StorageEncrypted={:<5} \
+                 DeletionProtection={:<5} BackupRetentionPeriod={}",
                 db.db_instance_status.unwrap_or_default(),
                 db.publicly_accessible.unwrap_or_default(),
-                db.storage_encrypted.unwrap_or_default()
+                db.storage_encrypted.unwrap_or_default(),
+                db.deletion_protection.unwrap_or_default(),
+                db.backup_retention_period.unwrap_or_default()
             ),
             None => println!("   {id:<22} {region:<10} (gone)"),
         }
