@@ -78,9 +78,10 @@ pub async fn run(estate: &Estate, events: &[(String, String)]) {
                 let resource = summary.resource.unwrap_or_default();
                 if summary.findings.is_empty() {
                     println!("-- {name}: {event} on {resource}: compliant, nothing to do");
+                } else {
+                    println!("-- {name}: {event} on {resource}");
                 }
                 for finding in &summary.findings {
-                    println!("-- {name}: {event} on {resource}");
                     replay::print_finding(finding);
                 }
             }
