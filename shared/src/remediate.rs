@@ -32,6 +32,8 @@ pub enum ActionKind {
     StartLogging,
     /// GuardDuty UpdateDetector Enable=true on a detector someone disabled (pipeline-guard).
     EnableDetector,
+    /// guardrail-manager re-applies its managed Service Control Policies (content, attachments).
+    ReapplyGuardrails,
     /// The policy says alert only.
     AlertOnly,
     /// Nothing is done (exempt resource).
@@ -227,7 +229,8 @@ where
             | ActionKind::CreateSnapshot
             | ActionKind::Responses
             | ActionKind::StartLogging
-            | ActionKind::EnableDetector,
+            | ActionKind::EnableDetector
+            | ActionKind::ReapplyGuardrails,
             _,
         ) => return ActionOutcome::new(kind, ActionStatus::NotAttempted, "nothing to execute"),
     };

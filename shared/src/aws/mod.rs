@@ -6,6 +6,7 @@ mod cloudtrail;
 mod ec2;
 mod error;
 mod guardduty;
+mod organizations;
 mod pipeline;
 mod rds;
 mod session;
@@ -32,3 +33,6 @@ pub use snapshot::{
 };
 pub use sns::{AlertPublisher, SnsAlertPublisher};
 pub use sqs::{SqsUndeliveredAlerts, UndeliveredAlertSink};
+pub use organizations::{
+    Organization, ScpSummary, SdkOrganizations, ORGANIZATIONS_IAM_ACTIONS, ORGANIZATIONS_UNSCOPED_IAM_ACTIONS, SCP_TYPE,
+};

@@ -40,6 +40,10 @@ pub enum RuleId {
     /// RDSGUARD.PIPELINE: someone switched off or weakened what watches the estate (CloudTrail
     /// logging, GuardDuty detection, rdsguard's own EventBridge rules). A failed attempt is HIGH.
     PipelineTampered,
+    /// RDSGUARD.GUARDRAIL: someone other than guardrail-manager changed, detached, deleted or
+    /// switched off the Service Control Policies it manages (or the scheduled check found them
+    /// drifted from the configuration).
+    GuardrailTampered,
 }
 
 impl RuleId {
@@ -49,7 +53,7 @@ impl RuleId {
     /// Rules judged on the security groups in front of databases (network-guard).
     pub const NETWORK: [RuleId; 2] = [Self::Ec2_19OpenToInternet, Self::SgSourceNotAllowed];
 
-    pub const ALL: [RuleId; 8] = [
+    pub const ALL: [RuleId; 9] = [
         Self::Rds2PublicAccess,
         Self::Rds3InstanceEncryption,
         Self::Rds27ClusterEncryption,
@@ -58,6 +62,7 @@ impl RuleId {
         Self::SgSourceNotAllowed,
         Self::GuardDutyRdsThreat,
         Self::PipelineTampered,
+        Self::GuardrailTampered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +75,7 @@ impl RuleId {
             Self::SgSourceNotAllowed => "RDSGUARD.SG_SOURCE",
             Self::GuardDutyRdsThreat => "GUARDDUTY.RDS",
             Self::PipelineTampered => "RDSGUARD.PIPELINE",
+            Self::GuardrailTampered => "RDSGUARD.GUARDRAIL",
         }
     }
 
@@ -77,7 +83,9 @@ impl RuleId {
     /// a failed RDSGUARD.PIPELINE attempt is HIGH; the functions set those on the finding.
     pub fn severity(self) -> Severity {
         match self {
-            Self::Rds2PublicAccess | Self::Ec2_19OpenToInternet | Self::PipelineTampered => Severity::Critical,
+            Self::Rds2PublicAccess | Self::Ec2_19OpenToInternet | Self::PipelineTampered | Self::GuardrailTampered => {
+                Severity::Critical
+            }
             Self::Rds3InstanceEncryption | Self::Rds27ClusterEncryption => Severity::Medium,
             Self::RegionNotAllowed | Self::SgSourceNotAllowed | Self::GuardDutyRdsThreat => Severity::High,
         }
@@ -93,6 +101,7 @@ impl RuleId {
             Self::SgSourceNotAllowed => "database port open to an unlisted source",
             Self::GuardDutyRdsThreat => "GuardDuty finding",
             Self::PipelineTampered => "detection pipeline switched off",
+            Self::GuardrailTampered => "guardrail SCPs changed",
         }
     }
 
@@ -106,6 +115,7 @@ impl RuleId {
             Self::SgSourceNotAllowed => "Security group admits a source outside ALLOWED_CIDRS to a database port",
             Self::GuardDutyRdsThreat => "GuardDuty reported a threat to a database",
             Self::PipelineTampered => "Security logging or threat detection was switched off or weakened",
+            Self::GuardrailTampered => "rdsguard's guardrail Service Control Policies were changed outside guardrail-manager",
         }
     }
 }
