@@ -29,7 +29,7 @@ pub fn command() -> Command {
     let mut settings_args: Vec<Arg> = SETTING_FLAGS
         .iter()
         .map(|(flag, var, help)| {
-            Arg::new(*flag).long(*flag).value_name("LIST").help(format!("{help} (overrides ${var})")).global(true)
+            Arg::new(*flag).long(*flag).value_name(if flag.ends_with("prefix") { "PREFIX" } else { "LIST" }).help(format!("{help} (overrides ${var})")).global(true)
         })
         .collect();
     settings_args.push(
