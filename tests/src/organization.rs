@@ -98,7 +98,7 @@ pub fn custom_resource_request(request_type: &str, response_url: &str, physical_
         "ResponseURL": response_url,
         "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/rdsguard/0a1b2c3d",
         "RequestId": format!("{request_type}-request"),
-        "LogicalResourceId": "Guardrails",
+        "LogicalResourceId": "GuardrailPolicies",
         "ResourceType": "Custom::Guardrails",
         "ResourceProperties": {"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:rdsguard-guardrail-manager"}
     });

@@ -57,13 +57,16 @@ async fn create_applies_and_attaches_and_a_second_apply_changes_nothing() {
     assert_eq!(response.body["Status"], "SUCCESS", "{}", response.body);
     assert_eq!(response.body["PhysicalResourceId"], "rdsguard-guardrails");
     assert_eq!(response.body["RequestId"], "Create-request");
-    assert_eq!(response.body["LogicalResourceId"], "Guardrails");
+    assert_eq!(response.body["LogicalResourceId"], "GuardrailPolicies");
     assert_eq!(summary.outcome, "applied");
 
     let wanted = expected(&settings);
     let policies = ours(&estate).await;
     assert_eq!(policies.len(), wanted.len());
-    assert_eq!(response.body["Data"]["PolicyIds"], policies.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>().join(","));
+    assert_eq!(
+        response.body["Data"]["PolicyIds"],
+        policies.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>().join(",")
+    );
     for (name, content) in &wanted {
         let (id, _) = policies.iter().find(|(_, n)| n == name).expect("created");
         assert_eq!(&estate.scp_content(id).await, content, "{name}");
@@ -71,11 +74,16 @@ async fn create_applies_and_attaches_and_a_second_apply_changes_nothing() {
         assert!(tags.tags().iter().any(|t| t.key() == "rdsguard:managed-by" && t.value() == "rdsguard-guardrails"));
     }
     assert_eq!(estate.scps_on(&org.root_id).await, ["FullAWSAccess", "rdsguard-guardrails-1"]);
-    assert_eq!(estate.scps_on(&org.ou_id).await, ["FullAWSAccess", "rdsguard-guardrails-1"], "AWS attaches FullAWSAccess to new OUs");
+    assert_eq!(
+        estate.scps_on(&org.ou_id).await,
+        ["FullAWSAccess", "rdsguard-guardrails-1"],
+        "AWS attaches FullAWSAccess to new OUs"
+    );
 
-    let again = handle_event(&custom_resource_request("Update", &cloudformation.url, Some("rdsguard-guardrails")), &manager)
-        .await
-        .unwrap();
+    let again =
+        handle_event(&custom_resource_request("Update", &cloudformation.url, Some("rdsguard-guardrails")), &manager)
+            .await
+            .unwrap();
     assert!(again.plan.is_empty(), "the second apply must plan nothing: {:?}", again.plan);
     assert_eq!(cloudformation.next().body["Status"], "SUCCESS");
     assert_eq!(ours(&estate).await, policies, "same policies, same ids");
@@ -91,10 +99,18 @@ async fn a_manual_update_policy_is_alerted_critical_and_the_content_restored() {
     let cloudformation = ResponseCatcher::start();
     handle_event(&custom_resource_request("Create", &cloudformation.url, None), &manager).await.unwrap();
     let (id, _) = ours(&estate).await.pop().unwrap();
-    let weakened = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"rds:DeleteDBSnapshot","Resource":"*"}]}"#;
+    let weakened =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"rds:DeleteDBSnapshot","Resource":"*"}]}"#;
     estate.organizations().await.update_policy().policy_id(&id).content(weakened).send().await.unwrap();
 
-    let event = api_call(ORGANIZATIONS, "UpdatePolicy", MOTO_ACCOUNT, HOME_REGION, json!({"policyId": id, "content": weakened}), None);
+    let event = api_call(
+        ORGANIZATIONS,
+        "UpdatePolicy",
+        MOTO_ACCOUNT,
+        HOME_REGION,
+        json!({"policyId": id, "content": weakened}),
+        None,
+    );
     let summary = handle_event(&event, &manager).await.unwrap();
 
     assert_eq!(summary.outcome, "alerted");
@@ -120,8 +136,9 @@ async fn a_manual_update_policy_is_alerted_critical_and_the_content_restored() {
 
     // The re-apply is itself an UpdatePolicy call: made by the function, it is not tampering.
     let mut own = event.clone();
-    own["detail"]["userIdentity"]["arn"] =
-        json!("arn:aws:sts::123456789012:assumed-role/rdsguard-GuardrailManagerFunctionRole-X/rdsguard-guardrail-manager");
+    own["detail"]["userIdentity"]["arn"] = json!(
+        "arn:aws:sts::123456789012:assumed-role/rdsguard-GuardrailManagerFunctionRole-X/rdsguard-guardrail-manager"
+    );
     assert_eq!(handle_event(&own, &manager).await.unwrap().outcome, "ignored");
     assert!(estate.alerts().await.is_empty());
 }
@@ -138,7 +155,14 @@ async fn alert_mode_reports_a_detach_but_leaves_it() {
     let (id, _) = ours(&estate).await.pop().unwrap();
     estate.organizations().await.detach_policy().policy_id(&id).target_id(&org.ou_id).send().await.unwrap();
 
-    let event = api_call(ORGANIZATIONS, "DetachPolicy", MOTO_ACCOUNT, HOME_REGION, json!({"policyId": id, "targetId": org.ou_id}), None);
+    let event = api_call(
+        ORGANIZATIONS,
+        "DetachPolicy",
+        MOTO_ACCOUNT,
+        HOME_REGION,
+        json!({"policyId": id, "targetId": org.ou_id}),
+        None,
+    );
     handle_event(&event, &manager).await.unwrap();
 
     assert_eq!(estate.scps_on(&org.ou_id).await, ["FullAWSAccess"], "MODE=alert changes nothing");
@@ -193,9 +217,10 @@ async fn foreign_policies_are_never_modified_and_delete_removes_only_ours() {
     assert_eq!(summary.outcome, "ignored", "{summary:?}");
     assert!(estate.alerts().await.is_empty());
 
-    let deleted = handle_event(&custom_resource_request("Delete", &cloudformation.url, Some("rdsguard-guardrails")), &manager)
-        .await
-        .unwrap();
+    let deleted =
+        handle_event(&custom_resource_request("Delete", &cloudformation.url, Some("rdsguard-guardrails")), &manager)
+            .await
+            .unwrap();
     assert_eq!(deleted.outcome, "removed");
     assert_eq!(cloudformation.next().body["Status"], "SUCCESS");
     assert!(ours(&estate).await.iter().all(|(id, _)| id == &lookalike), "only the lookalike keeps the prefix");
@@ -222,7 +247,10 @@ async fn a_target_at_its_quota_fails_the_stack_with_the_limit_named_and_changes_
     let response = cloudformation.next();
     assert_eq!(response.body["Status"], "FAILED");
     let reason = response.body["Reason"].as_str().unwrap();
-    assert!(reason.contains(&format!("target {} would need 6 SCPs but AWS allows at most 5 per target", org.root_id)), "{reason}");
+    assert!(
+        reason.contains(&format!("target {} would need 6 SCPs but AWS allows at most 5 per target", org.root_id)),
+        "{reason}"
+    );
     assert!(ours(&estate).await.is_empty(), "nothing is created when the plan cannot fit");
     assert!(!cloudformation.more(), "exactly one answer per request");
 }
@@ -241,4 +269,37 @@ async fn an_unusable_request_still_answers_cloudformation() {
     let response = cloudformation.next();
     assert_eq!(response.body["Status"], "FAILED");
     assert!(response.body["Reason"].as_str().unwrap().contains("\"Replace\" is not Create, Update or Delete"));
+}
+
+#[tokio::test]
+async fn invalid_settings_still_answer_cloudformation_with_the_variable_named() {
+    use guardrail_manager::custom_resource::HttpResponseSender;
+
+    let problem = GuardrailSettings::from_vars([("GUARDRAILS".to_owned(), "protect-databases".to_owned())])
+        .unwrap_err()
+        .to_string();
+    let cloudformation = ResponseCatcher::start();
+    let responses = HttpResponseSender::new().unwrap();
+
+    let summary = guardrail_manager::handle_unconfigured(
+        &custom_resource_request("Create", &cloudformation.url, None),
+        &problem,
+        &responses,
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(summary.outcome, "failed");
+    let response = cloudformation.next();
+    assert_eq!(response.body["Status"], "FAILED");
+    assert!(
+        response.body["Reason"].as_str().unwrap().contains("GUARDRAIL_TARGETS is required but not set"),
+        "{}",
+        response.body
+    );
+    let scheduled = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+    assert!(
+        guardrail_manager::handle_unconfigured(&scheduled, &problem, &responses).await.is_err(),
+        "other triggers fail loudly"
+    );
 }

@@ -17,9 +17,21 @@ pub const SETTING_FLAGS: &[(&str, &str, &str)] = &[
     ("guardrails", ENV_GUARDRAILS, "Comma-separated guardrails to enable"),
     ("targets", ENV_GUARDRAIL_TARGETS, "Comma-separated root (r-...), OU (ou-...) and account ids to attach to"),
     ("allowed-regions", ENV_ALLOWED_REGIONS, "Comma-separated regions the region locks allow"),
-    ("break-glass", ENV_BREAK_GLASS_PRINCIPALS, "Comma-separated principal ARN patterns exempt from region locks and database protection"),
-    ("security-admins", ENV_SECURITY_ADMIN_PRINCIPALS, "Comma-separated principal ARN patterns exempt from the pipeline protection"),
-    ("suite-prefix", ENV_SUITE_NAME_PREFIX, "Name prefix of rdsguard's own functions, rules, topic and roles [default: rdsguard]"),
+    (
+        "break-glass",
+        ENV_BREAK_GLASS_PRINCIPALS,
+        "Comma-separated principal ARN patterns exempt from region locks and database protection",
+    ),
+    (
+        "security-admins",
+        ENV_SECURITY_ADMIN_PRINCIPALS,
+        "Comma-separated principal ARN patterns exempt from the pipeline protection",
+    ),
+    (
+        "suite-prefix",
+        ENV_SUITE_NAME_PREFIX,
+        "Name prefix of rdsguard's own functions, rules, topic and roles [default: rdsguard]",
+    ),
     ("policy-prefix", ENV_POLICY_NAME_PREFIX, "Name prefix of the managed SCPs [default: rdsguard-guardrails]"),
 ];
 
@@ -29,7 +41,11 @@ pub fn command() -> Command {
     let mut settings_args: Vec<Arg> = SETTING_FLAGS
         .iter()
         .map(|(flag, var, help)| {
-            Arg::new(*flag).long(*flag).value_name(if flag.ends_with("prefix") { "PREFIX" } else { "LIST" }).help(format!("{help} (overrides ${var})")).global(true)
+            Arg::new(*flag)
+                .long(*flag)
+                .value_name(if flag.ends_with("prefix") { "PREFIX" } else { "LIST" })
+                .help(format!("{help} (overrides ${var})"))
+                .global(true)
         })
         .collect();
     settings_args.push(
@@ -61,7 +77,10 @@ pub fn command() -> Command {
 }
 
 /// The settings from the environment, each overridden by its flag when given.
-pub fn settings(matches: &ArgMatches, environment: impl IntoIterator<Item = (String, String)>) -> Result<GuardrailSettings, String> {
+pub fn settings(
+    matches: &ArgMatches,
+    environment: impl IntoIterator<Item = (String, String)>,
+) -> Result<GuardrailSettings, String> {
     let mut vars: BTreeMap<String, String> = environment.into_iter().collect();
     for (flag, var, _) in SETTING_FLAGS {
         if let Some(value) = matches.get_one::<String>(flag) {

@@ -49,7 +49,7 @@ pub enum GuardrailManagerError {
     Reconcile(#[from] ReconcileError),
     #[error(transparent)]
     Response(#[from] ResponseError),
-    #[error("custom resource request is unusable and names no ResponseURL to answer: {0}")]
+    #[error("{0}")]
     CustomResource(String),
 }
 
@@ -61,7 +61,7 @@ impl GuardrailManagerError {
             Self::Publish(_) => "AlertPublishFailed",
             Self::Reconcile(_) => "ReconcileFailed",
             Self::Response(_) => "CustomResourceResponseFailed",
-            Self::CustomResource(_) => "UnusableCustomResourceRequest",
+            Self::CustomResource(_) => "UnusableRequestOrConfiguration",
         }
     }
 }
@@ -84,7 +84,13 @@ impl Summary {
     fn ignored(reason: impl Into<String>, event_name: Option<&str>) -> Self {
         let reason = reason.into();
         info!(%reason, "event ignored");
-        Self { outcome: "ignored", reason: Some(reason), event_name: event_name.map(str::to_owned), plan: vec![], findings: vec![] }
+        Self {
+            outcome: "ignored",
+            reason: Some(reason),
+            event_name: event_name.map(str::to_owned),
+            plan: vec![],
+            findings: vec![],
+        }
     }
 }
 
@@ -102,7 +108,9 @@ pub async fn handle_event(payload: &Value, manager: &GuardrailManager) -> Result
     }
     match parse_event(payload) {
         Ok(IncomingEvent::ApiCall(call)) => organizations_call(&call, manager).await,
-        Ok(IncomingEvent::RdsNative(_)) => Ok(Summary::ignored("RDS event notifications are not for guardrail-manager", None)),
+        Ok(IncomingEvent::RdsNative(_)) => {
+            Ok(Summary::ignored("RDS event notifications are not for guardrail-manager", None))
+        }
         Ok(IncomingEvent::Unsupported { detail_type, source }) => {
             Ok(Summary::ignored(format!("unsupported event {detail_type:?} from {source}"), None))
         }
@@ -122,7 +130,9 @@ async fn custom_resource(payload: &Value, manager: &GuardrailManager) -> Result<
         Err(e) => {
             error!(error = %e, "custom resource request is unusable");
             let Some(url) = payload.get("ResponseURL").and_then(Value::as_str) else {
-                return Err(GuardrailManagerError::CustomResource(e.to_string()));
+                return Err(GuardrailManagerError::CustomResource(format!(
+                    "custom resource request is unusable and names no ResponseURL to answer: {e}"
+                )));
             };
             let physical = payload.get("PhysicalResourceId").and_then(Value::as_str).unwrap_or(&current_prefix);
             manager.responses.put(url, response_body(payload, physical, Err(e.to_string()))).await?;
@@ -148,7 +158,11 @@ async fn custom_resource(payload: &Value, manager: &GuardrailManager) -> Result<
         Ok(done) => {
             let ids: Vec<&str> = done.policies.values().map(String::as_str).collect();
             let outcome = if request.request_type == RequestType::Delete { "removed" } else { "applied" };
-            (outcome, plan_lines(&done.plan), Ok(json!({"PolicyIds": ids.join(","), "Changes": done.plan.changes.len()})))
+            (
+                outcome,
+                plan_lines(&done.plan),
+                Ok(json!({"PolicyIds": ids.join(","), "Changes": done.plan.changes.len()})),
+            )
         }
         Err(e) => {
             error!(error = %e, "guardrails could not be reconciled");
@@ -195,10 +209,16 @@ async fn drift_check(payload: &Value, manager: &GuardrailManager) -> Result<Summ
 }
 
 /// An Organizations call on the managed policies (or disabling SCPs on a root).
-async fn organizations_call(call: &CloudTrailCall, manager: &GuardrailManager) -> Result<Summary, GuardrailManagerError> {
+async fn organizations_call(
+    call: &CloudTrailCall,
+    manager: &GuardrailManager,
+) -> Result<Summary, GuardrailManagerError> {
     let name = Some(call.event_name.as_str());
     if call.event_source != ORGANIZATIONS_SOURCE || !HANDLED_CALLS.contains(&call.event_name.as_str()) {
-        return Ok(Summary::ignored(format!("{} {} is not a call guardrail-manager handles", call.event_source, call.event_name), name));
+        return Ok(Summary::ignored(
+            format!("{} {} is not a call guardrail-manager handles", call.event_source, call.event_name),
+            name,
+        ));
     }
     if made_by_self(&call.actor, manager.function_name.as_deref()) {
         return Ok(Summary::ignored("guardrail-manager's own change", name));
@@ -261,7 +281,12 @@ async fn organizations_call(call: &CloudTrailCall, manager: &GuardrailManager) -
 
 /// Re-applies the guardrails when RDSGUARD.GUARDRAIL=remediate (re-enabling SCPs on the root first
 /// when they were disabled there); otherwise says what would be re-applied.
-async fn respond(manager: &GuardrailManager, plan: &Plan, state: &OrgState, enable_root: Option<&str>) -> ActionOutcome {
+async fn respond(
+    manager: &GuardrailManager,
+    plan: &Plan,
+    state: &OrgState,
+    enable_root: Option<&str>,
+) -> ActionOutcome {
     let kind = ActionKind::ReapplyGuardrails;
     let lines = plan_lines(plan).join("; ");
     if manager.policy.effective_action(RuleId::GuardrailTampered) != RuleAction::Remediate {
@@ -275,11 +300,19 @@ async fn respond(manager: &GuardrailManager, plan: &Plan, state: &OrgState, enab
     if let Some(root) = enable_root {
         if let Err(e) = organization.enable_scps(root).await {
             error!(error = %e, root, "SCPs could not be re-enabled");
-            return ActionOutcome::new(kind, ActionStatus::Failed, format!("SCPs could not be re-enabled on {root}: {e}"));
+            return ActionOutcome::new(
+                kind,
+                ActionStatus::Failed,
+                format!("SCPs could not be re-enabled on {root}: {e}"),
+            );
         }
     }
     if plan.is_empty() && enable_root.is_none() {
-        return ActionOutcome::new(kind, ActionStatus::Skipped, "nothing to re-apply: the organisation already matches");
+        return ActionOutcome::new(
+            kind,
+            ActionStatus::Skipped,
+            "nothing to re-apply: the organisation already matches",
+        );
     }
     // After re-enabling SCPs, read the organisation again: AWS detached every SCP when they were
     // disabled.
@@ -320,9 +353,33 @@ async fn alert(
         event_name = %context.event_name, actor = %context.actor, resource = %finding.resource,
         severity = finding.severity.as_str(), status = action.status.as_str(), detail = %action.detail, "guardrail tampering"
     );
-    let delivery =
-        AlertDelivery { publisher: manager.alerts.as_ref(), undelivered: manager.undelivered.as_deref(), source: FUNCTION_NAME };
+    let delivery = AlertDelivery {
+        publisher: manager.alerts.as_ref(),
+        undelivered: manager.undelivered.as_deref(),
+        source: FUNCTION_NAME,
+    };
     let outcome = Outcome { finding: &finding, action, suppressed: None };
     let findings = deliver(vec![outcome], context, delivery).await.map_err(|(_, failure)| failure)?;
     Ok(Summary { outcome: "alerted", reason: None, event_name: event_name.map(str::to_owned), plan, findings })
+}
+
+/// The invocation when the guardrail settings are invalid: a custom resource request is still
+/// answered (FAILED, naming the setting) so the stack rolls back instead of waiting an hour for a
+/// function that cannot start; anything else fails with the same reason.
+pub async fn handle_unconfigured(
+    payload: &Value,
+    problem: &str,
+    responses: &dyn ResponseSender,
+) -> Result<Summary, GuardrailManagerError> {
+    let reason = format!("guardrail-manager configuration is invalid: {problem}");
+    error!(%reason, "invocation refused");
+    let Some(url) =
+        payload.get("ResponseURL").and_then(Value::as_str).filter(|_| crate::custom_resource::is_request(payload))
+    else {
+        return Err(GuardrailManagerError::CustomResource(reason));
+    };
+    let physical =
+        payload.get("PhysicalResourceId").and_then(Value::as_str).unwrap_or("rdsguard-guardrails-unconfigured");
+    responses.put(url, response_body(payload, physical, Err(reason.clone()))).await?;
+    Ok(Summary { outcome: "failed", reason: Some(reason), event_name: None, plan: vec![], findings: vec![] })
 }

@@ -9,7 +9,7 @@ pub mod custom_resource;
 pub mod handler;
 pub mod tamper;
 
-pub use handler::{handle_event, GuardrailManager, GuardrailManagerError, Summary, FUNCTION_NAME};
+pub use handler::{handle_event, handle_unconfigured, GuardrailManager, GuardrailManagerError, Summary, FUNCTION_NAME};
 
 use rdsguard::aws::SdkOrganizations;
 

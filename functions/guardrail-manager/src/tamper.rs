@@ -9,7 +9,8 @@ pub const ORGANIZATIONS_SOURCE: &str = "organizations.amazonaws.com";
 pub const ORGANIZATIONS_EVENTBRIDGE_SOURCE: &str = "aws.organizations";
 
 /// Every Organizations call guardrail-manager handles.
-pub const HANDLED_CALLS: &[&str] = &["AttachPolicy", "DeletePolicy", "DetachPolicy", "DisablePolicyType", "UpdatePolicy"];
+pub const HANDLED_CALLS: &[&str] =
+    &["AttachPolicy", "DeletePolicy", "DetachPolicy", "DisablePolicyType", "UpdatePolicy"];
 
 /// What the call did to the guardrails, in a few words (alert subjects).
 pub fn short_title(event_name: &str, failed: bool) -> &'static str {
@@ -39,7 +40,12 @@ pub type NotOurs = String;
 
 /// Decides whether the call concerns the guardrails rdsguard manages. `state` is the organisation
 /// as read after the call; `drifted` says whether it differs from the settings.
-pub fn aim(call: &CloudTrailCall, settings: &GuardrailSettings, state: &OrgState, drifted: bool) -> Result<Aim, NotOurs> {
+pub fn aim(
+    call: &CloudTrailCall,
+    settings: &GuardrailSettings,
+    state: &OrgState,
+    drifted: bool,
+) -> Result<Aim, NotOurs> {
     if call.event_name == "DisablePolicyType" {
         let policy_type = call.string_param("policyType").unwrap_or_default();
         if policy_type != rdsguard::aws::SCP_TYPE {
@@ -86,7 +92,10 @@ mod tests {
         let own = "arn:aws:sts::111122223333:assumed-role/rdsguard-GuardrailManagerRole-X/rdsguard-guardrail-manager";
         assert!(made_by_self(own, Some("rdsguard-guardrail-manager")));
         assert!(!made_by_self(own, None));
-        assert!(!made_by_self("arn:aws:iam::111122223333:user/rdsguard-guardrail-manager", Some("rdsguard-guardrail-manager")));
+        assert!(!made_by_self(
+            "arn:aws:iam::111122223333:user/rdsguard-guardrail-manager",
+            Some("rdsguard-guardrail-manager")
+        ));
         assert!(!made_by_self(own, Some("other")));
     }
 

@@ -23,7 +23,16 @@ fn help_lists_the_commands_settings_and_guardrails() {
     let output = rdsguard(&["guardrails", "--help"], &[]);
     assert!(output.status.success());
     let help = text(&output.stdout);
-    for expected in ["render", "plan", "apply", "--targets", "$GUARDRAIL_TARGETS", "--remove", "protect-pipeline", "region-lock-all"] {
+    for expected in [
+        "render",
+        "plan",
+        "apply",
+        "--targets",
+        "$GUARDRAIL_TARGETS",
+        "--remove",
+        "protect-pipeline",
+        "region-lock-all",
+    ] {
         assert!(help.contains(expected), "{expected} missing from:\n{help}");
     }
 }
@@ -49,7 +58,8 @@ fn render_prints_the_packed_documents_configured_like_the_function() {
 
 #[test]
 fn bad_settings_fail_with_the_variable_named() {
-    let output = rdsguard(&["guardrails", "render"], &[("GUARDRAILS", "rds-region-lock"), ("GUARDRAIL_TARGETS", "r-ab12")]);
+    let output =
+        rdsguard(&["guardrails", "render"], &[("GUARDRAILS", "rds-region-lock"), ("GUARDRAIL_TARGETS", "r-ab12")]);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(text(&output.stderr).trim(), "rdsguard: ALLOWED_REGIONS is required but not set");
     let usage = rdsguard(&["guardrails", "frobnicate"], &[]);

@@ -15,7 +15,11 @@ const KNOWN_OUTDATED: &[&str] = &["Unknown condition rds:StorageEncrypted for ac
 
 fn parliament() -> PathBuf {
     let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/parliament"));
-    assert!(path.exists(), "parliament not found at {} — run scripts/setup (it installs scripts/requirements.txt)", path.display());
+    assert!(
+        path.exists(),
+        "parliament not found at {} — run scripts/setup (it installs scripts/requirements.txt)",
+        path.display()
+    );
     path
 }
 
@@ -88,7 +92,8 @@ fn every_guardrail_document_passes_parliament() {
 #[test]
 fn parliament_does_flag_a_broken_document() {
     // The check above is only worth something if parliament really reads the documents.
-    let broken = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"rds:DeleteDBInstanse","Resource":"*"}]}"#;
+    let broken =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"rds:DeleteDBInstanse","Resource":"*"}]}"#;
     let findings = lint(&[("broken".to_owned(), broken.to_owned())]);
     assert!(findings.iter().any(|(_, d)| d.contains("rds:DeleteDBInstanse")), "{findings:?}");
 }

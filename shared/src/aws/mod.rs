@@ -21,6 +21,9 @@ pub use ec2::{
 };
 pub use error::AwsError;
 pub use guardduty::{DetectorControl, DetectorState, SdkGuardDuty};
+pub use organizations::{
+    Organization, ScpSummary, SdkOrganizations, ORGANIZATIONS_IAM_ACTIONS, ORGANIZATIONS_UNSCOPED_IAM_ACTIONS, SCP_TYPE,
+};
 pub use pipeline::{PipelineConnector, PipelinePorts, SessionPipelineConnector};
 pub use rds::{
     DatabaseInventory, DatabaseNetworkInventory, DatabaseRemediation, RdsConnector, RdsPort, SdkRds,
@@ -33,6 +36,3 @@ pub use snapshot::{
 };
 pub use sns::{AlertPublisher, SnsAlertPublisher};
 pub use sqs::{SqsUndeliveredAlerts, UndeliveredAlertSink};
-pub use organizations::{
-    Organization, ScpSummary, SdkOrganizations, ORGANIZATIONS_IAM_ACTIONS, ORGANIZATIONS_UNSCOPED_IAM_ACTIONS, SCP_TYPE,
-};

@@ -263,7 +263,13 @@ impl Organization for SdkOrganizations {
     }
 
     async fn enable_scps(&self, root_id: &str) -> Result<(), AwsError> {
-        match self.client.enable_policy_type().root_id(root_id).policy_type(PolicyType::ServiceControlPolicy).send().await
+        match self
+            .client
+            .enable_policy_type()
+            .root_id(root_id)
+            .policy_type(PolicyType::ServiceControlPolicy)
+            .send()
+            .await
         {
             Ok(_) => Ok(()),
             Err(e) => {

@@ -293,8 +293,14 @@ mod tests {
             assert!(sids.insert(sid.to_owned()), "duplicate Sid {sid}");
             assert!(sid.bytes().all(|b| b.is_ascii_alphanumeric()), "Sid {sid} must be alphanumeric");
             assert_eq!(statement["Effect"], "Deny", "{sid}");
-            assert!(statement.get("Principal").is_none() && statement.get("NotPrincipal").is_none(), "{sid}: SCPs take no principal");
-            assert!(statement.get("Action").is_some() != statement.get("NotAction").is_some(), "{sid}: Action xor NotAction");
+            assert!(
+                statement.get("Principal").is_none() && statement.get("NotPrincipal").is_none(),
+                "{sid}: SCPs take no principal"
+            );
+            assert!(
+                statement.get("Action").is_some() != statement.get("NotAction").is_some(),
+                "{sid}: Action xor NotAction"
+            );
             assert!(statement.get("Resource").is_some(), "{sid}");
         }
         assert_eq!(statements.len(), 6);
@@ -307,14 +313,18 @@ mod tests {
         assert_eq!(only_encryption[0]["Condition"], json!({"Bool": {"rds:StorageEncrypted": "false"}}));
 
         let lock = desired_statements(&settings("rds-region-lock", "arn:aws:iam::*:role/BreakGlass"));
-        assert_eq!(lock[0]["Condition"]["StringNotEquals"]["aws:RequestedRegion"], json!(["eu-west-1", "eu-central-1"]));
+        assert_eq!(
+            lock[0]["Condition"]["StringNotEquals"]["aws:RequestedRegion"],
+            json!(["eu-west-1", "eu-central-1"])
+        );
         assert_eq!(lock[0]["Condition"]["ArnNotLike"]["aws:PrincipalARN"], json!(["arn:aws:iam::*:role/BreakGlass"]));
 
         let no_exception = desired_statements(&settings("protect-databases", ""));
         assert!(no_exception[0].get("Condition").is_none(), "no break-glass principal: no empty Condition");
 
         let everything = desired_statements(&settings("region-lock-all", ""));
-        let not_action: Vec<&str> = everything[0]["NotAction"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        let not_action: Vec<&str> =
+            everything[0]["NotAction"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
         for global in ["iam:*", "organizations:*", "sts:*", "support:*", "route53:*", "cloudfront:*"] {
             assert!(not_action.contains(&global), "{global} must stay reachable");
         }

@@ -12,5 +12,5 @@ pub mod settings;
 pub use catalogue::{desired_statements, Guardrail};
 pub use packing::{pack, PackingError, MAX_POLICIES_PER_TARGET, MAX_POLICY_CHARS};
 pub use plan::{desired_policies, plan, Change, DesiredPolicy, ManagedPolicy, OrgState, Plan, PlanError};
-pub use reconcile::{apply, is_managed, observe, plan_for, reconcile, Reconciled, ReconcileError};
+pub use reconcile::{apply, is_managed, observe, plan_for, reconcile, ReconcileError, Reconciled};
 pub use settings::{GuardrailSettings, TargetId, MANAGED_TAG_KEY};

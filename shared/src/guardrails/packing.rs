@@ -53,10 +53,7 @@ pub fn pack(statements: &[Value]) -> Result<Vec<String>, PackingError> {
         bin.sort_unstable();
     }
     documents.sort_unstable();
-    Ok(documents
-        .iter()
-        .map(|bin| document(&bin.iter().map(|&i| statements[i].clone()).collect::<Vec<_>>()))
-        .collect())
+    Ok(documents.iter().map(|bin| document(&bin.iter().map(|&i| statements[i].clone()).collect::<Vec<_>>())).collect())
 }
 
 /// Assigns statement indexes to the fewest bins: tries 1, 2, ... bins, placing the largest

@@ -250,7 +250,10 @@ mod tests {
         let pretty: Value = serde_json::from_str(&state.managed[0].content).unwrap();
         state.managed[0].content = serde_json::to_string_pretty(&pretty).unwrap();
         assert!(plan(&settings, &state).unwrap().is_empty(), "whitespace is not drift");
-        assert_eq!(plan(&settings, &state).unwrap().render(), "no changes: the organisation matches the desired guardrails");
+        assert_eq!(
+            plan(&settings, &state).unwrap().render(),
+            "no changes: the organisation matches the desired guardrails"
+        );
     }
 
     #[test]
@@ -264,8 +267,10 @@ mod tests {
         assert_eq!(
             kinds,
             [
-                format!("~ update policy rdsguard-guardrails-1 (p-0) to the desired content ({} characters)",
-                    desired_policies(&settings).unwrap()[0].content.len()),
+                format!(
+                    "~ update policy rdsguard-guardrails-1 (p-0) to the desired content ({} characters)",
+                    desired_policies(&settings).unwrap()[0].content.len()
+                ),
                 "- detach policy rdsguard-guardrails-1 (p-0) from ou-ab12-abcdefgh".to_owned(),
                 "+ attach policy rdsguard-guardrails-1 to r-ab12".to_owned(),
             ]

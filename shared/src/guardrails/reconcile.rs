@@ -62,7 +62,10 @@ pub async fn observe(organization: &dyn Organization, settings: &GuardrailSettin
 }
 
 /// The plan for the organisation as it is now.
-pub async fn plan_for(organization: &dyn Organization, settings: &GuardrailSettings) -> Result<(Plan, OrgState), ReconcileError> {
+pub async fn plan_for(
+    organization: &dyn Organization,
+    settings: &GuardrailSettings,
+) -> Result<(Plan, OrgState), ReconcileError> {
     let state = observe(organization, settings).await.map_err(ReconcileError::Observe)?;
     Ok((plan(settings, &state)?, state))
 }
@@ -116,7 +119,10 @@ pub struct Reconciled {
 }
 
 /// Observe, plan, log the plan, apply it.
-pub async fn reconcile(organization: &dyn Organization, settings: &GuardrailSettings) -> Result<Reconciled, ReconcileError> {
+pub async fn reconcile(
+    organization: &dyn Organization,
+    settings: &GuardrailSettings,
+) -> Result<Reconciled, ReconcileError> {
     let (plan, state) = plan_for(organization, settings).await?;
     info!(plan = %plan.render(), "guardrail plan");
     let policies = apply(organization, settings, &plan, &state).await?;

@@ -121,7 +121,11 @@ impl GuardrailSettings {
         let mut targets: Vec<TargetId> = Vec::new();
         for item in list(vars.get(ENV_GUARDRAIL_TARGETS)) {
             let target = TargetId::parse(item).ok_or_else(|| {
-                invalid(ENV_GUARDRAIL_TARGETS, item, "expected a root id (r-...), an OU id (ou-...) or a 12-digit account id")
+                invalid(
+                    ENV_GUARDRAIL_TARGETS,
+                    item,
+                    "expected a root id (r-...), an OU id (ou-...) or a 12-digit account id",
+                )
             })?;
             if !targets.contains(&target) {
                 targets.push(target);
@@ -138,7 +142,10 @@ impl GuardrailSettings {
             guardrails,
             targets,
             allowed_regions,
-            break_glass_principals: principal_patterns(ENV_BREAK_GLASS_PRINCIPALS, vars.get(ENV_BREAK_GLASS_PRINCIPALS))?,
+            break_glass_principals: principal_patterns(
+                ENV_BREAK_GLASS_PRINCIPALS,
+                vars.get(ENV_BREAK_GLASS_PRINCIPALS),
+            )?,
             security_admin_principals: principal_patterns(
                 ENV_SECURITY_ADMIN_PRINCIPALS,
                 vars.get(ENV_SECURITY_ADMIN_PRINCIPALS),
@@ -163,7 +170,8 @@ impl GuardrailSettings {
 
     /// What only makes sense together.
     fn check(&self) -> Result<(), PolicyError> {
-        let region_lock = self.guardrails.iter().any(|g| matches!(g, Guardrail::RdsRegionLock | Guardrail::RegionLockAll));
+        let region_lock =
+            self.guardrails.iter().any(|g| matches!(g, Guardrail::RdsRegionLock | Guardrail::RegionLockAll));
         if region_lock && self.allowed_regions.is_empty() {
             return Err(PolicyError::Missing(ENV_ALLOWED_REGIONS));
         }

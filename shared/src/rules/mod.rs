@@ -115,7 +115,9 @@ impl RuleId {
             Self::SgSourceNotAllowed => "Security group admits a source outside ALLOWED_CIDRS to a database port",
             Self::GuardDutyRdsThreat => "GuardDuty reported a threat to a database",
             Self::PipelineTampered => "Security logging or threat detection was switched off or weakened",
-            Self::GuardrailTampered => "rdsguard's guardrail Service Control Policies were changed outside guardrail-manager",
+            Self::GuardrailTampered => {
+                "rdsguard's guardrail Service Control Policies were changed outside guardrail-manager"
+            }
         }
     }
 }

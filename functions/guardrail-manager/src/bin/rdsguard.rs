@@ -17,13 +17,15 @@ async fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     match guardrails.subcommand() {
-        Some(("render", _)) => match render(&settings).and_then(|v| serde_json::to_string_pretty(&v).map_err(|e| e.to_string())) {
-            Ok(text) => {
-                println!("{text}");
-                ExitCode::SUCCESS
+        Some(("render", _)) => {
+            match render(&settings).and_then(|v| serde_json::to_string_pretty(&v).map_err(|e| e.to_string())) {
+                Ok(text) => {
+                    println!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
             }
-            Err(e) => fail(&e),
-        },
+        }
         Some((action @ ("plan" | "apply"), _)) => {
             let config = aws_config::load_from_env().await;
             let organization = SdkOrganizations::new(aws_sdk_organizations::Client::new(&config));
