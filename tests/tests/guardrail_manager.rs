@@ -303,3 +303,126 @@ async fn invalid_settings_still_answer_cloudformation_with_the_variable_named() 
         "other triggers fail loudly"
     );
 }
+
+const REAL_EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tests/fixtures/real-events");
+
+fn real_event(name: &str) -> String {
+    std::fs::read_to_string(format!("{REAL_EVENTS}/{name}")).unwrap()
+}
+
+/// The real Organizations records (bare CloudTrail records, as forwarders and test tools send
+/// them): the sanitised placeholders are refused, the same records with real ids are alerted.
+#[tokio::test]
+async fn real_organizations_records_are_handled_as_captured() {
+    let estate = Estate::start().await;
+    let org = estate.create_organization().await;
+    let settings = settings(&org);
+    let manager = estate.guardrail_manager(&borrowed(&settings)).await;
+    let cloudformation = ResponseCatcher::start();
+    handle_event(&custom_resource_request("Create", &cloudformation.url, None), &manager).await.unwrap();
+    let (id, _) = ours(&estate).await.pop().unwrap();
+
+    // As captured: the management account id is a placeholder, so nobody can be named safely.
+    let detach = real_event("cloudtrail-organizations-DetachPolicy-SCP-console-root.json");
+    let as_captured: Value = serde_json::from_str(&detach.replace("p-bvdv3rx3", &id)).unwrap();
+    let error = handle_event(&as_captured, &manager).await.unwrap_err();
+    assert_eq!(error.kind(), "UnusableEvent", "{error}");
+
+    // The root user detaches the guardrail from the OU in the console.
+    estate.organizations().await.detach_policy().policy_id(&id).target_id(&org.ou_id).send().await.unwrap();
+    let real: Value = serde_json::from_str(
+        &detach
+            .replace("<MANAGEMENT_ACCT_ID>", MOTO_ACCOUNT)
+            .replace("<MEMBER_ACCT_ID>", &org.ou_id)
+            .replace("p-bvdv3rx3", &id),
+    )
+    .unwrap();
+    handle_event(&real, &manager).await.unwrap();
+    assert_eq!(estate.scps_on(&org.ou_id).await, ["FullAWSAccess", "rdsguard-guardrails-1"], "re-attached");
+
+    // A failed AttachPolicy of the guardrail elsewhere: an attempt, nothing re-applied.
+    let failed: Value = serde_json::from_str(
+        &real_event("cloudtrail-organizations-AttachPolicy-PolicyTypeNotEnabled-awsdocs.json")
+            .replace("111111111111", MOTO_ACCOUNT)
+            .replace("p-examplepolicyid111", &id),
+    )
+    .unwrap();
+    handle_event(&failed, &manager).await.unwrap();
+
+    // Leaving the organisation is not a policy call guardrail-manager handles.
+    let leave: Value = serde_json::from_str(&real_event(
+        "cloudtrail-organizations-LeaveOrganization-AccessDenied-stratus-red-team.json",
+    ))
+    .unwrap();
+    assert_eq!(handle_event(&leave, &manager).await.unwrap().outcome, "ignored");
+
+    let alerts = estate.alerts().await;
+    let seen: Vec<(&str, &str, &str, &str)> = alerts
+        .iter()
+        .map(|a| {
+            (
+                a.body["event_name"].as_str().unwrap(),
+                a.body["severity"].as_str().unwrap(),
+                a.body["actor"].as_str().unwrap(),
+                a.action_status(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("DetachPolicy", "CRITICAL", "arn:aws:iam::123456789012:root", "succeeded"),
+            ("AttachPolicy", "HIGH", "arn:aws:iam::123456789012:user/diego", "not_attempted"),
+        ]
+    );
+    assert_eq!(alerts[1].body["observed"]["ErrorCode"], "PolicyTypeNotEnabledException");
+}
+
+#[tokio::test]
+async fn scps_disabled_on_the_root_are_enabled_again_and_the_guardrails_re_applied() {
+    let estate = Estate::start().await;
+    let org = estate.create_organization().await;
+    let organizations = estate.organizations().await;
+    organizations
+        .enable_policy_type()
+        .root_id(&org.root_id)
+        .policy_type(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
+        .send()
+        .await
+        .unwrap();
+    let settings = settings(&org);
+    let manager = estate.guardrail_manager(&borrowed(&settings)).await;
+    let cloudformation = ResponseCatcher::start();
+    handle_event(&custom_resource_request("Create", &cloudformation.url, None), &manager).await.unwrap();
+    let (id, _) = ours(&estate).await.pop().unwrap();
+    organizations
+        .disable_policy_type()
+        .root_id(&org.root_id)
+        .policy_type(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
+        .send()
+        .await
+        .unwrap();
+    // AWS detaches every SCP when the type is disabled (moto does not): do it as AWS would.
+    organizations.detach_policy().policy_id(&id).target_id(&org.root_id).send().await.unwrap();
+
+    let event = api_call(
+        ORGANIZATIONS,
+        "DisablePolicyType",
+        MOTO_ACCOUNT,
+        HOME_REGION,
+        json!({"rootId": org.root_id, "policyType": "SERVICE_CONTROL_POLICY"}),
+        None,
+    );
+    handle_event(&event, &manager).await.unwrap();
+
+    let roots = organizations.list_roots().send().await.unwrap();
+    let types: Vec<String> =
+        roots.roots()[0].policy_types().iter().filter_map(|t| t.r#type()).map(|t| t.as_str().to_owned()).collect();
+    assert_eq!(types, ["SERVICE_CONTROL_POLICY"], "SCPs enabled again");
+    assert_eq!(estate.scps_on(&org.root_id).await, ["FullAWSAccess", "rdsguard-guardrails-1"]);
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].body["resource_type"], "AWS::Organizations::Root");
+    assert_eq!(alerts[0].body["resource_id"], org.root_id);
+    assert_eq!((alerts[0].body["severity"].as_str(), alerts[0].action_status()), (Some("CRITICAL"), "succeeded"));
+}
