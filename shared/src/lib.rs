@@ -13,6 +13,7 @@ pub mod event;
 pub mod finding;
 pub mod group_check;
 pub mod guardduty;
+pub mod guardrails;
 pub mod identity;
 pub mod network;
 pub mod policy;

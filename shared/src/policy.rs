@@ -79,6 +79,8 @@ impl RuleAction {
             // default); alert never responds. RDSGUARD.PIPELINE=remediate switches logging and
             // detection back on.
             RuleId::GuardDutyRdsThreat | RuleId::PipelineTampered => &[Self::Remediate, Self::Alert, Self::Off],
+            // RDSGUARD.GUARDRAIL=remediate re-applies the managed SCPs (guardrail-manager).
+            RuleId::GuardrailTampered => &[Self::Remediate, Self::Alert, Self::Off],
             RuleId::SgSourceNotAllowed => &[Self::Alert, Self::Remediate, Self::Off],
             RuleId::Rds3InstanceEncryption | RuleId::Rds27ClusterEncryption | RuleId::RegionNotAllowed => {
                 &[Self::Alert, Self::Stop, Self::Off]

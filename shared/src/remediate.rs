@@ -44,6 +44,8 @@ pub enum ActionKind {
     StartLogging,
     /// GuardDuty UpdateDetector Enable=true on a detector someone disabled (pipeline-guard).
     EnableDetector,
+    /// guardrail-manager re-applies its managed Service Control Policies (content, attachments).
+    ReapplyGuardrails,
     /// The policy says alert only.
     AlertOnly,
     /// Nothing is done (exempt resource).
@@ -277,7 +279,8 @@ where
             | ActionKind::EnableDetector
             | ActionKind::EnforceTls
             | ActionKind::MakeSnapshotPrivate
-            | ActionKind::UnshareSnapshot,
+            | ActionKind::UnshareSnapshot
+            | ActionKind::ReapplyGuardrails,
             _,
         ) => return ActionOutcome::new(kind, ActionStatus::NotAttempted, "nothing to execute"),
     };

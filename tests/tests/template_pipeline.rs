@@ -127,6 +127,8 @@ fn failed_events_are_kept_in_the_dead_letter_queue() {
             .unwrap()
             .iter()
             .flat_map(|s| at(s, &["Condition", "ArnEquals", "aws:SourceArn"]).as_sequence().unwrap())
+            // A conditional function's rule is listed as Fn::If [condition, its ARN, AWS::NoValue].
+            .map(|arn| arn.get("Fn::If").and_then(|branches| branches.get(1)).unwrap_or(arn))
             .map(|arn| at(arn, &["Fn::GetAtt"]).as_sequence().unwrap()[0].as_str().unwrap().to_owned())
             .collect();
     for name in [PIPELINE_GUARD, GUARDDUTY_RESPONDER] {

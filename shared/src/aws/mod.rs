@@ -6,6 +6,7 @@ mod cloudtrail;
 mod ec2;
 mod error;
 mod guardduty;
+mod organizations;
 mod pipeline;
 mod rds;
 mod rds_parameters;
@@ -22,6 +23,9 @@ pub use ec2::{
 };
 pub use error::AwsError;
 pub use guardduty::{DetectorControl, DetectorState, SdkGuardDuty};
+pub use organizations::{
+    Organization, ScpSummary, SdkOrganizations, ORGANIZATIONS_IAM_ACTIONS, ORGANIZATIONS_UNSCOPED_IAM_ACTIONS, SCP_TYPE,
+};
 pub use pipeline::{PipelineConnector, PipelinePorts, SessionPipelineConnector};
 pub use rds::{
     DatabaseInventory, DatabaseNetworkInventory, DatabaseRemediation, RdsConnector, RdsGuardPort, RdsPort, SdkRds,

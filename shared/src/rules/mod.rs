@@ -96,6 +96,10 @@ pub enum RuleId {
     Rds13MinorVersionUpgrade,
     /// RDSGUARD.REPLICA_UNENCRYPTED: a read replica of an unencrypted source (it cannot be encrypted).
     ReplicaOfUnencrypted,
+    /// RDSGUARD.GUARDRAIL: someone other than guardrail-manager changed, detached, deleted or
+    /// switched off the Service Control Policies it manages (or the scheduled check found them
+    /// drifted from the configuration).
+    GuardrailTampered,
 }
 
 impl RuleId {
@@ -128,7 +132,7 @@ impl RuleId {
     /// Rules judged on the security groups in front of databases (network-guard).
     pub const NETWORK: [RuleId; 2] = [Self::Ec2_19OpenToInternet, Self::SgSourceNotAllowed];
 
-    pub const ALL: [RuleId; 28] = [
+    pub const ALL: [RuleId; 29] = [
         Self::Rds2PublicAccess,
         Self::Rds3InstanceEncryption,
         Self::Rds27ClusterEncryption,
@@ -157,6 +161,7 @@ impl RuleId {
         Self::Rds15ClusterMultiAz,
         Self::Rds13MinorVersionUpgrade,
         Self::ReplicaOfUnencrypted,
+        Self::GuardrailTampered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -189,6 +194,7 @@ impl RuleId {
             Self::Rds15ClusterMultiAz => "RDS.15",
             Self::Rds13MinorVersionUpgrade => "RDS.13",
             Self::ReplicaOfUnencrypted => "RDSGUARD.REPLICA_UNENCRYPTED",
+            Self::GuardrailTampered => "RDSGUARD.GUARDRAIL",
         }
     }
 
@@ -199,6 +205,7 @@ impl RuleId {
             Self::Rds2PublicAccess
             | Self::Ec2_19OpenToInternet
             | Self::PipelineTampered
+            | Self::GuardrailTampered
             | Self::Rds1SnapshotPublic
             | Self::DeletedWithoutSnapshot => Severity::Critical,
             Self::RegionNotAllowed
@@ -250,6 +257,7 @@ impl RuleId {
             Self::Rds5InstanceMultiAz | Self::Rds15ClusterMultiAz => "production database not Multi-AZ",
             Self::Rds13MinorVersionUpgrade => "auto minor version upgrade off",
             Self::ReplicaOfUnencrypted => "replica of an unencrypted source",
+            Self::GuardrailTampered => "guardrail SCPs changed",
         }
     }
 
@@ -283,6 +291,9 @@ impl RuleId {
             Self::Rds15ClusterMultiAz => "Production DB cluster is not Multi-AZ",
             Self::Rds13MinorVersionUpgrade => "DB instance does not take automatic minor version upgrades",
             Self::ReplicaOfUnencrypted => "Read replica of an unencrypted database (it cannot be encrypted)",
+            Self::GuardrailTampered => {
+                "rdsguard's guardrail Service Control Policies were changed outside guardrail-manager"
+            }
         }
     }
 }

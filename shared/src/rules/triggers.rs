@@ -75,7 +75,8 @@ impl RuleId {
             | Self::Rds1SnapshotPublic
             | Self::SnapshotSharedOutside
             | Self::Rds4SnapshotUnencrypted
-            | Self::DeletedWithoutSnapshot => false,
+            | Self::DeletedWithoutSnapshot
+            | Self::GuardrailTampered => false,
         }
     }
 }

@@ -1,0 +1,385 @@
+//! The guardrail-manager handler. Three triggers:
+//! 1. the CloudFormation custom resource (Create/Update apply the guardrails, Delete removes them);
+//! 2. CloudTrail Organizations calls on the managed policies (tampering: CRITICAL alert, and the
+//!    guardrails are re-applied when RDSGUARD.GUARDRAIL=remediate);
+//! 3. a schedule (drift check: alert and re-apply when the organisation no longer matches).
+
+use std::sync::Arc;
+
+use rdsguard::aws::{AlertPublisher, Organization, UndeliveredAlertSink};
+use rdsguard::event::{parse_event, CloudTrailCall, EventError, IncomingEvent};
+use rdsguard::finding::{EventContext, Finding};
+use rdsguard::guardrails::{apply, plan_for, reconcile, GuardrailSettings, OrgState, Plan, ReconcileError};
+use rdsguard::identity::{AccountId, AwsRegion};
+use rdsguard::policy::{Policy, RuleAction};
+use rdsguard::remediate::{ActionKind, ActionOutcome, ActionStatus};
+use rdsguard::report::{deliver, AlertDelivery, FindingSummary, Outcome, PublishFailure};
+use rdsguard::rules::{RuleId, Severity};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tracing::{error, info, warn};
+
+use crate::custom_resource::{response_body, CustomResourceRequest, RequestType, ResponseError, ResponseSender};
+use crate::tamper::{aim, made_by_self, short_title, HANDLED_CALLS, ORGANIZATIONS_SOURCE};
+
+/// Name of this function in alerts.
+pub const FUNCTION_NAME: &str = "guardrail-manager";
+/// EventBridge detail-type of scheduled rules.
+pub const SCHEDULED_EVENT: &str = "Scheduled Event";
+
+/// Everything the handler needs, built once per container.
+pub struct GuardrailManager {
+    pub policy: Policy,
+    pub settings: GuardrailSettings,
+    pub organization: Arc<dyn Organization>,
+    pub alerts: Arc<dyn AlertPublisher>,
+    pub undelivered: Option<Arc<dyn UndeliveredAlertSink>>,
+    pub responses: Arc<dyn ResponseSender>,
+    /// `AWS_LAMBDA_FUNCTION_NAME`: calls made under this session name are the function's own.
+    pub function_name: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GuardrailManagerError {
+    #[error("guardrail-manager handles this event but cannot act on it safely: {0}")]
+    Event(#[from] EventError),
+    #[error(transparent)]
+    Publish(#[from] PublishFailure),
+    #[error(transparent)]
+    Reconcile(#[from] ReconcileError),
+    #[error(transparent)]
+    Response(#[from] ResponseError),
+    #[error("{0}")]
+    CustomResource(String),
+}
+
+impl GuardrailManagerError {
+    /// Short error type reported to Lambda (`errorType`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Event(_) => "UnusableEvent",
+            Self::Publish(_) => "AlertPublishFailed",
+            Self::Reconcile(_) => "ReconcileFailed",
+            Self::Response(_) => "CustomResourceResponseFailed",
+            Self::CustomResource(_) => "UnusableRequestOrConfiguration",
+        }
+    }
+}
+
+/// What the invocation did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// `applied`, `removed`, `failed` (custom resource), `in_sync`, `alerted` or `ignored`.
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_name: Option<String>,
+    /// The plan's lines, where one was made.
+    pub plan: Vec<String>,
+    pub findings: Vec<FindingSummary>,
+}
+
+impl Summary {
+    fn ignored(reason: impl Into<String>, event_name: Option<&str>) -> Self {
+        let reason = reason.into();
+        info!(%reason, "event ignored");
+        Self {
+            outcome: "ignored",
+            reason: Some(reason),
+            event_name: event_name.map(str::to_owned),
+            plan: vec![],
+            findings: vec![],
+        }
+    }
+}
+
+fn plan_lines(plan: &Plan) -> Vec<String> {
+    plan.changes.iter().map(ToString::to_string).collect()
+}
+
+/// Handles one invocation.
+pub async fn handle_event(payload: &Value, manager: &GuardrailManager) -> Result<Summary, GuardrailManagerError> {
+    if crate::custom_resource::is_request(payload) {
+        return custom_resource(payload, manager).await;
+    }
+    if payload.get("detail-type").and_then(Value::as_str) == Some(SCHEDULED_EVENT) {
+        return drift_check(payload, manager).await;
+    }
+    match parse_event(payload) {
+        Ok(IncomingEvent::ApiCall(call)) => organizations_call(&call, manager).await,
+        Ok(IncomingEvent::RdsNative(_)) => {
+            Ok(Summary::ignored("RDS event notifications are not for guardrail-manager", None))
+        }
+        Ok(IncomingEvent::Unsupported { detail_type, source }) => {
+            Ok(Summary::ignored(format!("unsupported event {detail_type:?} from {source}"), None))
+        }
+        Err(e) => {
+            error!(error = %e, "event could not be read");
+            Err(e.into())
+        }
+    }
+}
+
+/// Create/Update apply the configured guardrails; Delete removes every policy managed under the
+/// prefix the resource was created with (its physical id). Always answers CloudFormation.
+async fn custom_resource(payload: &Value, manager: &GuardrailManager) -> Result<Summary, GuardrailManagerError> {
+    let current_prefix = manager.settings.policy_name_prefix.clone();
+    let request = match CustomResourceRequest::parse(payload) {
+        Ok(request) => request,
+        Err(e) => {
+            error!(error = %e, "custom resource request is unusable");
+            let Some(url) = payload.get("ResponseURL").and_then(Value::as_str) else {
+                return Err(GuardrailManagerError::CustomResource(format!(
+                    "custom resource request is unusable and names no ResponseURL to answer: {e}"
+                )));
+            };
+            let physical = payload.get("PhysicalResourceId").and_then(Value::as_str).unwrap_or(&current_prefix);
+            manager.responses.put(url, response_body(payload, physical, Err(e.to_string()))).await?;
+            return Ok(Summary {
+                outcome: "failed",
+                reason: Some(e.to_string()),
+                event_name: None,
+                plan: vec![],
+                findings: vec![],
+            });
+        }
+    };
+    info!(request_type = ?request.request_type, stack = %request.stack_id, settings = %manager.settings.describe(), "custom resource request");
+    let (settings, physical_id) = match request.request_type {
+        RequestType::Create | RequestType::Update => (manager.settings.clone(), current_prefix),
+        RequestType::Delete => {
+            let prefix = request.physical_resource_id.clone().unwrap_or(current_prefix);
+            (GuardrailSettings { policy_name_prefix: prefix.clone(), ..manager.settings.removal() }, prefix)
+        }
+    };
+    let result = reconcile(manager.organization.as_ref(), &settings).await;
+    let (outcome, plan, answer) = match &result {
+        Ok(done) => {
+            let ids: Vec<&str> = done.policies.values().map(String::as_str).collect();
+            let outcome = if request.request_type == RequestType::Delete { "removed" } else { "applied" };
+            (
+                outcome,
+                plan_lines(&done.plan),
+                Ok(json!({"PolicyIds": ids.join(","), "Changes": done.plan.changes.len()})),
+            )
+        }
+        Err(e) => {
+            error!(error = %e, "guardrails could not be reconciled");
+            ("failed", vec![], Err(e.to_string()))
+        }
+    };
+    let reason = answer.as_ref().err().cloned();
+    manager.responses.put(&request.response_url, response_body(payload, &physical_id, answer)).await?;
+    Ok(Summary { outcome, reason, event_name: Some(format!("{:?}", request.request_type)), plan, findings: vec![] })
+}
+
+/// The scheduled check: alert when the organisation no longer matches, and re-apply.
+async fn drift_check(payload: &Value, manager: &GuardrailManager) -> Result<Summary, GuardrailManagerError> {
+    let (plan, state) = plan_for(manager.organization.as_ref(), &manager.settings).await?;
+    if plan.is_empty() {
+        info!("guardrails in sync");
+        return Ok(Summary { outcome: "in_sync", reason: None, event_name: None, plan: vec![], findings: vec![] });
+    }
+    let text = |key: &str| payload.get(key).and_then(Value::as_str).map(str::to_owned);
+    let context = EventContext {
+        event_id: text("id").unwrap_or_else(|| "scheduled-drift-check".to_owned()),
+        event_name: "ScheduledDriftCheck".to_owned(),
+        event_time: text("time"),
+        actor: "unknown (changed outside guardrail-manager; found by the scheduled drift check)".to_owned(),
+    };
+    let account = text("account").map(|a| AccountId::parse(&a)).transpose().map_err(EventError::from)?;
+    let region = text("region").map(|r| AwsRegion::parse(&r)).transpose().map_err(EventError::from)?;
+    let (Some(account), Some(region)) = (account, region) else {
+        return Err(EventError::MissingField("account/region").into());
+    };
+    let mut finding = Finding::for_resource(
+        RuleId::GuardrailTampered,
+        &account,
+        &region,
+        "AWS::Organizations::Policy",
+        manager.settings.policy_name_prefix.clone(),
+        manager.settings.policy_name_prefix.clone(),
+        json!({"Drift": plan_lines(&plan)}),
+    );
+    finding.severity = Severity::High;
+    finding.short_title = "guardrail SCPs drifted";
+    let action = respond(manager, &plan, &state, None).await;
+    alert(manager, finding, action, &context, plan_lines(&plan), Some("ScheduledDriftCheck")).await
+}
+
+/// An Organizations call on the managed policies (or disabling SCPs on a root).
+async fn organizations_call(
+    call: &CloudTrailCall,
+    manager: &GuardrailManager,
+) -> Result<Summary, GuardrailManagerError> {
+    let name = Some(call.event_name.as_str());
+    if call.event_source != ORGANIZATIONS_SOURCE || !HANDLED_CALLS.contains(&call.event_name.as_str()) {
+        return Ok(Summary::ignored(
+            format!("{} {} is not a call guardrail-manager handles", call.event_source, call.event_name),
+            name,
+        ));
+    }
+    if made_by_self(&call.actor, manager.function_name.as_deref()) {
+        return Ok(Summary::ignored("guardrail-manager's own change", name));
+    }
+    if manager.policy.effective_action(RuleId::GuardrailTampered) == RuleAction::Off {
+        return Ok(Summary::ignored("RULE_ACTIONS turns RDSGUARD.GUARDRAIL off", name));
+    }
+    let account = call.account_id()?;
+    let region = call.aws_region()?;
+    let (plan, state) = plan_for(manager.organization.as_ref(), &manager.settings).await?;
+    let target = match aim(call, &manager.settings, &state, !plan.is_empty()) {
+        Ok(target) => target,
+        Err(reason) => return Ok(Summary::ignored(reason, name)),
+    };
+    let arn = call
+        .response_element("policy")
+        .and_then(|p| p.get("policySummary"))
+        .and_then(|s| s.get("arn"))
+        .and_then(Value::as_str)
+        .unwrap_or(&target.resource_id)
+        .to_owned();
+    let observed = json!({
+        "ResourceId": target.resource_id,
+        "PolicyName": target.policy_name,
+        "RequestParameters": call.request,
+        "SourceIPAddress": call.source_ip_address,
+        "UserAgent": call.user_agent,
+        "ErrorCode": call.error_code,
+        "Drift": plan_lines(&plan),
+    });
+    let mut finding = Finding::for_resource(
+        RuleId::GuardrailTampered,
+        &account,
+        &region,
+        target.resource_type,
+        target.resource_id.clone(),
+        arn,
+        observed,
+    );
+    finding.short_title = short_title(&call.event_name, call.error_code.is_some());
+    let action = if let Some(code) = &call.error_code {
+        finding.severity = Severity::High;
+        ActionOutcome::new(
+            ActionKind::None,
+            ActionStatus::NotAttempted,
+            format!("the call failed ({code}): nothing changed, nothing to re-apply; someone tried"),
+        )
+    } else {
+        let root = (call.event_name == "DisablePolicyType").then_some(target.resource_id.as_str());
+        respond(manager, &plan, &state, root).await
+    };
+    let context = EventContext {
+        event_id: call.event_id.clone(),
+        event_name: call.event_name.clone(),
+        event_time: call.event_time.clone(),
+        actor: call.actor.clone(),
+    };
+    alert(manager, finding, action, &context, plan_lines(&plan), name).await
+}
+
+/// Re-applies the guardrails when RDSGUARD.GUARDRAIL=remediate (re-enabling SCPs on the root first
+/// when they were disabled there); otherwise says what would be re-applied.
+async fn respond(
+    manager: &GuardrailManager,
+    plan: &Plan,
+    state: &OrgState,
+    enable_root: Option<&str>,
+) -> ActionOutcome {
+    let kind = ActionKind::ReapplyGuardrails;
+    let lines = plan_lines(plan).join("; ");
+    if manager.policy.effective_action(RuleId::GuardrailTampered) != RuleAction::Remediate {
+        return ActionOutcome::new(
+            kind,
+            ActionStatus::NotAttempted,
+            format!("MODE=alert or RULE_ACTIONS RDSGUARD.GUARDRAIL=alert: not re-applied; needed: {lines}"),
+        );
+    }
+    let organization = manager.organization.as_ref();
+    if let Some(root) = enable_root {
+        if let Err(e) = organization.enable_scps(root).await {
+            error!(error = %e, root, "SCPs could not be re-enabled");
+            return ActionOutcome::new(
+                kind,
+                ActionStatus::Failed,
+                format!("SCPs could not be re-enabled on {root}: {e}"),
+            );
+        }
+    }
+    if plan.is_empty() && enable_root.is_none() {
+        return ActionOutcome::new(
+            kind,
+            ActionStatus::Skipped,
+            "nothing to re-apply: the organisation already matches",
+        );
+    }
+    // After re-enabling SCPs, read the organisation again: AWS detached every SCP when they were
+    // disabled.
+    let fresh;
+    let (plan, state) = if enable_root.is_some() {
+        match plan_for(organization, &manager.settings).await {
+            Ok(result) => {
+                fresh = result;
+                (&fresh.0, &fresh.1)
+            }
+            Err(e) => return ActionOutcome::new(kind, ActionStatus::Failed, e.to_string()),
+        }
+    } else {
+        (plan, state)
+    };
+    match apply(organization, &manager.settings, plan, state).await {
+        Ok(_) => {
+            let done = if plan.is_empty() { "SCPs re-enabled".to_owned() } else { plan_lines(plan).join("; ") };
+            warn!(changes = plan.changes.len(), "guardrails re-applied");
+            ActionOutcome::new(kind, ActionStatus::Succeeded, format!("re-applied: {done}"))
+        }
+        Err(e) => {
+            error!(error = %e, "guardrails could not be re-applied");
+            ActionOutcome::new(kind, ActionStatus::Failed, e.to_string())
+        }
+    }
+}
+
+async fn alert(
+    manager: &GuardrailManager,
+    finding: Finding,
+    action: ActionOutcome,
+    context: &EventContext,
+    plan: Vec<String>,
+    event_name: Option<&str>,
+) -> Result<Summary, GuardrailManagerError> {
+    info!(
+        event_name = %context.event_name, actor = %context.actor, resource = %finding.resource,
+        severity = finding.severity.as_str(), status = action.status.as_str(), detail = %action.detail, "guardrail tampering"
+    );
+    let delivery = AlertDelivery {
+        publisher: manager.alerts.as_ref(),
+        undelivered: manager.undelivered.as_deref(),
+        source: FUNCTION_NAME,
+    };
+    let outcome = Outcome { finding: &finding, action, suppressed: None };
+    let findings = deliver(vec![outcome], context, delivery).await.map_err(|(_, failure)| failure)?;
+    Ok(Summary { outcome: "alerted", reason: None, event_name: event_name.map(str::to_owned), plan, findings })
+}
+
+/// The invocation when the guardrail settings are invalid: a custom resource request is still
+/// answered (FAILED, naming the setting) so the stack rolls back instead of waiting an hour for a
+/// function that cannot start; anything else fails with the same reason.
+pub async fn handle_unconfigured(
+    payload: &Value,
+    problem: &str,
+    responses: &dyn ResponseSender,
+) -> Result<Summary, GuardrailManagerError> {
+    let reason = format!("guardrail-manager configuration is invalid: {problem}");
+    error!(%reason, "invocation refused");
+    let Some(url) =
+        payload.get("ResponseURL").and_then(Value::as_str).filter(|_| crate::custom_resource::is_request(payload))
+    else {
+        return Err(GuardrailManagerError::CustomResource(reason));
+    };
+    let physical =
+        payload.get("PhysicalResourceId").and_then(Value::as_str).unwrap_or("rdsguard-guardrails-unconfigured");
+    responses.put(url, response_body(payload, physical, Err(reason.clone()))).await?;
+    Ok(Summary { outcome: "failed", reason: Some(reason), event_name: None, plan: vec![], findings: vec![] })
+}

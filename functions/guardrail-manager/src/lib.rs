@@ -1,0 +1,19 @@
+//! guardrail-manager: rdsguard's preventive guardrails. Keeps the Service Control Policies of the
+//! guardrail catalogue (`rdsguard::guardrails`) applied to the configured roots, OUs and accounts:
+//! created and removed with the stack (custom resource), re-applied with a CRITICAL alert when
+//! someone changes them (CloudTrail Organizations events), and checked for drift on a schedule.
+//! The `rdsguard` command line (src/bin/rdsguard.rs) renders, plans and applies the same way.
+
+pub mod cli;
+pub mod custom_resource;
+pub mod handler;
+pub mod tamper;
+
+pub use handler::{handle_event, handle_unconfigured, GuardrailManager, GuardrailManagerError, Summary, FUNCTION_NAME};
+
+use rdsguard::aws::SdkOrganizations;
+
+/// Every IAM action guardrail-manager's code can call. template.yaml must grant exactly these.
+pub fn iam_actions() -> Vec<&'static str> {
+    rdsguard::startup::function_iam_actions(&[SdkOrganizations::IAM_ACTIONS])
+}

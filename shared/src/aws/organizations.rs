@@ -1,0 +1,285 @@
+//! AWS Organizations: the Service Control Policy calls guardrail-manager's reconcile makes.
+//!
+//! Organizations is a global service reached through us-east-1; its calls work from the management
+//! account or from an account the management account delegated policy management to.
+
+use async_trait::async_trait;
+use aws_sdk_organizations::types::{PolicyType, Tag};
+
+use super::AwsError;
+
+pub const SCP_TYPE: &str = "SERVICE_CONTROL_POLICY";
+
+/// Error codes that mean "already as wanted".
+pub const POLICY_TYPE_ALREADY_ENABLED: &str = "PolicyTypeAlreadyEnabledException";
+
+/// An SCP as the listing calls return it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScpSummary {
+    pub id: String,
+    pub name: String,
+    pub arn: Option<String>,
+    /// FullAWSAccess and other AWS managed policies.
+    pub aws_managed: bool,
+}
+
+/// The Service Control Policy calls reconcile needs, and nothing else.
+#[async_trait]
+pub trait Organization: Send + Sync {
+    /// Every SCP of the organisation (ListPolicies).
+    async fn list_scps(&self) -> Result<Vec<ScpSummary>, AwsError>;
+    /// A policy's document (DescribePolicy).
+    async fn scp_content(&self, policy_id: &str) -> Result<String, AwsError>;
+    async fn policy_tags(&self, policy_id: &str) -> Result<Vec<(String, String)>, AwsError>;
+    /// Roots, OUs and accounts the policy is attached to (ListTargetsForPolicy).
+    async fn targets_of(&self, policy_id: &str) -> Result<Vec<String>, AwsError>;
+    /// SCPs attached directly to a root, OU or account (ListPoliciesForTarget).
+    async fn scps_attached_to(&self, target_id: &str) -> Result<Vec<ScpSummary>, AwsError>;
+    /// CreatePolicy with tags; returns the new policy id.
+    async fn create_scp(
+        &self,
+        name: &str,
+        description: &str,
+        content: &str,
+        tags: &[(String, String)],
+    ) -> Result<String, AwsError>;
+    async fn update_scp(&self, policy_id: &str, content: &str) -> Result<(), AwsError>;
+    async fn attach(&self, policy_id: &str, target_id: &str) -> Result<(), AwsError>;
+    async fn detach(&self, policy_id: &str, target_id: &str) -> Result<(), AwsError>;
+    async fn delete_scp(&self, policy_id: &str) -> Result<(), AwsError>;
+    /// EnablePolicyType SERVICE_CONTROL_POLICY on a root (already enabled counts as done).
+    async fn enable_scps(&self, root_id: &str) -> Result<(), AwsError>;
+}
+
+/// Every Organizations action [`SdkOrganizations`] calls. CreatePolicy with tags also needs
+/// TagResource.
+pub const ORGANIZATIONS_IAM_ACTIONS: &[&str] = &[
+    "organizations:AttachPolicy",
+    "organizations:CreatePolicy",
+    "organizations:DeletePolicy",
+    "organizations:DescribePolicy",
+    "organizations:DetachPolicy",
+    "organizations:EnablePolicyType",
+    "organizations:ListPolicies",
+    "organizations:ListPoliciesForTarget",
+    "organizations:ListTagsForResource",
+    "organizations:ListTargetsForPolicy",
+    "organizations:TagResource",
+    "organizations:UpdatePolicy",
+];
+
+/// Of [`ORGANIZATIONS_IAM_ACTIONS`], those AWS authorises only on `Resource: "*"`.
+pub const ORGANIZATIONS_UNSCOPED_IAM_ACTIONS: &[&str] = &["organizations:ListPolicies"];
+
+#[derive(Debug, Clone)]
+pub struct SdkOrganizations {
+    client: aws_sdk_organizations::Client,
+}
+
+impl SdkOrganizations {
+    pub const IAM_ACTIONS: &'static [&'static str] = ORGANIZATIONS_IAM_ACTIONS;
+
+    pub fn new(client: aws_sdk_organizations::Client) -> Self {
+        Self { client }
+    }
+}
+
+fn summary(policy: &aws_sdk_organizations::types::PolicySummary) -> Option<ScpSummary> {
+    Some(ScpSummary {
+        id: policy.id()?.to_owned(),
+        name: policy.name().unwrap_or_default().to_owned(),
+        arn: policy.arn().map(str::to_owned),
+        aws_managed: policy.aws_managed(),
+    })
+}
+
+#[async_trait]
+impl Organization for SdkOrganizations {
+    async fn list_scps(&self) -> Result<Vec<ScpSummary>, AwsError> {
+        let mut policies = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let output = self
+                .client
+                .list_policies()
+                .filter(PolicyType::ServiceControlPolicy)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListPolicies", e))?;
+            policies.extend(output.policies().iter().filter_map(summary));
+            match output.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => return Ok(policies),
+            }
+        }
+    }
+
+    async fn scp_content(&self, policy_id: &str) -> Result<String, AwsError> {
+        let output = self
+            .client
+            .describe_policy()
+            .policy_id(policy_id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribePolicy", e))?;
+        output.policy().and_then(|p| p.content()).map(str::to_owned).ok_or_else(|| AwsError {
+            operation: "DescribePolicy",
+            code: None,
+            message: format!("policy {policy_id} came back without content"),
+        })
+    }
+
+    async fn policy_tags(&self, policy_id: &str) -> Result<Vec<(String, String)>, AwsError> {
+        let mut tags = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let output = self
+                .client
+                .list_tags_for_resource()
+                .resource_id(policy_id)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListTagsForResource", e))?;
+            tags.extend(output.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())));
+            match output.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => return Ok(tags),
+            }
+        }
+    }
+
+    async fn targets_of(&self, policy_id: &str) -> Result<Vec<String>, AwsError> {
+        let mut targets = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let output = self
+                .client
+                .list_targets_for_policy()
+                .policy_id(policy_id)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListTargetsForPolicy", e))?;
+            targets.extend(output.targets().iter().filter_map(|t| t.target_id()).map(str::to_owned));
+            match output.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => return Ok(targets),
+            }
+        }
+    }
+
+    async fn scps_attached_to(&self, target_id: &str) -> Result<Vec<ScpSummary>, AwsError> {
+        let mut policies = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let output = self
+                .client
+                .list_policies_for_target()
+                .target_id(target_id)
+                .filter(PolicyType::ServiceControlPolicy)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListPoliciesForTarget", e))?;
+            policies.extend(output.policies().iter().filter_map(summary));
+            match output.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => return Ok(policies),
+            }
+        }
+    }
+
+    async fn create_scp(
+        &self,
+        name: &str,
+        description: &str,
+        content: &str,
+        tags: &[(String, String)],
+    ) -> Result<String, AwsError> {
+        let mut request = self
+            .client
+            .create_policy()
+            .name(name)
+            .description(description)
+            .content(content)
+            .r#type(PolicyType::ServiceControlPolicy);
+        for (key, value) in tags {
+            let tag = Tag::builder().key(key).value(value).build().map_err(|e| AwsError {
+                operation: "CreatePolicy",
+                code: None,
+                message: format!("tag {key}={value}: {e}"),
+            })?;
+            request = request.tags(tag);
+        }
+        let output = request.send().await.map_err(|e| AwsError::from_sdk("CreatePolicy", e))?;
+        output.policy().and_then(|p| p.policy_summary()).and_then(|s| s.id()).map(str::to_owned).ok_or_else(|| {
+            AwsError { operation: "CreatePolicy", code: None, message: format!("no policy id returned for {name}") }
+        })
+    }
+
+    async fn update_scp(&self, policy_id: &str, content: &str) -> Result<(), AwsError> {
+        self.client
+            .update_policy()
+            .policy_id(policy_id)
+            .content(content)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("UpdatePolicy", e))?;
+        Ok(())
+    }
+
+    async fn attach(&self, policy_id: &str, target_id: &str) -> Result<(), AwsError> {
+        self.client
+            .attach_policy()
+            .policy_id(policy_id)
+            .target_id(target_id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("AttachPolicy", e))?;
+        Ok(())
+    }
+
+    async fn detach(&self, policy_id: &str, target_id: &str) -> Result<(), AwsError> {
+        self.client
+            .detach_policy()
+            .policy_id(policy_id)
+            .target_id(target_id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DetachPolicy", e))?;
+        Ok(())
+    }
+
+    async fn delete_scp(&self, policy_id: &str) -> Result<(), AwsError> {
+        self.client
+            .delete_policy()
+            .policy_id(policy_id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DeletePolicy", e))?;
+        Ok(())
+    }
+
+    async fn enable_scps(&self, root_id: &str) -> Result<(), AwsError> {
+        match self
+            .client
+            .enable_policy_type()
+            .root_id(root_id)
+            .policy_type(PolicyType::ServiceControlPolicy)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let error = AwsError::from_sdk("EnablePolicyType", e);
+                if error.code.as_deref() == Some(POLICY_TYPE_ALREADY_ENABLED) {
+                    Ok(())
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+}

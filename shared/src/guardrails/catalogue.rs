@@ -1,0 +1,344 @@
+//! The guardrail catalogue: each guardrail is a switchable, parameterised set of SCP statements.
+//!
+//! Service Control Policies never grant: every statement here is a `Deny` that narrows what the
+//! accounts below a target may do, whatever their IAM policies say. The management account is never
+//! affected by SCPs.
+
+use serde_json::{json, Value};
+
+use super::settings::GuardrailSettings;
+
+/// One guardrail of the catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Guardrail {
+    /// Deny rds:CreateDBInstance / rds:CreateDBCluster when rds:StorageEncrypted is false.
+    DenyUnencryptedRds,
+    /// Deny every RDS action requested in a region outside ALLOWED_REGIONS.
+    RdsRegionLock,
+    /// Deny every regional service outside ALLOWED_REGIONS (global services excepted). Opt-in.
+    RegionLockAll,
+    /// Deny deleting DB instances, clusters and global clusters except to break-glass principals.
+    ProtectDatabases,
+    /// Deny switching off CloudTrail and GuardDuty and changing rdsguard's own resources, except to
+    /// the security admin principals.
+    ProtectPipeline,
+}
+
+impl Guardrail {
+    pub const ALL: [Guardrail; 5] = [
+        Self::DenyUnencryptedRds,
+        Self::RdsRegionLock,
+        Self::RegionLockAll,
+        Self::ProtectDatabases,
+        Self::ProtectPipeline,
+    ];
+
+    /// The name used in `GUARDRAILS` and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DenyUnencryptedRds => "deny-unencrypted-rds",
+            Self::RdsRegionLock => "rds-region-lock",
+            Self::RegionLockAll => "region-lock-all",
+            Self::ProtectDatabases => "protect-databases",
+            Self::ProtectPipeline => "protect-pipeline",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        let wanted = raw.trim();
+        Self::ALL.into_iter().find(|g| g.as_str().eq_ignore_ascii_case(wanted))
+    }
+
+    /// What the guardrail prevents, and what it does not.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::DenyUnencryptedRds => {
+                "denies CreateDBInstance/CreateDBCluster with StorageEncrypted=false. Restores from snapshots, \
+                 point-in-time restores and read replicas do not carry rds:StorageEncrypted, and a create call \
+                 that omits StorageEncrypted is not matched either: rds-guard's RDS.3/RDS.27 detection still \
+                 covers those"
+            }
+            Self::RdsRegionLock => "denies every RDS action requested in a region outside ALLOWED_REGIONS",
+            Self::RegionLockAll => {
+                "denies every regional service outside ALLOWED_REGIONS, except AWS's documented global services \
+                 (IAM, Organizations, STS, Route 53, CloudFront, Support...); break-glass principals are exempt"
+            }
+            Self::ProtectDatabases => {
+                "denies DeleteDBInstance, DeleteDBCluster and DeleteGlobalCluster except to BREAK_GLASS_PRINCIPALS. \
+                 RDS has no condition key for the DeletionProtection parameter, so switching deletion protection \
+                 off cannot be singled out by an SCP; with deletion denied, switching it off gains nothing"
+            }
+            Self::ProtectPipeline => {
+                "denies stopping, deleting or reconfiguring CloudTrail trails, deleting, disabling or leaving \
+                 GuardDuty, and changing rdsguard's own functions, rules, topic and roles, except to \
+                 SECURITY_ADMIN_PRINCIPALS"
+            }
+        }
+    }
+}
+
+/// Actions of AWS's global services (and the few global calls of regional ones), which
+/// `aws:RequestedRegion` reports as us-east-1 whatever the caller's region: a region lock on "all
+/// services" must leave them out or it would lock every account out of IAM, Organizations, STS...
+/// From the AWS Organizations documentation example "Deny access to AWS based on the requested
+/// AWS Region".
+pub const GLOBAL_SERVICE_ACTIONS: &[&str] = &[
+    "a4b:*",
+    "acm:*",
+    "aws-marketplace-management:*",
+    "aws-marketplace:*",
+    "aws-portal:*",
+    "budgets:*",
+    "ce:*",
+    "chime:*",
+    "cloudfront:*",
+    "config:*",
+    "cur:*",
+    "directconnect:*",
+    "ec2:DescribeRegions",
+    "ec2:DescribeTransitGateways",
+    "ec2:DescribeVpnGateways",
+    "fms:*",
+    "globalaccelerator:*",
+    "health:*",
+    "iam:*",
+    "importexport:*",
+    "kms:*",
+    "mobileanalytics:*",
+    "networkmanager:*",
+    "organizations:*",
+    "pricing:*",
+    "route53:*",
+    "route53domains:*",
+    "route53-recovery-cluster:*",
+    "route53-recovery-control-config:*",
+    "route53-recovery-readiness:*",
+    "s3:GetAccountPublic*",
+    "s3:ListAllMyBuckets",
+    "s3:ListMultiRegionAccessPoints",
+    "s3:PutAccountPublic*",
+    "shield:*",
+    "sts:*",
+    "support:*",
+    "trustedadvisor:*",
+    "waf-regional:*",
+    "waf:*",
+    "wafv2:*",
+    "wellarchitected:*",
+];
+
+/// CloudTrail and GuardDuty calls that switch off or weaken detection (the ones pipeline-guard
+/// detects afterwards).
+pub const PIPELINE_ACTIONS: &[&str] = &[
+    "cloudtrail:DeleteTrail",
+    "cloudtrail:PutEventSelectors",
+    "cloudtrail:StopLogging",
+    "cloudtrail:UpdateTrail",
+    "guardduty:DeleteDetector",
+    "guardduty:DeleteMembers",
+    "guardduty:DisassociateFromAdministratorAccount",
+    "guardduty:DisassociateFromMasterAccount",
+    "guardduty:DisassociateMembers",
+    "guardduty:UpdateDetector",
+];
+
+/// Calls that change or remove rdsguard's own functions, rules, topic and roles.
+pub const SUITE_RESOURCE_ACTIONS: &[&str] = &[
+    "events:DeleteRule",
+    "events:DisableRule",
+    "events:PutRule",
+    "events:PutTargets",
+    "events:RemoveTargets",
+    "iam:AttachRolePolicy",
+    "iam:DeleteRole",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:UpdateAssumeRolePolicy",
+    "lambda:DeleteFunction",
+    "lambda:PutFunctionConcurrency",
+    "lambda:RemovePermission",
+    "lambda:UpdateFunctionCode",
+    "lambda:UpdateFunctionConfiguration",
+    "sns:DeleteTopic",
+    "sns:RemovePermission",
+    "sns:SetTopicAttributes",
+    "sns:Unsubscribe",
+];
+
+/// The statements of one guardrail under the settings, each with a unique `Sid`.
+pub fn statements(guardrail: Guardrail, settings: &GuardrailSettings) -> Vec<Value> {
+    let regions: Vec<&str> = settings.allowed_regions.iter().map(|r| r.as_str()).collect();
+    let unless = |principals: &[String]| -> Option<Value> {
+        (!principals.is_empty()).then(|| json!({"aws:PrincipalARN": principals}))
+    };
+    let with_exception = |mut condition: serde_json::Map<String, Value>, principals: &[String]| {
+        if let Some(arns) = unless(principals) {
+            condition.insert("ArnNotLike".to_owned(), arns);
+        }
+        Value::Object(condition)
+    };
+    let region_condition = || {
+        let mut condition = serde_json::Map::new();
+        condition.insert("StringNotEquals".to_owned(), json!({"aws:RequestedRegion": regions}));
+        condition
+    };
+    match guardrail {
+        Guardrail::DenyUnencryptedRds => vec![json!({
+            "Sid": "RdsguardDenyUnencryptedRdsCreate",
+            "Effect": "Deny",
+            "Action": ["rds:CreateDBCluster", "rds:CreateDBInstance"],
+            "Resource": "*",
+            "Condition": {"Bool": {"rds:StorageEncrypted": "false"}}
+        })],
+        Guardrail::RdsRegionLock => vec![json!({
+            "Sid": "RdsguardRdsRegionLock",
+            "Effect": "Deny",
+            "Action": "rds:*",
+            "Resource": "*",
+            "Condition": with_exception(region_condition(), &settings.break_glass_principals)
+        })],
+        Guardrail::RegionLockAll => vec![json!({
+            "Sid": "RdsguardRegionLockAllServices",
+            "Effect": "Deny",
+            "NotAction": GLOBAL_SERVICE_ACTIONS,
+            "Resource": "*",
+            "Condition": with_exception(region_condition(), &settings.break_glass_principals)
+        })],
+        Guardrail::ProtectDatabases => vec![json!({
+            "Sid": "RdsguardDenyDatabaseDeletion",
+            "Effect": "Deny",
+            "Action": ["rds:DeleteDBCluster", "rds:DeleteDBInstance", "rds:DeleteGlobalCluster"],
+            "Resource": "*",
+            "Condition": with_exception(serde_json::Map::new(), &settings.break_glass_principals)
+        })],
+        Guardrail::ProtectPipeline => {
+            let prefix = &settings.suite_name_prefix;
+            vec![
+                json!({
+                    "Sid": "RdsguardProtectDetectionPipeline",
+                    "Effect": "Deny",
+                    "Action": PIPELINE_ACTIONS,
+                    "Resource": "*",
+                    "Condition": with_exception(serde_json::Map::new(), &settings.security_admin_principals)
+                }),
+                json!({
+                    "Sid": "RdsguardProtectSuiteResources",
+                    "Effect": "Deny",
+                    "Action": SUITE_RESOURCE_ACTIONS,
+                    "Resource": [
+                        format!("arn:*:events:*:*:rule/{prefix}*"),
+                        format!("arn:*:iam::*:role/{prefix}*"),
+                        format!("arn:*:lambda:*:*:function:{prefix}*"),
+                        format!("arn:*:sns:*:*:{prefix}*"),
+                    ],
+                    "Condition": with_exception(serde_json::Map::new(), &settings.security_admin_principals)
+                }),
+            ]
+        }
+    }
+    .into_iter()
+    .map(drop_empty_condition)
+    .collect()
+}
+
+/// A statement whose exception list is empty has no condition at all (an empty `Condition` object
+/// is not valid policy grammar).
+fn drop_empty_condition(mut statement: Value) -> Value {
+    if let Some(map) = statement.as_object_mut() {
+        if map.get("Condition").and_then(Value::as_object).is_some_and(serde_json::Map::is_empty) {
+            map.remove("Condition");
+        }
+    }
+    statement
+}
+
+/// Every statement of the enabled guardrails, in catalogue order.
+pub fn desired_statements(settings: &GuardrailSettings) -> Vec<Value> {
+    Guardrail::ALL
+        .into_iter()
+        .filter(|g| settings.guardrails.contains(g))
+        .flat_map(|g| statements(g, settings))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::guardrails::packing::{pack, MAX_POLICIES_PER_TARGET};
+
+    fn settings(guardrails: &str, break_glass: &str) -> GuardrailSettings {
+        GuardrailSettings::from_vars([
+            ("GUARDRAILS".to_owned(), guardrails.to_owned()),
+            ("GUARDRAIL_TARGETS".to_owned(), "r-ab12".to_owned()),
+            ("ALLOWED_REGIONS".to_owned(), "eu-west-1,eu-central-1".to_owned()),
+            ("BREAK_GLASS_PRINCIPALS".to_owned(), break_glass.to_owned()),
+            ("SECURITY_ADMIN_PRINCIPALS".to_owned(), "arn:aws:iam::*:role/SecurityAdmin".to_owned()),
+        ])
+        .unwrap()
+    }
+
+    fn all() -> String {
+        Guardrail::ALL.map(Guardrail::as_str).join(",")
+    }
+
+    #[test]
+    fn every_statement_is_a_deny_with_a_unique_sid_and_scp_grammar() {
+        let statements = desired_statements(&settings(&all(), "arn:aws:iam::*:role/BreakGlass"));
+        let mut sids = BTreeSet::new();
+        for statement in &statements {
+            let sid = statement["Sid"].as_str().unwrap();
+            assert!(sids.insert(sid.to_owned()), "duplicate Sid {sid}");
+            assert!(sid.bytes().all(|b| b.is_ascii_alphanumeric()), "Sid {sid} must be alphanumeric");
+            assert_eq!(statement["Effect"], "Deny", "{sid}");
+            assert!(
+                statement.get("Principal").is_none() && statement.get("NotPrincipal").is_none(),
+                "{sid}: SCPs take no principal"
+            );
+            assert!(
+                statement.get("Action").is_some() != statement.get("NotAction").is_some(),
+                "{sid}: Action xor NotAction"
+            );
+            assert!(statement.get("Resource").is_some(), "{sid}");
+        }
+        assert_eq!(statements.len(), 6);
+    }
+
+    #[test]
+    fn switches_and_parameters_shape_the_statements() {
+        let only_encryption = desired_statements(&settings("deny-unencrypted-rds", ""));
+        assert_eq!(only_encryption.len(), 1);
+        assert_eq!(only_encryption[0]["Condition"], json!({"Bool": {"rds:StorageEncrypted": "false"}}));
+
+        let lock = desired_statements(&settings("rds-region-lock", "arn:aws:iam::*:role/BreakGlass"));
+        assert_eq!(
+            lock[0]["Condition"]["StringNotEquals"]["aws:RequestedRegion"],
+            json!(["eu-west-1", "eu-central-1"])
+        );
+        assert_eq!(lock[0]["Condition"]["ArnNotLike"]["aws:PrincipalARN"], json!(["arn:aws:iam::*:role/BreakGlass"]));
+
+        let no_exception = desired_statements(&settings("protect-databases", ""));
+        assert!(no_exception[0].get("Condition").is_none(), "no break-glass principal: no empty Condition");
+
+        let everything = desired_statements(&settings("region-lock-all", ""));
+        let not_action: Vec<&str> =
+            everything[0]["NotAction"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        for global in ["iam:*", "organizations:*", "sts:*", "support:*", "route53:*", "cloudfront:*"] {
+            assert!(not_action.contains(&global), "{global} must stay reachable");
+        }
+        assert!(!not_action.iter().any(|a| a.starts_with("rds:")), "RDS is regional");
+
+        let pipeline = desired_statements(&settings("protect-pipeline", ""));
+        let resources = pipeline[1]["Resource"].as_array().unwrap();
+        assert!(resources.contains(&json!("arn:*:lambda:*:*:function:rdsguard*")), "{resources:?}");
+    }
+
+    #[test]
+    fn the_whole_catalogue_fits_beside_full_aws_access() {
+        let many: Vec<String> = (0..20).map(|i| format!("arn:aws:iam::*:role/BreakGlass{i:02}")).collect();
+        let documents = pack(&desired_statements(&settings(&all(), &many.join(",")))).unwrap();
+        assert!(documents.len() < MAX_POLICIES_PER_TARGET, "{} documents", documents.len());
+    }
+}

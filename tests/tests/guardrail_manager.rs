@@ -1,0 +1,428 @@
+//! guardrail-manager end to end: the real handler, the real SDK, moto server as AWS Organizations,
+//! a local listener as CloudFormation's ResponseURL. Every test reads the policies back from moto
+//! and the alerts back from the queue subscribed to the topic.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use guardrail_manager::handle_event;
+use rdsguard::guardrails::{desired_policies, GuardrailSettings};
+use rdsguard_tests::estate::HOME_REGION;
+use rdsguard_tests::organization::{custom_resource_request, Org, ResponseCatcher};
+use rdsguard_tests::threat_events::api_call;
+use rdsguard_tests::{Estate, MOTO_ACCOUNT};
+use serde_json::{json, Value};
+
+const ORGANIZATIONS: &str = "organizations.amazonaws.com";
+const FOREIGN: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"PlatformTeam","Effect":"Deny","Action":"ec2:DeleteVpc","Resource":"*"}]}"#;
+
+fn settings(org: &Org) -> Vec<(&'static str, String)> {
+    vec![
+        ("GUARDRAILS", "deny-unencrypted-rds,rds-region-lock,protect-databases".to_owned()),
+        ("GUARDRAIL_TARGETS", format!("{},{}", org.root_id, org.ou_id)),
+        ("ALLOWED_REGIONS", "eu-west-1,us-east-1".to_owned()),
+        ("BREAK_GLASS_PRINCIPALS", "arn:aws:iam::*:role/BreakGlass".to_owned()),
+    ]
+}
+
+fn borrowed<'a>(settings: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    settings.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// The policies guardrail-manager should have made, as (name, parsed content).
+fn expected(settings: &[(&'static str, String)]) -> Vec<(String, Value)> {
+    let vars = settings.iter().map(|(k, v)| ((*k).to_owned(), v.clone()));
+    desired_policies(&GuardrailSettings::from_vars(vars).unwrap())
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.name, serde_json::from_str(&p.content).unwrap()))
+        .collect()
+}
+
+async fn ours(estate: &Estate) -> Vec<(String, String)> {
+    estate.scps().await.into_iter().filter(|(_, name)| name.starts_with("rdsguard-guardrails-")).collect()
+}
+
+#[tokio::test]
+async fn create_applies_and_attaches_and_a_second_apply_changes_nothing() {
+    let estate = Estate::start().await;
+    let org = estate.create_organization().await;
+    let settings = settings(&org);
+    let manager = estate.guardrail_manager(&borrowed(&settings)).await;
+    let cloudformation = ResponseCatcher::start();
+
+    let summary = handle_event(&custom_resource_request("Create", &cloudformation.url, None), &manager).await.unwrap();
+
+    let response = cloudformation.next();
+    assert!(response.request_line.starts_with("PUT /cloudformation-response?X-Amz-Signature=test "), "{response:?}");
+    assert_eq!(response.content_type.as_deref(), Some(""), "pre-signed URLs are signed without a content type");
+    assert_eq!(response.body["Status"], "SUCCESS", "{}", response.body);
+    assert_eq!(response.body["PhysicalResourceId"], "rdsguard-guardrails");
+    assert_eq!(response.body["RequestId"], "Create-request");
+    assert_eq!(response.body["LogicalResourceId"], "GuardrailPolicies");
+    assert_eq!(summary.outcome, "applied");
+
+    let wanted = expected(&settings);
+    let policies = ours(&estate).await;
+    assert_eq!(policies.len(), wanted.len());
+    assert_eq!(
+        response.body["Data"]["PolicyIds"],
+        policies.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>().join(",")
+    );
+    for (name, content) in &wanted {
+        let (id, _) = policies.iter().find(|(_, n)| n == name).expect("created");
+        assert_eq!(&estate.scp_content(id).await, content, "{name}");
+        let tags = estate.organizations().await.list_tags_for_resource().resource_id(id).send().await.unwrap();
+        assert!(tags.tags().iter().any(|t| t.key() == "rdsguard:managed-by" && t.value() == "rdsguard-guardrails"));
+    }
+    assert_eq!(estate.scps_on(&org.root_id).await, ["FullAWSAccess", "rdsguard-guardrails-1"]);
+    assert_eq!(
+        estate.scps_on(&org.ou_id).await,
+        ["FullAWSAccess", "rdsguard-guardrails-1"],
+        "AWS attaches FullAWSAccess to new OUs"
+    );
+
+    let again =
+        handle_event(&custom_resource_request("Update", &cloudformation.url, Some("rdsguard-guardrails")), &manager)
+            .await
+            .unwrap();
+    assert!(again.plan.is_empty(), "the second apply must plan nothing: {:?}", again.plan);
+    assert_eq!(cloudformation.next().body["Status"], "SUCCESS");
+    assert_eq!(ours(&estate).await, policies, "same policies, same ids");
+    assert!(estate.alerts().await.is_empty(), "applying is not an alert");
+}
+
+#[tokio::test]
+async fn a_manual_update_policy_is_alerted_critical_and_the_content_restored() {
+    let estate = Estate::start().await;
+    let org = estate.create_organization().await;
+    let settings = settings(&org);
+    let manager = estate.guardrail_manager(&borrowed(&settings)).await;
+    let cloudformation = ResponseCatcher::start();
+    handle_event(&custom_resource_request("Create", &cloudformation.url, None), &manager).await.unwrap();
+    let (id, _) = ours(&estate).await.pop().unwrap();
+    let weakened =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"rds:DeleteDBSnapshot","Resource":"*"}]}"#;
+    estate.organizations().await.update_policy().policy_id(&id).content(weakened).send().await.unwrap();
+
+    let event = api_call(
+        ORGANIZATIONS,
+        "UpdatePolicy",
+        MOTO_ACCOUNT,
+        HOME_REGION,
+        json!({"policyId": id, "content": weakened}),
+        None,
+    );
+    let summary = handle_event(&event, &manager).await.unwrap();
+
+    assert_eq!(summary.outcome, "alerted");
+    assert_eq!(estate.scp_content(&id).await, expected(&settings)[0].1, "the content must be restored");
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let alert = &alerts[0];
+    assert_eq!(alert.rule(), "RDSGUARD.GUARDRAIL");
+    assert_eq!(alert.body["severity"], "CRITICAL");
+    assert_eq!(alert.body["actor"], "arn:aws:iam::123456789012:user/mallory");
+    assert_eq!(alert.body["event_name"], "UpdatePolicy");
+    assert_eq!(alert.body["resource_id"], id);
+    assert_eq!(alert.body["resource_type"], "AWS::Organizations::Policy");
+    assert_eq!(alert.body["observed"]["PolicyName"], "rdsguard-guardrails-1");
+    assert_eq!(alert.body["observed"]["SourceIPAddress"], "198.51.100.66");
+    assert_eq!(alert.body["action"]["kind"], "reapply_guardrails");
+    assert_eq!(alert.action_status(), "succeeded");
+    assert!(alert.body["action"]["detail"].as_str().unwrap().contains("~ update policy rdsguard-guardrails-1"));
+    assert_eq!(
+        alert.subject,
+        format!("CRITICAL RDSGUARD.GUARDRAIL {id} (123456789012/us-east-1): guardrail SCP edited - succeeded")
+    );
+
+    // The re-apply is itself an UpdatePolicy call: made by the function, it is not tampering.
+    let mut own = event.clone();
+    own["detail"]["userIdentity"]["arn"] = json!(
+        "arn:aws:sts::123456789012:assumed-role/rdsguard-GuardrailManagerFunctionRole-X/rdsguard-guardrail-manager"
+    );
+    assert_eq!(handle_event(&own, &manager).await.unwrap().outcome, "ignored");
+    assert!(estate.alerts().await.is_empty());
+}
+
+#[tokio::test]
+async fn alert_mode_reports_a_detach_but_leaves_it() {
+    let estate = Estate::start().await;
+    let org = estate.create_organization().await;
+    let mut settings = settings(&org);
+    settings.push(("MODE", "alert".to_owned()));
+    let manager = estate.guardrail_manager(&borrowed(&settings)).await;
+    let cloudformation = ResponseCatcher::start();
+    handle_event(&custom_resource_request("Create", &cloudformation.url, None), &manager).await.unwrap();
+    let (id, _) = ours(&estate).await.pop().unwrap();
+    estate.organizations().await.detach_policy().policy_id(&id).target_id(&org.ou_id).send().await.unwrap();
+
+    let event = api_call(
+        ORGANIZATIONS,
+        "DetachPolicy",
+        MOTO_ACCOUNT,
+        HOME_REGION,
+        json!({"policyId": id, "targetId": org.ou_id}),
+        None,
+    );
+    handle_event(&event, &manager).await.unwrap();
+
+    assert_eq!(estate.scps_on(&org.ou_id).await, ["FullAWSAccess"], "MODE=alert changes nothing");
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].action_status(), "not_attempted");
+    let detail = alerts[0].body["action"]["detail"].as_str().unwrap();
+    assert!(detail.contains(&format!("+ attach policy rdsguard-guardrails-1 to {}", org.ou_id)), "{detail}");
+}
+
+#[tokio::test]
+async fn the_scheduled_drift_check_re_attaches_and_is_quiet_when_in_sync() {
+    let estate = Estate::start().await;
+    let org = estate.create_organization().await;
+    let settings = settings(&org);
+    let manager = estate.guardrail_manager(&borrowed(&settings)).await;
+    let cloudformation = ResponseCatcher::start();
+    handle_event(&custom_resource_request("Create", &cloudformation.url, None), &manager).await.unwrap();
+    let scheduled = json!({
+        "version": "0", "id": "drift-1", "detail-type": "Scheduled Event", "source": "aws.scheduler",
+        "account": MOTO_ACCOUNT, "time": "2026-11-23T10:00:00Z", "region": HOME_REGION, "resources": [], "detail": {}
+    });
+    assert_eq!(handle_event(&scheduled, &manager).await.unwrap().outcome, "in_sync");
+
+    let (id, _) = ours(&estate).await.pop().unwrap();
+    estate.organizations().await.detach_policy().policy_id(&id).target_id(&org.root_id).send().await.unwrap();
+    let summary = handle_event(&scheduled, &manager).await.unwrap();
+
+    assert_eq!(summary.outcome, "alerted");
+    assert_eq!(estate.scps_on(&org.root_id).await, ["FullAWSAccess", "rdsguard-guardrails-1"]);
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!((alerts[0].body["severity"].as_str(), alerts[0].action_status()), (Some("HIGH"), "succeeded"));
+}
+
+#[tokio::test]
+async fn foreign_policies_are_never_modified_and_delete_removes_only_ours() {
+    let estate = Estate::start().await;
+    let org = estate.create_organization().await;
+    let settings = settings(&org);
+    let foreign = estate.create_foreign_policy("platform-team", FOREIGN, &[&org.root_id, &org.ou_id]).await;
+    // Same prefix, but not tagged as managed: not ours either.
+    let lookalike = estate.create_foreign_policy("rdsguard-guardrails-legacy", FOREIGN, &[&org.ou_id]).await;
+    let manager = estate.guardrail_manager(&borrowed(&settings)).await;
+    let cloudformation = ResponseCatcher::start();
+    handle_event(&custom_resource_request("Create", &cloudformation.url, None), &manager).await.unwrap();
+    assert_eq!(cloudformation.next().body["Status"], "SUCCESS");
+
+    // Someone edits their own policy: none of rdsguard's business.
+    let event = api_call(ORGANIZATIONS, "UpdatePolicy", MOTO_ACCOUNT, HOME_REGION, json!({"policyId": foreign}), None);
+    let summary = handle_event(&event, &manager).await.unwrap();
+    assert_eq!(summary.outcome, "ignored", "{summary:?}");
+    assert!(estate.alerts().await.is_empty());
+
+    let deleted =
+        handle_event(&custom_resource_request("Delete", &cloudformation.url, Some("rdsguard-guardrails")), &manager)
+            .await
+            .unwrap();
+    assert_eq!(deleted.outcome, "removed");
+    assert_eq!(cloudformation.next().body["Status"], "SUCCESS");
+    assert!(ours(&estate).await.iter().all(|(id, _)| id == &lookalike), "only the lookalike keeps the prefix");
+    for id in [&foreign, &lookalike] {
+        assert_eq!(estate.scp_content(id).await, serde_json::from_str::<Value>(FOREIGN).unwrap());
+    }
+    assert_eq!(estate.scps_on(&org.root_id).await, ["FullAWSAccess", "platform-team"]);
+    assert_eq!(estate.scps_on(&org.ou_id).await, ["FullAWSAccess", "platform-team", "rdsguard-guardrails-legacy"]);
+}
+
+#[tokio::test]
+async fn a_target_at_its_quota_fails_the_stack_with_the_limit_named_and_changes_nothing() {
+    let estate = Estate::start().await;
+    let org = estate.create_organization().await;
+    for name in ["team-a", "team-b", "team-c", "team-d"] {
+        estate.create_foreign_policy(name, FOREIGN, &[&org.root_id]).await;
+    }
+    let manager = estate.guardrail_manager(&borrowed(&settings(&org))).await;
+    let cloudformation = ResponseCatcher::start();
+
+    let summary = handle_event(&custom_resource_request("Create", &cloudformation.url, None), &manager).await.unwrap();
+
+    assert_eq!(summary.outcome, "failed");
+    let response = cloudformation.next();
+    assert_eq!(response.body["Status"], "FAILED");
+    let reason = response.body["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("target {} would need 6 SCPs but AWS allows at most 5 per target", org.root_id)),
+        "{reason}"
+    );
+    assert!(ours(&estate).await.is_empty(), "nothing is created when the plan cannot fit");
+    assert!(!cloudformation.more(), "exactly one answer per request");
+}
+
+#[tokio::test]
+async fn an_unusable_request_still_answers_cloudformation() {
+    let estate = Estate::start().await;
+    let org = estate.create_organization().await;
+    let manager = estate.guardrail_manager(&borrowed(&settings(&org))).await;
+    let cloudformation = ResponseCatcher::start();
+    let mut request = custom_resource_request("Create", &cloudformation.url, None);
+    request["RequestType"] = json!("Replace");
+
+    handle_event(&request, &manager).await.unwrap();
+
+    let response = cloudformation.next();
+    assert_eq!(response.body["Status"], "FAILED");
+    assert!(response.body["Reason"].as_str().unwrap().contains("\"Replace\" is not Create, Update or Delete"));
+}
+
+#[tokio::test]
+async fn invalid_settings_still_answer_cloudformation_with_the_variable_named() {
+    use guardrail_manager::custom_resource::HttpResponseSender;
+
+    let problem = GuardrailSettings::from_vars([("GUARDRAILS".to_owned(), "protect-databases".to_owned())])
+        .unwrap_err()
+        .to_string();
+    let cloudformation = ResponseCatcher::start();
+    let responses = HttpResponseSender::new().unwrap();
+
+    let summary = guardrail_manager::handle_unconfigured(
+        &custom_resource_request("Create", &cloudformation.url, None),
+        &problem,
+        &responses,
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(summary.outcome, "failed");
+    let response = cloudformation.next();
+    assert_eq!(response.body["Status"], "FAILED");
+    assert!(
+        response.body["Reason"].as_str().unwrap().contains("GUARDRAIL_TARGETS is required but not set"),
+        "{}",
+        response.body
+    );
+    let scheduled = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+    assert!(
+        guardrail_manager::handle_unconfigured(&scheduled, &problem, &responses).await.is_err(),
+        "other triggers fail loudly"
+    );
+}
+
+const REAL_EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tests/fixtures/real-events");
+
+fn real_event(name: &str) -> String {
+    std::fs::read_to_string(format!("{REAL_EVENTS}/{name}")).unwrap()
+}
+
+/// The real Organizations records (bare CloudTrail records, as forwarders and test tools send
+/// them): the sanitised placeholders are refused, the same records with real ids are alerted.
+#[tokio::test]
+async fn real_organizations_records_are_handled_as_captured() {
+    let estate = Estate::start().await;
+    let org = estate.create_organization().await;
+    let settings = settings(&org);
+    let manager = estate.guardrail_manager(&borrowed(&settings)).await;
+    let cloudformation = ResponseCatcher::start();
+    handle_event(&custom_resource_request("Create", &cloudformation.url, None), &manager).await.unwrap();
+    let (id, _) = ours(&estate).await.pop().unwrap();
+
+    // As captured: the management account id is a placeholder, so nobody can be named safely.
+    let detach = real_event("cloudtrail-organizations-DetachPolicy-SCP-console-root.json");
+    let as_captured: Value = serde_json::from_str(&detach.replace("p-bvdv3rx3", &id)).unwrap();
+    let error = handle_event(&as_captured, &manager).await.unwrap_err();
+    assert_eq!(error.kind(), "UnusableEvent", "{error}");
+
+    // The root user detaches the guardrail from the OU in the console.
+    estate.organizations().await.detach_policy().policy_id(&id).target_id(&org.ou_id).send().await.unwrap();
+    let real: Value = serde_json::from_str(
+        &detach
+            .replace("<MANAGEMENT_ACCT_ID>", MOTO_ACCOUNT)
+            .replace("<MEMBER_ACCT_ID>", &org.ou_id)
+            .replace("p-bvdv3rx3", &id),
+    )
+    .unwrap();
+    handle_event(&real, &manager).await.unwrap();
+    assert_eq!(estate.scps_on(&org.ou_id).await, ["FullAWSAccess", "rdsguard-guardrails-1"], "re-attached");
+
+    // A failed AttachPolicy of the guardrail elsewhere: an attempt, nothing re-applied.
+    let failed: Value = serde_json::from_str(
+        &real_event("cloudtrail-organizations-AttachPolicy-PolicyTypeNotEnabled-awsdocs.json")
+            .replace("111111111111", MOTO_ACCOUNT)
+            .replace("p-examplepolicyid111", &id),
+    )
+    .unwrap();
+    handle_event(&failed, &manager).await.unwrap();
+
+    // Leaving the organisation is not a policy call guardrail-manager handles.
+    let leave: Value = serde_json::from_str(&real_event(
+        "cloudtrail-organizations-LeaveOrganization-AccessDenied-stratus-red-team.json",
+    ))
+    .unwrap();
+    assert_eq!(handle_event(&leave, &manager).await.unwrap().outcome, "ignored");
+
+    let alerts = estate.alerts().await;
+    let seen: Vec<(&str, &str, &str, &str)> = alerts
+        .iter()
+        .map(|a| {
+            (
+                a.body["event_name"].as_str().unwrap(),
+                a.body["severity"].as_str().unwrap(),
+                a.body["actor"].as_str().unwrap(),
+                a.action_status(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("DetachPolicy", "CRITICAL", "arn:aws:iam::123456789012:root", "succeeded"),
+            ("AttachPolicy", "HIGH", "arn:aws:iam::123456789012:user/diego", "not_attempted"),
+        ]
+    );
+    assert_eq!(alerts[1].body["observed"]["ErrorCode"], "PolicyTypeNotEnabledException");
+}
+
+#[tokio::test]
+async fn scps_disabled_on_the_root_are_enabled_again_and_the_guardrails_re_applied() {
+    let estate = Estate::start().await;
+    let org = estate.create_organization().await;
+    let organizations = estate.organizations().await;
+    organizations
+        .enable_policy_type()
+        .root_id(&org.root_id)
+        .policy_type(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
+        .send()
+        .await
+        .unwrap();
+    let settings = settings(&org);
+    let manager = estate.guardrail_manager(&borrowed(&settings)).await;
+    let cloudformation = ResponseCatcher::start();
+    handle_event(&custom_resource_request("Create", &cloudformation.url, None), &manager).await.unwrap();
+    let (id, _) = ours(&estate).await.pop().unwrap();
+    organizations
+        .disable_policy_type()
+        .root_id(&org.root_id)
+        .policy_type(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
+        .send()
+        .await
+        .unwrap();
+    // AWS detaches every SCP when the type is disabled (moto does not): do it as AWS would.
+    organizations.detach_policy().policy_id(&id).target_id(&org.root_id).send().await.unwrap();
+
+    let event = api_call(
+        ORGANIZATIONS,
+        "DisablePolicyType",
+        MOTO_ACCOUNT,
+        HOME_REGION,
+        json!({"rootId": org.root_id, "policyType": "SERVICE_CONTROL_POLICY"}),
+        None,
+    );
+    handle_event(&event, &manager).await.unwrap();
+
+    let roots = organizations.list_roots().send().await.unwrap();
+    let types: Vec<String> =
+        roots.roots()[0].policy_types().iter().filter_map(|t| t.r#type()).map(|t| t.as_str().to_owned()).collect();
+    assert_eq!(types, ["SERVICE_CONTROL_POLICY"], "SCPs enabled again");
+    assert_eq!(estate.scps_on(&org.root_id).await, ["FullAWSAccess", "rdsguard-guardrails-1"]);
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].body["resource_type"], "AWS::Organizations::Root");
+    assert_eq!(alerts[0].body["resource_id"], org.root_id);
+    assert_eq!((alerts[0].body["severity"].as_str(), alerts[0].action_status()), (Some("CRITICAL"), "succeeded"));
+}
