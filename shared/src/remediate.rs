@@ -32,6 +32,9 @@ pub enum ActionKind {
     StartLogging,
     /// GuardDuty UpdateDetector Enable=true on a detector someone disabled (pipeline-guard).
     EnableDetector,
+    /// sts:AssumeRole of the member role in the resource's account, before anything could be
+    /// checked there (fails when the account is not set up: see [`crate::member_access`]).
+    AssumeMemberRole,
     /// The policy says alert only.
     AlertOnly,
     /// Nothing is done (exempt resource).
@@ -227,7 +230,8 @@ where
             | ActionKind::CreateSnapshot
             | ActionKind::Responses
             | ActionKind::StartLogging
-            | ActionKind::EnableDetector,
+            | ActionKind::EnableDetector
+            | ActionKind::AssumeMemberRole,
             _,
         ) => return ActionOutcome::new(kind, ActionStatus::NotAttempted, "nothing to execute"),
     };

@@ -6,9 +6,10 @@ use rdsguard::aws::{AlertPublisher, AwsError, RdsConnector, RdsPort, SessionErro
 use rdsguard::database::{Database, DatabaseKind};
 use rdsguard::event::EventError;
 use rdsguard::finding::Finding;
+use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::policy::{Policy, RuleAction};
 use rdsguard::remediate::{execute, plan, ActionKind, ActionOutcome, ActionStatus, Confirmation, Plan};
-use rdsguard::report::{deliver, AlertDelivery, FindingSummary, Outcome, PublishFailure};
+use rdsguard::report::{deliver, deliver_alerts, AlertDelivery, FindingSummary, Outcome, PublishFailure};
 use rdsguard::rules::{evaluate_database, RuleId, Verdict};
 use serde::Serialize;
 use serde_json::Value;
@@ -59,7 +60,7 @@ impl RdsGuardError {
 /// What the invocation did, returned to the caller (and visible in `cargo lambda invoke`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
-    /// `checked` or `ignored`.
+    /// `checked`, `ignored`, or `unreachable` (the member role could not be assumed: alerted).
     pub outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -105,7 +106,12 @@ pub async fn handle_event(payload: &Value, guard: &RdsGuard) -> Result<Summary, 
 
 async fn check_target(target: &Target, guard: &RdsGuard) -> Result<Summary, RdsGuardError> {
     let context = &target.context;
-    let rds = guard.rds.connect(&target.account, &target.region).await?;
+    let rds = match guard.rds.connect(&target.account, &target.region).await {
+        Ok(rds) => rds,
+        Err(e) if is_member_setup_error(&e) => return alert_unreachable(target, &e, guard).await,
+        Err(e) => return Err(e.into()),
+    };
+    let acted_as = guard.rds.acting_as(&target.account, &target.region).await;
     let Some(db) = describe_first(rds.as_ref(), target).await? else {
         let reason = format!(
             "{} {} does not exist in {}/{} (deleted, or never created)",
@@ -158,6 +164,7 @@ async fn check_target(target: &Target, guard: &RdsGuard) -> Result<Summary, RdsG
         publisher: guard.alerts.as_ref(),
         undelivered: guard.undelivered.as_deref(),
         source: FUNCTION_NAME,
+        acted_as: acted_as.as_deref(),
     };
     let summaries = deliver(due, context, delivery).await.map_err(|(_, failure)| failure)?;
     Ok(Summary {
@@ -168,6 +175,39 @@ async fn check_target(target: &Target, guard: &RdsGuard) -> Result<Summary, RdsG
         resource: Some(db.state.arn.clone().unwrap_or_else(|| db.state.identifier.clone())),
         findings: summaries,
         undetermined,
+    })
+}
+
+/// The account is not set up for rdsguard (its member role cannot be assumed): one failed-status
+/// alert saying so, and a successful invocation — retrying cannot create the role.
+async fn alert_unreachable(target: &Target, error: &SessionError, guard: &RdsGuard) -> Result<Summary, RdsGuardError> {
+    error!(account = %target.account, region = %target.region, error = %error, "member account not reachable; alerting");
+    let id = target.identifiers.first().cloned().unwrap_or_default();
+    let kind = match target.kind {
+        DatabaseKind::Instance => "db",
+        DatabaseKind::Cluster => "cluster",
+    };
+    let resource = UnreachableResource {
+        resource_type: target.kind.aws_type(),
+        resource_arn: format!("arn:{}:rds:{}:{}:{kind}:{id}", target.region.partition(), target.region, target.account),
+        resource_id: id,
+    };
+    let alert = unreachable_alert(&target.account, &target.region, &resource, &target.context, error, FUNCTION_NAME);
+    let delivery = AlertDelivery {
+        publisher: guard.alerts.as_ref(),
+        undelivered: guard.undelivered.as_deref(),
+        source: FUNCTION_NAME,
+        acted_as: None,
+    };
+    let findings = deliver_alerts(vec![alert], delivery).await.map_err(|(_, failure)| failure)?;
+    Ok(Summary {
+        outcome: "unreachable",
+        reason: Some(error.to_string()),
+        event_id: Some(target.context.event_id.clone()),
+        event_name: Some(target.context.event_name.clone()),
+        resource: Some(resource.resource_arn),
+        findings,
+        undetermined: Vec::new(),
     })
 }
 

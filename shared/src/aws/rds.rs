@@ -43,6 +43,13 @@ impl<T: DatabaseInventory + DatabaseRemediation> RdsPort for T {}
 #[async_trait]
 pub trait RdsConnector: Send + Sync {
     async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<Arc<dyn RdsPort>, SessionError>;
+
+    /// The IAM role calls in `account` are made as, named in alerts ([`AccountSessions::acting_as`]);
+    /// `None` when not known.
+    async fn acting_as(&self, account: &AccountId, region: &AwsRegion) -> Option<String> {
+        let _ = (account, region);
+        None
+    }
 }
 
 /// RDS through the AWS SDK.
@@ -225,5 +232,9 @@ impl RdsConnector for SessionRdsConnector {
                 Arc::new(SdkRds::new(aws_sdk_rds::Client::new(config)))
             })
             .await
+    }
+
+    async fn acting_as(&self, account: &AccountId, region: &AwsRegion) -> Option<String> {
+        self.sessions.acting_as(account, region).await.ok()
     }
 }
