@@ -103,3 +103,11 @@ pub fn granted_actions(template: &Value, logical_id: &str, unscoped: &[&str]) ->
     }
     granted
 }
+
+/// templates/member.yaml, the member-account stack (issue 7).
+pub const MEMBER_TEMPLATE_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../templates/member.yaml");
+
+pub fn member_template() -> Value {
+    let text = std::fs::read_to_string(MEMBER_TEMPLATE_PATH).expect("templates/member.yaml is readable");
+    serde_yaml::from_str(&text).expect("templates/member.yaml is valid YAML (long-form intrinsics only)")
+}
