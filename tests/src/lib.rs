@@ -7,6 +7,7 @@ pub mod estate;
 pub mod events;
 pub mod moto;
 pub mod network;
+pub mod organization;
 pub mod template;
 pub mod threat_events;
 pub mod watchers;

@@ -82,10 +82,7 @@ fn member_role_trusts_only_the_central_functions_inside_the_organisation() {
     let principal = at(trust, &["Principal"]);
     assert_eq!(principal.as_mapping().map(|m| m.len()), Some(1), "only AWS principals: {principal:?}");
     assert_eq!(at(principal, &["AWS", "Ref"]).as_str(), Some("CentralFunctionRoleArns"));
-    assert_eq!(
-        at(trust, &["Condition", "StringEquals", "aws:PrincipalOrgID", "Ref"]).as_str(),
-        Some("OrganizationId")
-    );
+    assert_eq!(at(trust, &["Condition", "StringEquals", "aws:PrincipalOrgID", "Ref"]).as_str(), Some("OrganizationId"));
     // The central stack hands out exactly the four function roles for that parameter.
     let central = template();
     let output = at(&central, &["Outputs", "MemberRoleTrustedArns", "Value", "Fn::Join"]).as_sequence().unwrap();
@@ -110,7 +107,9 @@ fn every_central_rule_has_a_forwarder_with_the_same_pattern_retries_and_a_dead_l
             let forwarder_id = format!("Forward{name}");
             expected_forwarders.insert(forwarder_id.clone());
             let forwarder = member["Resources"].get(&forwarder_id).unwrap_or_else(|| {
-                panic!("templates/member.yaml has no {forwarder_id}: member accounts would not forward {function}.{name}")
+                panic!(
+                    "templates/member.yaml has no {forwarder_id}: member accounts would not forward {function}.{name}"
+                )
             });
             assert_eq!(at(forwarder, &["Type"]).as_str(), Some("AWS::Events::Rule"));
             assert_eq!(
