@@ -8,11 +8,11 @@
 use std::sync::Arc;
 
 use rds_guard::{handle_event, RdsGuard};
-use rdsguard::aws::SessionRdsConnector;
+use rdsguard::aws::{SessionNetworkConnector, SessionRdsConnector};
 use rdsguard::member_access::MEMBER_ACCESS_RULE;
 use rdsguard::startup::Plumbing;
 use rdsguard_tests::estate::NewInstance;
-use rdsguard_tests::events::create_db_instance;
+use rdsguard_tests::events::{authorize_ingress, create_db_instance};
 use rdsguard_tests::organization::Organization;
 use rdsguard_tests::template::member_role_actions;
 use rdsguard_tests::{Estate, MOTO_ACCOUNT};
@@ -137,4 +137,38 @@ async fn the_central_accounts_own_database_is_fixed_with_the_functions_own_crede
     assert_eq!(alerts[0].body["account"], CENTRAL);
     // In its own account rdsguard assumes nothing: the alert names the function's own identity.
     assert_eq!(alerts[0].body["acted_as"], org.central_identity_arn());
+}
+
+#[tokio::test]
+async fn network_guard_alerts_a_member_that_is_not_set_up_instead_of_failing() {
+    let estate = Estate::start().await;
+    let mut org = Organization::new(&estate, CENTRAL);
+    org.allow_central(&network_guard::iam_actions());
+    org.deny_assume_role_into(&member_role_arn(MEMBER_B));
+    let policy = estate.policy(&[("MEMBER_ROLE_NAME", ROLE)]);
+    let plumbing = Plumbing::new(policy.clone(), org.central_config().await);
+    let guard = estate.network_guard_with(
+        policy,
+        Arc::new(SessionNetworkConnector::new(plumbing.sessions)),
+        org.pausing_publisher(plumbing.alerts),
+        plumbing.undelivered,
+    );
+
+    org.enforce_iam(true);
+    let event = authorize_ingress(MEMBER_B, REGION, "sg-0123456789abcdef0", 5432, &["0.0.0.0/0"]);
+    let summary = network_guard::handle_event(&event, &guard).await;
+    org.enforce_iam(false);
+
+    let summary = summary.expect("a member that is not set up must not fail the invocation");
+    assert_eq!(summary.outcome, "unreachable");
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].rule(), MEMBER_ACCESS_RULE);
+    assert_eq!(alerts[0].action_status(), "failed");
+    assert_eq!(alerts[0].body["source"], "network-guard");
+    assert_eq!(
+        alerts[0].body["resource"],
+        format!("arn:aws:ec2:{REGION}:{MEMBER_B}:security-group/sg-0123456789abcdef0")
+    );
+    assert_eq!(alerts[0].body["resource_type"], "AWS::EC2::SecurityGroup");
 }
