@@ -172,3 +172,32 @@ async fn network_guard_alerts_a_member_that_is_not_set_up_instead_of_failing() {
     );
     assert_eq!(alerts[0].body["resource_type"], "AWS::EC2::SecurityGroup");
 }
+
+#[tokio::test]
+async fn an_unreachable_member_alert_that_cannot_be_published_still_fails_the_invocation() {
+    let estate = Estate::start().await;
+    let mut org = Organization::new(&estate, CENTRAL);
+    org.allow_central(&rds_guard::iam_actions());
+    org.deny_assume_role_into(&member_role_arn(MEMBER_B));
+    let missing_topic = format!("arn:aws:sns:us-east-1:{CENTRAL}:no-such-topic");
+    let policy = estate.policy(&[("MEMBER_ROLE_NAME", ROLE), ("ALERT_TOPIC_ARN", &missing_topic)]);
+    let plumbing = Plumbing::new(policy.clone(), org.central_config().await);
+    let guard = RdsGuard {
+        policy,
+        rds: Arc::new(SessionRdsConnector::new(plumbing.sessions)),
+        alerts: org.pausing_publisher(plumbing.alerts),
+        undelivered: plumbing.undelivered,
+        confirmation: Default::default(),
+    };
+
+    org.enforce_iam(true);
+    let result = handle_event(&create_db_instance(MEMBER_B, REGION, DB, true, true), &guard).await;
+    org.enforce_iam(false);
+
+    let error = result.expect_err("an alert that cannot be published fails the invocation, so the event is retried");
+    assert_eq!(error.kind(), "AlertPublishFailed");
+    let kept = estate.dead_letters().await;
+    assert_eq!(kept.len(), 1, "the undelivered alert is kept: {kept:#?}");
+    assert_eq!(kept[0]["rule"], MEMBER_ACCESS_RULE, "{:#}", kept[0]);
+    assert_eq!(kept[0]["action"]["status"], "failed");
+}
