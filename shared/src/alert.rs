@@ -38,6 +38,10 @@ pub struct Alert {
     pub action: ActionOutcome,
     /// The rdsguard function that raised it.
     pub source: String,
+    /// The IAM role rdsguard acted as in the resource's account: the member role it assumed
+    /// (`arn:<partition>:iam::<account>:role/<MEMBER_ROLE_NAME>`) or, in its own account, the
+    /// function's own role. `null` when it could not act there at all (see `action.detail`).
+    pub acted_as: Option<String>,
 }
 
 impl Alert {
@@ -60,7 +64,14 @@ impl Alert {
             observed: finding.observed.clone(),
             action,
             source: source.to_owned(),
+            acted_as: None,
         }
+    }
+
+    /// The same alert, naming the role rdsguard acted as (see [`Alert::acted_as`]).
+    pub fn acting_as(mut self, role: Option<&str>) -> Self {
+        self.acted_as = role.map(str::to_owned);
+        self
     }
 
     /// e.g. `CRITICAL RDS.2 cruddur-db-instance (123456789012/us-east-1): publicly accessible - succeeded`
@@ -143,6 +154,7 @@ mod tests {
             "event_name",
             "observed",
             "action",
+            "acted_as",
         ] {
             assert!(body.get(key).is_some(), "missing {key}");
         }
@@ -151,6 +163,14 @@ mod tests {
         assert_eq!(body["resource"], "arn:aws:rds:us-east-1:123456789012:db:cruddur-db-instance");
         assert_eq!(body["resource_type"], "AWS::RDS::DBInstance");
         assert_eq!(body["action"], json!({"kind": "make_private", "status": "succeeded", "detail": "ok"}));
+        assert_eq!(body["acted_as"], Value::Null);
+    }
+
+    #[test]
+    fn body_names_the_role_rdsguard_acted_as() {
+        let role = "arn:aws:iam::210987654321:role/rdsguard-remediation";
+        let body: Value = serde_json::from_str(&alert("db").acting_as(Some(role)).body().unwrap()).unwrap();
+        assert_eq!(body["acted_as"], role);
     }
 
     #[test]

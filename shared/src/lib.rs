@@ -22,3 +22,6 @@ pub mod report;
 pub mod rules;
 pub mod startup;
 pub mod telemetry;
+// Issue 7: organisation-wide deployment.
+pub mod member_access;
+pub mod metrics;

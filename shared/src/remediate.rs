@@ -46,6 +46,9 @@ pub enum ActionKind {
     EnableDetector,
     /// guardrail-manager re-applies its managed Service Control Policies (content, attachments).
     ReapplyGuardrails,
+    /// sts:AssumeRole of the member role in the resource's account, before anything could be
+    /// checked there (fails when the account is not set up: see [`crate::member_access`]).
+    AssumeMemberRole,
     /// The policy says alert only.
     AlertOnly,
     /// Nothing is done (exempt resource).
@@ -280,7 +283,8 @@ where
             | ActionKind::EnforceTls
             | ActionKind::MakeSnapshotPrivate
             | ActionKind::UnshareSnapshot
-            | ActionKind::ReapplyGuardrails,
+            | ActionKind::ReapplyGuardrails
+            | ActionKind::AssumeMemberRole,
             _,
         ) => return ActionOutcome::new(kind, ActionStatus::NotAttempted, "nothing to execute"),
     };

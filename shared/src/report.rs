@@ -40,6 +40,8 @@ pub struct AlertDelivery<'a> {
     pub undelivered: Option<&'a dyn UndeliveredAlertSink>,
     /// The rdsguard function raising the alerts.
     pub source: &'a str,
+    /// The IAM role the function acted as in the resource's account (named in each alert).
+    pub acted_as: Option<&'a str>,
 }
 
 /// A finding, what was done about it, and whether its alert is due (`Some(note)`: not alerted,
@@ -60,30 +62,61 @@ pub async fn deliver(
     let mut summaries = Vec::with_capacity(outcomes.len());
     let mut errors: Vec<AwsError> = Vec::new();
     for Outcome { finding, action, suppressed } in outcomes {
-        let summary = |action, message_id, note: Option<&str>| FindingSummary {
-            rule: finding.rule.as_str().to_owned(),
-            severity: finding.severity.as_str().to_owned(),
-            resource: finding.resource.clone(),
-            action,
-            alert_message_id: message_id,
-            alert_note: note.map(str::to_owned),
-        };
         if let Some(note) = suppressed {
-            summaries.push(summary(action, None, Some(note)));
+            summaries.push(FindingSummary {
+                rule: finding.rule.as_str().to_owned(),
+                severity: finding.severity.as_str().to_owned(),
+                resource: finding.resource.clone(),
+                action,
+                alert_message_id: None,
+                alert_note: Some(note.to_owned()),
+            });
             continue;
         }
-        let alert = Alert::new(finding, context, action.clone(), delivery.source);
-        let message_id = match delivery.publisher.publish(&alert).await {
-            Ok(id) => Some(id),
-            Err(e) => {
-                error!(rule = %finding.rule, resource = %finding.resource, error = %e, "alert could not be published");
-                keep_undelivered(delivery.undelivered, &alert, &e).await;
-                errors.push(e);
-                None
-            }
-        };
-        summaries.push(summary(action, message_id, None));
+        let alert = Alert::new(finding, context, action, delivery.source).acting_as(delivery.acted_as);
+        summaries.push(publish_one(alert, delivery, &mut errors).await);
     }
+    finish(summaries, errors)
+}
+
+/// Publishes alerts that were built without a finding (e.g. [`crate::member_access`]), like
+/// [`deliver`] does: every one attempted, undeliverable ones kept, `Err` if any failed.
+pub async fn deliver_alerts(
+    alerts: Vec<Alert>,
+    delivery: AlertDelivery<'_>,
+) -> Result<Vec<FindingSummary>, (Vec<FindingSummary>, PublishFailure)> {
+    let mut summaries = Vec::with_capacity(alerts.len());
+    let mut errors: Vec<AwsError> = Vec::new();
+    for alert in alerts {
+        summaries.push(publish_one(alert, delivery, &mut errors).await);
+    }
+    finish(summaries, errors)
+}
+
+async fn publish_one(alert: Alert, delivery: AlertDelivery<'_>, errors: &mut Vec<AwsError>) -> FindingSummary {
+    let message_id = match delivery.publisher.publish(&alert).await {
+        Ok(id) => Some(id),
+        Err(e) => {
+            error!(rule = %alert.rule, resource = %alert.resource, error = %e, "alert could not be published");
+            keep_undelivered(delivery.undelivered, &alert, &e).await;
+            errors.push(e);
+            None
+        }
+    };
+    FindingSummary {
+        rule: alert.rule,
+        severity: alert.severity,
+        resource: alert.resource,
+        action: alert.action,
+        alert_message_id: message_id,
+        alert_note: None,
+    }
+}
+
+fn finish(
+    summaries: Vec<FindingSummary>,
+    errors: Vec<AwsError>,
+) -> Result<Vec<FindingSummary>, (Vec<FindingSummary>, PublishFailure)> {
     match errors.first() {
         None => Ok(summaries),
         Some(first) => {

@@ -61,3 +61,33 @@ pub fn function_iam_actions(adapters: &[&[&'static str]]) -> Vec<&'static str> {
     actions.dedup();
     actions
 }
+
+/// The IAM actions the member role (`MEMBER_ROLE_NAME`, templates/member.yaml) must allow: what the
+/// functions call in the accounts they watch — the union of their `iam_actions()` without the
+/// central plumbing ([`Plumbing::IAM_ACTIONS`]: publishing alerts to the central topic, the central
+/// dead-letter queue, assuming the member role itself), which stays in the central account.
+/// Sorted, without repeats. A test checks member.yaml grants exactly these.
+pub fn member_role_iam_actions(function_actions: &[&[&'static str]]) -> Vec<&'static str> {
+    let central: Vec<&str> = Plumbing::IAM_ACTIONS.iter().flat_map(|list| list.iter().copied()).collect();
+    let mut actions: Vec<&'static str> =
+        function_actions.iter().flat_map(|list| list.iter().copied()).filter(|a| !central.contains(a)).collect();
+    actions.sort_unstable();
+    actions.dedup();
+    actions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_role_actions_leave_the_central_plumbing_out() {
+        let rds = function_iam_actions(&[&["rds:DescribeDBInstances", "rds:ModifyDBInstance"]]);
+        let ec2 = function_iam_actions(&[&["ec2:DescribeSecurityGroups", "rds:DescribeDBInstances"]]);
+        assert!(rds.contains(&"sns:Publish") && rds.contains(&"sts:AssumeRole"));
+        assert_eq!(
+            member_role_iam_actions(&[&rds, &ec2]),
+            ["ec2:DescribeSecurityGroups", "rds:DescribeDBInstances", "rds:ModifyDBInstance"]
+        );
+    }
+}

@@ -8,6 +8,7 @@ pub mod events;
 pub mod moto;
 pub mod network;
 pub mod organization;
+pub mod scp_organization;
 pub mod template;
 pub mod threat_events;
 pub mod watchers;

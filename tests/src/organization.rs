@@ -1,213 +1,222 @@
-//! An AWS Organization on moto for guardrail-manager: the organisation, an OU, policies someone
-//! else manages; guardrail-manager wired as its `main` wires it; and a local HTTP listener standing
-//! in for CloudFormation's pre-signed ResponseURL.
+//! An organisation on one moto server: the central security account (moto's default account) and
+//! member accounts, with IAM set up as the templates set it up, and moto's IAM enforcement switched
+//! on while the functions run, so that every call they make is authorised (or denied) by those
+//! policies.
+//!
+//! IAM is seeded with raw Query API calls (no IAM SDK crate needed): moto picks the account from the
+//! `x-moto-account-id` header and the service from the Authorization header's credential scope, and
+//! does not check signatures while enforcement is off.
+//!
+//! What moto does and does not model (moto 5.2.5, moto/iam/access_control.py):
+//! - With enforcement on (`POST /moto-api/reset-auth`), every request must carry a known access key
+//!   and is authorised against the caller's identity policies; assumed-role sessions are authorised
+//!   against the role's policies in the role's own account.
+//! - For sts:AssumeRole, moto reads a trust policy only when the role is in the caller's own
+//!   account; across accounts it evaluates the caller's identity policy alone, and it lets any
+//!   AssumeRole of a role that does not exist succeed ("the role does not need to exist",
+//!   moto/sts/models.py). So a member account without the role cannot deny on its side in moto.
+//!   [`Organization::deny_assume_role_into`] gives the closest real denial: an explicit Deny in the
+//!   central identity's policy, which makes moto's STS answer AssumeRole with AccessDenied — the same
+//!   response real STS gives when the role is missing or does not trust the caller.
+//! - moto cannot check the SigV4 signature of an SNS Publish from the Rust SDK: werkzeug hands it
+//!   the form already parsed, and moto re-encodes it as botocore would (spaces as `+`) while the
+//!   Rust SDK sent `%20`, so the signatures differ. [`PausingPublisher`] publishes each alert with
+//!   enforcement paused for that one call; sns:Publish itself is checked by the template tests.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::mpsc;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
 use std::sync::Arc;
-use std::time::Duration;
 
-use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
-use guardrail_manager::custom_resource::HttpResponseSender;
-use guardrail_manager::GuardrailManager;
-use rdsguard::aws::SdkOrganizations;
-use rdsguard::guardrails::GuardrailSettings;
-use rdsguard::policy::Policy;
+use async_trait::async_trait;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use rdsguard::alert::Alert;
+use rdsguard::aws::{AlertPublisher, AwsError};
 use serde_json::{json, Value};
 
 use crate::estate::HOME_REGION;
 use crate::Estate;
 
-/// The organisation's ids.
-#[derive(Debug, Clone)]
-pub struct Org {
-    pub root_id: String,
-    pub ou_id: String,
+/// The central identity the functions run as in these tests (moto has no Lambda execution role;
+/// an IAM user with the function's policy stands in for it).
+pub const CENTRAL_IDENTITY: &str = "rdsguard-central-function";
+
+pub struct Organization<'a> {
+    pub estate: &'a Estate,
+    pub central_account: String,
+    /// Statements of the central identity's policy.
+    central_statements: Vec<Value>,
 }
 
-/// One PUT received by [`ResponseCatcher`].
-#[derive(Debug, Clone)]
-pub struct CaughtResponse {
-    pub request_line: String,
-    pub content_type: Option<String>,
-    pub body: Value,
-}
-
-/// Listens on 127.0.0.1 for the custom resource answers and hands each one over.
-pub struct ResponseCatcher {
-    pub url: String,
-    received: mpsc::Receiver<CaughtResponse>,
-}
-
-impl ResponseCatcher {
-    pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
-        let port = listener.local_addr().expect("address").port();
-        let (sender, received) = mpsc::channel();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { return };
-                let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
-                let mut request_line = String::new();
-                reader.read_line(&mut request_line).expect("request line");
-                let (mut length, mut content_type) = (0usize, None);
-                loop {
-                    let mut header = String::new();
-                    reader.read_line(&mut header).expect("header");
-                    let header = header.trim_end();
-                    if header.is_empty() {
-                        break;
-                    }
-                    let (name, value) = header.split_once(':').unwrap_or((header, ""));
-                    match name.to_ascii_lowercase().as_str() {
-                        "content-length" => length = value.trim().parse().unwrap_or(0),
-                        "content-type" => content_type = Some(value.trim().to_owned()),
-                        _ => {}
-                    }
-                }
-                let mut body = vec![0; length];
-                reader.read_exact(&mut body).expect("body");
-                stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").ok();
-                let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let caught = CaughtResponse { request_line: request_line.trim_end().to_owned(), content_type, body };
-                if sender.send(caught).is_err() {
-                    return;
-                }
-            }
-        });
-        Self { url: format!("http://127.0.0.1:{port}/cloudformation-response?X-Amz-Signature=test"), received }
+impl<'a> Organization<'a> {
+    pub fn new(estate: &'a Estate, central_account: &str) -> Self {
+        Self { estate, central_account: central_account.to_owned(), central_statements: Vec::new() }
     }
 
-    /// The next answer (fails the test after 10 s without one).
-    pub fn next(&self) -> CaughtResponse {
-        self.received.recv_timeout(Duration::from_secs(10)).expect("a custom resource response was PUT")
-    }
-
-    /// Whether another answer arrived.
-    pub fn more(&self) -> bool {
-        self.received.recv_timeout(Duration::from_millis(200)).is_ok()
-    }
-}
-
-/// A CloudFormation custom resource request.
-pub fn custom_resource_request(request_type: &str, response_url: &str, physical_id: Option<&str>) -> Value {
-    let mut request = json!({
-        "RequestType": request_type,
-        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:rdsguard-guardrail-manager",
-        "ResponseURL": response_url,
-        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/rdsguard/0a1b2c3d",
-        "RequestId": format!("{request_type}-request"),
-        "LogicalResourceId": "GuardrailPolicies",
-        "ResourceType": "Custom::Guardrails",
-        "ResourceProperties": {"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:rdsguard-guardrail-manager"}
-    });
-    if let Some(id) = physical_id {
-        request["PhysicalResourceId"] = json!(id);
-    }
-    request
-}
-
-impl Estate {
-    pub async fn organizations(&self) -> aws_sdk_organizations::Client {
-        aws_sdk_organizations::Client::new(&self.moto.sdk_config(HOME_REGION).await)
-    }
-
-    /// Creates the organisation (moto attaches FullAWSAccess to the root and the management
-    /// account, as AWS does) and one OU under the root.
-    pub async fn create_organization(&self) -> Org {
-        let organizations = self.organizations().await;
-        organizations
-            .create_organization()
-            .feature_set(OrganizationFeatureSet::All)
-            .send()
-            .await
-            .expect("create organization");
-        let roots = organizations.list_roots().send().await.expect("list roots");
-        let root_id = roots.roots()[0].id().expect("root id").to_owned();
-        let ou = organizations
-            .create_organizational_unit()
-            .parent_id(&root_id)
-            .name("databases")
-            .send()
-            .await
-            .expect("create OU");
-        let ou_id = ou.organizational_unit().and_then(|o| o.id()).expect("OU id").to_owned();
-        Org { root_id, ou_id }
-    }
-
-    /// A policy someone else manages, attached to `targets`; returns its id.
-    pub async fn create_foreign_policy(&self, name: &str, content: &str, targets: &[&str]) -> String {
-        let organizations = self.organizations().await;
-        let created = organizations
-            .create_policy()
-            .name(name)
-            .description("the platform team's")
-            .content(content)
-            .r#type(PolicyType::ServiceControlPolicy)
-            .send()
-            .await
-            .expect("create policy");
-        let id = created.policy().and_then(|p| p.policy_summary()).and_then(|s| s.id()).expect("id").to_owned();
-        for target in targets {
-            organizations.attach_policy().policy_id(&id).target_id(*target).send().await.expect("attach");
+    /// One IAM Query API call in `account`; returns the response body (panics on an HTTP error).
+    pub fn iam(&self, account: &str, params: &[(&str, &str)]) -> String {
+        let mut body = String::from("Version=2010-05-08");
+        for (key, value) in params {
+            body.push('&');
+            body.push_str(key);
+            body.push('=');
+            body.push_str(&form_encode(value));
         }
-        id
+        let (status, response) = self.http(
+            "POST",
+            "/",
+            &[
+                ("x-moto-account-id", account),
+                ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"),
+                (
+                    "Authorization",
+                    "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, \
+                     SignedHeaders=host;x-amz-date, Signature=0",
+                ),
+                ("x-amz-date", "20260101T000000Z"),
+            ],
+            &body,
+        );
+        assert!(status.starts_with("HTTP/1.1 200"), "IAM {params:?} in {account} failed: {status}\n{response}");
+        response
     }
 
-    /// Every SCP: (id, name).
-    pub async fn scps(&self) -> Vec<(String, String)> {
-        let listed = self
-            .organizations()
-            .await
-            .list_policies()
-            .filter(PolicyType::ServiceControlPolicy)
-            .send()
-            .await
-            .expect("list policies");
-        listed
-            .policies()
-            .iter()
-            .map(|p| (p.id().unwrap_or_default().to_owned(), p.name().unwrap_or_default().to_owned()))
-            .collect()
+    fn http(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (String, String) {
+        http(&self.estate.moto.endpoint(), method, path, headers, body)
     }
 
-    pub async fn scp_content(&self, id: &str) -> Value {
-        let described = self.organizations().await.describe_policy().policy_id(id).send().await.expect("describe");
-        serde_json::from_str(described.policy().and_then(|p| p.content()).expect("content")).expect("JSON content")
+    /// Adds a statement to the central identity's policy (applied by [`Self::central_config`]).
+    pub fn allow_central(&mut self, actions: &[&str]) {
+        self.central_statements.push(json!({"Effect": "Allow", "Action": actions, "Resource": "*"}));
     }
 
-    /// Names of the SCPs attached to a target.
-    pub async fn scps_on(&self, target: &str) -> Vec<String> {
-        let listed = self
-            .organizations()
-            .await
-            .list_policies_for_target()
-            .target_id(target)
-            .filter(PolicyType::ServiceControlPolicy)
-            .send()
-            .await
-            .expect("list policies for target");
-        let mut names: Vec<String> = listed.policies().iter().filter_map(|p| p.name()).map(str::to_owned).collect();
-        names.sort();
-        names
+    /// See the module notes: an explicit Deny on the central side stands in for a member account
+    /// whose role is missing, because moto cannot deny on the member's side.
+    pub fn deny_assume_role_into(&mut self, role_arn: &str) {
+        self.central_statements.push(json!({"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": role_arn}));
     }
 
-    /// guardrail-manager wired as its `main` wires it, against moto, with extra settings.
-    pub async fn guardrail_manager(&self, settings: &[(&str, &str)]) -> GuardrailManager {
-        let vars = self.variables(settings);
-        let policy = Policy::from_vars(vars.clone()).expect("policy");
-        let guardrails = GuardrailSettings::from_vars(vars).expect("guardrail settings");
-        let plumbing = self.plumbing(&policy).await;
-        let organizations = self.organizations().await;
-        GuardrailManager {
-            policy,
-            settings: guardrails,
-            organization: Arc::new(SdkOrganizations::new(organizations)),
-            alerts: plumbing.alerts,
-            undelivered: plumbing.undelivered,
-            responses: Arc::new(HttpResponseSender::new().expect("HTTP client")),
-            function_name: Some("rdsguard-guardrail-manager".to_owned()),
-        }
+    /// Creates the central identity with its policy and returns SDK configuration acting as it.
+    pub async fn central_config(&self) -> SdkConfig {
+        let account = self.central_account.as_str();
+        self.iam(account, &[("Action", "CreateUser"), ("UserName", CENTRAL_IDENTITY)]);
+        let policy = json!({"Version": "2012-10-17", "Statement": self.central_statements}).to_string();
+        self.iam(
+            account,
+            &[
+                ("Action", "PutUserPolicy"),
+                ("UserName", CENTRAL_IDENTITY),
+                ("PolicyName", "function"),
+                ("PolicyDocument", &policy),
+            ],
+        );
+        let key = self.iam(account, &[("Action", "CreateAccessKey"), ("UserName", CENTRAL_IDENTITY)]);
+        let key_id = xml_text(&key, "AccessKeyId");
+        let secret = xml_text(&key, "SecretAccessKey");
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(self.estate.moto.endpoint())
+            .region(Region::new(HOME_REGION))
+            .credentials_provider(Credentials::new(key_id, secret, None, None, "central-function"))
+            .load()
+            .await
     }
+
+    /// The ARN of the central identity.
+    pub fn central_identity_arn(&self) -> String {
+        format!("arn:aws:iam::{}:user/{CENTRAL_IDENTITY}", self.central_account)
+    }
+
+    /// Creates the member role in `account` as templates/member.yaml does: trust for the central
+    /// identity within the organisation, and an inline policy allowing `actions`. (Resources are
+    /// `*` here: moto does not resolve the template's `Fn::Sub` ARNs.)
+    pub fn create_member_role(&self, account: &str, role_name: &str, organization_id: &str, actions: &[String]) {
+        let trust = json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"AWS": [self.central_identity_arn()]},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}}
+            }]
+        })
+        .to_string();
+        self.iam(account, &[("Action", "CreateRole"), ("RoleName", role_name), ("AssumeRolePolicyDocument", &trust)]);
+        let policy =
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]})
+                .to_string();
+        self.iam(
+            account,
+            &[
+                ("Action", "PutRolePolicy"),
+                ("RoleName", role_name),
+                ("PolicyName", "rdsguard-remediation"),
+                ("PolicyDocument", &policy),
+            ],
+        );
+    }
+
+    /// Switches moto's IAM enforcement on (every request authorised from now on) or off.
+    pub fn enforce_iam(&self, on: bool) {
+        enforce_iam(&self.estate.moto.endpoint(), on);
+    }
+
+    /// Wraps the real alert publisher (see the module notes).
+    pub fn pausing_publisher(&self, inner: Arc<dyn AlertPublisher>) -> Arc<dyn AlertPublisher> {
+        Arc::new(PausingPublisher { inner, endpoint: self.estate.moto.endpoint() })
+    }
+}
+
+fn enforce_iam(endpoint: &str, on: bool) {
+    let count = if on { "0" } else { "inf" };
+    let (status, body) = http(endpoint, "POST", "/moto-api/reset-auth", &[], count);
+    assert!(status.starts_with("HTTP/1.1 200"), "reset-auth: {status} {body}");
+}
+
+/// The real SNS publisher, called with moto's IAM enforcement paused (see the module notes).
+struct PausingPublisher {
+    inner: Arc<dyn AlertPublisher>,
+    endpoint: String,
+}
+
+#[async_trait]
+impl AlertPublisher for PausingPublisher {
+    async fn publish(&self, alert: &Alert) -> Result<String, AwsError> {
+        enforce_iam(&self.endpoint, false);
+        let published = self.inner.publish(alert).await;
+        enforce_iam(&self.endpoint, true);
+        published
+    }
+}
+
+fn http(endpoint: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (String, String) {
+    let address = endpoint.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&address).expect("connect to moto");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let (head, rest) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (head.lines().next().unwrap_or_default().to_owned(), rest.to_owned())
+}
+
+fn form_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn xml_text(xml: &str, tag: &str) -> String {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open).unwrap_or_else(|| panic!("no <{tag}> in {xml}")) + open.len();
+    let end = xml[start..].find(&format!("</{tag}>")).expect("closing tag") + start;
+    xml[start..end].to_owned()
 }

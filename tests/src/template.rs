@@ -103,3 +103,23 @@ pub fn granted_actions(template: &Value, logical_id: &str, unscoped: &[&str]) ->
     }
     granted
 }
+
+/// templates/member.yaml, the member-account stack (issue 7).
+pub const MEMBER_TEMPLATE_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../templates/member.yaml");
+
+pub fn member_template() -> Value {
+    let text = std::fs::read_to_string(MEMBER_TEMPLATE_PATH).expect("templates/member.yaml is readable");
+    serde_yaml::from_str(&text).expect("templates/member.yaml is valid YAML (long-form intrinsics only)")
+}
+
+/// Every action templates/member.yaml's MemberRole allows.
+pub fn member_role_actions() -> BTreeSet<String> {
+    let member = member_template();
+    let mut actions = BTreeSet::new();
+    for policy in at(resource(&member, "MemberRole"), &["Properties", "Policies"]).as_sequence().expect("Policies") {
+        for statement in at(policy, &["PolicyDocument", "Statement"]).as_sequence().expect("Statement list") {
+            actions.extend(strings(at(statement, &["Action"]), "MemberRole Action"));
+        }
+    }
+    actions
+}

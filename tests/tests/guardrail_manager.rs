@@ -6,7 +6,7 @@
 use guardrail_manager::handle_event;
 use rdsguard::guardrails::{desired_policies, GuardrailSettings};
 use rdsguard_tests::estate::HOME_REGION;
-use rdsguard_tests::organization::{custom_resource_request, Org, ResponseCatcher};
+use rdsguard_tests::scp_organization::{custom_resource_request, Org, ResponseCatcher};
 use rdsguard_tests::threat_events::api_call;
 use rdsguard_tests::{Estate, MOTO_ACCOUNT};
 use serde_json::{json, Value};

@@ -137,7 +137,9 @@ fn alerts_are_encrypted_and_failed_events_are_kept() {
     let template = template();
     let topic = resource(&template, "AlertTopic");
     assert_eq!(at(topic, &["Type"]).as_str(), Some("AWS::SNS::Topic"));
-    assert!(at(topic, &["Properties", "KmsMasterKeyId"]).as_str().is_some_and(|k| !k.is_empty()));
+    // A customer managed key, so that CloudWatch alarms can publish to the topic too.
+    assert_eq!(at(topic, &["Properties", "KmsMasterKeyId", "Ref"]).as_str(), Some("AlertTopicKey"));
+    assert_eq!(at(resource(&template, "AlertTopicKey"), &["Type"]).as_str(), Some("AWS::KMS::Key"));
 
     let queue = resource(&template, "DeadLetterQueue");
     assert_eq!(at(queue, &["Type"]).as_str(), Some("AWS::SQS::Queue"));

@@ -7,6 +7,7 @@ use rdsguard::database::{Database, DatabaseKind};
 use rdsguard::event::EventError;
 use rdsguard::finding::Finding;
 use rdsguard::guardduty::{decide_alert, finding_console_url, sighting, AlertDecision, Response, Sighting};
+use rdsguard::member_access::session_failure_detail;
 use rdsguard::policy::{Policy, RuleAction};
 use rdsguard::remediate::{ActionKind, ActionOutcome, ActionStatus, Confirmation};
 use rdsguard::report::{deliver, AlertDelivery, FindingSummary, Outcome, PublishFailure};
@@ -112,7 +113,7 @@ pub async fn handle_event(payload: &Value, responder: &GuardDutyResponder) -> Re
     };
 
     let responses = responder.config.responses.for_type(&threat.finding.finding_type);
-    let (action, outcomes) = respond(&threat, responses, responder).await;
+    let (action, outcomes, acted_as) = respond(&threat, responses, responder).await;
     let mut finding = Finding::for_resource(
         RuleId::GuardDutyRdsThreat,
         &threat.account,
@@ -135,6 +136,7 @@ pub async fn handle_event(payload: &Value, responder: &GuardDutyResponder) -> Re
         publisher: responder.alerts.as_ref(),
         undelivered: responder.undelivered.as_deref(),
         source: FUNCTION_NAME,
+        acted_as: acted_as.as_deref(),
     };
     let findings = deliver(vec![Outcome { finding: &finding, action, suppressed: None }], &threat.context, delivery)
         .await
@@ -150,14 +152,15 @@ pub async fn handle_event(payload: &Value, responder: &GuardDutyResponder) -> Re
 }
 
 /// The responses configured for this finding, run if they may be; returns the combined outcome for
-/// the alert's `action` and each response's own outcome.
+/// the alert's `action`, each response's own outcome, and the role it acted as in the account (if
+/// it acted there).
 async fn respond(
     threat: &Threat,
     responses: &[Response],
     responder: &GuardDutyResponder,
-) -> (ActionOutcome, Vec<ActionOutcome>) {
+) -> (ActionOutcome, Vec<ActionOutcome>, Option<String>) {
     let not_attempted =
-        |detail: String| (ActionOutcome::new(ActionKind::AlertOnly, ActionStatus::NotAttempted, detail), vec![]);
+        |detail: String| (ActionOutcome::new(ActionKind::AlertOnly, ActionStatus::NotAttempted, detail), vec![], None);
     if threat.finding.sample {
         return not_attempted("GuardDuty sample finding: alerted as a sample; responses never run for samples".into());
     }
@@ -167,40 +170,43 @@ async fn respond(
             threat.finding.finding_type
         ));
     }
-    let outcomes = if let Some(why) = &threat.inconsistency {
-        all(responses, ActionStatus::Skipped, why)
+    let (outcomes, acted_as) = if let Some(why) = &threat.inconsistency {
+        (all(responses, ActionStatus::Skipped, why), None)
     } else if threat.finding.archived {
-        all(responses, ActionStatus::Skipped, "the finding is archived in GuardDuty (triaged by someone): no response")
+        let why = "the finding is archived in GuardDuty (triaged by someone): no response";
+        (all(responses, ActionStatus::Skipped, why), None)
     } else {
         describe_and_run(threat, responses, responder).await
     };
-    (combined(&outcomes), outcomes)
+    (combined(&outcomes), outcomes, acted_as)
 }
 
 async fn describe_and_run(
     threat: &Threat,
     responses: &[Response],
     responder: &GuardDutyResponder,
-) -> Vec<ActionOutcome> {
+) -> (Vec<ActionOutcome>, Option<String>) {
     let ports = match responder.connector.connect(&threat.account, &threat.region).await {
         Ok(ports) => ports,
         Err(e) => {
             error!(error = %e, account = %threat.account, "no session to respond with");
-            return all(responses, ActionStatus::Failed, &e.to_string());
+            return (all(responses, ActionStatus::Failed, &session_failure_detail(&threat.account, &e)), None);
         }
     };
+    let acted_as = responder.connector.acting_as(&threat.account, &threat.region).await;
     let id = &threat.database.identifier;
     let described = match threat.database.kind {
         DatabaseKind::Instance => ports.databases.describe_instance(id).await.map(|s| s.map(Database::instance)),
         DatabaseKind::Cluster => ports.databases.describe_cluster(id).await.map(|s| s.map(Database::cluster)),
     };
-    match described {
+    let outcomes = match described {
         Ok(Some(db)) => run_responses(threat, &db, responses, &ports, &responder.policy, responder.confirmation).await,
         Ok(None) => {
             all(responses, ActionStatus::Skipped, &format!("database {id} no longer exists: nothing to respond on"))
         }
         Err(e) => all(responses, ActionStatus::Failed, &format!("cannot read the database: {e}")),
-    }
+    };
+    (outcomes, acted_as)
 }
 
 /// A few words for the subject, which SNS limits to 99 characters.

@@ -357,6 +357,9 @@ async fn alert(
         publisher: manager.alerts.as_ref(),
         undelivered: manager.undelivered.as_deref(),
         source: FUNCTION_NAME,
+        // guardrail-manager calls Organizations with its own role in the management (or delegated
+        // administrator) account; it assumes no member role.
+        acted_as: None,
     };
     let outcome = Outcome { finding: &finding, action, suppressed: None };
     let findings = deliver(vec![outcome], context, delivery).await.map_err(|(_, failure)| failure)?;

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use rdsguard::aws::{AlertPublisher, AwsError, NetworkConnector, SessionError, UndeliveredAlertSink};
 use rdsguard::event::EventError;
 use rdsguard::group_check::{check_security_group, GroupCheck};
+use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::network::{DatabaseListener, GroupRef, IngressRule};
 use rdsguard::remediate::Confirmation;
-use rdsguard::report::{deliver, AlertDelivery, FindingSummary, Outcome, PublishFailure};
+use rdsguard::report::{deliver, deliver_alerts, AlertDelivery, FindingSummary, Outcome, PublishFailure};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info};
@@ -58,7 +59,7 @@ impl NetworkGuardError {
 /// What the invocation did, returned to the caller.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
-    /// `checked` or `ignored`.
+    /// `checked`, `ignored`, or `unreachable` (the member role could not be assumed: alerted).
     pub outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -153,7 +154,12 @@ async fn check_target(target: &Target, guard: &NetworkGuard) -> Result<Summary, 
     if !requested.is_empty() {
         info!(event_id = %context.event_id, ?requested, "the call asked for this ingress");
     }
-    let aws = guard.network.connect(&target.account, &target.region).await?;
+    let aws = match guard.network.connect(&target.account, &target.region).await {
+        Ok(aws) => aws,
+        Err(e) if is_member_setup_error(&e) => return alert_unreachable(target, requested, &e, guard).await,
+        Err(e) => return Err(e.into()),
+    };
+    let acted_as = guard.network.acting_as(&target.account, &target.region).await;
     let mut checks = Vec::new();
     let mut groups = Vec::new();
     for group in &target.groups {
@@ -193,6 +199,7 @@ async fn check_target(target: &Target, guard: &NetworkGuard) -> Result<Summary, 
         publisher: guard.alerts.as_ref(),
         undelivered: guard.undelivered.as_deref(),
         source: FUNCTION_NAME,
+        acted_as: acted_as.as_deref(),
     };
     let findings = deliver(due, context, delivery).await.map_err(|(_, failure)| failure)?;
     Ok(Summary {
@@ -204,6 +211,56 @@ async fn check_target(target: &Target, guard: &NetworkGuard) -> Result<Summary, 
         groups,
         findings,
         undetermined,
+    })
+}
+
+/// The account is not set up for rdsguard (its member role cannot be assumed): one failed-status
+/// alert per security group the event named, and a successful invocation.
+async fn alert_unreachable(
+    target: &Target,
+    requested: Vec<String>,
+    error: &SessionError,
+    guard: &NetworkGuard,
+) -> Result<Summary, NetworkGuardError> {
+    error!(account = %target.account, region = %target.region, error = %error, "member account not reachable; alerting");
+    let alerts = target
+        .groups
+        .iter()
+        .map(|group| {
+            let (id, arn) = match group {
+                GroupRef::Id(id) => (
+                    id.clone(),
+                    format!(
+                        "arn:{}:ec2:{}:{}:security-group/{id}",
+                        target.region.partition(),
+                        target.region,
+                        target.account
+                    ),
+                ),
+                // A group named by name (EC2-Classic style calls) has no ARN without a describe.
+                GroupRef::Name(name) => (name.clone(), name.clone()),
+            };
+            let resource =
+                UnreachableResource { resource_type: "AWS::EC2::SecurityGroup", resource_arn: arn, resource_id: id };
+            unreachable_alert(&target.account, &target.region, &resource, &target.context, error, FUNCTION_NAME)
+        })
+        .collect();
+    let delivery = AlertDelivery {
+        publisher: guard.alerts.as_ref(),
+        undelivered: guard.undelivered.as_deref(),
+        source: FUNCTION_NAME,
+        acted_as: None,
+    };
+    let findings = deliver_alerts(alerts, delivery).await.map_err(|(_, failure)| failure)?;
+    Ok(Summary {
+        outcome: "unreachable",
+        reason: Some(error.to_string()),
+        event_id: Some(target.context.event_id.clone()),
+        event_name: Some(target.context.event_name.clone()),
+        requested,
+        groups: Vec::new(),
+        findings,
+        undetermined: Vec::new(),
     })
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use network_guard::{handle_event, NetworkGuard};
 use rdsguard::aws::SessionNetworkConnector;
+use rdsguard::metrics::InvocationMetrics;
 use rdsguard::policy::Policy;
 use rdsguard::startup::{config_or_exit, Plumbing};
 use serde_json::Value;
@@ -28,9 +29,13 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let guard = &guard;
         async move {
-            handle_event(&event.payload, guard)
-                .await
-                .map_err(|e| Diagnostic { error_type: e.kind().to_owned(), error_message: e.to_string() })
+            let result = handle_event(&event.payload, guard).await;
+            // One EMF line per invocation: events seen, findings, remediations by status, errors.
+            match &result {
+                Ok(summary) => InvocationMetrics::handled(&summary.findings).emit(network_guard::FUNCTION_NAME),
+                Err(_) => InvocationMetrics::failed().emit(network_guard::FUNCTION_NAME),
+            }
+            result.map_err(|e| Diagnostic { error_type: e.kind().to_owned(), error_message: e.to_string() })
         }
     }))
     .await

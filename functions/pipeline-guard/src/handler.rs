@@ -5,6 +5,7 @@ use std::sync::Arc;
 use rdsguard::aws::{AlertPublisher, PipelineConnector, UndeliveredAlertSink};
 use rdsguard::event::EventError;
 use rdsguard::finding::Finding;
+use rdsguard::member_access::session_failure_detail;
 use rdsguard::policy::{Policy, RuleAction};
 use rdsguard::remediate::{ActionKind, ActionOutcome, ActionStatus, Confirmation};
 use rdsguard::report::{deliver, AlertDelivery, FindingSummary, Outcome, PublishFailure};
@@ -113,7 +114,7 @@ pub async fn handle_event(payload: &Value, guard: &PipelineGuard) -> Result<Summ
     } else {
         finding.short_title = tamper.kind.short_title();
     }
-    let action = respond(&tamper, guard).await;
+    let (action, acted_as) = respond(&tamper, guard).await;
     info!(
         event_id = %tamper.context.event_id, event_name = %tamper.context.event_name, actor = %tamper.context.actor,
         resource = %finding.resource, severity = finding.severity.as_str(), action = ?action.kind,
@@ -123,6 +124,7 @@ pub async fn handle_event(payload: &Value, guard: &PipelineGuard) -> Result<Summ
         publisher: guard.alerts.as_ref(),
         undelivered: guard.undelivered.as_deref(),
         source: FUNCTION_NAME,
+        acted_as: acted_as.as_deref(),
     };
     let outcome = Outcome { finding: &finding, action, suppressed: None };
     let findings = deliver(vec![outcome], &tamper.context, delivery).await.map_err(|(_, failure)| failure)?;
@@ -136,10 +138,11 @@ pub async fn handle_event(payload: &Value, guard: &PipelineGuard) -> Result<Summ
 }
 
 /// What is done about one tampering call: nothing for a failed attempt or what cannot be undone;
-/// StartLogging / UpdateDetector for what can.
-async fn respond(tamper: &Tamper, guard: &PipelineGuard) -> ActionOutcome {
+/// StartLogging / UpdateDetector for what can. Also returns the role it acted as in the account, if
+/// it acted there.
+async fn respond(tamper: &Tamper, guard: &PipelineGuard) -> (ActionOutcome, Option<String>) {
     if let Some((code, message)) = &tamper.failed {
-        return ActionOutcome::new(
+        let outcome = ActionOutcome::new(
             ActionKind::None,
             ActionStatus::NotAttempted,
             format!(
@@ -147,13 +150,15 @@ async fn respond(tamper: &Tamper, guard: &PipelineGuard) -> ActionOutcome {
                 message.as_deref().unwrap_or("no message")
             ),
         );
+        return (outcome, None);
     }
     if let Some(why) = tamper.kind.why_not_restored() {
-        return ActionOutcome::new(
+        let outcome = ActionOutcome::new(
             ActionKind::AlertOnly,
             ActionStatus::Skipped,
             format!("not restored automatically: {why}"),
         );
+        return (outcome, None);
     }
     let kind = match tamper.kind {
         Tampering::StopLogging => ActionKind::StartLogging,
@@ -163,14 +168,16 @@ async fn respond(tamper: &Tamper, guard: &PipelineGuard) -> ActionOutcome {
         Ok(ports) => ports,
         Err(e) => {
             error!(error = %e, account = %tamper.account, region = %tamper.region, "no session to restore with");
-            return ActionOutcome::new(kind, ActionStatus::Failed, e.to_string());
+            return (ActionOutcome::new(kind, ActionStatus::Failed, session_failure_detail(&tamper.account, &e)), None);
         }
     };
-    match tamper.kind {
+    let acted_as = guard.connector.acting_as(&tamper.account, &tamper.region).await;
+    let outcome = match tamper.kind {
         Tampering::StopLogging => {
             let trail = tamper.trail_reference.as_deref().unwrap_or(&tamper.resource_id);
             restore_logging(trail, &tamper.resource_arn, ports.trails.as_ref(), &guard.policy, guard.confirmation).await
         }
         _ => restore_detector(&tamper.resource_id, ports.detectors.as_ref(), &guard.policy, guard.confirmation).await,
-    }
+    };
+    (outcome, acted_as)
 }

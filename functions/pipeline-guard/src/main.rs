@@ -7,6 +7,7 @@ use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use pipeline_guard::config::PipelineConfig;
 use pipeline_guard::{handle_event, PipelineGuard};
 use rdsguard::aws::SessionPipelineConnector;
+use rdsguard::metrics::InvocationMetrics;
 use rdsguard::policy::Policy;
 use rdsguard::startup::{config_or_exit, Plumbing};
 use serde_json::Value;
@@ -35,9 +36,13 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let guard = &guard;
         async move {
-            handle_event(&event.payload, guard)
-                .await
-                .map_err(|e| Diagnostic { error_type: e.kind().to_owned(), error_message: e.to_string() })
+            let result = handle_event(&event.payload, guard).await;
+            // One EMF line per invocation: events seen, findings, remediations by status, errors.
+            match &result {
+                Ok(summary) => InvocationMetrics::handled(&summary.findings).emit(pipeline_guard::FUNCTION_NAME),
+                Err(_) => InvocationMetrics::failed().emit(pipeline_guard::FUNCTION_NAME),
+            }
+            result.map_err(|e| Diagnostic { error_type: e.kind().to_owned(), error_message: e.to_string() })
         }
     }))
     .await

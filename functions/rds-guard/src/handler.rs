@@ -8,9 +8,10 @@ use rdsguard::aws::{AlertPublisher, AwsError, RdsConnector, RdsGuardPort, Sessio
 use rdsguard::database::{Database, DatabaseKind};
 use rdsguard::event::EventError;
 use rdsguard::finding::{EventContext, Finding};
+use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::policy::{Policy, RuleAction};
 use rdsguard::remediate::{execute, plan, ActionKind, ActionOutcome, ActionStatus, Confirmation, Plan};
-use rdsguard::report::{deliver, AlertDelivery, FindingSummary, Outcome, PublishFailure};
+use rdsguard::report::{deliver, deliver_alerts, AlertDelivery, FindingSummary, Outcome, PublishFailure};
 use rdsguard::rules::{evaluate_database, DatabaseChange, RuleId, Verdict};
 use serde::Serialize;
 use serde_json::Value;
@@ -64,7 +65,7 @@ impl RdsGuardError {
 /// What the invocation did, returned to the caller (and visible in `cargo lambda invoke`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
-    /// `checked` or `ignored`.
+    /// `checked`, `ignored`, or `unreachable` (the member role could not be assumed: alerted).
     pub outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -124,33 +125,89 @@ pub async fn handle_event(payload: &Value, guard: &RdsGuard) -> Result<Summary, 
             return Err(e.into());
         }
     };
+    if let Subject::Deletion { kind, identifier, request, response } = &target.subject {
+        return match judge_deletion(&target, *kind, identifier, request, response, &guard.policy) {
+            Ok(checked) => report(&target, checked, None, guard).await,
+            Err(reason) => Ok(Summary::ignored(reason, Some(&target.context))),
+        };
+    }
+    let rds = match guard.rds.connect(&target.account, &target.region).await {
+        Ok(rds) => rds,
+        Err(e) if is_member_setup_error(&e) => return alert_unreachable(&target, &e, guard).await,
+        Err(e) => return Err(e.into()),
+    };
+    let acted_as = guard.rds.acting_as(&target.account, &target.region).await;
     let checked = match &target.subject {
-        Subject::Deletion { kind, identifier, request, response } => {
-            judge_deletion(&target, *kind, identifier, request, response, &guard.policy)
-        }
         Subject::Database { kind, identifiers, change } => {
-            let rds = guard.rds.connect(&target.account, &target.region).await?;
             check_database(&target, *kind, identifiers, *change, rds.as_ref(), guard).await?
         }
         Subject::Snapshot { kind, identifier, change } => {
-            let rds = guard.rds.connect(&target.account, &target.region).await?;
             check_snapshot(&target, *kind, identifier, *change, rds.as_ref(), guard).await?
         }
         Subject::ParameterGroup { kind, name } => {
-            let rds = guard.rds.connect(&target.account, &target.region).await?;
             check_parameter_group(&target, *kind, name, rds.as_ref(), guard).await?
         }
+        Subject::Deletion { .. } => Err("deletions are judged on the call".to_owned()),
     };
     let checked = match checked {
         Ok(checked) => checked,
         Err(reason) => return Ok(Summary::ignored(reason, Some(&target.context))),
     };
-    report(&target, checked, guard).await
+    report(&target, checked, acted_as, guard).await
+}
+
+/// The resource an event named, for the alert that says its account cannot be reached.
+fn unreachable_resource(target: &Target) -> UnreachableResource {
+    let (resource_type, segment, id) = match &target.subject {
+        Subject::Database { kind, identifiers, .. } => (
+            kind.aws_type(),
+            match kind {
+                DatabaseKind::Instance => "db",
+                DatabaseKind::Cluster => "cluster",
+            },
+            identifiers.first().cloned().unwrap_or_default(),
+        ),
+        Subject::Snapshot { kind, identifier, .. } => (
+            kind.aws_type(),
+            match kind {
+                rdsguard::db_snapshot::SnapshotKind::Instance => "snapshot",
+                rdsguard::db_snapshot::SnapshotKind::Cluster => "cluster-snapshot",
+            },
+            identifier.clone(),
+        ),
+        Subject::ParameterGroup { kind, name } => match kind {
+            DatabaseKind::Instance => ("AWS::RDS::DBParameterGroup", "pg", name.clone()),
+            DatabaseKind::Cluster => ("AWS::RDS::DBClusterParameterGroup", "cluster-pg", name.clone()),
+        },
+        Subject::Deletion { kind, identifier, .. } => (
+            kind.aws_type(),
+            match kind {
+                DatabaseKind::Instance => "db",
+                DatabaseKind::Cluster => "cluster",
+            },
+            identifier.clone(),
+        ),
+    };
+    UnreachableResource {
+        resource_type,
+        resource_arn: format!(
+            "arn:{}:rds:{}:{}:{segment}:{id}",
+            target.region.partition(),
+            target.region,
+            target.account
+        ),
+        resource_id: id,
+    }
 }
 
 /// Alerts each finding (RDS's routine notifications do not repeat an alert on which nothing was
 /// or will be done) and sums the invocation up.
-async fn report(target: &Target, checked: Checked, guard: &RdsGuard) -> Result<Summary, RdsGuardError> {
+async fn report(
+    target: &Target,
+    checked: Checked,
+    acted_as: Option<String>,
+    guard: &RdsGuard,
+) -> Result<Summary, RdsGuardError> {
     let context = &target.context;
     let mut due = Vec::with_capacity(checked.findings.len());
     for (finding, action) in &checked.findings {
@@ -167,6 +224,7 @@ async fn report(target: &Target, checked: Checked, guard: &RdsGuard) -> Result<S
         publisher: guard.alerts.as_ref(),
         undelivered: guard.undelivered.as_deref(),
         source: FUNCTION_NAME,
+        acted_as: acted_as.as_deref(),
     };
     let summaries = deliver(due, context, delivery).await.map_err(|(_, failure)| failure)?;
     Ok(Summary {
@@ -225,6 +283,30 @@ async fn check_database(
         checked.findings.push(tls);
     }
     Ok(Ok(checked))
+}
+
+/// The account is not set up for rdsguard (its member role cannot be assumed): one failed-status
+/// alert saying so, and a successful invocation — retrying cannot create the role.
+async fn alert_unreachable(target: &Target, error: &SessionError, guard: &RdsGuard) -> Result<Summary, RdsGuardError> {
+    error!(account = %target.account, region = %target.region, error = %error, "member account not reachable; alerting");
+    let resource = unreachable_resource(target);
+    let alert = unreachable_alert(&target.account, &target.region, &resource, &target.context, error, FUNCTION_NAME);
+    let delivery = AlertDelivery {
+        publisher: guard.alerts.as_ref(),
+        undelivered: guard.undelivered.as_deref(),
+        source: FUNCTION_NAME,
+        acted_as: None,
+    };
+    let findings = deliver_alerts(vec![alert], delivery).await.map_err(|(_, failure)| failure)?;
+    Ok(Summary {
+        outcome: "unreachable",
+        reason: Some(error.to_string()),
+        event_id: Some(target.context.event_id.clone()),
+        event_name: Some(target.context.event_name.clone()),
+        resource: Some(resource.resource_arn),
+        findings,
+        undetermined: Vec::new(),
+    })
 }
 
 /// Plans and carries out the action for each finding (in the findings' order). Stops run first: RDS

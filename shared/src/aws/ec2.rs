@@ -49,6 +49,13 @@ pub struct NetworkPorts {
 #[async_trait]
 pub trait NetworkConnector: Send + Sync {
     async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<NetworkPorts, SessionError>;
+
+    /// The IAM role calls in `account` are made as, named in alerts ([`AccountSessions::acting_as`]);
+    /// `None` when not known.
+    async fn acting_as(&self, account: &AccountId, region: &AwsRegion) -> Option<String> {
+        let _ = (account, region);
+        None
+    }
 }
 
 /// Security groups through the AWS SDK.
@@ -184,5 +191,9 @@ impl NetworkConnector for SessionNetworkConnector {
                 databases: Arc::new(SdkRds::new(aws_sdk_rds::Client::new(config))),
             })
             .await
+    }
+
+    async fn acting_as(&self, account: &AccountId, region: &AwsRegion) -> Option<String> {
+        self.sessions.acting_as(account, region).await.ok()
     }
 }

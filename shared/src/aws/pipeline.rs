@@ -18,6 +18,13 @@ pub struct PipelinePorts {
 #[async_trait]
 pub trait PipelineConnector: Send + Sync {
     async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<PipelinePorts, SessionError>;
+
+    /// The IAM role calls in `account` are made as, named in alerts ([`AccountSessions::acting_as`]);
+    /// `None` when not known.
+    async fn acting_as(&self, account: &AccountId, region: &AwsRegion) -> Option<String> {
+        let _ = (account, region);
+        None
+    }
 }
 
 /// [`SdkCloudTrail`] and [`SdkGuardDuty`] for whichever account and region, through
@@ -43,5 +50,9 @@ impl PipelineConnector for SessionPipelineConnector {
                 detectors: Arc::new(SdkGuardDuty::new(aws_sdk_guardduty::Client::new(config))),
             })
             .await
+    }
+
+    async fn acting_as(&self, account: &AccountId, region: &AwsRegion) -> Option<String> {
+        self.sessions.acting_as(account, region).await.ok()
     }
 }

@@ -54,6 +54,13 @@ impl<T: RdsPort + SnapshotSharing + ParameterGroups> RdsGuardPort for T {}
 #[async_trait]
 pub trait RdsConnector: Send + Sync {
     async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<Arc<dyn RdsGuardPort>, SessionError>;
+
+    /// The IAM role calls in `account` are made as, named in alerts ([`AccountSessions::acting_as`]);
+    /// `None` when not known.
+    async fn acting_as(&self, account: &AccountId, region: &AwsRegion) -> Option<String> {
+        let _ = (account, region);
+        None
+    }
 }
 
 /// RDS through the AWS SDK.
@@ -320,5 +327,9 @@ impl RdsConnector for SessionRdsConnector {
                 Arc::new(SdkRds::new(aws_sdk_rds::Client::new(config)))
             })
             .await
+    }
+
+    async fn acting_as(&self, account: &AccountId, region: &AwsRegion) -> Option<String> {
+        self.sessions.acting_as(account, region).await.ok()
     }
 }

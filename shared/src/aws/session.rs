@@ -23,11 +23,19 @@ pub enum SessionError {
     AssumeRole { role_arn: String, message: String },
 }
 
+/// Who the function's own credentials are (STS GetCallerIdentity, asked once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OwnIdentity {
+    account: AccountId,
+    /// The IAM role (or, outside Lambda, the identity) behind the credentials.
+    arn: String,
+}
+
 #[derive(Debug)]
 pub struct AccountSessions {
     base: SdkConfig,
     member_role_name: String,
-    own_account: OnceCell<AccountId>,
+    own_identity: OnceCell<OwnIdentity>,
     cache: Mutex<HashMap<(AccountId, AwsRegion), SdkConfig>>,
 }
 
@@ -41,7 +49,7 @@ impl AccountSessions {
         Self {
             base,
             member_role_name: member_role_name.into(),
-            own_account: OnceCell::new(),
+            own_identity: OnceCell::new(),
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -53,17 +61,29 @@ impl AccountSessions {
 
     /// The account the function's own credentials belong to (asked of STS once).
     pub async fn own_account(&self) -> Result<&AccountId, SessionError> {
-        self.own_account
+        Ok(&self.own_identity().await?.account)
+    }
+
+    async fn own_identity(&self) -> Result<&OwnIdentity, SessionError> {
+        self.own_identity
             .get_or_try_init(|| async {
                 let sts = aws_sdk_sts::Client::new(&self.base);
                 let identity =
                     sts.get_caller_identity().send().await.map_err(|e| {
                         SessionError::OwnAccount(AwsError::from_sdk("GetCallerIdentity", e).to_string())
                     })?;
-                let raw = identity.account().unwrap_or_default();
-                AccountId::parse(raw).map_err(|e| SessionError::OwnAccount(e.to_string()))
+                let account = AccountId::parse(identity.account().unwrap_or_default())
+                    .map_err(|e| SessionError::OwnAccount(e.to_string()))?;
+                Ok(OwnIdentity { account, arn: role_of_session(identity.arn().unwrap_or_default()) })
             })
             .await
+    }
+
+    /// The IAM role rdsguard acts as in `account`: the member role it assumes there, or, in its
+    /// own account, the function's own role (as STS reports it). Named in every alert.
+    pub async fn acting_as(&self, account: &AccountId, region: &AwsRegion) -> Result<String, SessionError> {
+        let own = self.own_identity().await?;
+        Ok(if &own.account == account { own.arn.clone() } else { self.member_role_arn(account, region) })
     }
 
     /// SDK configuration for calls in `account` and `region`.
@@ -97,6 +117,21 @@ impl AccountSessions {
         self.cache.lock().await.insert(key, config.clone());
         Ok(config)
     }
+}
+
+/// `arn:aws:sts::111122223333:assumed-role/NAME/SESSION` → `arn:aws:iam::111122223333:role/NAME`
+/// (a Lambda function's credentials are a session of its execution role). Any other identity (an
+/// IAM user, outside Lambda) is returned as it is.
+fn role_of_session(caller_arn: &str) -> String {
+    let parts: Vec<&str> = caller_arn.splitn(6, ':').collect();
+    if let [arn, partition, "sts", "", account, resource] = parts.as_slice() {
+        if let Some(rest) = resource.strip_prefix("assumed-role/") {
+            if let Some((role, _session)) = rest.split_once('/') {
+                return format!("{arn}:{partition}:iam::{account}:role/{role}");
+            }
+        }
+    }
+    caller_arn.to_owned()
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {
@@ -145,5 +180,27 @@ impl<P: Clone> ClientCache<P> {
         let clients = build(&sessions.config_for(account, region).await?);
         self.cache.lock().await.insert(key, clients.clone());
         Ok(clients)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::role_of_session;
+
+    #[test]
+    fn a_lambda_session_is_named_by_its_role() {
+        let cases = [
+            (
+                "arn:aws:sts::111122223333:assumed-role/rdsguard-RdsGuardFunctionRole-AbC/rdsguard-RdsGuardFunction-x",
+                "arn:aws:iam::111122223333:role/rdsguard-RdsGuardFunctionRole-AbC",
+            ),
+            ("arn:aws-cn:sts::111122223333:assumed-role/r/s", "arn:aws-cn:iam::111122223333:role/r"),
+            ("arn:aws:iam::123456789012:user/moto", "arn:aws:iam::123456789012:user/moto"),
+            ("arn:aws:sts::123456789012:assumed-role/no-session", "arn:aws:sts::123456789012:assumed-role/no-session"),
+            ("", ""),
+        ];
+        for (caller, role) in cases {
+            assert_eq!(role_of_session(caller), role, "{caller}");
+        }
     }
 }

@@ -124,6 +124,13 @@ pub struct ResponderPorts {
 #[async_trait]
 pub trait ResponderConnector: Send + Sync {
     async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<ResponderPorts, SessionError>;
+
+    /// The IAM role calls in `account` are made as, named in alerts ([`AccountSessions::acting_as`]);
+    /// `None` when not known.
+    async fn acting_as(&self, account: &AccountId, region: &AwsRegion) -> Option<String> {
+        let _ = (account, region);
+        None
+    }
 }
 
 /// [`SdkRds`] and [`SdkRdsSnapshots`] for whichever account and region, through [`AccountSessions`].
@@ -155,5 +162,9 @@ impl ResponderConnector for SessionResponderConnector {
                 }
             })
             .await
+    }
+
+    async fn acting_as(&self, account: &AccountId, region: &AwsRegion) -> Option<String> {
+        self.sessions.acting_as(account, region).await.ok()
     }
 }

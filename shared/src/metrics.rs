@@ -1,0 +1,176 @@
+//! Per-invocation metrics in the CloudWatch Embedded Metric Format (EMF): one JSON line on stdout
+//! per invocation, which CloudWatch Logs turns into metrics in the `rdsguard` namespace with the
+//! dimension `Function` — no PutMetricData call, no extra IAM permission, nothing to wait for.
+//!
+//! Metrics (all `Count`): `EventsSeen`, `Findings`, `AlertsPublished`, `Remediations<Status>` for
+//! each action status (`RemediationsSucceeded`, `RemediationsFailed`, `RemediationsDeferred`,
+//! `RemediationsSkipped`, `RemediationsNotAttempted`) and `Errors` (invocations that failed and
+//! will be retried).
+//!
+//! Format: <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Map, Value};
+
+use crate::remediate::ActionStatus;
+use crate::report::FindingSummary;
+
+/// The CloudWatch namespace the metrics land in.
+pub const NAMESPACE: &str = "rdsguard";
+/// The dimension naming the function.
+pub const DIMENSION: &str = "Function";
+
+const STATUSES: [(ActionStatus, &str); 5] = [
+    (ActionStatus::Succeeded, "RemediationsSucceeded"),
+    (ActionStatus::Failed, "RemediationsFailed"),
+    (ActionStatus::Deferred, "RemediationsDeferred"),
+    (ActionStatus::Skipped, "RemediationsSkipped"),
+    (ActionStatus::NotAttempted, "RemediationsNotAttempted"),
+];
+
+/// What one invocation saw and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InvocationMetrics {
+    pub events_seen: u64,
+    pub findings: u64,
+    pub alerts_published: u64,
+    /// Per action status, in the order of `STATUSES`.
+    remediations: [u64; 5],
+    pub errors: u64,
+}
+
+impl InvocationMetrics {
+    /// An invocation that finished with these findings (an ignored event has none).
+    pub fn handled(findings: &[FindingSummary]) -> Self {
+        let mut metrics = Self { events_seen: 1, findings: findings.len() as u64, ..Self::default() };
+        for finding in findings {
+            metrics.alerts_published += u64::from(finding.alert_message_id.is_some());
+            metrics.count_action(finding.action.status);
+        }
+        metrics
+    }
+
+    /// An invocation that failed (Lambda retries it; in the end it lands in the dead-letter queue).
+    pub fn failed() -> Self {
+        Self { events_seen: 1, errors: 1, ..Self::default() }
+    }
+
+    fn count_action(&mut self, status: ActionStatus) {
+        if let Some(i) = STATUSES.iter().position(|(s, _)| *s == status) {
+            self.remediations[i] += 1;
+        }
+    }
+
+    /// Remediations that ended with `status`.
+    pub fn remediations(&self, status: ActionStatus) -> u64 {
+        STATUSES.iter().position(|(s, _)| *s == status).map_or(0, |i| self.remediations[i])
+    }
+
+    /// The EMF document for `function`, stamped `timestamp_ms` (milliseconds since the epoch).
+    pub fn emf(&self, function: &str, timestamp_ms: u128) -> Value {
+        let mut values: Vec<(&str, u64)> = vec![
+            ("EventsSeen", self.events_seen),
+            ("Findings", self.findings),
+            ("AlertsPublished", self.alerts_published),
+        ];
+        values.extend(STATUSES.iter().zip(self.remediations).map(|((_, name), n)| (*name, n)));
+        values.push(("Errors", self.errors));
+        let definitions: Vec<Value> = values.iter().map(|(name, _)| json!({"Name": name, "Unit": "Count"})).collect();
+        let mut document = Map::new();
+        document.insert(
+            "_aws".to_owned(),
+            json!({
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [[DIMENSION]],
+                    "Metrics": definitions,
+                }],
+            }),
+        );
+        document.insert(DIMENSION.to_owned(), json!(function));
+        for (name, value) in values {
+            document.insert(name.to_owned(), json!(value));
+        }
+        Value::Object(document)
+    }
+
+    /// Writes the EMF line to stdout, where the Lambda runtime sends it to CloudWatch Logs.
+    pub fn emit(&self, function: &str) {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
+        println!("{}", self.emf(function, now));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remediate::{ActionKind, ActionOutcome};
+
+    fn finding(status: ActionStatus, published: bool) -> FindingSummary {
+        FindingSummary {
+            rule: "RDS.2".into(),
+            severity: "CRITICAL".into(),
+            resource: "arn:aws:rds:us-east-1:123456789012:db:db1".into(),
+            action: ActionOutcome::new(ActionKind::MakePrivate, status, "x"),
+            alert_message_id: published.then(|| "m-1".to_owned()),
+            alert_note: None,
+        }
+    }
+
+    #[test]
+    fn counts_findings_alerts_and_remediations_by_status() {
+        let metrics = InvocationMetrics::handled(&[
+            finding(ActionStatus::Succeeded, true),
+            finding(ActionStatus::Failed, true),
+            finding(ActionStatus::Failed, false),
+            finding(ActionStatus::NotAttempted, true),
+        ]);
+        assert_eq!((metrics.events_seen, metrics.findings, metrics.alerts_published, metrics.errors), (1, 4, 3, 0));
+        assert_eq!(metrics.remediations(ActionStatus::Succeeded), 1);
+        assert_eq!(metrics.remediations(ActionStatus::Failed), 2);
+        assert_eq!(metrics.remediations(ActionStatus::Deferred), 0);
+        assert_eq!(metrics.remediations(ActionStatus::NotAttempted), 1);
+        let failed = InvocationMetrics::failed();
+        assert_eq!((failed.events_seen, failed.findings, failed.errors), (1, 0, 1));
+    }
+
+    #[test]
+    fn emf_document_declares_every_metric_it_carries() {
+        let doc =
+            InvocationMetrics::handled(&[finding(ActionStatus::Succeeded, true)]).emf("rds-guard", 1_700_000_000_123);
+        assert_eq!(doc["_aws"]["Timestamp"], 1_700_000_000_123_u64);
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "rdsguard");
+        assert_eq!(directive["Dimensions"], json!([["Function"]]));
+        assert_eq!(doc["Function"], "rds-guard");
+        let names: Vec<&str> =
+            directive["Metrics"].as_array().unwrap().iter().map(|m| m["Name"].as_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            [
+                "EventsSeen",
+                "Findings",
+                "AlertsPublished",
+                "RemediationsSucceeded",
+                "RemediationsFailed",
+                "RemediationsDeferred",
+                "RemediationsSkipped",
+                "RemediationsNotAttempted",
+                "Errors"
+            ]
+        );
+        for metric in directive["Metrics"].as_array().unwrap() {
+            assert_eq!(metric["Unit"], "Count");
+            let name = metric["Name"].as_str().unwrap();
+            assert!(doc[name].is_u64(), "{name} is declared but has no value");
+        }
+        assert_eq!(
+            (doc["EventsSeen"].clone(), doc["RemediationsSucceeded"].clone(), doc["Errors"].clone()),
+            (json!(1), json!(1), json!(0))
+        );
+        // One line: CloudWatch Logs reads EMF only from a single-line JSON log event.
+        assert!(!doc.to_string().contains('\n'));
+    }
+}
