@@ -212,15 +212,7 @@ impl DatabaseNetworkInventory for SdkRds {
 #[async_trait]
 impl DatabaseRemediation for SdkRds {
     async fn make_instance_private(&self, identifier: &str) -> Result<(), AwsError> {
-        self.client
-            .modify_db_instance()
-            .db_instance_identifier(identifier)
-            .publicly_accessible(false)
-            .apply_immediately(true)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| AwsError::from_sdk("ModifyDBInstance", e))
+        self.modify_instance(identifier, InstanceSetting::Private).await
     }
 
     async fn stop_instance(&self, identifier: &str) -> Result<(), AwsError> {
@@ -245,64 +237,58 @@ impl DatabaseRemediation for SdkRds {
 
     async fn enable_deletion_protection(&self, kind: DatabaseKind, identifier: &str) -> Result<(), AwsError> {
         match kind {
-            DatabaseKind::Instance => self
-                .client
-                .modify_db_instance()
-                .db_instance_identifier(identifier)
-                .deletion_protection(true)
-                .apply_immediately(true)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("ModifyDBInstance", e)),
-            DatabaseKind::Cluster => self
-                .client
-                .modify_db_cluster()
-                .db_cluster_identifier(identifier)
-                .deletion_protection(true)
-                .apply_immediately(true)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("ModifyDBCluster", e)),
+            DatabaseKind::Instance => self.modify_instance(identifier, InstanceSetting::DeletionProtection).await,
+            DatabaseKind::Cluster => self.modify_cluster(identifier, ClusterSetting::DeletionProtection).await,
         }
     }
 
     async fn set_backup_retention(&self, kind: DatabaseKind, identifier: &str, days: i32) -> Result<(), AwsError> {
         match kind {
-            DatabaseKind::Instance => self
-                .client
-                .modify_db_instance()
-                .db_instance_identifier(identifier)
-                .backup_retention_period(days)
-                .apply_immediately(true)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("ModifyDBInstance", e)),
-            DatabaseKind::Cluster => self
-                .client
-                .modify_db_cluster()
-                .db_cluster_identifier(identifier)
-                .backup_retention_period(days)
-                .apply_immediately(true)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("ModifyDBCluster", e)),
+            DatabaseKind::Instance => self.modify_instance(identifier, InstanceSetting::BackupRetention(days)).await,
+            DatabaseKind::Cluster => self.modify_cluster(identifier, ClusterSetting::BackupRetention(days)).await,
         }
     }
 
     async fn enable_auto_minor_version_upgrade(&self, identifier: &str) -> Result<(), AwsError> {
-        self.client
-            .modify_db_instance()
-            .db_instance_identifier(identifier)
-            .auto_minor_version_upgrade(true)
-            .apply_immediately(true)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| AwsError::from_sdk("ModifyDBInstance", e))
+        self.modify_instance(identifier, InstanceSetting::AutoMinorVersionUpgrade).await
+    }
+}
+
+/// One setting rdsguard changes with ModifyDBInstance (always `ApplyImmediately=true`).
+#[derive(Debug, Clone, Copy)]
+enum InstanceSetting {
+    Private,
+    DeletionProtection,
+    BackupRetention(i32),
+    AutoMinorVersionUpgrade,
+}
+
+/// One setting rdsguard changes with ModifyDBCluster (always `ApplyImmediately=true`).
+#[derive(Debug, Clone, Copy)]
+enum ClusterSetting {
+    DeletionProtection,
+    BackupRetention(i32),
+}
+
+impl SdkRds {
+    async fn modify_instance(&self, identifier: &str, setting: InstanceSetting) -> Result<(), AwsError> {
+        let request = self.client.modify_db_instance().db_instance_identifier(identifier).apply_immediately(true);
+        let request = match setting {
+            InstanceSetting::Private => request.publicly_accessible(false),
+            InstanceSetting::DeletionProtection => request.deletion_protection(true),
+            InstanceSetting::BackupRetention(days) => request.backup_retention_period(days),
+            InstanceSetting::AutoMinorVersionUpgrade => request.auto_minor_version_upgrade(true),
+        };
+        request.send().await.map(|_| ()).map_err(|e| AwsError::from_sdk("ModifyDBInstance", e))
+    }
+
+    async fn modify_cluster(&self, identifier: &str, setting: ClusterSetting) -> Result<(), AwsError> {
+        let request = self.client.modify_db_cluster().db_cluster_identifier(identifier).apply_immediately(true);
+        let request = match setting {
+            ClusterSetting::DeletionProtection => request.deletion_protection(true),
+            ClusterSetting::BackupRetention(days) => request.backup_retention_period(days),
+        };
+        request.send().await.map(|_| ()).map_err(|e| AwsError::from_sdk("ModifyDBCluster", e))
     }
 }
 
