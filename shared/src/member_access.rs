@@ -31,8 +31,11 @@ pub struct UnreachableResource {
 
 /// Whether a session error means "this member account is not set up for rdsguard" (answered with
 /// an alert) rather than a fault of the function's own credentials (an invocation error).
+/// Only a refusal from STS counts: a timeout, a connection failure or throttling stays an
+/// invocation error, so the event is retried instead of being answered with a "deploy the member
+/// stack" alert it does not deserve.
 pub fn is_member_setup_error(error: &SessionError) -> bool {
-    matches!(error, SessionError::AssumeRole { .. })
+    matches!(error, SessionError::AssumeRole { refused: true, .. })
 }
 
 /// What to do about an account whose member role cannot be assumed.
@@ -104,9 +107,16 @@ mod tests {
         let error = SessionError::AssumeRole {
             role_arn: "arn:aws:iam::210987654321:role/rdsguard-remediation".into(),
             message: "AccessDenied: not authorized to perform sts:AssumeRole".into(),
+            refused: true,
         };
         assert!(is_member_setup_error(&error));
         assert!(!is_member_setup_error(&SessionError::OwnAccount("expired token".into())));
+        let throttled = SessionError::AssumeRole {
+            role_arn: "arn:aws:iam::210987654321:role/rdsguard-remediation".into(),
+            message: "Throttling: Rate exceeded".into(),
+            refused: false,
+        };
+        assert!(!is_member_setup_error(&throttled), "a transient STS failure is retried, not blamed on setup");
         let resource = UnreachableResource {
             resource_type: "AWS::RDS::DBInstance",
             resource_id: "orders".into(),

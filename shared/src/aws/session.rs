@@ -9,7 +9,10 @@ use std::collections::HashMap;
 
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{Region, SdkConfig};
+use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use tokio::sync::{Mutex, OnceCell};
 
 use super::AwsError;
@@ -20,7 +23,14 @@ pub enum SessionError {
     #[error("cannot tell which account rdsguard runs in: {0}")]
     OwnAccount(String),
     #[error("cannot assume {role_arn}: {message}")]
-    AssumeRole { role_arn: String, message: String },
+    AssumeRole {
+        role_arn: String,
+        message: String,
+        /// STS answered and refused (AccessDenied, no such role, region disabled...): the account
+        /// is not set up. `false`: no answer, or a transient one (timeout, throttling, STS
+        /// unavailable), which a retry can get past.
+        refused: bool,
+    },
 }
 
 /// Who the function's own credentials are (STS GetCallerIdentity, asked once).
@@ -104,10 +114,11 @@ impl AccountSessions {
                 .await;
             // Assume now, so a missing role or trust policy is reported as such rather than as an
             // obscure failure of the first RDS call.
-            provider
-                .provide_credentials()
-                .await
-                .map_err(|e| SessionError::AssumeRole { role_arn: role_arn.clone(), message: error_chain(&e) })?;
+            provider.provide_credentials().await.map_err(|e| SessionError::AssumeRole {
+                role_arn: role_arn.clone(),
+                message: error_chain(&e),
+                refused: sts_refused(&e),
+            })?;
             self.base
                 .to_builder()
                 .credentials_provider(SharedCredentialsProvider::new(provider))
@@ -132,6 +143,42 @@ fn role_of_session(caller_arn: &str) -> String {
         }
     }
     caller_arn.to_owned()
+}
+
+/// STS error codes that say "try again later", not "no".
+const TRANSIENT_STS_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "ServiceUnavailable",
+    "InternalFailure",
+    "InternalError",
+    "IDPCommunicationError",
+];
+
+/// Whether a failed AssumeRole was STS refusing (the role is missing or does not trust the
+/// caller, the region is disabled) rather than a timeout, a connection failure or throttling.
+fn sts_refused(error: &CredentialsError) -> bool {
+    match error {
+        // aws-config reports RegionDisabled and MalformedPolicyDocument this way.
+        CredentialsError::InvalidConfiguration(_) => true,
+        CredentialsError::ProviderError(_) => {
+            let mut source = std::error::Error::source(error);
+            while let Some(cause) = source {
+                if let Some(sdk) = cause.downcast_ref::<SdkError<AssumeRoleError>>() {
+                    return match sdk {
+                        SdkError::ServiceError(context) => {
+                            !context.err().code().is_some_and(|code| TRANSIENT_STS_CODES.contains(&code))
+                        }
+                        _ => false,
+                    };
+                }
+                source = cause.source();
+            }
+            false
+        }
+        _ => false,
+    }
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {
@@ -185,6 +232,32 @@ impl<P: Clone> ClientCache<P> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_a_refusal_from_sts_means_the_member_is_not_set_up() {
+        use super::*;
+        use aws_sdk_sts::config::http::HttpResponse;
+        use aws_sdk_sts::error::ErrorMetadata;
+        use aws_smithy_types::body::SdkBody;
+
+        let answered = |code: &str| {
+            let err = AssumeRoleError::generic(ErrorMetadata::builder().code(code).message("no").build());
+            let raw = HttpResponse::new(403.try_into().unwrap(), SdkBody::empty());
+            CredentialsError::provider_error(SdkError::service_error(err, raw))
+        };
+        let cases = [
+            ("AccessDenied", answered("AccessDenied"), true),
+            ("no such role (unparsed answer)", answered("Unknown"), true),
+            ("Throttling", answered("Throttling"), false),
+            ("ServiceUnavailable", answered("ServiceUnavailable"), false),
+            ("timeout", CredentialsError::provider_error(SdkError::<AssumeRoleError>::timeout_error("slow")), false),
+            ("provider timed out", CredentialsError::provider_timed_out(std::time::Duration::from_secs(5)), false),
+            ("region disabled", CredentialsError::invalid_configuration("RegionDisabledException"), true),
+        ];
+        for (name, error, expected) in cases {
+            assert_eq!(sts_refused(&error), expected, "{name}");
+        }
+    }
+
     use super::role_of_session;
 
     #[test]
