@@ -267,7 +267,9 @@ where
         (ActionKind::StopDatabase, DatabaseKind::Instance) => port.stop_instance(id).await,
         (ActionKind::StopDatabase, DatabaseKind::Cluster) => port.stop_cluster(id).await,
         (ActionKind::EnableDeletionProtection, kind) => port.enable_deletion_protection(kind, id).await,
-        (ActionKind::SetBackupRetention, kind) => port.set_backup_retention(kind, id, min_days).await,
+        (ActionKind::SetBackupRetention, kind) => {
+            port.set_backup_retention(kind, id, min_days, !turns_backups_on(db)).await
+        }
         (ActionKind::EnableMinorVersionUpgrade, DatabaseKind::Instance) => {
             port.enable_auto_minor_version_upgrade(id).await
         }
@@ -367,14 +369,20 @@ where
                 )
             }
             ActionKind::SetBackupRetention if after.pending_backup_retention_days.is_some_and(|d| d >= min_days) => {
+                let when = if turns_backups_on(db) {
+                    "in the next maintenance window (turning automated backups on from 0 briefly interrupts I/O, \
+                     so rdsguard does not force it now)"
+                } else {
+                    "now"
+                };
                 return ActionOutcome::new(
                     kind,
                     ActionStatus::Succeeded,
                     format!(
-                        "{operation} accepted; RDS is applying BackupRetentionPeriod={min_days} (PendingModifiedValues, \
-                         status {status})"
+                        "{operation} accepted; RDS applies BackupRetentionPeriod={min_days} {when} \
+                         (PendingModifiedValues, status {status})"
                     ),
-                )
+                );
             }
             _ => last = status,
         }
@@ -403,6 +411,12 @@ where
             format!("{operation} accepted, but after {}s the status is still {last}", waited.as_secs()),
         ),
     }
+}
+
+/// Whether a retention fix switches automated backups on (from 0). RDS then interrupts I/O
+/// briefly, so the change is left to the maintenance window instead of applied at once.
+fn turns_backups_on(db: &Database) -> bool {
+    db.state.backup_retention_days == Some(0)
 }
 
 fn operation_name(kind: ActionKind, db: DatabaseKind) -> &'static str {
@@ -608,7 +622,7 @@ mod tests {
         async fn enable_deletion_protection(&self, _: DatabaseKind, _: &str) -> Result<(), AwsError> {
             self.write_error.clone().map_or(Ok(()), Err)
         }
-        async fn set_backup_retention(&self, _: DatabaseKind, _: &str, _: i32) -> Result<(), AwsError> {
+        async fn set_backup_retention(&self, _: DatabaseKind, _: &str, _: i32, _: bool) -> Result<(), AwsError> {
             self.write_error.clone().map_or(Ok(()), Err)
         }
         async fn enable_auto_minor_version_upgrade(&self, _: &str) -> Result<(), AwsError> {
@@ -725,7 +739,7 @@ mod tests {
                     s.pending_backup_retention_days = Some(7)
                 }),
                 Succeeded,
-                "RDS is applying BackupRetentionPeriod=7",
+                "RDS applies BackupRetentionPeriod=7 now",
             ),
             (
                 "retention unchanged",
@@ -748,6 +762,20 @@ mod tests {
             assert_eq!(outcome.status, status, "{name}: {}", outcome.detail);
             assert!(outcome.detail.contains(detail), "{name}: {}", outcome.detail);
         }
+
+        // Backups off: the fix waits for the maintenance window instead of interrupting I/O now.
+        let mut backups_off = db("available", &[]);
+        backups_off.state.backup_retention_days = Some(0);
+        let port = ScriptedRds {
+            write_error: None,
+            after: with(|s| {
+                s.backup_retention_days = Some(0);
+                s.pending_backup_retention_days = Some(7)
+            }),
+        };
+        let outcome = execute(ActionKind::SetBackupRetention, &backups_off, &port, &policy(&[]), quick).await;
+        assert_eq!(outcome.status, Succeeded, "{}", outcome.detail);
+        assert!(outcome.detail.contains("in the next maintenance window"), "{}", outcome.detail);
     }
 
     #[test]

@@ -265,8 +265,8 @@ impl DatabaseRemediation for InstanceDeletedAfterDescribe {
     async fn enable_deletion_protection(&self, kind: DatabaseKind, id: &str) -> Result<(), AwsError> {
         self.inner.enable_deletion_protection(kind, id).await
     }
-    async fn set_backup_retention(&self, kind: DatabaseKind, id: &str, days: i32) -> Result<(), AwsError> {
-        self.inner.set_backup_retention(kind, id, days).await
+    async fn set_backup_retention(&self, kind: DatabaseKind, id: &str, days: i32, now: bool) -> Result<(), AwsError> {
+        self.inner.set_backup_retention(kind, id, days, now).await
     }
     async fn enable_auto_minor_version_upgrade(&self, id: &str) -> Result<(), AwsError> {
         self.inner.enable_auto_minor_version_upgrade(id).await

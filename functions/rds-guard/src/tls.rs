@@ -8,7 +8,9 @@ use rdsguard::database::{Database, DatabaseKind};
 use rdsguard::finding::Finding;
 use rdsguard::policy::RuleAction;
 use rdsguard::remediate::{policy_gate, ActionKind, ActionOutcome, ActionStatus};
-use rdsguard::rules::{tls_enforced, tls_parameter_for, DatabaseChange, TlsParameter, TlsReading, Verdict};
+use rdsguard::rules::{
+    enforcing_value, is_on, tls_enforced, tls_parameter_for, DatabaseChange, TlsParameter, TlsReading, Verdict,
+};
 use serde_json::Value;
 use tracing::info;
 
@@ -29,9 +31,17 @@ fn operation(kind: DatabaseKind) -> &'static str {
     }
 }
 
+/// The value that enforces TLS, spelled as this group's `AllowedValues` want it.
+fn value_to_set(parameter: &TlsParameter, lookup: &ParameterLookup) -> &'static str {
+    match lookup {
+        ParameterLookup::Found { allowed_values, .. } => enforcing_value(parameter, allowed_values.as_deref()),
+        ParameterLookup::GroupNotFound | ParameterLookup::NotListed => parameter.enforced_value,
+    }
+}
+
 fn reading(group: &str, lookup: ParameterLookup) -> Option<TlsReading> {
     match lookup {
-        ParameterLookup::Found { value, source } => Some(TlsReading { group: group.to_owned(), value, source }),
+        ParameterLookup::Found { value, source, .. } => Some(TlsReading { group: group.to_owned(), value, source }),
         ParameterLookup::GroupNotFound | ParameterLookup::NotListed => None,
     }
 }
@@ -62,12 +72,13 @@ pub(crate) async fn check_database_tls(
         checked.undetermined(rule, &db.state.identifier, "the parameter group could not be found");
         return Ok(None);
     }
+    let value = value_to_set(&parameter, &lookup);
     match tls_enforced(db, reading(group, lookup).as_ref()) {
         Verdict::Violation(observed) => {
             let finding = Finding::new(rule, db, &target.account, &target.region, observed);
             let action = match policy_gate(rule, &db.state.tags, &guard.policy) {
                 Err(outcome) => outcome,
-                Ok(_) => enforce(db.kind, group, &parameter, rds, guard).await,
+                Ok(_) => enforce(db.kind, group, &parameter, value, rds, guard).await,
             };
             Ok(Some((finding, action)))
         }
@@ -124,6 +135,7 @@ pub(crate) async fn check_parameter_group(
     }
     let names: Vec<&str> = users.iter().map(|db| db.state.identifier.as_str()).collect();
     info!(group, databases = ?names, "checking parameter group");
+    let value = value_to_set(&parameter, &lookup);
     match tls_enforced(first, reading(group, lookup).as_ref()) {
         Verdict::Violation(mut observed) => {
             if let Value::Object(map) = &mut observed {
@@ -139,7 +151,7 @@ pub(crate) async fn check_parameter_group(
             let gate = users.iter().map(|db| policy_gate(rule, &db.state.tags, &guard.policy)).find(Result::is_err);
             let action = match gate {
                 Some(Err(outcome)) => outcome,
-                _ => enforce(kind, group, &parameter, rds, guard).await,
+                _ => enforce(kind, group, &parameter, value, rds, guard).await,
             };
             checked.findings.push((finding, action));
         }
@@ -154,6 +166,7 @@ async fn enforce(
     kind: DatabaseKind,
     group: &str,
     parameter: &TlsParameter,
+    value: &str,
     rds: &dyn RdsGuardPort,
     guard: &RdsGuard,
 ) -> ActionOutcome {
@@ -166,12 +179,12 @@ async fn enforce(
                 "{group} is an AWS default {} and cannot be modified: create a custom group with {}={} and attach it",
                 group_noun(kind),
                 parameter.name,
-                parameter.enforced_value
+                value
             ),
         );
     }
     let operation = operation(kind);
-    if let Err(error) = rds.set_parameter(kind, group, parameter.name, parameter.enforced_value).await {
+    if let Err(error) = rds.set_parameter(kind, group, parameter.name, value).await {
         return ActionOutcome::new(action, ActionStatus::Failed, error.to_string());
     }
     let confirm = guard.confirmation;
@@ -181,14 +194,11 @@ async fn enforce(
             tokio::time::sleep(confirm.delay).await;
         }
         match rds.parameter(kind, group, parameter.name).await {
-            Ok(ParameterLookup::Found { value: Some(value), .. }) if value == parameter.enforced_value => {
+            Ok(ParameterLookup::Found { value: Some(now), .. }) if is_on(&now) => {
                 return ActionOutcome::new(
                     action,
                     ActionStatus::Succeeded,
-                    format!(
-                        "{operation} applied; {} is now {value} in {group} (confirmed by describe)",
-                        parameter.name
-                    ),
+                    format!("{operation} applied; {} is now {now} in {group} (confirmed by describe)", parameter.name),
                 )
             }
             Ok(other) => last = format!("{other:?}"),
@@ -216,7 +226,13 @@ mod tests {
     fn groups_are_named_as_aws_does() {
         assert_eq!(operation(DatabaseKind::Cluster), "ModifyDBClusterParameterGroup");
         assert_eq!(group_noun(DatabaseKind::Instance), "DB parameter group");
-        let found = ParameterLookup::Found { value: Some("0".into()), source: Some("user".into()) };
+        let found = ParameterLookup::Found {
+            value: Some("0".into()),
+            source: Some("user".into()),
+            allowed_values: Some("OFF, ON".into()),
+        };
+        let mysql = tls_parameter_for(rdsguard::database::EngineFamily::MySql).unwrap();
+        assert_eq!(value_to_set(&mysql, &found), "ON");
         assert_eq!(reading("g", found).map(|r| r.value), Some(Some("0".into())));
         assert_eq!(reading("g", ParameterLookup::NotListed), None);
     }

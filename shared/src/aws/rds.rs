@@ -28,8 +28,15 @@ pub trait DatabaseRemediation: Send + Sync {
     async fn stop_cluster(&self, identifier: &str) -> Result<(), AwsError>;
     /// ModifyDBInstance / ModifyDBCluster DeletionProtection=true, ApplyImmediately=true.
     async fn enable_deletion_protection(&self, kind: DatabaseKind, identifier: &str) -> Result<(), AwsError>;
-    /// ModifyDBInstance / ModifyDBCluster BackupRetentionPeriod=`days`, ApplyImmediately=true.
-    async fn set_backup_retention(&self, kind: DatabaseKind, identifier: &str, days: i32) -> Result<(), AwsError>;
+    /// ModifyDBInstance / ModifyDBCluster BackupRetentionPeriod=`days`; `immediately`: with
+    /// ApplyImmediately=true, otherwise in the next maintenance window.
+    async fn set_backup_retention(
+        &self,
+        kind: DatabaseKind,
+        identifier: &str,
+        days: i32,
+        immediately: bool,
+    ) -> Result<(), AwsError>;
     /// ModifyDBInstance AutoMinorVersionUpgrade=true, ApplyImmediately=true.
     async fn enable_auto_minor_version_upgrade(&self, identifier: &str) -> Result<(), AwsError>;
 }
@@ -242,10 +249,20 @@ impl DatabaseRemediation for SdkRds {
         }
     }
 
-    async fn set_backup_retention(&self, kind: DatabaseKind, identifier: &str, days: i32) -> Result<(), AwsError> {
+    async fn set_backup_retention(
+        &self,
+        kind: DatabaseKind,
+        identifier: &str,
+        days: i32,
+        immediately: bool,
+    ) -> Result<(), AwsError> {
         match kind {
-            DatabaseKind::Instance => self.modify_instance(identifier, InstanceSetting::BackupRetention(days)).await,
-            DatabaseKind::Cluster => self.modify_cluster(identifier, ClusterSetting::BackupRetention(days)).await,
+            DatabaseKind::Instance => {
+                self.modify_instance(identifier, InstanceSetting::BackupRetention { days, immediately }).await
+            }
+            DatabaseKind::Cluster => {
+                self.modify_cluster(identifier, ClusterSetting::BackupRetention { days, immediately }).await
+            }
         }
     }
 
@@ -254,39 +271,45 @@ impl DatabaseRemediation for SdkRds {
     }
 }
 
-/// One setting rdsguard changes with ModifyDBInstance (always `ApplyImmediately=true`).
+/// One setting rdsguard changes with ModifyDBInstance.
 #[derive(Debug, Clone, Copy)]
 enum InstanceSetting {
     Private,
     DeletionProtection,
-    BackupRetention(i32),
+    BackupRetention { days: i32, immediately: bool },
     AutoMinorVersionUpgrade,
 }
 
-/// One setting rdsguard changes with ModifyDBCluster (always `ApplyImmediately=true`).
+/// One setting rdsguard changes with ModifyDBCluster.
 #[derive(Debug, Clone, Copy)]
 enum ClusterSetting {
     DeletionProtection,
-    BackupRetention(i32),
+    BackupRetention { days: i32, immediately: bool },
 }
 
 impl SdkRds {
     async fn modify_instance(&self, identifier: &str, setting: InstanceSetting) -> Result<(), AwsError> {
-        let request = self.client.modify_db_instance().db_instance_identifier(identifier).apply_immediately(true);
+        let request = self.client.modify_db_instance().db_instance_identifier(identifier);
         let request = match setting {
-            InstanceSetting::Private => request.publicly_accessible(false),
-            InstanceSetting::DeletionProtection => request.deletion_protection(true),
-            InstanceSetting::BackupRetention(days) => request.backup_retention_period(days),
-            InstanceSetting::AutoMinorVersionUpgrade => request.auto_minor_version_upgrade(true),
+            InstanceSetting::Private => request.publicly_accessible(false).apply_immediately(true),
+            InstanceSetting::DeletionProtection => request.deletion_protection(true).apply_immediately(true),
+            InstanceSetting::BackupRetention { days, immediately } => {
+                request.backup_retention_period(days).apply_immediately(immediately)
+            }
+            InstanceSetting::AutoMinorVersionUpgrade => {
+                request.auto_minor_version_upgrade(true).apply_immediately(true)
+            }
         };
         request.send().await.map(|_| ()).map_err(|e| AwsError::from_sdk("ModifyDBInstance", e))
     }
 
     async fn modify_cluster(&self, identifier: &str, setting: ClusterSetting) -> Result<(), AwsError> {
-        let request = self.client.modify_db_cluster().db_cluster_identifier(identifier).apply_immediately(true);
+        let request = self.client.modify_db_cluster().db_cluster_identifier(identifier);
         let request = match setting {
-            ClusterSetting::DeletionProtection => request.deletion_protection(true),
-            ClusterSetting::BackupRetention(days) => request.backup_retention_period(days),
+            ClusterSetting::DeletionProtection => request.deletion_protection(true).apply_immediately(true),
+            ClusterSetting::BackupRetention { days, immediately } => {
+                request.backup_retention_period(days).apply_immediately(immediately)
+            }
         };
         request.send().await.map(|_| ()).map_err(|e| AwsError::from_sdk("ModifyDBCluster", e))
     }

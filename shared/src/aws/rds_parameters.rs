@@ -19,6 +19,8 @@ pub enum ParameterLookup {
         value: Option<String>,
         /// `user`, `system`, `engine-default`.
         source: Option<String>,
+        /// `AllowedValues`, e.g. `0, 1` or `ON, OFF`.
+        allowed_values: Option<String>,
     },
 }
 
@@ -49,6 +51,7 @@ fn found(parameters: &[Parameter], name: &str) -> Option<ParameterLookup> {
     parameters.iter().find(|p| p.parameter_name() == Some(name)).map(|p| ParameterLookup::Found {
         value: p.parameter_value().map(str::to_owned),
         source: p.source().map(str::to_owned),
+        allowed_values: p.allowed_values().map(str::to_owned),
     })
 }
 

@@ -31,7 +31,7 @@ pub use network::{admitted_from_evidence, evaluate_ingress, DatabasePorts, WELL_
 pub use snapshot::{
     evaluate_snapshot, snapshot_encrypted, snapshot_not_public, snapshot_shared_only_with_trusted, untrusted_accounts,
 };
-pub use tls::{tls_enforced, tls_parameter_for, TlsParameter, TlsReading};
+pub use tls::{enforcing_value, is_on, tls_enforced, tls_parameter_for, TlsParameter, TlsReading};
 pub use triggers::DatabaseChange;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -39,19 +39,39 @@ pub struct TlsReading {
     pub source: Option<String>,
 }
 
-fn is_on(value: &str) -> bool {
+/// Whether a parameter value enforces TLS (`1`, `ON`, `true`, any case).
+pub fn is_on(value: &str) -> bool {
     matches!(value.trim().to_ascii_lowercase().as_str(), "1" | "on" | "true")
 }
 
-/// The engine's own default when a group does not set the parameter: PostgreSQL 15 and later
-/// force TLS, earlier versions and MySQL/MariaDB do not.
-fn engine_default_enforces(parameter: &TlsParameter, engine_version: Option<&str>) -> Option<bool> {
+/// The engine's own default when a group does not set the parameter: RDS for PostgreSQL 15 and
+/// later force TLS; earlier versions, Aurora PostgreSQL and MySQL/MariaDB do not.
+fn engine_default_enforces(
+    parameter: &TlsParameter,
+    engine: Option<&str>,
+    engine_version: Option<&str>,
+) -> Option<bool> {
     match parameter.rule {
-        RuleId::Rds38PostgresTls => {
+        RuleId::Rds38PostgresTls if engine? == "postgres" => {
             let major: u32 = engine_version?.split('.').next()?.parse().ok()?;
             Some(major >= 15)
         }
         _ => Some(false),
+    }
+}
+
+/// The value to set, in the spelling the parameter group accepts: RDS for MySQL and MariaDB
+/// groups take `0`/`1`, Aurora MySQL cluster groups `ON`/`OFF` (`AllowedValues` of
+/// DescribeDB(Cluster)Parameters says which).
+pub fn enforcing_value(parameter: &TlsParameter, allowed_values: Option<&str>) -> &'static str {
+    let allowed: Vec<String> =
+        allowed_values.unwrap_or_default().split(',').map(|v| v.trim().to_ascii_uppercase()).collect();
+    if allowed.iter().any(|v| v == "1") {
+        "1"
+    } else if allowed.iter().any(|v| v == "ON") {
+        "ON"
+    } else {
+        parameter.enforced_value
     }
 }
 
@@ -70,7 +90,7 @@ pub fn tls_enforced(db: &Database, reading: Option<&TlsReading>) -> Verdict {
     let enforced = match reading.value.as_deref() {
         Some(value) => is_on(value),
         None if reading.source.as_deref() == Some("engine-default") => {
-            match engine_default_enforces(&parameter, db.state.engine_version.as_deref()) {
+            match engine_default_enforces(&parameter, db.state.engine.as_deref(), db.state.engine_version.as_deref()) {
                 Some(enforced) => enforced,
                 None => return Verdict::Unknown("the engine default depends on the engine version, which is unknown"),
             }
@@ -124,6 +144,17 @@ mod tests {
             ("pg 14 default", db("postgres", "14.6", false), Some(reading(None, "engine-default")), "violation"),
             ("pg 16 default", db("postgres", "16.3", false), Some(reading(None, "engine-default")), "compliant"),
             (
+                "aurora pg 16 cluster default",
+                Database::cluster(DatabaseState {
+                    identifier: "c".into(),
+                    engine: Some("aurora-postgresql".into()),
+                    engine_version: Some("16.4".into()),
+                    ..DatabaseState::default()
+                }),
+                Some(reading(None, "engine-default")),
+                "violation",
+            ),
+            (
                 "pg default, version unknown",
                 db("postgres", "", false),
                 Some(reading(None, "engine-default")),
@@ -140,6 +171,16 @@ mod tests {
         ];
         for (name, database, reading, expected) in cases {
             assert_eq!(kind_of(&tls_enforced(&database, reading.as_ref())), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_value_set_is_spelled_as_the_group_allows() {
+        let mysql = tls_parameter_for(EngineFamily::MySql).unwrap();
+        let cases =
+            [(Some("0, 1"), "1"), (Some("OFF,ON"), "ON"), (Some("on, off"), "ON"), (None, "1"), (Some(""), "1")];
+        for (allowed, expected) in cases {
+            assert_eq!(enforcing_value(&mysql, allowed), expected, "{allowed:?}");
         }
     }
 
