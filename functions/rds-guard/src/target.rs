@@ -19,6 +19,7 @@ const INSTANCE_CALLS: &[(&str, &[&str])] = &[
     ("RestoreDBInstanceFromDBSnapshot", &["dBInstanceIdentifier"]),
     ("RestoreDBInstanceToPointInTime", &["targetDBInstanceIdentifier", "dBInstanceIdentifier"]),
     ("CreateDBInstanceReadReplica", &["dBInstanceIdentifier"]),
+    ("RestoreDBInstanceFromS3", &["dBInstanceIdentifier"]),
 ];
 
 /// The same for DB clusters.
@@ -27,6 +28,7 @@ const CLUSTER_CALLS: &[(&str, &[&str])] = &[
     ("ModifyDBCluster", &["newDBClusterIdentifier", "dBClusterIdentifier"]),
     ("RestoreDBClusterFromSnapshot", &["dBClusterIdentifier"]),
     ("RestoreDBClusterToPointInTime", &["dBClusterIdentifier"]),
+    ("RestoreDBClusterFromS3", &["dBClusterIdentifier"]),
 ];
 
 /// Calls that create a snapshot or change who may restore it, with the request parameter naming
@@ -426,7 +428,7 @@ mod tests {
             assert_eq!(target.context.event_name, name);
             assert_eq!(target.context.actor, "arn:aws:iam::123456789012:user/andrew");
         }
-        assert_eq!(handled_api_calls().count(), 21);
+        assert_eq!(handled_api_calls().count(), 23);
     }
 
     #[test]
@@ -446,6 +448,8 @@ mod tests {
             ),
             ("CreateDBInstanceReadReplica", json!({"dBInstanceIdentifier": "r"}), DatabaseChange::CreateReadReplica),
             ("RestoreDBClusterFromSnapshot", json!({"dBClusterIdentifier": "c"}), DatabaseChange::Restore),
+            ("RestoreDBInstanceFromS3", json!({"dBInstanceIdentifier": "s3db"}), DatabaseChange::Restore),
+            ("RestoreDBClusterFromS3", json!({"dBClusterIdentifier": "s3c"}), DatabaseChange::Restore),
         ];
         for (name, request, expected) in cases {
             let Subject::Database { change, .. } = check(&call(name, request, json!(null))).subject else {

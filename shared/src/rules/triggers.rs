@@ -14,7 +14,8 @@ pub enum DatabaseChange {
     Modify,
     /// ModifyDBInstance, ModifyDBCluster that switch the database to another parameter group.
     ModifyParameterGroup,
-    /// RestoreDBInstanceFromDBSnapshot, RestoreDBInstanceToPointInTime, RestoreDBCluster*.
+    /// RestoreDBInstanceFromDBSnapshot, RestoreDBInstanceToPointInTime, RestoreDB*FromS3,
+    /// RestoreDBCluster*.
     Restore,
     /// CreateDBInstanceReadReplica.
     CreateReadReplica,
@@ -33,7 +34,9 @@ impl DatabaseChange {
             "RestoreDBInstanceFromDBSnapshot"
             | "RestoreDBInstanceToPointInTime"
             | "RestoreDBClusterFromSnapshot"
-            | "RestoreDBClusterToPointInTime" => Self::Restore,
+            | "RestoreDBClusterToPointInTime"
+            | "RestoreDBInstanceFromS3"
+            | "RestoreDBClusterFromS3" => Self::Restore,
             "CreateDBInstanceReadReplica" => Self::CreateReadReplica,
             _ => return None,
         })
