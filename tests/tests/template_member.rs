@@ -170,7 +170,9 @@ fn events_waiting_in_the_dead_letter_queue_raise_an_alarm_on_the_alert_topic() {
     let alarm = resource(&central, "DeadLetterQueueAlarm");
     assert_eq!(at(alarm, &["Type"]).as_str(), Some("AWS::CloudWatch::Alarm"));
     let properties = at(alarm, &["Properties"]);
-    assert_eq!(at(properties, &["MetricName"]).as_str(), Some("ApproximateNumberOfMessagesVisible"));
+    // Each new arrival alarms (the queue's depth would stay in ALARM while old messages sit).
+    assert_eq!(at(properties, &["MetricName"]).as_str(), Some("NumberOfMessagesSent"));
+    assert_eq!(at(properties, &["Statistic"]).as_str(), Some("Sum"));
     assert_eq!(at(properties, &["ComparisonOperator"]).as_str(), Some("GreaterThanThreshold"));
     assert_eq!(at(properties, &["Threshold"]).as_u64(), Some(0));
     let queue = at(&at(properties, &["Dimensions"]).as_sequence().unwrap()[0], &["Value", "Fn::GetAtt"]);
