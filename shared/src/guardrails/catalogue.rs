@@ -371,7 +371,10 @@ mod tests {
             );
         }
         let actions = pipeline[0]["Action"].as_array().unwrap();
-        assert!(actions.contains(&json!("guardduty:UpdateDetector")), "the call pipeline-guard makes is denied to others");
+        assert!(
+            actions.contains(&json!("guardduty:UpdateDetector")),
+            "the call pipeline-guard makes is denied to others"
+        );
 
         let renamed = GuardrailSettings::from_vars([
             ("GUARDRAILS".to_owned(), "protect-pipeline".to_owned()),

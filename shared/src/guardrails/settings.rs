@@ -108,12 +108,16 @@ fn name_prefix(var: &'static str, raw: Option<&String>, default: &str, max: usiz
 /// `MEMBER_ROLE_NAME` as IAM allows role names (1-64 of letters, digits and `+=,.@_-`).
 fn role_name(raw: Option<&String>) -> Result<String, PolicyError> {
     let value = raw.map_or(DEFAULT_MEMBER_ROLE_NAME, |v| v.trim());
-    let valid = (1..=64).contains(&value.len())
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+    let valid =
+        (1..=64).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
     if valid {
         Ok(value.to_owned())
     } else {
-        Err(invalid(ENV_MEMBER_ROLE_NAME, value, "expected a role name (1-64 letters, digits or +=,.@_-), not a path or ARN"))
+        Err(invalid(
+            ENV_MEMBER_ROLE_NAME,
+            value,
+            "expected a role name (1-64 letters, digits or +=,.@_-), not a path or ARN",
+        ))
     }
 }
 
@@ -287,10 +291,7 @@ mod tests {
     fn protect_pipeline_without_security_admins_is_refused_naming_the_setting() {
         let base = [(ENV_GUARDRAILS, "deny-unencrypted-rds,protect-pipeline"), (ENV_GUARDRAIL_TARGETS, "r-ab12")];
         let error = GuardrailSettings::from_vars(vars(&base)).unwrap_err().to_string();
-        assert!(
-            error.contains("SECURITY_ADMIN_PRINCIPALS") && error.contains("SecurityAdminPrincipals"),
-            "{error}"
-        );
+        assert!(error.contains("SECURITY_ADMIN_PRINCIPALS") && error.contains("SecurityAdminPrincipals"), "{error}");
         let with_admins = [base.as_slice(), &[(ENV_SECURITY_ADMIN_PRINCIPALS, "arn:aws:iam::*:role/SecurityAdmin")]];
         assert!(GuardrailSettings::from_vars(vars(&with_admins.concat())).is_ok());
     }
