@@ -146,27 +146,28 @@ async fn custom_resource(payload: &Value, manager: &GuardrailManager) -> Result<
         }
     };
     info!(request_type = ?request.request_type, stack = %request.stack_id, settings = %manager.settings.describe(), "custom resource request");
-    let (settings, physical_id) = match request.request_type {
-        RequestType::Create | RequestType::Update => (manager.settings.clone(), current_prefix),
+    let (physical_id, (outcome, plan, answer)) = match request.request_type {
+        RequestType::Create | RequestType::Update => {
+            let result = match reconcile(manager.organization.as_ref(), &manager.settings).await {
+                Ok(done) => {
+                    let ids: Vec<&str> = done.policies.values().map(String::as_str).collect();
+                    (
+                        "applied",
+                        plan_lines(&done.plan),
+                        Ok(json!({"PolicyIds": ids.join(","), "Changes": done.plan.changes.len()})),
+                    )
+                }
+                Err(e) => {
+                    error!(error = %e, "guardrails could not be reconciled");
+                    ("failed", vec![], Err(e.to_string()))
+                }
+            };
+            (current_prefix, result)
+        }
         RequestType::Delete => {
             let prefix = request.physical_resource_id.clone().unwrap_or(current_prefix);
-            (GuardrailSettings { policy_name_prefix: prefix.clone(), ..manager.settings.removal() }, prefix)
-        }
-    };
-    let result = reconcile(manager.organization.as_ref(), &settings).await;
-    let (outcome, plan, answer) = match &result {
-        Ok(done) => {
-            let ids: Vec<&str> = done.policies.values().map(String::as_str).collect();
-            let outcome = if request.request_type == RequestType::Delete { "removed" } else { "applied" };
-            (
-                outcome,
-                plan_lines(&done.plan),
-                Ok(json!({"PolicyIds": ids.join(","), "Changes": done.plan.changes.len()})),
-            )
-        }
-        Err(e) => {
-            error!(error = %e, "guardrails could not be reconciled");
-            ("failed", vec![], Err(e.to_string()))
+            let result = remove_under(&prefix, manager.organization.as_ref()).await;
+            (prefix, result)
         }
     };
     let reason = answer.as_ref().err().cloned();
@@ -366,13 +367,21 @@ async fn alert(
     Ok(Summary { outcome: "alerted", reason: None, event_name: event_name.map(str::to_owned), plan, findings })
 }
 
-/// The invocation when the guardrail settings are invalid: a custom resource request is still
-/// answered (FAILED, naming the setting) so the stack rolls back instead of waiting an hour for a
-/// function that cannot start; anything else fails with the same reason.
+/// The physical id a custom resource gets when it is answered FAILED because the configuration is
+/// invalid: nothing was created under it, so its Delete (the rollback) has nothing to remove.
+pub const UNCONFIGURED_PHYSICAL_ID: &str = "rdsguard-guardrails-unconfigured";
+
+/// The invocation when the configuration (the shared policy or the guardrail settings) is
+/// invalid. A custom resource request is still answered so the stack never waits an hour for a
+/// function that cannot start: Create/Update FAILED, naming the setting; Delete removes the
+/// policies managed under the prefix its physical id names (nothing when it is
+/// [`UNCONFIGURED_PHYSICAL_ID`]) and answers SUCCESS, so a rollback or a stack deletion completes.
+/// Anything else fails with the reason.
 pub async fn handle_unconfigured(
     payload: &Value,
     problem: &str,
     responses: &dyn ResponseSender,
+    organization: &dyn Organization,
 ) -> Result<Summary, GuardrailManagerError> {
     let reason = format!("guardrail-manager configuration is invalid: {problem}");
     error!(%reason, "invocation refused");
@@ -381,8 +390,41 @@ pub async fn handle_unconfigured(
     else {
         return Err(GuardrailManagerError::CustomResource(reason));
     };
-    let physical =
-        payload.get("PhysicalResourceId").and_then(Value::as_str).unwrap_or("rdsguard-guardrails-unconfigured");
+    let physical = payload.get("PhysicalResourceId").and_then(Value::as_str).unwrap_or(UNCONFIGURED_PHYSICAL_ID);
+    if payload.get("RequestType").and_then(Value::as_str) == Some("Delete") {
+        let (outcome, plan, answer) = remove_under(physical, organization).await;
+        let reason = answer.as_ref().err().cloned();
+        responses.put(url, response_body(payload, physical, answer)).await?;
+        return Ok(Summary { outcome, reason, event_name: Some("Delete".to_owned()), plan, findings: vec![] });
+    }
     responses.put(url, response_body(payload, physical, Err(reason.clone()))).await?;
     Ok(Summary { outcome: "failed", reason: Some(reason), event_name: None, plan: vec![], findings: vec![] })
+}
+
+/// A Delete: removes every policy managed under the prefix the physical id names, using nothing
+/// else (no target, no guardrail setting), so it works whatever the configuration now says.
+async fn remove_under(
+    physical_id: &str,
+    organization: &dyn Organization,
+) -> (&'static str, Vec<String>, Result<Value, String>) {
+    if physical_id == UNCONFIGURED_PHYSICAL_ID {
+        info!("Delete of a guardrail resource that was never created: nothing to remove");
+        return ("removed", vec![], Ok(json!({"PolicyIds": "", "Changes": 0})));
+    }
+    let settings = match GuardrailSettings::removal_under(physical_id) {
+        Ok(settings) => settings,
+        Err(e) => {
+            error!(error = %e, physical_id, "physical id is not a policy name prefix");
+            return ("failed", vec![], Err(format!("physical id {physical_id:?} is not a policy name prefix: {e}")));
+        }
+    };
+    match reconcile(organization, &settings).await {
+        Ok(done) => {
+            ("removed", plan_lines(&done.plan), Ok(json!({"PolicyIds": "", "Changes": done.plan.changes.len()})))
+        }
+        Err(e) => {
+            error!(error = %e, "guardrails could not be removed");
+            ("failed", vec![], Err(e.to_string()))
+        }
+    }
 }

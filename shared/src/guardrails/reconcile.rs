@@ -73,9 +73,16 @@ pub async fn observe(organization: &dyn Organization, settings: &GuardrailSettin
 }
 
 /// Organizations error codes meaning a policy or target no longer exists, or the policy is no
-/// longer attached: for a detach or a delete, the change is already made.
-pub const ALREADY_GONE_CODES: &[&str] =
-    &["PolicyNotFoundException", "PolicyNotAttachedException", "TargetNotFoundException"];
+/// longer attached: for a detach or a delete, the change is already made. (DetachPolicy documents
+/// TargetNotFoundException; the OU and account variants are what some endpoints answer for a
+/// deleted OU or a closed account.)
+pub const ALREADY_GONE_CODES: &[&str] = &[
+    "AccountNotFoundException",
+    "OrganizationalUnitNotFoundException",
+    "PolicyNotAttachedException",
+    "PolicyNotFoundException",
+    "TargetNotFoundException",
+];
 
 fn already_gone(error: &AwsError) -> bool {
     error.code.as_deref().is_some_and(|code| ALREADY_GONE_CODES.contains(&code))

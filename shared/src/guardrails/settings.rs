@@ -217,6 +217,12 @@ impl GuardrailSettings {
         Ok(())
     }
 
+    /// Settings that remove every policy managed under `policy_name_prefix` and need nothing else
+    /// (the custom resource's Delete, whatever the configuration now says).
+    pub fn removal_under(policy_name_prefix: &str) -> Result<Self, PolicyError> {
+        Self::from_vars([(ENV_POLICY_NAME_PREFIX.to_owned(), policy_name_prefix.to_owned())])
+    }
+
     /// The same settings with no guardrail: applying it detaches and deletes every managed policy.
     pub fn removal(&self) -> Self {
         Self { guardrails: BTreeSet::new(), ..self.clone() }
