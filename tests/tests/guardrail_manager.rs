@@ -142,6 +142,15 @@ async fn a_manual_update_policy_is_alerted_critical_and_the_content_restored() {
     );
     assert_eq!(handle_event(&own, &manager).await.unwrap().outcome, "ignored");
     assert!(estate.alerts().await.is_empty());
+
+    // Another role's session named after the function is not the function.
+    estate.organizations().await.update_policy().policy_id(&id).content(weakened).send().await.unwrap();
+    let mut impostor = event.clone();
+    impostor["detail"]["userIdentity"]["arn"] =
+        json!("arn:aws:sts::123456789012:assumed-role/Mallory/rdsguard-guardrail-manager");
+    assert_eq!(handle_event(&impostor, &manager).await.unwrap().outcome, "alerted");
+    assert_eq!(estate.scp_content(&id).await, expected(&settings)[0].1, "restored again");
+    assert_eq!(estate.alerts().await.len(), 1);
 }
 
 #[tokio::test]

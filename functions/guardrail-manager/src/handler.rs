@@ -35,8 +35,9 @@ pub struct GuardrailManager {
     pub alerts: Arc<dyn AlertPublisher>,
     pub undelivered: Option<Arc<dyn UndeliveredAlertSink>>,
     pub responses: Arc<dyn ResponseSender>,
-    /// `AWS_LAMBDA_FUNCTION_NAME`: calls made under this session name are the function's own.
-    pub function_name: Option<String>,
+    /// The function's own session ARN (`...:assumed-role/<execution role>/<session>`, from STS
+    /// GetCallerIdentity at start): calls made by exactly this actor are the function's own.
+    pub own_session_arn: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -221,7 +222,7 @@ async fn organizations_call(
             name,
         ));
     }
-    if made_by_self(&call.actor, manager.function_name.as_deref()) {
+    if made_by_self(&call.actor, manager.own_session_arn.as_deref()) {
         return Ok(Summary::ignored("guardrail-manager's own change", name));
     }
     if manager.policy.effective_action(RuleId::GuardrailTampered) == RuleAction::Off {

@@ -38,7 +38,7 @@ async fn main() -> Result<(), Error> {
     let base = aws_config::load_from_env().await;
     let organization: Arc<dyn Organization> =
         Arc::new(SdkOrganizations::new(aws_sdk_organizations::Client::new(&base)));
-    let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok();
+    let own_session_arn = own_session_arn(&base).await;
     let manager = configuration.map(|(policy, settings)| {
         let plumbing = Plumbing::new(policy, base);
         GuardrailManager {
@@ -48,7 +48,7 @@ async fn main() -> Result<(), Error> {
             alerts: plumbing.alerts,
             undelivered: plumbing.undelivered,
             responses: responses.clone(),
-            function_name,
+            own_session_arn,
         }
     });
 
@@ -63,4 +63,17 @@ async fn main() -> Result<(), Error> {
         }
     }))
     .await
+}
+
+/// The function's own session ARN, asked of STS once (GetCallerIdentity needs no permission).
+/// Without it every change is treated as someone else's: the function's own re-applies are then
+/// alerted too, which is noisy but never hides tampering.
+async fn own_session_arn(base: &aws_config::SdkConfig) -> Option<String> {
+    match aws_sdk_sts::Client::new(base).get_caller_identity().send().await {
+        Ok(identity) => identity.arn().map(str::to_owned),
+        Err(e) => {
+            tracing::warn!(error = %rdsguard::aws::AwsError::from_sdk("GetCallerIdentity", e), "own identity unknown: the function's own changes will be alerted as tampering");
+            None
+        }
+    }
 }

@@ -75,12 +75,15 @@ pub fn aim(
 }
 
 /// Whether the call was made by this very function (its own re-apply), which is not tampering:
-/// Lambda names the assumed-role session after the function.
-pub fn made_by_self(actor: &str, function_name: Option<&str>) -> bool {
-    let Some(function) = function_name.filter(|f| !f.is_empty()) else {
+/// the actor must be exactly the function's own session,
+/// `arn:<partition>:sts::<account>:assumed-role/<execution role>/<session>`, as STS
+/// GetCallerIdentity reported it at start. The session name alone proves nothing: whoever calls
+/// AssumeRole chooses it.
+pub fn made_by_self(actor: &str, own_session_arn: Option<&str>) -> bool {
+    let Some(own) = own_session_arn.filter(|arn| arn.contains(":assumed-role/")) else {
         return false;
     };
-    actor.contains(":assumed-role/") && actor.rsplit('/').next() == Some(function)
+    actor == own
 }
 
 #[cfg(test)]
@@ -88,15 +91,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn own_calls_are_recognised_by_the_session_name() {
+    fn own_calls_are_recognised_by_role_and_session_not_by_session_name_alone() {
         let own = "arn:aws:sts::111122223333:assumed-role/rdsguard-GuardrailManagerRole-X/rdsguard-guardrail-manager";
-        assert!(made_by_self(own, Some("rdsguard-guardrail-manager")));
+        assert!(made_by_self(own, Some(own)));
         assert!(!made_by_self(own, None));
+        // Anyone allowed to assume some role can name the session after the function.
+        assert!(!made_by_self("arn:aws:sts::111122223333:assumed-role/Mallory/rdsguard-guardrail-manager", Some(own)));
         assert!(!made_by_self(
-            "arn:aws:iam::111122223333:user/rdsguard-guardrail-manager",
-            Some("rdsguard-guardrail-manager")
+            "arn:aws:sts::444455556666:assumed-role/rdsguard-GuardrailManagerRole-X/rdsguard-guardrail-manager",
+            Some(own)
         ));
-        assert!(!made_by_self(own, Some("other")));
+        assert!(
+            !made_by_self(
+                "arn:aws:iam::111122223333:user/rdsguard-guardrail-manager",
+                Some("arn:aws:iam::111122223333:user/rdsguard-guardrail-manager")
+            ),
+            "only a role session is ever the function"
+        );
     }
 
     #[test]
