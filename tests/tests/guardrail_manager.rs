@@ -538,3 +538,61 @@ async fn scps_disabled_on_the_root_are_enabled_again_and_the_guardrails_re_appli
     assert_eq!(alerts[0].body["resource_id"], org.root_id);
     assert_eq!((alerts[0].body["severity"].as_str(), alerts[0].action_status()), (Some("CRITICAL"), "succeeded"));
 }
+
+#[tokio::test]
+async fn removing_the_managed_tag_is_tampering_re_tagged_and_alerted_not_a_failed_invocation() {
+    let estate = Estate::start().await;
+    let org = estate.create_organization().await;
+    let settings = settings(&org);
+    let manager = estate.guardrail_manager(&borrowed(&settings)).await;
+    let cloudformation = ResponseCatcher::start();
+    handle_event(&custom_resource_request("Create", &cloudformation.url, None), &manager).await.unwrap();
+    let (id, _) = ours(&estate).await.pop().unwrap();
+    let organizations = estate.organizations().await;
+    let untag = || organizations.untag_resource().resource_id(&id).tag_keys("rdsguard:managed-by").send();
+    untag().await.unwrap();
+    let event = api_call(
+        ORGANIZATIONS,
+        "UntagResource",
+        MOTO_ACCOUNT,
+        HOME_REGION,
+        json!({"resourceId": id, "tagKeys": ["rdsguard:managed-by"]}),
+        None,
+    );
+
+    let summary = handle_event(&event, &manager).await.unwrap();
+
+    assert_eq!(summary.outcome, "alerted");
+    let tags = organizations.list_tags_for_resource().resource_id(&id).send().await.unwrap();
+    assert!(
+        tags.tags().iter().any(|t| t.key() == "rdsguard:managed-by" && t.value() == "rdsguard-guardrails"),
+        "the managed tag is put back"
+    );
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].rule(), "RDSGUARD.GUARDRAIL");
+    assert_eq!(alerts[0].body["severity"], "CRITICAL");
+    assert_eq!(alerts[0].body["event_name"], "UntagResource");
+    assert_eq!(alerts[0].body["resource_id"], id);
+    assert_eq!(alerts[0].action_status(), "succeeded");
+    assert!(alerts[0].subject.contains("guardrail SCP tags changed"), "{}", alerts[0].subject);
+    let drift = json!({
+        "detail-type": "Scheduled Event", "source": "aws.events", "id": "drift-1",
+        "account": MOTO_ACCOUNT, "region": HOME_REGION, "time": "2026-11-23T16:00:00Z", "detail": {}
+    });
+    assert_eq!(handle_event(&drift, &manager).await.unwrap().outcome, "in_sync", "the policy is managed again");
+
+    // Found by the drift check (the event was missed): a CRITICAL alert naming the missing tag,
+    // never a failed invocation, and the policy is not taken over.
+    untag().await.unwrap();
+    let summary = handle_event(&drift, &manager).await.unwrap();
+    assert_eq!(summary.outcome, "alerted");
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].body["severity"], "CRITICAL");
+    assert_eq!(alerts[0].body["observed"]["PolicyName"], "rdsguard-guardrails-1");
+    assert_eq!(alerts[0].body["observed"]["MissingTag"], "rdsguard:managed-by=rdsguard-guardrails");
+    assert_eq!(alerts[0].action_status(), "not_attempted");
+    let tags = organizations.list_tags_for_resource().resource_id(&id).send().await.unwrap();
+    assert!(tags.tags().is_empty(), "a policy without the tag is never taken over by the drift check");
+}

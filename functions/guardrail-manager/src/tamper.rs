@@ -9,8 +9,28 @@ pub const ORGANIZATIONS_SOURCE: &str = "organizations.amazonaws.com";
 pub const ORGANIZATIONS_EVENTBRIDGE_SOURCE: &str = "aws.organizations";
 
 /// Every Organizations call guardrail-manager handles.
-pub const HANDLED_CALLS: &[&str] =
-    &["AttachPolicy", "DeletePolicy", "DetachPolicy", "DisablePolicyType", "UpdatePolicy"];
+pub const HANDLED_CALLS: &[&str] = &[
+    "AttachPolicy",
+    "DeletePolicy",
+    "DetachPolicy",
+    "DisablePolicyType",
+    "TagResource",
+    "UntagResource",
+    "UpdatePolicy",
+];
+
+/// The tagging calls: removing or changing `rdsguard:managed-by` takes a policy out of
+/// management (and its name then blocks every plan).
+pub const TAG_CALLS: &[&str] = &["TagResource", "UntagResource"];
+
+/// The policy a call names: `policyId`, or `resourceId` for the tagging calls.
+pub fn policy_id_of(call: &CloudTrailCall) -> Option<&str> {
+    if TAG_CALLS.contains(&call.event_name.as_str()) {
+        call.string_param("resourceId").filter(|id| id.starts_with("p-"))
+    } else {
+        call.string_param("policyId")
+    }
+}
 
 /// What the call did to the guardrails, in a few words (alert subjects).
 pub fn short_title(event_name: &str, failed: bool) -> &'static str {
@@ -21,6 +41,7 @@ pub fn short_title(event_name: &str, failed: bool) -> &'static str {
         ("DeletePolicy", _) => "guardrail SCP deleted",
         ("AttachPolicy", _) => "guardrail SCP attached elsewhere",
         ("DisablePolicyType", _) => "SCPs disabled on the root",
+        ("TagResource" | "UntagResource", _) => "guardrail SCP tags changed",
         _ => "guardrail SCPs drifted",
     }
 }
@@ -54,8 +75,8 @@ pub fn aim(
         let root = call.string_param("rootId").unwrap_or("unknown root").to_owned();
         return Ok(Aim { resource_id: root, resource_type: "AWS::Organizations::Root", policy_name: None });
     }
-    let Some(policy_id) = call.string_param("policyId") else {
-        return Err(format!("{} names no policyId", call.event_name));
+    let Some(policy_id) = policy_id_of(call) else {
+        return Err(format!("{} names no policy", call.event_name));
     };
     let managed = state.managed.iter().find(|p| p.id == policy_id);
     let policy = |name: Option<String>| Aim {

@@ -41,6 +41,7 @@ pub async fn observe(organization: &dyn Organization, settings: &GuardrailSettin
         // A policy deleted since the listing is simply not there any more.
         let Some(tags) = gone_is_none(organization.policy_tags(&policy.id).await)? else { continue };
         if !is_managed(settings, &policy.name, &tags) {
+            state.unmanaged_with_prefix_ids.insert(policy.id, policy.name.clone());
             state.unmanaged_with_prefix.insert(policy.name);
             continue;
         }
@@ -226,6 +227,9 @@ mod tests {
         }
         async fn update_scp(&self, _: &str, _: &str) -> Result<(), AwsError> {
             Err(gone("UpdatePolicy", "AccessDeniedException"))
+        }
+        async fn tag_scp(&self, _: &str, _: &[(String, String)]) -> Result<(), AwsError> {
+            Err(gone("TagResource", "AccessDeniedException"))
         }
         async fn attach(&self, _: &str, _: &str) -> Result<(), AwsError> {
             Err(gone("AttachPolicy", "AccessDeniedException"))
