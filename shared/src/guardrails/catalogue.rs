@@ -71,7 +71,8 @@ impl Guardrail {
             Self::ProtectPipeline => {
                 "denies stopping, deleting or reconfiguring CloudTrail trails, deleting, disabling or leaving \
                  GuardDuty, and changing rdsguard's own functions, rules, topic and roles, except to \
-                 SECURITY_ADMIN_PRINCIPALS"
+                 SECURITY_ADMIN_PRINCIPALS (required), rdsguard's member role (MEMBER_ROLE_NAME) and \
+                 StackSets execution roles (stacksets-exec-*)"
             }
         }
     }
