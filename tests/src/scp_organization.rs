@@ -90,6 +90,10 @@ impl ResponseCatcher {
     }
 }
 
+/// The session the test function runs as (in Lambda: STS GetCallerIdentity at start).
+pub const OWN_SESSION_ARN: &str =
+    "arn:aws:sts::123456789012:assumed-role/rdsguard-GuardrailManagerFunctionRole-X/rdsguard-guardrail-manager";
+
 /// A CloudFormation custom resource request.
 pub fn custom_resource_request(request_type: &str, response_url: &str, physical_id: Option<&str>) -> Value {
     let mut request = json!({
@@ -207,7 +211,7 @@ impl Estate {
             alerts: plumbing.alerts,
             undelivered: plumbing.undelivered,
             responses: Arc::new(HttpResponseSender::new().expect("HTTP client")),
-            function_name: Some("rdsguard-guardrail-manager".to_owned()),
+            own_session_arn: Some(OWN_SESSION_ARN.to_owned()),
         }
     }
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use guardrail_manager::handle_event;
+use rdsguard::aws::SdkOrganizations;
 use rdsguard::guardrails::{desired_policies, GuardrailSettings};
 use rdsguard_tests::estate::HOME_REGION;
 use rdsguard_tests::scp_organization::{custom_resource_request, Org, ResponseCatcher};
@@ -141,6 +142,15 @@ async fn a_manual_update_policy_is_alerted_critical_and_the_content_restored() {
     );
     assert_eq!(handle_event(&own, &manager).await.unwrap().outcome, "ignored");
     assert!(estate.alerts().await.is_empty());
+
+    // Another role's session named after the function is not the function.
+    estate.organizations().await.update_policy().policy_id(&id).content(weakened).send().await.unwrap();
+    let mut impostor = event.clone();
+    impostor["detail"]["userIdentity"]["arn"] =
+        json!("arn:aws:sts::123456789012:assumed-role/Mallory/rdsguard-guardrail-manager");
+    assert_eq!(handle_event(&impostor, &manager).await.unwrap().outcome, "alerted");
+    assert_eq!(estate.scp_content(&id).await, expected(&settings)[0].1, "restored again");
+    assert_eq!(estate.alerts().await.len(), 1);
 }
 
 #[tokio::test]
@@ -280,11 +290,14 @@ async fn invalid_settings_still_answer_cloudformation_with_the_variable_named() 
         .to_string();
     let cloudformation = ResponseCatcher::start();
     let responses = HttpResponseSender::new().unwrap();
+    let estate = Estate::start().await;
+    let organization = SdkOrganizations::new(estate.organizations().await);
 
     let summary = guardrail_manager::handle_unconfigured(
         &custom_resource_request("Create", &cloudformation.url, None),
         &problem,
         &responses,
+        &organization,
     )
     .await
     .unwrap();
@@ -299,9 +312,108 @@ async fn invalid_settings_still_answer_cloudformation_with_the_variable_named() 
     );
     let scheduled = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
     assert!(
-        guardrail_manager::handle_unconfigured(&scheduled, &problem, &responses).await.is_err(),
+        guardrail_manager::handle_unconfigured(&scheduled, &problem, &responses, &organization).await.is_err(),
         "other triggers fail loudly"
     );
+}
+
+#[tokio::test]
+async fn with_an_invalid_configuration_delete_still_succeeds_so_the_stack_can_roll_back() {
+    use guardrail_manager::custom_resource::HttpResponseSender;
+    use guardrail_manager::handler::UNCONFIGURED_PHYSICAL_ID;
+
+    let estate = Estate::start().await;
+    let org = estate.create_organization().await;
+    let settings = settings(&org);
+    let manager = estate.guardrail_manager(&borrowed(&settings)).await;
+    let cloudformation = ResponseCatcher::start();
+    handle_event(&custom_resource_request("Create", &cloudformation.url, None), &manager).await.unwrap();
+    assert_eq!(cloudformation.next().body["Status"], "SUCCESS");
+    assert!(!ours(&estate).await.is_empty());
+
+    // The shared policy is invalid too (MODE): the same answered path, not an init failure.
+    let problem = rdsguard::policy::Policy::from_vars([
+        ("ALERT_TOPIC_ARN".to_owned(), "arn:aws:sns:us-east-1:123456789012:rdsguard-alerts".to_owned()),
+        ("MODE".to_owned(), "enforce".to_owned()),
+    ])
+    .unwrap_err()
+    .to_string();
+    let responses = HttpResponseSender::new().unwrap();
+    let organization = SdkOrganizations::new(estate.organizations().await);
+
+    // A Create refused because of the configuration: its rollback Delete has nothing to remove.
+    let rollback = custom_resource_request("Delete", &cloudformation.url, Some(UNCONFIGURED_PHYSICAL_ID));
+    let summary = guardrail_manager::handle_unconfigured(&rollback, &problem, &responses, &organization).await.unwrap();
+    let response = cloudformation.next();
+    assert_eq!(response.body["Status"], "SUCCESS", "{}", response.body);
+    assert_eq!(response.body["PhysicalResourceId"], UNCONFIGURED_PHYSICAL_ID);
+    assert_eq!(summary.outcome, "removed");
+    assert_eq!(ours(&estate).await.len(), expected(&settings).len(), "nothing of the real prefix touched");
+
+    // Deleting a stack whose configuration became invalid removes what its physical id names.
+    let delete = custom_resource_request("Delete", &cloudformation.url, Some("rdsguard-guardrails"));
+    guardrail_manager::handle_unconfigured(&delete, &problem, &responses, &organization).await.unwrap();
+    let response = cloudformation.next();
+    assert_eq!(response.body["Status"], "SUCCESS", "{}", response.body);
+    assert!(ours(&estate).await.is_empty(), "the managed policies are removed");
+    assert_eq!(estate.scps_on(&org.root_id).await, ["FullAWSAccess"]);
+
+    // Create and Update are still refused, naming the setting.
+    let create = custom_resource_request("Create", &cloudformation.url, None);
+    guardrail_manager::handle_unconfigured(&create, &problem, &responses, &organization).await.unwrap();
+    let response = cloudformation.next();
+    assert_eq!(response.body["Status"], "FAILED");
+    assert_eq!(response.body["PhysicalResourceId"], UNCONFIGURED_PHYSICAL_ID);
+    assert!(response.body["Reason"].as_str().unwrap().contains("MODE=\"enforce\" is invalid"), "{}", response.body);
+}
+
+#[tokio::test]
+async fn delete_succeeds_when_a_target_ou_no_longer_exists() {
+    let estate = Estate::start().await;
+    let org = estate.create_organization().await;
+    let settings = settings(&org);
+    let manager = estate.guardrail_manager(&borrowed(&settings)).await;
+    let cloudformation = ResponseCatcher::start();
+    handle_event(&custom_resource_request("Create", &cloudformation.url, None), &manager).await.unwrap();
+    assert_eq!(cloudformation.next().body["Status"], "SUCCESS");
+    // The OU is emptied and deleted (moto keeps a deleted OU's attachments, AWS drops them, so
+    // the policy is detached first here; a detach answered "not found" is covered by the
+    // reconcile unit tests).
+    let organizations = estate.organizations().await;
+    let (id, _) = ours(&estate).await.pop().unwrap();
+    organizations.detach_policy().policy_id(&id).target_id(&org.ou_id).send().await.unwrap();
+    organizations.delete_organizational_unit().organizational_unit_id(&org.ou_id).send().await.unwrap();
+
+    // The configuration still names the deleted OU, and an account that has left the organisation.
+    let mut stale = settings.clone();
+    stale[1].1 = format!("{},{},999999999999", org.root_id, org.ou_id);
+    let manager = estate.guardrail_manager(&borrowed(&stale)).await;
+
+    let summary =
+        handle_event(&custom_resource_request("Delete", &cloudformation.url, Some("rdsguard-guardrails")), &manager)
+            .await
+            .unwrap();
+
+    let response = cloudformation.next();
+    assert_eq!(response.body["Status"], "SUCCESS", "{}", response.body);
+    assert_eq!(summary.outcome, "removed");
+    assert!(ours(&estate).await.is_empty());
+    assert_eq!(estate.scps_on(&org.root_id).await, ["FullAWSAccess"]);
+
+    // Removing by switching every guardrail off (an Update) reads no target either.
+    let mut root_only = settings.clone();
+    root_only[1].1 = org.root_id.clone();
+    let manager = estate.guardrail_manager(&borrowed(&root_only)).await;
+    handle_event(&custom_resource_request("Create", &cloudformation.url, None), &manager).await.unwrap();
+    assert_eq!(cloudformation.next().body["Status"], "SUCCESS");
+    assert!(!ours(&estate).await.is_empty());
+    stale[0].1 = String::new();
+    let manager = estate.guardrail_manager(&borrowed(&stale)).await;
+    let update = custom_resource_request("Update", &cloudformation.url, Some("rdsguard-guardrails"));
+    handle_event(&update, &manager).await.unwrap();
+    let response = cloudformation.next();
+    assert_eq!(response.body["Status"], "SUCCESS", "{}", response.body);
+    assert!(ours(&estate).await.is_empty());
 }
 
 const REAL_EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tests/fixtures/real-events");
@@ -425,4 +537,62 @@ async fn scps_disabled_on_the_root_are_enabled_again_and_the_guardrails_re_appli
     assert_eq!(alerts[0].body["resource_type"], "AWS::Organizations::Root");
     assert_eq!(alerts[0].body["resource_id"], org.root_id);
     assert_eq!((alerts[0].body["severity"].as_str(), alerts[0].action_status()), (Some("CRITICAL"), "succeeded"));
+}
+
+#[tokio::test]
+async fn removing_the_managed_tag_is_tampering_re_tagged_and_alerted_not_a_failed_invocation() {
+    let estate = Estate::start().await;
+    let org = estate.create_organization().await;
+    let settings = settings(&org);
+    let manager = estate.guardrail_manager(&borrowed(&settings)).await;
+    let cloudformation = ResponseCatcher::start();
+    handle_event(&custom_resource_request("Create", &cloudformation.url, None), &manager).await.unwrap();
+    let (id, _) = ours(&estate).await.pop().unwrap();
+    let organizations = estate.organizations().await;
+    let untag = || organizations.untag_resource().resource_id(&id).tag_keys("rdsguard:managed-by").send();
+    untag().await.unwrap();
+    let event = api_call(
+        ORGANIZATIONS,
+        "UntagResource",
+        MOTO_ACCOUNT,
+        HOME_REGION,
+        json!({"resourceId": id, "tagKeys": ["rdsguard:managed-by"]}),
+        None,
+    );
+
+    let summary = handle_event(&event, &manager).await.unwrap();
+
+    assert_eq!(summary.outcome, "alerted");
+    let tags = organizations.list_tags_for_resource().resource_id(&id).send().await.unwrap();
+    assert!(
+        tags.tags().iter().any(|t| t.key() == "rdsguard:managed-by" && t.value() == "rdsguard-guardrails"),
+        "the managed tag is put back"
+    );
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].rule(), "RDSGUARD.GUARDRAIL");
+    assert_eq!(alerts[0].body["severity"], "CRITICAL");
+    assert_eq!(alerts[0].body["event_name"], "UntagResource");
+    assert_eq!(alerts[0].body["resource_id"], id);
+    assert_eq!(alerts[0].action_status(), "succeeded");
+    assert!(alerts[0].subject.contains("guardrail SCP tags changed"), "{}", alerts[0].subject);
+    let drift = json!({
+        "detail-type": "Scheduled Event", "source": "aws.events", "id": "drift-1",
+        "account": MOTO_ACCOUNT, "region": HOME_REGION, "time": "2026-11-23T16:00:00Z", "detail": {}
+    });
+    assert_eq!(handle_event(&drift, &manager).await.unwrap().outcome, "in_sync", "the policy is managed again");
+
+    // Found by the drift check (the event was missed): a CRITICAL alert naming the missing tag,
+    // never a failed invocation, and the policy is not taken over.
+    untag().await.unwrap();
+    let summary = handle_event(&drift, &manager).await.unwrap();
+    assert_eq!(summary.outcome, "alerted");
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].body["severity"], "CRITICAL");
+    assert_eq!(alerts[0].body["observed"]["PolicyName"], "rdsguard-guardrails-1");
+    assert_eq!(alerts[0].body["observed"]["MissingTag"], "rdsguard:managed-by=rdsguard-guardrails");
+    assert_eq!(alerts[0].action_status(), "not_attempted");
+    let tags = organizations.list_tags_for_resource().resource_id(&id).send().await.unwrap();
+    assert!(tags.tags().is_empty(), "a policy without the tag is never taken over by the drift check");
 }

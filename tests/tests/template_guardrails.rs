@@ -48,6 +48,46 @@ fn policy_writes_are_limited_to_scps_tagged_as_rdsguards() {
         let tag = at(statement, &["Condition", "StringEquals", condition]);
         assert_eq!(at(tag, &["Ref"]).as_str(), Some("GuardrailPolicyPrefix"), "{action}");
     }
+    let tag_keys = |s: &Value| {
+        s.get("Condition")
+            .and_then(|c| c.get("ForAllValues:StringEquals"))
+            .and_then(|c| c.get("aws:TagKeys"))
+            .map(|keys| strings(keys, "aws:TagKeys"))
+    };
+    let tagging = statements
+        .iter()
+        .find(|s| strings(at(s, &["Action"]), "Action").contains("organizations:TagResource"))
+        .unwrap();
+    assert_eq!(tag_keys(tagging), Some(set_of(["rdsguard:managed-by"])), "TagResource may add no other tag");
+
+    // Attach/Detach: on policy ARNs only with rdsguard's tag (never FullAWSAccess or a foreign
+    // SCP), on root/OU/account ARNs without condition.
+    for action in ["organizations:AttachPolicy", "organizations:DetachPolicy"] {
+        let granting: Vec<&Value> =
+            statements.iter().filter(|s| strings(at(s, &["Action"]), "Action").contains(action)).collect();
+        assert!(!granting.is_empty(), "no statement grants {action}");
+        for statement in granting {
+            let resources = format!("{:?}", at(statement, &["Resource"]));
+            if resources.contains(":policy/") {
+                assert!(
+                    !resources.contains(":root/") && !resources.contains(":ou/") && !resources.contains(":account/"),
+                    "{action}: policy and target ARNs need separate statements: {resources}"
+                );
+                let tag = at(statement, &["Condition", "StringEquals", "aws:ResourceTag/rdsguard:managed-by"]);
+                assert_eq!(at(tag, &["Ref"]).as_str(), Some("GuardrailPolicyPrefix"), "{action} on policies");
+            } else {
+                assert!(statement.get("Condition").is_none(), "{action} on targets: a tag condition would never match");
+            }
+        }
+    }
+}
+
+#[test]
+fn guardrail_manager_assumes_no_member_role() {
+    assert!(!guardrail_manager::iam_actions().contains(&"sts:AssumeRole"));
+    let template = template();
+    let granted = granted_actions(&template, FUNCTION, ORGANIZATIONS_UNSCOPED_IAM_ACTIONS);
+    assert!(!granted.contains("sts:AssumeRole"), "{granted:?}");
 }
 
 #[test]

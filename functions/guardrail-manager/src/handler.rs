@@ -9,7 +9,9 @@ use std::sync::Arc;
 use rdsguard::aws::{AlertPublisher, Organization, UndeliveredAlertSink};
 use rdsguard::event::{parse_event, CloudTrailCall, EventError, IncomingEvent};
 use rdsguard::finding::{EventContext, Finding};
-use rdsguard::guardrails::{apply, plan_for, reconcile, GuardrailSettings, OrgState, Plan, ReconcileError};
+use rdsguard::guardrails::{
+    apply, observe, plan_for, reconcile, GuardrailSettings, OrgState, Plan, PlanError, ReconcileError, MANAGED_TAG_KEY,
+};
 use rdsguard::identity::{AccountId, AwsRegion};
 use rdsguard::policy::{Policy, RuleAction};
 use rdsguard::remediate::{ActionKind, ActionOutcome, ActionStatus};
@@ -20,7 +22,7 @@ use serde_json::{json, Value};
 use tracing::{error, info, warn};
 
 use crate::custom_resource::{response_body, CustomResourceRequest, RequestType, ResponseError, ResponseSender};
-use crate::tamper::{aim, made_by_self, short_title, HANDLED_CALLS, ORGANIZATIONS_SOURCE};
+use crate::tamper::{aim, made_by_self, policy_id_of, short_title, HANDLED_CALLS, ORGANIZATIONS_SOURCE, TAG_CALLS};
 
 /// Name of this function in alerts.
 pub const FUNCTION_NAME: &str = "guardrail-manager";
@@ -35,8 +37,9 @@ pub struct GuardrailManager {
     pub alerts: Arc<dyn AlertPublisher>,
     pub undelivered: Option<Arc<dyn UndeliveredAlertSink>>,
     pub responses: Arc<dyn ResponseSender>,
-    /// `AWS_LAMBDA_FUNCTION_NAME`: calls made under this session name are the function's own.
-    pub function_name: Option<String>,
+    /// The function's own session ARN (`...:assumed-role/<execution role>/<session>`, from STS
+    /// GetCallerIdentity at start): calls made by exactly this actor are the function's own.
+    pub own_session_arn: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -146,27 +149,28 @@ async fn custom_resource(payload: &Value, manager: &GuardrailManager) -> Result<
         }
     };
     info!(request_type = ?request.request_type, stack = %request.stack_id, settings = %manager.settings.describe(), "custom resource request");
-    let (settings, physical_id) = match request.request_type {
-        RequestType::Create | RequestType::Update => (manager.settings.clone(), current_prefix),
+    let (physical_id, (outcome, plan, answer)) = match request.request_type {
+        RequestType::Create | RequestType::Update => {
+            let result = match reconcile(manager.organization.as_ref(), &manager.settings).await {
+                Ok(done) => {
+                    let ids: Vec<&str> = done.policies.values().map(String::as_str).collect();
+                    (
+                        "applied",
+                        plan_lines(&done.plan),
+                        Ok(json!({"PolicyIds": ids.join(","), "Changes": done.plan.changes.len()})),
+                    )
+                }
+                Err(e) => {
+                    error!(error = %e, "guardrails could not be reconciled");
+                    ("failed", vec![], Err(e.to_string()))
+                }
+            };
+            (current_prefix, result)
+        }
         RequestType::Delete => {
             let prefix = request.physical_resource_id.clone().unwrap_or(current_prefix);
-            (GuardrailSettings { policy_name_prefix: prefix.clone(), ..manager.settings.removal() }, prefix)
-        }
-    };
-    let result = reconcile(manager.organization.as_ref(), &settings).await;
-    let (outcome, plan, answer) = match &result {
-        Ok(done) => {
-            let ids: Vec<&str> = done.policies.values().map(String::as_str).collect();
-            let outcome = if request.request_type == RequestType::Delete { "removed" } else { "applied" };
-            (
-                outcome,
-                plan_lines(&done.plan),
-                Ok(json!({"PolicyIds": ids.join(","), "Changes": done.plan.changes.len()})),
-            )
-        }
-        Err(e) => {
-            error!(error = %e, "guardrails could not be reconciled");
-            ("failed", vec![], Err(e.to_string()))
+            let result = remove_under(&prefix, manager.organization.as_ref()).await;
+            (prefix, result)
         }
     };
     let reason = answer.as_ref().err().cloned();
@@ -176,11 +180,6 @@ async fn custom_resource(payload: &Value, manager: &GuardrailManager) -> Result<
 
 /// The scheduled check: alert when the organisation no longer matches, and re-apply.
 async fn drift_check(payload: &Value, manager: &GuardrailManager) -> Result<Summary, GuardrailManagerError> {
-    let (plan, state) = plan_for(manager.organization.as_ref(), &manager.settings).await?;
-    if plan.is_empty() {
-        info!("guardrails in sync");
-        return Ok(Summary { outcome: "in_sync", reason: None, event_name: None, plan: vec![], findings: vec![] });
-    }
     let text = |key: &str| payload.get(key).and_then(Value::as_str).map(str::to_owned);
     let context = EventContext {
         event_id: text("id").unwrap_or_else(|| "scheduled-drift-check".to_owned()),
@@ -188,8 +187,20 @@ async fn drift_check(payload: &Value, manager: &GuardrailManager) -> Result<Summ
         event_time: text("time"),
         actor: "unknown (changed outside guardrail-manager; found by the scheduled drift check)".to_owned(),
     };
+    let planned = plan_for(manager.organization.as_ref(), &manager.settings).await;
     let account = text("account").map(|a| AccountId::parse(&a)).transpose().map_err(EventError::from)?;
     let region = text("region").map(|r| AwsRegion::parse(&r)).transpose().map_err(EventError::from)?;
+    let (plan, state) = match (planned, account.as_ref(), region.as_ref()) {
+        (Ok(planned), ..) => planned,
+        (Err(ReconcileError::Plan(PlanError::NameTaken(name))), Some(account), Some(region)) => {
+            return name_taken(manager, &name, None, account, region, &context, None).await;
+        }
+        (Err(e), ..) => return Err(e.into()),
+    };
+    if plan.is_empty() {
+        info!("guardrails in sync");
+        return Ok(Summary { outcome: "in_sync", reason: None, event_name: None, plan: vec![], findings: vec![] });
+    }
     let (Some(account), Some(region)) = (account, region) else {
         return Err(EventError::MissingField("account/region").into());
     };
@@ -220,7 +231,7 @@ async fn organizations_call(
             name,
         ));
     }
-    if made_by_self(&call.actor, manager.function_name.as_deref()) {
+    if made_by_self(&call.actor, manager.own_session_arn.as_deref()) {
         return Ok(Summary::ignored("guardrail-manager's own change", name));
     }
     if manager.policy.effective_action(RuleId::GuardrailTampered) == RuleAction::Off {
@@ -228,8 +239,21 @@ async fn organizations_call(
     }
     let account = call.account_id()?;
     let region = call.aws_region()?;
-    let (plan, state) = plan_for(manager.organization.as_ref(), &manager.settings).await?;
-    let target = match aim(call, &manager.settings, &state, !plan.is_empty()) {
+    let context = EventContext {
+        event_id: call.event_id.clone(),
+        event_name: call.event_name.clone(),
+        event_time: call.event_time.clone(),
+        actor: call.actor.clone(),
+    };
+    let retagged = retag(call, manager).await?;
+    let (plan, state) = match plan_for(manager.organization.as_ref(), &manager.settings).await {
+        Ok(planned) => planned,
+        Err(ReconcileError::Plan(PlanError::NameTaken(name))) => {
+            return name_taken(manager, &name, policy_id_of(call), &account, &region, &context, retagged).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let target = match aim(call, &manager.settings, &state, !plan.is_empty() || retagged.is_some()) {
         Ok(target) => target,
         Err(reason) => return Ok(Summary::ignored(reason, name)),
     };
@@ -268,15 +292,94 @@ async fn organizations_call(
         )
     } else {
         let root = (call.event_name == "DisablePolicyType").then_some(target.resource_id.as_str());
-        respond(manager, &plan, &state, root).await
-    };
-    let context = EventContext {
-        event_id: call.event_id.clone(),
-        event_name: call.event_name.clone(),
-        event_time: call.event_time.clone(),
-        actor: call.actor.clone(),
+        let action = respond(manager, &plan, &state, root).await;
+        match retagged {
+            Some(Ok(done)) if action.status == ActionStatus::Skipped => {
+                ActionOutcome::new(ActionKind::ReapplyGuardrails, ActionStatus::Succeeded, done)
+            }
+            Some(Ok(done)) => {
+                ActionOutcome::new(ActionKind::ReapplyGuardrails, action.status, format!("{done}; {}", action.detail))
+            }
+            _ => action,
+        }
     };
     alert(manager, finding, action, &context, plan_lines(&plan), name).await
+}
+
+/// A successful TagResource/UntagResource that left one of our policies (prefixed name) without
+/// the managed tag: with RDSGUARD.GUARDRAIL=remediate the tag is put back first, so the plan can
+/// take the policy back. `None` when there was nothing to put back (or re-apply is off).
+async fn retag(
+    call: &CloudTrailCall,
+    manager: &GuardrailManager,
+) -> Result<Option<Result<String, String>>, GuardrailManagerError> {
+    let tagging = TAG_CALLS.contains(&call.event_name.as_str()) && call.error_code.is_none();
+    let Some(policy_id) = policy_id_of(call).filter(|_| tagging) else {
+        return Ok(None);
+    };
+    if manager.policy.effective_action(RuleId::GuardrailTampered) != RuleAction::Remediate {
+        return Ok(None);
+    }
+    let organization = manager.organization.as_ref();
+    let state = observe(organization, &manager.settings).await.map_err(ReconcileError::Observe)?;
+    let Some(name) = state.unmanaged_with_prefix_ids.get(policy_id) else {
+        return Ok(None);
+    };
+    let prefix = &manager.settings.policy_name_prefix;
+    let tag = [(MANAGED_TAG_KEY.to_owned(), prefix.clone())];
+    Ok(Some(match organization.tag_scp(policy_id, &tag).await {
+        Ok(()) => {
+            warn!(policy_id, %name, "managed tag put back");
+            Ok(format!("re-tagged {name} ({policy_id}) {MANAGED_TAG_KEY}={prefix}"))
+        }
+        Err(e) => {
+            error!(error = %e, policy_id, "managed tag could not be put back");
+            Err(format!("{name} ({policy_id}) could not be re-tagged {MANAGED_TAG_KEY}={prefix}: {e}"))
+        }
+    }))
+}
+
+/// A policy carries one of the managed names but not the managed tag: most likely someone removed
+/// the tag from one of ours (UntagResource, or TagResource changing its value). rdsguard never
+/// takes over a policy it does not manage, so until someone re-tags or renames it nothing can be
+/// planned: a CRITICAL alert instead of a failed invocation.
+async fn name_taken(
+    manager: &GuardrailManager,
+    name: &str,
+    policy_id: Option<&str>,
+    account: &AccountId,
+    region: &AwsRegion,
+    context: &EventContext,
+    retagged: Option<Result<String, String>>,
+) -> Result<Summary, GuardrailManagerError> {
+    let prefix = &manager.settings.policy_name_prefix;
+    let resource_id = policy_id.unwrap_or(name).to_owned();
+    let mut finding = Finding::for_resource(
+        RuleId::GuardrailTampered,
+        account,
+        region,
+        "AWS::Organizations::Policy",
+        resource_id.clone(),
+        resource_id,
+        json!({"PolicyName": name, "MissingTag": format!("{MANAGED_TAG_KEY}={prefix}")}),
+    );
+    finding.short_title = "guardrail SCP tag removed";
+    let (status, detail) = match retagged {
+        Some(Err(e)) => (ActionStatus::Failed, e),
+        _ => (
+            ActionStatus::NotAttempted,
+            format!(
+                "{name} is not tagged {MANAGED_TAG_KEY}={prefix}: rdsguard never takes over a policy it does not \
+                 manage, so no guardrail can be applied until it is re-tagged (if it is rdsguard's) or renamed"
+            ),
+        ),
+    };
+    let action = ActionOutcome::new(ActionKind::ReapplyGuardrails, status, detail);
+    let reason = format!("a policy named {name} is not tagged as managed");
+    let event_name = Some(context.event_name.clone());
+    let mut summary = alert(manager, finding, action, context, vec![], event_name.as_deref()).await?;
+    summary.reason = Some(reason);
+    Ok(summary)
 }
 
 /// Re-applies the guardrails when RDSGUARD.GUARDRAIL=remediate (re-enabling SCPs on the root first
@@ -366,13 +469,21 @@ async fn alert(
     Ok(Summary { outcome: "alerted", reason: None, event_name: event_name.map(str::to_owned), plan, findings })
 }
 
-/// The invocation when the guardrail settings are invalid: a custom resource request is still
-/// answered (FAILED, naming the setting) so the stack rolls back instead of waiting an hour for a
-/// function that cannot start; anything else fails with the same reason.
+/// The physical id a custom resource gets when it is answered FAILED because the configuration is
+/// invalid: nothing was created under it, so its Delete (the rollback) has nothing to remove.
+pub const UNCONFIGURED_PHYSICAL_ID: &str = "rdsguard-guardrails-unconfigured";
+
+/// The invocation when the configuration (the shared policy or the guardrail settings) is
+/// invalid. A custom resource request is still answered so the stack never waits an hour for a
+/// function that cannot start: Create/Update FAILED, naming the setting; Delete removes the
+/// policies managed under the prefix its physical id names (nothing when it is
+/// [`UNCONFIGURED_PHYSICAL_ID`]) and answers SUCCESS, so a rollback or a stack deletion completes.
+/// Anything else fails with the reason.
 pub async fn handle_unconfigured(
     payload: &Value,
     problem: &str,
     responses: &dyn ResponseSender,
+    organization: &dyn Organization,
 ) -> Result<Summary, GuardrailManagerError> {
     let reason = format!("guardrail-manager configuration is invalid: {problem}");
     error!(%reason, "invocation refused");
@@ -381,8 +492,41 @@ pub async fn handle_unconfigured(
     else {
         return Err(GuardrailManagerError::CustomResource(reason));
     };
-    let physical =
-        payload.get("PhysicalResourceId").and_then(Value::as_str).unwrap_or("rdsguard-guardrails-unconfigured");
+    let physical = payload.get("PhysicalResourceId").and_then(Value::as_str).unwrap_or(UNCONFIGURED_PHYSICAL_ID);
+    if payload.get("RequestType").and_then(Value::as_str) == Some("Delete") {
+        let (outcome, plan, answer) = remove_under(physical, organization).await;
+        let reason = answer.as_ref().err().cloned();
+        responses.put(url, response_body(payload, physical, answer)).await?;
+        return Ok(Summary { outcome, reason, event_name: Some("Delete".to_owned()), plan, findings: vec![] });
+    }
     responses.put(url, response_body(payload, physical, Err(reason.clone()))).await?;
     Ok(Summary { outcome: "failed", reason: Some(reason), event_name: None, plan: vec![], findings: vec![] })
+}
+
+/// A Delete: removes every policy managed under the prefix the physical id names, using nothing
+/// else (no target, no guardrail setting), so it works whatever the configuration now says.
+async fn remove_under(
+    physical_id: &str,
+    organization: &dyn Organization,
+) -> (&'static str, Vec<String>, Result<Value, String>) {
+    if physical_id == UNCONFIGURED_PHYSICAL_ID {
+        info!("Delete of a guardrail resource that was never created: nothing to remove");
+        return ("removed", vec![], Ok(json!({"PolicyIds": "", "Changes": 0})));
+    }
+    let settings = match GuardrailSettings::removal_under(physical_id) {
+        Ok(settings) => settings,
+        Err(e) => {
+            error!(error = %e, physical_id, "physical id is not a policy name prefix");
+            return ("failed", vec![], Err(format!("physical id {physical_id:?} is not a policy name prefix: {e}")));
+        }
+    };
+    match reconcile(organization, &settings).await {
+        Ok(done) => {
+            ("removed", plan_lines(&done.plan), Ok(json!({"PolicyIds": "", "Changes": done.plan.changes.len()})))
+        }
+        Err(e) => {
+            error!(error = %e, "guardrails could not be removed");
+            ("failed", vec![], Err(e.to_string()))
+        }
+    }
 }

@@ -11,9 +11,16 @@ pub mod tamper;
 
 pub use handler::{handle_event, handle_unconfigured, GuardrailManager, GuardrailManagerError, Summary, FUNCTION_NAME};
 
-use rdsguard::aws::SdkOrganizations;
+use rdsguard::aws::{SdkOrganizations, SnsAlertPublisher, SqsUndeliveredAlerts};
 
 /// Every IAM action guardrail-manager's code can call. template.yaml must grant exactly these.
+/// Of the shared plumbing it uses only the alert publisher and the undelivered-alerts queue: it
+/// acts with its own role in the management (or delegated administrator) account and never
+/// assumes a member role, so `sts:AssumeRole` (`AccountSessions`) is not granted.
 pub fn iam_actions() -> Vec<&'static str> {
-    rdsguard::startup::function_iam_actions(&[SdkOrganizations::IAM_ACTIONS])
+    let mut actions =
+        [SnsAlertPublisher::IAM_ACTIONS, SqsUndeliveredAlerts::IAM_ACTIONS, SdkOrganizations::IAM_ACTIONS].concat();
+    actions.sort_unstable();
+    actions.dedup();
+    actions
 }

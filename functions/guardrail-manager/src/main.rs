@@ -1,15 +1,17 @@
 //! Lambda entry point: logging, configuration and AWS clients once per container, then the runtime
 //! loop. All behaviour lives in the library (`handle_event`).
 //!
-//! Invalid guardrail settings do not stop init: CloudFormation would then wait an hour for its
-//! custom resource answer. The function starts and answers every request FAILED with the reason.
+//! An invalid configuration (the shared policy or the guardrail settings) does not stop init:
+//! CloudFormation would then wait an hour for its custom resource answer, and a rollback's Delete
+//! would fail. The function starts and answers Create/Update FAILED with the reason, and Delete by
+//! removing what its physical id names (see `handle_unconfigured`).
 
 use std::sync::Arc;
 
 use guardrail_manager::custom_resource::HttpResponseSender;
 use guardrail_manager::{handle_event, handle_unconfigured, GuardrailManager};
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
-use rdsguard::aws::SdkOrganizations;
+use rdsguard::aws::{Organization, SdkOrganizations};
 use rdsguard::guardrails::GuardrailSettings;
 use rdsguard::policy::Policy;
 use rdsguard::startup::{config_or_exit, Plumbing};
@@ -18,41 +20,60 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     rdsguard::telemetry::init_lambda_logging();
-    let policy = config_or_exit("guardrail-manager", Policy::from_env());
-    let responses = config_or_exit("guardrail-manager", HttpResponseSender::new());
-    let settings = GuardrailSettings::from_env().map_err(|e| e.to_string());
-    match &settings {
-        Ok(settings) => {
-            tracing::info!(policy = %policy.describe(), guardrails = %settings.describe(), "guardrail-manager starting")
+    let responses = Arc::new(config_or_exit("guardrail-manager", HttpResponseSender::new()));
+    let configuration = match (Policy::from_env(), GuardrailSettings::from_env()) {
+        (Ok(policy), Ok(settings)) => {
+            tracing::info!(policy = %policy.describe(), guardrails = %settings.describe(), "guardrail-manager starting");
+            Ok((policy, settings))
         }
-        Err(problem) => {
-            tracing::error!(%problem, "guardrail-manager configuration is invalid; every request will be refused")
+        (policy, settings) => {
+            let problems: Vec<String> =
+                [policy.err(), settings.err()].into_iter().flatten().map(|e| e.to_string()).collect();
+            let problem = problems.join("; ");
+            tracing::error!(%problem, "guardrail-manager configuration is invalid; custom resource requests will be answered, everything else refused");
+            Err(problem)
         }
-    }
+    };
 
     let base = aws_config::load_from_env().await;
-    let organization = SdkOrganizations::new(aws_sdk_organizations::Client::new(&base));
-    let plumbing = Plumbing::new(policy, base);
-    let responses = Arc::new(responses);
-    let manager = settings.map(|settings| GuardrailManager {
-        policy: plumbing.policy,
-        settings,
-        organization: Arc::new(organization),
-        alerts: plumbing.alerts,
-        undelivered: plumbing.undelivered,
-        responses: responses.clone(),
-        function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok(),
+    let organization: Arc<dyn Organization> =
+        Arc::new(SdkOrganizations::new(aws_sdk_organizations::Client::new(&base)));
+    let own_session_arn = own_session_arn(&base).await;
+    let manager = configuration.map(|(policy, settings)| {
+        let plumbing = Plumbing::new(policy, base);
+        GuardrailManager {
+            policy: plumbing.policy,
+            settings,
+            organization: organization.clone(),
+            alerts: plumbing.alerts,
+            undelivered: plumbing.undelivered,
+            responses: responses.clone(),
+            own_session_arn,
+        }
     });
 
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let (manager, responses) = (&manager, responses.as_ref());
+        let (manager, responses, organization) = (&manager, responses.as_ref(), organization.as_ref());
         async move {
             let result = match manager {
                 Ok(manager) => handle_event(&event.payload, manager).await,
-                Err(problem) => handle_unconfigured(&event.payload, problem, responses).await,
+                Err(problem) => handle_unconfigured(&event.payload, problem, responses, organization).await,
             };
             result.map_err(|e| Diagnostic { error_type: e.kind().to_owned(), error_message: e.to_string() })
         }
     }))
     .await
+}
+
+/// The function's own session ARN, asked of STS once (GetCallerIdentity needs no permission).
+/// Without it every change is treated as someone else's: the function's own re-applies are then
+/// alerted too, which is noisy but never hides tampering.
+async fn own_session_arn(base: &aws_config::SdkConfig) -> Option<String> {
+    match aws_sdk_sts::Client::new(base).get_caller_identity().send().await {
+        Ok(identity) => identity.arn().map(str::to_owned),
+        Err(e) => {
+            tracing::warn!(error = %rdsguard::aws::AwsError::from_sdk("GetCallerIdentity", e), "own identity unknown: the function's own changes will be alerted as tampering");
+            None
+        }
+    }
 }

@@ -9,8 +9,28 @@ pub const ORGANIZATIONS_SOURCE: &str = "organizations.amazonaws.com";
 pub const ORGANIZATIONS_EVENTBRIDGE_SOURCE: &str = "aws.organizations";
 
 /// Every Organizations call guardrail-manager handles.
-pub const HANDLED_CALLS: &[&str] =
-    &["AttachPolicy", "DeletePolicy", "DetachPolicy", "DisablePolicyType", "UpdatePolicy"];
+pub const HANDLED_CALLS: &[&str] = &[
+    "AttachPolicy",
+    "DeletePolicy",
+    "DetachPolicy",
+    "DisablePolicyType",
+    "TagResource",
+    "UntagResource",
+    "UpdatePolicy",
+];
+
+/// The tagging calls: removing or changing `rdsguard:managed-by` takes a policy out of
+/// management (and its name then blocks every plan).
+pub const TAG_CALLS: &[&str] = &["TagResource", "UntagResource"];
+
+/// The policy a call names: `policyId`, or `resourceId` for the tagging calls.
+pub fn policy_id_of(call: &CloudTrailCall) -> Option<&str> {
+    if TAG_CALLS.contains(&call.event_name.as_str()) {
+        call.string_param("resourceId").filter(|id| id.starts_with("p-"))
+    } else {
+        call.string_param("policyId")
+    }
+}
 
 /// What the call did to the guardrails, in a few words (alert subjects).
 pub fn short_title(event_name: &str, failed: bool) -> &'static str {
@@ -21,6 +41,7 @@ pub fn short_title(event_name: &str, failed: bool) -> &'static str {
         ("DeletePolicy", _) => "guardrail SCP deleted",
         ("AttachPolicy", _) => "guardrail SCP attached elsewhere",
         ("DisablePolicyType", _) => "SCPs disabled on the root",
+        ("TagResource" | "UntagResource", _) => "guardrail SCP tags changed",
         _ => "guardrail SCPs drifted",
     }
 }
@@ -54,8 +75,8 @@ pub fn aim(
         let root = call.string_param("rootId").unwrap_or("unknown root").to_owned();
         return Ok(Aim { resource_id: root, resource_type: "AWS::Organizations::Root", policy_name: None });
     }
-    let Some(policy_id) = call.string_param("policyId") else {
-        return Err(format!("{} names no policyId", call.event_name));
+    let Some(policy_id) = policy_id_of(call) else {
+        return Err(format!("{} names no policy", call.event_name));
     };
     let managed = state.managed.iter().find(|p| p.id == policy_id);
     let policy = |name: Option<String>| Aim {
@@ -75,12 +96,15 @@ pub fn aim(
 }
 
 /// Whether the call was made by this very function (its own re-apply), which is not tampering:
-/// Lambda names the assumed-role session after the function.
-pub fn made_by_self(actor: &str, function_name: Option<&str>) -> bool {
-    let Some(function) = function_name.filter(|f| !f.is_empty()) else {
+/// the actor must be exactly the function's own session,
+/// `arn:<partition>:sts::<account>:assumed-role/<execution role>/<session>`, as STS
+/// GetCallerIdentity reported it at start. The session name alone proves nothing: whoever calls
+/// AssumeRole chooses it.
+pub fn made_by_self(actor: &str, own_session_arn: Option<&str>) -> bool {
+    let Some(own) = own_session_arn.filter(|arn| arn.contains(":assumed-role/")) else {
         return false;
     };
-    actor.contains(":assumed-role/") && actor.rsplit('/').next() == Some(function)
+    actor == own
 }
 
 #[cfg(test)]
@@ -88,15 +112,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn own_calls_are_recognised_by_the_session_name() {
+    fn own_calls_are_recognised_by_role_and_session_not_by_session_name_alone() {
         let own = "arn:aws:sts::111122223333:assumed-role/rdsguard-GuardrailManagerRole-X/rdsguard-guardrail-manager";
-        assert!(made_by_self(own, Some("rdsguard-guardrail-manager")));
+        assert!(made_by_self(own, Some(own)));
         assert!(!made_by_self(own, None));
+        // Anyone allowed to assume some role can name the session after the function.
+        assert!(!made_by_self("arn:aws:sts::111122223333:assumed-role/Mallory/rdsguard-guardrail-manager", Some(own)));
         assert!(!made_by_self(
-            "arn:aws:iam::111122223333:user/rdsguard-guardrail-manager",
-            Some("rdsguard-guardrail-manager")
+            "arn:aws:sts::444455556666:assumed-role/rdsguard-GuardrailManagerRole-X/rdsguard-guardrail-manager",
+            Some(own)
         ));
-        assert!(!made_by_self(own, Some("other")));
+        assert!(
+            !made_by_self(
+                "arn:aws:iam::111122223333:user/rdsguard-guardrail-manager",
+                Some("arn:aws:iam::111122223333:user/rdsguard-guardrail-manager")
+            ),
+            "only a role session is ever the function"
+        );
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub trait Organization: Send + Sync {
         tags: &[(String, String)],
     ) -> Result<String, AwsError>;
     async fn update_scp(&self, policy_id: &str, content: &str) -> Result<(), AwsError>;
+    /// TagResource on a policy (puts back the managed tag someone removed).
+    async fn tag_scp(&self, policy_id: &str, tags: &[(String, String)]) -> Result<(), AwsError>;
     async fn attach(&self, policy_id: &str, target_id: &str) -> Result<(), AwsError>;
     async fn detach(&self, policy_id: &str, target_id: &str) -> Result<(), AwsError>;
     async fn delete_scp(&self, policy_id: &str) -> Result<(), AwsError>;
@@ -227,6 +229,20 @@ impl Organization for SdkOrganizations {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("UpdatePolicy", e))?;
+        Ok(())
+    }
+
+    async fn tag_scp(&self, policy_id: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
+        let mut request = self.client.tag_resource().resource_id(policy_id);
+        for (key, value) in tags {
+            let tag = Tag::builder().key(key).value(value).build().map_err(|e| AwsError {
+                operation: "TagResource",
+                code: None,
+                message: format!("tag {key}={value}: {e}"),
+            })?;
+            request = request.tags(tag);
+        }
+        request.send().await.map_err(|e| AwsError::from_sdk("TagResource", e))?;
         Ok(())
     }
 

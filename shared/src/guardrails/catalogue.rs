@@ -71,7 +71,8 @@ impl Guardrail {
             Self::ProtectPipeline => {
                 "denies stopping, deleting or reconfiguring CloudTrail trails, deleting, disabling or leaving \
                  GuardDuty, and changing rdsguard's own functions, rules, topic and roles, except to \
-                 SECURITY_ADMIN_PRINCIPALS"
+                 SECURITY_ADMIN_PRINCIPALS (required), rdsguard's member role (MEMBER_ROLE_NAME) and \
+                 StackSets execution roles (stacksets-exec-*)"
             }
         }
     }
@@ -214,13 +215,14 @@ pub fn statements(guardrail: Guardrail, settings: &GuardrailSettings) -> Vec<Val
         })],
         Guardrail::ProtectPipeline => {
             let prefix = &settings.suite_name_prefix;
+            let exempt = pipeline_exceptions(settings);
             vec![
                 json!({
                     "Sid": "RdsguardProtectDetectionPipeline",
                     "Effect": "Deny",
                     "Action": PIPELINE_ACTIONS,
                     "Resource": "*",
-                    "Condition": with_exception(serde_json::Map::new(), &settings.security_admin_principals)
+                    "Condition": with_exception(serde_json::Map::new(), &exempt)
                 }),
                 json!({
                     "Sid": "RdsguardProtectSuiteResources",
@@ -232,7 +234,7 @@ pub fn statements(guardrail: Guardrail, settings: &GuardrailSettings) -> Vec<Val
                         format!("arn:*:lambda:*:*:function:{prefix}*"),
                         format!("arn:*:sns:*:*:{prefix}*"),
                     ],
-                    "Condition": with_exception(serde_json::Map::new(), &settings.security_admin_principals)
+                    "Condition": with_exception(serde_json::Map::new(), &exempt)
                 }),
             ]
         }
@@ -241,6 +243,23 @@ pub fn statements(guardrail: Guardrail, settings: &GuardrailSettings) -> Vec<Val
     .map(drop_empty_condition)
     .collect()
 }
+
+/// Who protect-pipeline leaves alone: the security admins, rdsguard's member role (pipeline-guard
+/// re-enables GuardDuty detectors and trails through it) and the roles CloudFormation StackSets
+/// deploys the member stack with in each account (`stacksets-exec-*`, subject to SCPs like any
+/// role): without them protect-pipeline would block rdsguard's own remediation and updates.
+pub fn pipeline_exceptions(settings: &GuardrailSettings) -> Vec<String> {
+    let mut principals = settings.security_admin_principals.clone();
+    for own in [format!("arn:*:iam::*:role/{}", settings.member_role_name), STACKSET_EXECUTION_ROLES.to_owned()] {
+        if !principals.contains(&own) {
+            principals.push(own);
+        }
+    }
+    principals
+}
+
+/// The roles service-managed StackSets create in every member account to deploy stack instances.
+pub const STACKSET_EXECUTION_ROLES: &str = "arn:*:iam::*:role/stacksets-exec-*";
 
 /// A statement whose exception list is empty has no condition at all (an empty `Condition` object
 /// is not valid policy grammar).
@@ -333,6 +352,40 @@ mod tests {
         let pipeline = desired_statements(&settings("protect-pipeline", ""));
         let resources = pipeline[1]["Resource"].as_array().unwrap();
         assert!(resources.contains(&json!("arn:*:lambda:*:*:function:rdsguard*")), "{resources:?}");
+    }
+
+    #[test]
+    fn protect_pipeline_never_blocks_rdsguards_member_role_or_stackset_deployments() {
+        let pipeline = desired_statements(&settings("protect-pipeline", ""));
+        assert_eq!(pipeline.len(), 2);
+        for statement in &pipeline {
+            let exempt = &statement["Condition"]["ArnNotLike"]["aws:PrincipalARN"];
+            assert_eq!(
+                exempt,
+                &json!([
+                    "arn:aws:iam::*:role/SecurityAdmin",
+                    "arn:*:iam::*:role/rdsguard-remediation",
+                    "arn:*:iam::*:role/stacksets-exec-*"
+                ]),
+                "{}",
+                statement["Sid"]
+            );
+        }
+        let actions = pipeline[0]["Action"].as_array().unwrap();
+        assert!(
+            actions.contains(&json!("guardduty:UpdateDetector")),
+            "the call pipeline-guard makes is denied to others"
+        );
+
+        let renamed = GuardrailSettings::from_vars([
+            ("GUARDRAILS".to_owned(), "protect-pipeline".to_owned()),
+            ("GUARDRAIL_TARGETS".to_owned(), "r-ab12".to_owned()),
+            ("SECURITY_ADMIN_PRINCIPALS".to_owned(), "arn:aws:iam::*:role/SecurityAdmin".to_owned()),
+            ("MEMBER_ROLE_NAME".to_owned(), "acme-rdsguard-member".to_owned()),
+        ])
+        .unwrap();
+        let exempt = pipeline_exceptions(&renamed);
+        assert!(exempt.contains(&"arn:*:iam::*:role/acme-rdsguard-member".to_owned()), "{exempt:?}");
     }
 
     #[test]

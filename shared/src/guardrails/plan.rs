@@ -43,6 +43,9 @@ pub struct OrgState {
     pub managed: Vec<ManagedPolicy>,
     /// Names of policies that carry the name prefix but not the managed tag: never touched.
     pub unmanaged_with_prefix: BTreeSet<String>,
+    /// The same policies by id (id → name): a policy of ours whose managed tag was removed shows
+    /// up here.
+    pub unmanaged_with_prefix_ids: BTreeMap<String, String>,
     /// For each desired target, the names of SCPs attached to it that rdsguard does not manage
     /// (FullAWSAccess included): they count against the 5-per-target quota.
     pub foreign_attached: BTreeMap<String, Vec<String>>,

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::catalogue::Guardrail;
 use crate::identity::{AccountId, AwsRegion};
-use crate::policy::{PolicyError, ENV_ALLOWED_REGIONS};
+use crate::policy::{PolicyError, DEFAULT_MEMBER_ROLE_NAME, ENV_ALLOWED_REGIONS, ENV_MEMBER_ROLE_NAME};
 
 pub const ENV_GUARDRAILS: &str = "GUARDRAILS";
 pub const ENV_GUARDRAIL_TARGETS: &str = "GUARDRAIL_TARGETS";
@@ -63,6 +63,10 @@ pub struct GuardrailSettings {
     pub suite_name_prefix: String,
     /// Managed policies are named `<prefix>-<n>` and tagged [`MANAGED_TAG_KEY`]`=<prefix>`.
     pub policy_name_prefix: String,
+    /// `MEMBER_ROLE_NAME`: the role rdsguard's functions act through in member accounts (for
+    /// example pipeline-guard re-enabling a GuardDuty detector). Always exempt from
+    /// protect-pipeline, or the guardrail would block rdsguard's own remediation.
+    pub member_role_name: String,
 }
 
 /// The tag that marks a policy as managed by rdsguard (with the name prefix).
@@ -98,6 +102,22 @@ fn name_prefix(var: &'static str, raw: Option<&String>, default: &str, max: usiz
         Ok(value.to_owned())
     } else {
         Err(invalid(var, value, format!("expected 1-{max} letters, digits, '-', '_' or '.'")))
+    }
+}
+
+/// `MEMBER_ROLE_NAME` as IAM allows role names (1-64 of letters, digits and `+=,.@_-`).
+fn role_name(raw: Option<&String>) -> Result<String, PolicyError> {
+    let value = raw.map_or(DEFAULT_MEMBER_ROLE_NAME, |v| v.trim());
+    let valid =
+        (1..=64).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(invalid(
+            ENV_MEMBER_ROLE_NAME,
+            value,
+            "expected a role name (1-64 letters, digits or +=,.@_-), not a path or ARN",
+        ))
     }
 }
 
@@ -163,6 +183,7 @@ impl GuardrailSettings {
                 DEFAULT_POLICY_NAME_PREFIX,
                 120,
             )?,
+            member_role_name: role_name(vars.get(ENV_MEMBER_ROLE_NAME))?,
         };
         settings.check()?;
         Ok(settings)
@@ -178,7 +199,28 @@ impl GuardrailSettings {
         if !self.guardrails.is_empty() && self.targets.is_empty() {
             return Err(PolicyError::Missing(ENV_GUARDRAIL_TARGETS));
         }
+        // Without an exception, protect-pipeline denies everyone the calls that deploy and update
+        // rdsguard itself (the CloudFormation role of this stack, anyone maintaining it): the
+        // suite would be locked out of its own deployment.
+        if self.guardrails.contains(&Guardrail::ProtectPipeline) && self.security_admin_principals.is_empty() {
+            return Err(invalid(
+                ENV_GUARDRAILS,
+                Guardrail::ProtectPipeline.as_str(),
+                format!(
+                    "protect-pipeline needs {ENV_SECURITY_ADMIN_PRINCIPALS} (SAM parameter SecurityAdminPrincipals): \
+                     without it the SCP denies everyone, including the roles that deploy and update rdsguard, \
+                     the changes to rdsguard's own roles, rules and functions; name the security team's and \
+                     the deployment roles, or leave protect-pipeline out"
+                ),
+            ));
+        }
         Ok(())
+    }
+
+    /// Settings that remove every policy managed under `policy_name_prefix` and need nothing else
+    /// (the custom resource's Delete, whatever the configuration now says).
+    pub fn removal_under(policy_name_prefix: &str) -> Result<Self, PolicyError> {
+        Self::from_vars([(ENV_POLICY_NAME_PREFIX.to_owned(), policy_name_prefix.to_owned())])
     }
 
     /// The same settings with no guardrail: applying it detaches and deletes every managed policy.
@@ -190,7 +232,7 @@ impl GuardrailSettings {
     pub fn describe(&self) -> String {
         let join = |items: Vec<&str>| if items.is_empty() { "none".to_owned() } else { items.join(",") };
         format!(
-            "guardrails={} targets={} allowed_regions={} break_glass={} security_admins={} suite_prefix={} policy_prefix={}",
+            "guardrails={} targets={} allowed_regions={} break_glass={} security_admins={} suite_prefix={} policy_prefix={} member_role={}",
             join(self.guardrails.iter().map(|g| g.as_str()).collect()),
             join(self.targets.iter().map(TargetId::as_str).collect()),
             join(self.allowed_regions.iter().map(AwsRegion::as_str).collect()),
@@ -198,6 +240,7 @@ impl GuardrailSettings {
             join(self.security_admin_principals.iter().map(String::as_str).collect()),
             self.suite_name_prefix,
             self.policy_name_prefix,
+            self.member_role_name,
         )
     }
 }
@@ -233,18 +276,29 @@ mod tests {
         assert_eq!(settings.targets.len(), 2);
         assert_eq!(settings.policy_name_prefix, "rdsguard-guardrails");
 
-        let cases: [(&[(&str, &str)], &str); 5] = [
+        let cases: [(&[(&str, &str)], &str); 6] = [
             (&[(ENV_GUARDRAILS, "deny-everything")], "GUARDRAILS=\"deny-everything\" is invalid: unknown guardrail"),
             (&[(ENV_GUARDRAILS, "rds-region-lock"), (ENV_GUARDRAIL_TARGETS, "r-ab12")], "ALLOWED_REGIONS is required"),
             (&[(ENV_GUARDRAILS, "protect-databases")], "GUARDRAIL_TARGETS is required"),
             (&[(ENV_GUARDRAIL_TARGETS, "o-abc")], "GUARDRAIL_TARGETS=\"o-abc\" is invalid"),
             (&[(ENV_BREAK_GLASS_PRINCIPALS, "BreakGlass")], "BREAK_GLASS_PRINCIPALS=\"BreakGlass\" is invalid"),
+            (&[(ENV_MEMBER_ROLE_NAME, "role/x")], "MEMBER_ROLE_NAME=\"role/x\" is invalid"),
         ];
         for (pairs, expected) in cases {
             let error = GuardrailSettings::from_vars(vars(pairs)).unwrap_err().to_string();
             assert!(error.starts_with(expected), "{error}");
         }
         let nothing = GuardrailSettings::from_vars(vars(&[])).unwrap();
+        assert_eq!(nothing.member_role_name, "rdsguard-remediation");
         assert!(nothing.guardrails.is_empty(), "no guardrails is the removal state");
+    }
+
+    #[test]
+    fn protect_pipeline_without_security_admins_is_refused_naming_the_setting() {
+        let base = [(ENV_GUARDRAILS, "deny-unencrypted-rds,protect-pipeline"), (ENV_GUARDRAIL_TARGETS, "r-ab12")];
+        let error = GuardrailSettings::from_vars(vars(&base)).unwrap_err().to_string();
+        assert!(error.contains("SECURITY_ADMIN_PRINCIPALS") && error.contains("SecurityAdminPrincipals"), "{error}");
+        let with_admins = [base.as_slice(), &[(ENV_SECURITY_ADMIN_PRINCIPALS, "arn:aws:iam::*:role/SecurityAdmin")]];
+        assert!(GuardrailSettings::from_vars(vars(&with_admins.concat())).is_ok());
     }
 }
