@@ -44,20 +44,32 @@ pub fn is_on(value: &str) -> bool {
     matches!(value.trim().to_ascii_lowercase().as_str(), "1" | "on" | "true")
 }
 
-/// The engine's own default when a group does not set the parameter: RDS for PostgreSQL 15 and
-/// later force TLS; earlier versions, Aurora PostgreSQL and MySQL/MariaDB do not.
+/// The engine's own default when a group does not set the parameter (AWS's "Requiring SSL/TLS"
+/// pages per engine): RDS for PostgreSQL 15 and later, RDS for MariaDB 11.8 and later and RDS for
+/// MySQL 9.7 and later enforce TLS; earlier versions, Aurora PostgreSQL and Aurora MySQL do not.
 fn engine_default_enforces(
     parameter: &TlsParameter,
     engine: Option<&str>,
     engine_version: Option<&str>,
 ) -> Option<bool> {
-    match parameter.rule {
-        RuleId::Rds38PostgresTls if engine? == "postgres" => {
-            let major: u32 = engine_version?.split('.').next()?.parse().ok()?;
-            Some(major >= 15)
-        }
-        _ => Some(false),
-    }
+    let first_enforcing_version = match (parameter.rule, engine?) {
+        (RuleId::Rds38PostgresTls, "postgres") => (15, 0),
+        (RuleId::Rds39MysqlTls, "mariadb") => (11, 8),
+        (RuleId::Rds39MysqlTls, "mysql") => (9, 7),
+        _ => return Some(false),
+    };
+    Some(major_minor(engine_version?)? >= first_enforcing_version)
+}
+
+/// `16.3` → (16, 3), `8.0.35` → (8, 0), `10.11.6` → (10, 11), `16` → (16, 0).
+fn major_minor(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version.trim().split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = match parts.next() {
+        Some(minor) => minor.parse().ok()?,
+        None => 0,
+    };
+    Some((major, minor))
 }
 
 /// The value to set, in the spelling the parameter group accepts: RDS for MySQL and MariaDB
@@ -163,7 +175,30 @@ mod tests {
             ("mysql OFF", db("mysql", "8.0.35", false), Some(reading(Some("OFF"), "user")), "violation"),
             ("mysql ON", db("mysql", "8.0.35", false), Some(reading(Some("ON"), "user")), "compliant"),
             ("mariadb 1", db("mariadb", "10.11", false), Some(reading(Some("1"), "user")), "compliant"),
-            ("mysql default", db("mysql", "8.0.35", false), Some(reading(None, "engine-default")), "violation"),
+            ("mysql 8.0 default", db("mysql", "8.0.35", false), Some(reading(None, "engine-default")), "violation"),
+            ("mysql 8.4 default", db("mysql", "8.4.3", false), Some(reading(None, "engine-default")), "violation"),
+            ("mysql 9.7 default", db("mysql", "9.7.0", false), Some(reading(None, "engine-default")), "compliant"),
+            (
+                "mariadb 11.4 default",
+                db("mariadb", "11.4.5", false),
+                Some(reading(None, "engine-default")),
+                "violation",
+            ),
+            (
+                "mariadb 11.8 default",
+                db("mariadb", "11.8.3", false),
+                Some(reading(None, "engine-default")),
+                "compliant",
+            ),
+            ("mariadb 11.8 OFF", db("mariadb", "11.8.3", false), Some(reading(Some("0"), "user")), "violation"),
+            (
+                "mariadb 10.11 default",
+                db("mariadb", "10.11.9", false),
+                Some(reading(None, "engine-default")),
+                "violation",
+            ),
+            ("pg 15 default", db("postgres", "15", false), Some(reading(None, "engine-default")), "compliant"),
+            ("pg odd version", db("postgres", "beta", false), Some(reading(None, "engine-default")), "unknown"),
             ("value missing", db("mysql", "8.0.35", false), Some(reading(None, "user")), "unknown"),
             ("parameter not listed", db("postgres", "14.6", false), None, "unknown"),
             ("aurora member", db("aurora-postgresql", "15.4", true), Some(reading(Some("0"), "user")), "n/a"),
