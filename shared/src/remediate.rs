@@ -270,10 +270,8 @@ where
         (ActionKind::SetBackupRetention, kind) => {
             port.set_backup_retention(kind, id, min_days, !turns_backups_on(db)).await
         }
-        (ActionKind::EnableMinorVersionUpgrade, DatabaseKind::Instance) => {
-            port.enable_auto_minor_version_upgrade(id).await
-        }
-        (ActionKind::MakePrivate | ActionKind::EnableMinorVersionUpgrade, DatabaseKind::Cluster)
+        (ActionKind::EnableMinorVersionUpgrade, kind) => port.enable_auto_minor_version_upgrade(kind, id).await,
+        (ActionKind::MakePrivate, DatabaseKind::Cluster)
         | (
             ActionKind::AlertOnly
             | ActionKind::None
@@ -625,7 +623,7 @@ mod tests {
         async fn set_backup_retention(&self, _: DatabaseKind, _: &str, _: i32, _: bool) -> Result<(), AwsError> {
             self.write_error.clone().map_or(Ok(()), Err)
         }
-        async fn enable_auto_minor_version_upgrade(&self, _: &str) -> Result<(), AwsError> {
+        async fn enable_auto_minor_version_upgrade(&self, _: DatabaseKind, _: &str) -> Result<(), AwsError> {
             self.write_error.clone().map_or(Ok(()), Err)
         }
     }

@@ -268,8 +268,8 @@ impl DatabaseRemediation for InstanceDeletedAfterDescribe {
     async fn set_backup_retention(&self, kind: DatabaseKind, id: &str, days: i32, now: bool) -> Result<(), AwsError> {
         self.inner.set_backup_retention(kind, id, days, now).await
     }
-    async fn enable_auto_minor_version_upgrade(&self, id: &str) -> Result<(), AwsError> {
-        self.inner.enable_auto_minor_version_upgrade(id).await
+    async fn enable_auto_minor_version_upgrade(&self, kind: DatabaseKind, id: &str) -> Result<(), AwsError> {
+        self.inner.enable_auto_minor_version_upgrade(kind, id).await
     }
 }
 

@@ -144,6 +144,53 @@ async fn cluster_deletion_protection_and_backups_are_restored() {
 }
 
 #[tokio::test]
+async fn a_multi_az_db_cluster_gets_minor_version_upgrades_back_on_the_cluster() {
+    let estate = Estate::start().await;
+    let rds = estate.rds(HOME_REGION).await;
+    rds.create_db_cluster()
+        .db_cluster_identifier("ledger-maz")
+        .engine("postgres")
+        .db_cluster_instance_class("db.m6gd.large")
+        .allocated_storage(100)
+        .storage_type("io1")
+        .iops(1000)
+        .master_username("ledger_owner")
+        .manage_master_user_password(true)
+        .backup_retention_period(7)
+        .deletion_protection(true)
+        .enable_cloudwatch_logs_exports("postgresql")
+        .storage_encrypted(true)
+        .auto_minor_version_upgrade(false)
+        .send()
+        .await
+        .expect("create Multi-AZ DB cluster");
+    let guard = estate.rds_guard(&[]).await;
+
+    let event = rds_api_call(
+        "ModifyDBCluster",
+        MOTO_ACCOUNT,
+        HOME_REGION,
+        json!({"dBClusterIdentifier": "ledger-maz", "autoMinorVersionUpgrade": false, "applyImmediately": true}),
+        json!({"dBClusterIdentifier": "ledger-maz"}),
+    );
+    handle_event(&event, &guard).await.expect("handled");
+
+    let after = estate.cluster(&rds, "ledger-maz").await.unwrap();
+    assert_eq!(after.auto_minor_version_upgrade, Some(true), "ModifyDBCluster set it back on the cluster");
+    // moto refuses IAM authentication on Multi-AZ DB clusters (RDS has since added it), so RDS.12
+    // reports the cluster too: alert-only, nothing changed.
+    let alerts = estate.alerts().await;
+    let mut rules: Vec<&str> = alerts.iter().map(ReceivedAlert::rule).collect();
+    rules.sort_unstable();
+    assert_eq!(rules, ["RDS.12", "RDS.13"]);
+    assert_eq!(by_rule(&alerts, "RDS.12").action_status(), "not_attempted");
+    let alert = by_rule(&alerts, "RDS.13");
+    assert_eq!(alert.action_status(), "succeeded");
+    assert_eq!(alert.body["resource_type"], "AWS::RDS::DBCluster");
+    assert_eq!(alert.body["resource_id"], "ledger-maz");
+}
+
+#[tokio::test]
 async fn public_snapshot_is_made_private_and_a_stranger_share_is_alerted_then_removed_on_remediate() {
     let estate = Estate::start().await;
     let rds = estate.rds(HOME_REGION).await;

@@ -37,8 +37,9 @@ pub trait DatabaseRemediation: Send + Sync {
         days: i32,
         immediately: bool,
     ) -> Result<(), AwsError>;
-    /// ModifyDBInstance AutoMinorVersionUpgrade=true, ApplyImmediately=true.
-    async fn enable_auto_minor_version_upgrade(&self, identifier: &str) -> Result<(), AwsError>;
+    /// ModifyDBInstance / ModifyDBCluster (Multi-AZ DB clusters) AutoMinorVersionUpgrade=true,
+    /// ApplyImmediately=true.
+    async fn enable_auto_minor_version_upgrade(&self, kind: DatabaseKind, identifier: &str) -> Result<(), AwsError>;
 }
 
 /// Finds the databases behind a security group.
@@ -266,8 +267,11 @@ impl DatabaseRemediation for SdkRds {
         }
     }
 
-    async fn enable_auto_minor_version_upgrade(&self, identifier: &str) -> Result<(), AwsError> {
-        self.modify_instance(identifier, InstanceSetting::AutoMinorVersionUpgrade).await
+    async fn enable_auto_minor_version_upgrade(&self, kind: DatabaseKind, identifier: &str) -> Result<(), AwsError> {
+        match kind {
+            DatabaseKind::Instance => self.modify_instance(identifier, InstanceSetting::AutoMinorVersionUpgrade).await,
+            DatabaseKind::Cluster => self.modify_cluster(identifier, ClusterSetting::AutoMinorVersionUpgrade).await,
+        }
     }
 }
 
@@ -284,7 +288,12 @@ enum InstanceSetting {
 #[derive(Debug, Clone, Copy)]
 enum ClusterSetting {
     DeletionProtection,
-    BackupRetention { days: i32, immediately: bool },
+    BackupRetention {
+        days: i32,
+        immediately: bool,
+    },
+    /// Multi-AZ DB clusters only; Aurora sets it per member instance.
+    AutoMinorVersionUpgrade,
 }
 
 impl SdkRds {
@@ -310,6 +319,7 @@ impl SdkRds {
             ClusterSetting::BackupRetention { days, immediately } => {
                 request.backup_retention_period(days).apply_immediately(immediately)
             }
+            ClusterSetting::AutoMinorVersionUpgrade => request.auto_minor_version_upgrade(true).apply_immediately(true),
         };
         request.send().await.map(|_| ()).map_err(|e| AwsError::from_sdk("ModifyDBCluster", e))
     }

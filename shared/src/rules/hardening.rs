@@ -164,21 +164,25 @@ pub fn multi_az_for_production(db: &Database, kind: DatabaseKind, production: &P
     }
 }
 
-/// RDS.13: a DB instance takes automatic minor version upgrades. Members of a Multi-AZ DB cluster
-/// follow their cluster; Aurora members are judged one by one.
+/// RDS.13: a database takes automatic minor version upgrades. Aurora sets it per member instance
+/// (the cluster is judged through its members); a Multi-AZ DB cluster sets it on the cluster, which
+/// its members follow.
 pub fn auto_minor_version_upgrade(db: &Database) -> Verdict {
-    if db.kind != DatabaseKind::Instance {
-        return Verdict::NotApplicable("RDS.13 applies to DB instances");
-    }
-    if db.is_cluster_member() && !db.state.is_aurora() {
-        return Verdict::NotApplicable("members of a Multi-AZ DB cluster follow their cluster");
+    match db.kind {
+        DatabaseKind::Cluster if db.state.is_aurora() => {
+            return Verdict::NotApplicable("Aurora sets AutoMinorVersionUpgrade on each member instance")
+        }
+        DatabaseKind::Instance if db.is_cluster_member() && !db.state.is_aurora() => {
+            return Verdict::NotApplicable("members of a Multi-AZ DB cluster follow their cluster")
+        }
+        DatabaseKind::Cluster | DatabaseKind::Instance => {}
     }
     match db.state.auto_minor_version_upgrade {
         Some(true) => Verdict::Compliant,
         Some(false) => {
             Verdict::Violation(json!({ "AutoMinorVersionUpgrade": false, "EngineVersion": db.state.engine_version }))
         }
-        None => Verdict::Unknown("DescribeDBInstances did not report AutoMinorVersionUpgrade"),
+        None => Verdict::Unknown("DescribeDB* did not report AutoMinorVersionUpgrade"),
     }
 }
 
@@ -465,7 +469,31 @@ mod tests {
                 }),
                 "n/a",
             ),
-            ("cluster", cluster(|s| s.auto_minor_version_upgrade = Some(false)), "n/a"),
+            (
+                "aurora cluster",
+                cluster(|s| {
+                    s.engine = Some("aurora-mysql".into());
+                    s.auto_minor_version_upgrade = Some(false)
+                }),
+                "n/a",
+            ),
+            (
+                "multi-az cluster off",
+                cluster(|s| {
+                    s.engine = Some("postgres".into());
+                    s.auto_minor_version_upgrade = Some(false)
+                }),
+                "violation",
+            ),
+            (
+                "multi-az cluster on",
+                cluster(|s| {
+                    s.engine = Some("mysql".into());
+                    s.auto_minor_version_upgrade = Some(true)
+                }),
+                "compliant",
+            ),
+            ("multi-az cluster unknown", cluster(|s| s.engine = Some("postgres".into())), "unknown"),
         ];
         for (name, db, expected) in cases {
             assert_eq!(kind_of(&auto_minor_version_upgrade(&db)), expected, "{name}");

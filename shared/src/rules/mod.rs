@@ -289,7 +289,7 @@ impl RuleId {
             Self::Rds9LogExports => "Database does not publish logs to CloudWatch Logs",
             Self::Rds5InstanceMultiAz => "Production DB instance is not Multi-AZ",
             Self::Rds15ClusterMultiAz => "Production DB cluster is not Multi-AZ",
-            Self::Rds13MinorVersionUpgrade => "DB instance does not take automatic minor version upgrades",
+            Self::Rds13MinorVersionUpgrade => "database does not take automatic minor version upgrades",
             Self::ReplicaOfUnencrypted => "Read replica of an unencrypted database (it cannot be encrypted)",
             Self::GuardrailTampered => {
                 "rdsguard's guardrail Service Control Policies were changed outside guardrail-manager"
