@@ -98,23 +98,13 @@ fn summary(policy: &aws_sdk_organizations::types::PolicySummary) -> Option<ScpSu
 #[async_trait]
 impl Organization for SdkOrganizations {
     async fn list_scps(&self) -> Result<Vec<ScpSummary>, AwsError> {
+        let mut pages = self.client.list_policies().filter(PolicyType::ServiceControlPolicy).into_paginator().send();
         let mut policies = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let output = self
-                .client
-                .list_policies()
-                .filter(PolicyType::ServiceControlPolicy)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ListPolicies", e))?;
-            policies.extend(output.policies().iter().filter_map(summary));
-            match output.next_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-                _ => return Ok(policies),
-            }
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("ListPolicies", e))?;
+            policies.extend(page.policies().iter().filter_map(summary));
         }
+        Ok(policies)
     }
 
     async fn scp_content(&self, policy_id: &str) -> Result<String, AwsError> {
@@ -133,64 +123,39 @@ impl Organization for SdkOrganizations {
     }
 
     async fn policy_tags(&self, policy_id: &str) -> Result<Vec<(String, String)>, AwsError> {
+        let mut pages = self.client.list_tags_for_resource().resource_id(policy_id).into_paginator().send();
         let mut tags = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let output = self
-                .client
-                .list_tags_for_resource()
-                .resource_id(policy_id)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ListTagsForResource", e))?;
-            tags.extend(output.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())));
-            match output.next_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-                _ => return Ok(tags),
-            }
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("ListTagsForResource", e))?;
+            tags.extend(page.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())));
         }
+        Ok(tags)
     }
 
     async fn targets_of(&self, policy_id: &str) -> Result<Vec<String>, AwsError> {
+        let mut pages = self.client.list_targets_for_policy().policy_id(policy_id).into_paginator().send();
         let mut targets = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let output = self
-                .client
-                .list_targets_for_policy()
-                .policy_id(policy_id)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ListTargetsForPolicy", e))?;
-            targets.extend(output.targets().iter().filter_map(|t| t.target_id()).map(str::to_owned));
-            match output.next_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-                _ => return Ok(targets),
-            }
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("ListTargetsForPolicy", e))?;
+            targets.extend(page.targets().iter().filter_map(|t| t.target_id()).map(str::to_owned));
         }
+        Ok(targets)
     }
 
     async fn scps_attached_to(&self, target_id: &str) -> Result<Vec<ScpSummary>, AwsError> {
+        let mut pages = self
+            .client
+            .list_policies_for_target()
+            .target_id(target_id)
+            .filter(PolicyType::ServiceControlPolicy)
+            .into_paginator()
+            .send();
         let mut policies = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let output = self
-                .client
-                .list_policies_for_target()
-                .target_id(target_id)
-                .filter(PolicyType::ServiceControlPolicy)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ListPoliciesForTarget", e))?;
-            policies.extend(output.policies().iter().filter_map(summary));
-            match output.next_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-                _ => return Ok(policies),
-            }
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("ListPoliciesForTarget", e))?;
+            policies.extend(page.policies().iter().filter_map(summary));
         }
+        Ok(policies)
     }
 
     async fn create_scp(
