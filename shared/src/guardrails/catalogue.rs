@@ -128,27 +128,40 @@ pub const GLOBAL_SERVICE_ACTIONS: &[&str] = &[
     "wellarchitected:*",
 ];
 
-/// CloudTrail and GuardDuty calls that switch off or weaken detection (the ones pipeline-guard
-/// detects afterwards).
+/// CloudTrail and GuardDuty calls that switch off or weaken detection: the ones pipeline-guard
+/// detects afterwards, plus CloudTrail Lake event data stores being stopped or deleted, GuardDuty
+/// filters (a filter with auto-archive hides findings) and an administrator no longer monitoring
+/// its members.
 pub const PIPELINE_ACTIONS: &[&str] = &[
+    "cloudtrail:DeleteEventDataStore",
     "cloudtrail:DeleteTrail",
     "cloudtrail:PutEventSelectors",
+    "cloudtrail:StopEventDataStoreIngestion",
     "cloudtrail:StopLogging",
     "cloudtrail:UpdateTrail",
+    "guardduty:CreateFilter",
     "guardduty:DeleteDetector",
     "guardduty:DeleteMembers",
     "guardduty:DisassociateFromAdministratorAccount",
     "guardduty:DisassociateFromMasterAccount",
     "guardduty:DisassociateMembers",
+    "guardduty:StopMonitoringMembers",
     "guardduty:UpdateDetector",
+    "guardduty:UpdateFilter",
 ];
 
-/// Calls that change or remove rdsguard's own functions, rules, topic and roles.
+/// Calls that change or remove rdsguard's own functions, rules, central event bus, topic,
+/// dead-letter queues, alarms and roles.
 pub const SUITE_RESOURCE_ACTIONS: &[&str] = &[
+    "cloudwatch:DeleteAlarms",
+    "cloudwatch:DisableAlarmActions",
+    "events:DeleteEventBus",
     "events:DeleteRule",
     "events:DisableRule",
+    "events:PutPermission",
     "events:PutRule",
     "events:PutTargets",
+    "events:RemovePermission",
     "events:RemoveTargets",
     "iam:AttachRolePolicy",
     "iam:DeleteRole",
@@ -165,6 +178,9 @@ pub const SUITE_RESOURCE_ACTIONS: &[&str] = &[
     "sns:RemovePermission",
     "sns:SetTopicAttributes",
     "sns:Unsubscribe",
+    "sqs:DeleteQueue",
+    "sqs:PurgeQueue",
+    "sqs:SetQueueAttributes",
 ];
 
 /// The statements of one guardrail under the settings, each with a unique `Sid`.
@@ -228,11 +244,16 @@ pub fn statements(guardrail: Guardrail, settings: &GuardrailSettings) -> Vec<Val
                     "Sid": "RdsguardProtectSuiteResources",
                     "Effect": "Deny",
                     "Action": SUITE_RESOURCE_ACTIONS,
+                    // CloudFormation names what it creates after the stack (`<stack>-<LogicalId>-<id>`);
+                    // the member stack names its forwarders, queue and alarm with the same prefix.
                     "Resource": [
+                        format!("arn:*:cloudwatch:*:*:alarm:{prefix}*"),
+                        format!("arn:*:events:*:*:event-bus/{prefix}*"),
                         format!("arn:*:events:*:*:rule/{prefix}*"),
                         format!("arn:*:iam::*:role/{prefix}*"),
                         format!("arn:*:lambda:*:*:function:{prefix}*"),
                         format!("arn:*:sns:*:*:{prefix}*"),
+                        format!("arn:*:sqs:*:*:{prefix}*"),
                     ],
                     "Condition": with_exception(serde_json::Map::new(), &exempt)
                 }),
@@ -351,7 +372,18 @@ mod tests {
 
         let pipeline = desired_statements(&settings("protect-pipeline", ""));
         let resources = pipeline[1]["Resource"].as_array().unwrap();
-        assert!(resources.contains(&json!("arn:*:lambda:*:*:function:rdsguard*")), "{resources:?}");
+        for own in [
+            "arn:*:lambda:*:*:function:rdsguard*",
+            "arn:*:events:*:*:event-bus/rdsguard*",
+            "arn:*:sqs:*:*:rdsguard*",
+            "arn:*:cloudwatch:*:*:alarm:rdsguard*",
+        ] {
+            assert!(resources.contains(&json!(own)), "{own} not protected: {resources:?}");
+        }
+        let watchers = pipeline[0]["Action"].as_array().unwrap();
+        for evasion in ["guardduty:CreateFilter", "cloudtrail:StopEventDataStoreIngestion", "cloudtrail:StopLogging"] {
+            assert!(watchers.contains(&json!(evasion)), "{evasion} not denied: {watchers:?}");
+        }
     }
 
     #[test]
