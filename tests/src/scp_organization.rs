@@ -207,7 +207,8 @@ impl Estate {
         GuardrailManager {
             policy,
             settings: guardrails,
-            organization: Arc::new(SdkOrganizations::new(organizations)),
+            organization: Arc::new(SdkOrganizations::new(organizations.clone())),
+            tree: Arc::new(SdkOrganizations::new(organizations)),
             alerts: plumbing.alerts,
             undelivered: plumbing.undelivered,
             responses: Arc::new(HttpResponseSender::new().expect("HTTP client")),

@@ -596,3 +596,94 @@ async fn removing_the_managed_tag_is_tampering_re_tagged_and_alerted_not_a_faile
     let tags = organizations.list_tags_for_resource().resource_id(&id).send().await.unwrap();
     assert!(tags.tags().is_empty(), "a policy without the tag is never taken over by the drift check");
 }
+
+#[tokio::test]
+async fn an_account_moved_out_of_a_guardrail_ou_or_removed_is_alerted_and_a_move_within_it_is_not() {
+    let estate = Estate::start().await;
+    let org = estate.create_organization().await;
+    let organizations = estate.organizations().await;
+    let settings = vec![
+        ("GUARDRAILS", "deny-unencrypted-rds".to_owned()),
+        ("GUARDRAIL_TARGETS", org.ou_id.clone()),
+        ("ALLOWED_REGIONS", "eu-west-1".to_owned()),
+    ];
+    let manager = estate.guardrail_manager(&borrowed(&settings)).await;
+    let cloudformation = ResponseCatcher::start();
+    handle_event(&custom_resource_request("Create", &cloudformation.url, None), &manager).await.unwrap();
+    let team = organizations
+        .create_organizational_unit()
+        .parent_id(&org.ou_id)
+        .name("payments")
+        .send()
+        .await
+        .unwrap()
+        .organizational_unit
+        .and_then(|o| o.id)
+        .unwrap();
+    let created = organizations.create_account().email("payments@example.com").account_name("payments").send().await;
+    let account = created.unwrap().create_account_status.and_then(|s| s.account_id).unwrap();
+    let move_account = |from: &str, to: &str| {
+        organizations.move_account().account_id(&account).source_parent_id(from).destination_parent_id(to).send()
+    };
+    move_account(&org.root_id, &org.ou_id).await.unwrap();
+    let moved = |from: &str, to: &str| {
+        api_call(
+            ORGANIZATIONS,
+            "MoveAccount",
+            MOTO_ACCOUNT,
+            HOME_REGION,
+            json!({"accountId": account, "sourceParentId": from, "destinationParentId": to}),
+            None,
+        )
+    };
+
+    // Into a child OU: the guardrails attached to the OU still apply.
+    move_account(&org.ou_id, &team).await.unwrap();
+    let within = handle_event(&moved(&org.ou_id, &team), &manager).await.unwrap();
+    assert_eq!(within.outcome, "ignored", "{within:?}");
+    assert!(estate.alerts().await.is_empty());
+
+    // From the child OU to the root: nothing targeted is on its path any more.
+    move_account(&team, &org.root_id).await.unwrap();
+    let out = handle_event(&moved(&team, &org.root_id), &manager).await.unwrap();
+    assert_eq!(out.outcome, "alerted");
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let alert = &alerts[0];
+    assert_eq!(alert.rule(), "RDSGUARD.GUARDRAIL");
+    assert_eq!(alert.body["severity"], "HIGH");
+    assert_eq!(alert.body["resource_type"], "AWS::Organizations::Account");
+    assert_eq!(alert.body["resource_id"], account.as_str());
+    assert_eq!(alert.body["actor"], "arn:aws:iam::123456789012:user/mallory");
+    assert_eq!(alert.body["observed"]["GuardrailTargetsLost"], json!([org.ou_id]));
+    assert_eq!(alert.body["observed"]["PathBefore"], json!([team, org.ou_id, org.root_id]));
+    assert_eq!(alert.body["observed"]["PathAfter"], json!([org.root_id]));
+    assert_eq!(alert.action_status(), "not_attempted", "accounts are never moved back");
+    assert!(alert.subject.contains("account moved out of guardrails"), "{}", alert.subject);
+    assert_eq!(estate.scps_on(&org.ou_id).await, ["FullAWSAccess", "rdsguard-guardrails-1"], "policies untouched");
+
+    // A failed move changed nothing.
+    let mut refused = moved(&org.root_id, &team);
+    refused["detail"]["errorCode"] = json!("AccessDenied");
+    assert_eq!(handle_event(&refused, &manager).await.unwrap().outcome, "ignored");
+
+    let removed = api_call(
+        ORGANIZATIONS,
+        "RemoveAccountFromOrganization",
+        MOTO_ACCOUNT,
+        HOME_REGION,
+        json!({"accountId": account}),
+        None,
+    );
+    assert_eq!(handle_event(&removed, &manager).await.unwrap().outcome, "alerted");
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].body["severity"], "HIGH");
+    assert_eq!(alerts[0].body["observed"]["AccountId"], account.as_str());
+    assert!(alerts[0].subject.contains("account left the organisation"), "{}", alerts[0].subject);
+
+    // A move that names no account cannot be judged: the invocation fails (retried, then the DLQ).
+    let unusable = api_call(ORGANIZATIONS, "MoveAccount", MOTO_ACCOUNT, HOME_REGION, json!({}), None);
+    let error = handle_event(&unusable, &manager).await.unwrap_err();
+    assert_eq!(error.kind(), "UnusableEvent", "{error}");
+}

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use rdsguard::aws::{AlertPublisher, Organization, UndeliveredAlertSink};
+use rdsguard::aws::{AlertPublisher, Organization, OrganizationTree, UndeliveredAlertSink};
 use rdsguard::event::{parse_event, CloudTrailCall, EventError, IncomingEvent};
 use rdsguard::finding::{EventContext, Finding};
 use rdsguard::guardrails::{
@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 use tracing::{error, info, warn};
 
 use crate::custom_resource::{response_body, CustomResourceRequest, RequestType, ResponseError, ResponseSender};
+use crate::membership::{judge, Membership, MembershipError, MEMBERSHIP_CALLS};
 use crate::tamper::{aim, made_by_self, policy_id_of, short_title, HANDLED_CALLS, ORGANIZATIONS_SOURCE, TAG_CALLS};
 
 /// Name of this function in alerts.
@@ -34,6 +35,8 @@ pub struct GuardrailManager {
     pub policy: Policy,
     pub settings: GuardrailSettings,
     pub organization: Arc<dyn Organization>,
+    /// ListParents, to tell whether a moved account left the guardrail targets.
+    pub tree: Arc<dyn OrganizationTree>,
     pub alerts: Arc<dyn AlertPublisher>,
     pub undelivered: Option<Arc<dyn UndeliveredAlertSink>>,
     pub responses: Arc<dyn ResponseSender>,
@@ -51,6 +54,8 @@ pub enum GuardrailManagerError {
     #[error(transparent)]
     Reconcile(#[from] ReconcileError),
     #[error(transparent)]
+    Membership(#[from] MembershipError),
+    #[error(transparent)]
     Response(#[from] ResponseError),
     #[error("{0}")]
     CustomResource(String),
@@ -63,6 +68,8 @@ impl GuardrailManagerError {
             Self::Event(_) => "UnusableEvent",
             Self::Publish(_) => "AlertPublishFailed",
             Self::Reconcile(_) => "ReconcileFailed",
+            Self::Membership(MembershipError::Event(_)) => "UnusableEvent",
+            Self::Membership(MembershipError::Tree(_)) => "OrganizationReadFailed",
             Self::Response(_) => "CustomResourceResponseFailed",
             Self::CustomResource(_) => "UnusableRequestOrConfiguration",
         }
@@ -245,6 +252,9 @@ async fn organizations_call(
         event_time: call.event_time.clone(),
         actor: call.actor.clone(),
     };
+    if MEMBERSHIP_CALLS.contains(&call.event_name.as_str()) {
+        return membership_call(call, manager, &account, &region, &context).await;
+    }
     let retagged = retag(call, manager).await?;
     let (plan, state) = match plan_for(manager.organization.as_ref(), &manager.settings).await {
         Ok(planned) => planned,
@@ -304,6 +314,54 @@ async fn organizations_call(
         }
     };
     alert(manager, finding, action, &context, plan_lines(&plan), name).await
+}
+
+/// MoveAccount / RemoveAccountFromOrganization: a HIGH alert when the account no longer inherits
+/// the guardrails of some target. Never undone (see [`crate::membership`]).
+async fn membership_call(
+    call: &CloudTrailCall,
+    manager: &GuardrailManager,
+    account: &AccountId,
+    region: &AwsRegion,
+    context: &EventContext,
+) -> Result<Summary, GuardrailManagerError> {
+    let name = Some(call.event_name.as_str());
+    if let Some(code) = &call.error_code {
+        return Ok(Summary::ignored(format!("{} failed ({code}): no account moved", call.event_name), name));
+    }
+    let (account_id, lost, mut observed) = match judge(call, &manager.settings.targets, manager.tree.as_ref()).await {
+        Ok(Membership::Escaped { account_id, lost, observed }) => (account_id, lost, observed),
+        Ok(Membership::Unaffected(reason)) => return Ok(Summary::ignored(reason, name)),
+        Err(e) => {
+            error!(error = %e, event_name = %call.event_name, "membership change could not be judged");
+            return Err(e.into());
+        }
+    };
+    observed["GuardrailTargetsLost"] = json!(lost);
+    observed["SourceIPAddress"] = json!(call.source_ip_address);
+    observed["UserAgent"] = json!(call.user_agent);
+    // CloudTrail's MoveAccount record does not carry the organisation id an account ARN needs.
+    let mut finding = Finding::for_resource(
+        RuleId::GuardrailTampered,
+        account,
+        region,
+        "AWS::Organizations::Account",
+        account_id.clone(),
+        account_id.clone(),
+        observed,
+    );
+    finding.severity = Severity::High;
+    finding.short_title = short_title(&call.event_name, false);
+    let action = ActionOutcome::new(
+        ActionKind::None,
+        ActionStatus::NotAttempted,
+        format!(
+            "account {account_id} no longer inherits the guardrails attached to {}; rdsguard does not move accounts \
+             (that changes every policy the account inherits): move it back, or add its new parent to GUARDRAIL_TARGETS",
+            lost.join(", ")
+        ),
+    );
+    alert(manager, finding, action, context, vec![], name).await
 }
 
 /// A successful TagResource/UntagResource that left one of our policies (prefixed name) without

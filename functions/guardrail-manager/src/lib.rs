@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod custom_resource;
 pub mod handler;
+pub mod membership;
 pub mod tamper;
 
 pub use handler::{handle_event, handle_unconfigured, GuardrailManager, GuardrailManagerError, Summary, FUNCTION_NAME};

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use guardrail_manager::custom_resource::HttpResponseSender;
 use guardrail_manager::{handle_event, handle_unconfigured, GuardrailManager};
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
-use rdsguard::aws::{Organization, SdkOrganizations};
+use rdsguard::aws::{Organization, OrganizationTree, SdkOrganizations};
 use rdsguard::guardrails::GuardrailSettings;
 use rdsguard::policy::Policy;
 use rdsguard::startup::{config_or_exit, Plumbing};
@@ -36,8 +36,9 @@ async fn main() -> Result<(), Error> {
     };
 
     let base = aws_config::load_from_env().await;
-    let organization: Arc<dyn Organization> =
-        Arc::new(SdkOrganizations::new(aws_sdk_organizations::Client::new(&base)));
+    let organizations = Arc::new(SdkOrganizations::new(aws_sdk_organizations::Client::new(&base)));
+    let organization: Arc<dyn Organization> = organizations.clone();
+    let tree: Arc<dyn OrganizationTree> = organizations;
     let own_session_arn = own_session_arn(&base).await;
     let manager = configuration.map(|(policy, settings)| {
         let plumbing = Plumbing::new(policy, base);
@@ -45,6 +46,7 @@ async fn main() -> Result<(), Error> {
             policy: plumbing.policy,
             settings,
             organization: organization.clone(),
+            tree: tree.clone(),
             alerts: plumbing.alerts,
             undelivered: plumbing.undelivered,
             responses: responses.clone(),

@@ -8,12 +8,15 @@ pub const ORGANIZATIONS_SOURCE: &str = "organizations.amazonaws.com";
 /// us-east-1 only).
 pub const ORGANIZATIONS_EVENTBRIDGE_SOURCE: &str = "aws.organizations";
 
-/// Every Organizations call guardrail-manager handles.
+/// Every Organizations call guardrail-manager handles: changes to the managed policies, and the
+/// membership calls of [`crate::membership`].
 pub const HANDLED_CALLS: &[&str] = &[
     "AttachPolicy",
     "DeletePolicy",
     "DetachPolicy",
     "DisablePolicyType",
+    "MoveAccount",
+    "RemoveAccountFromOrganization",
     "TagResource",
     "UntagResource",
     "UpdatePolicy",
@@ -42,6 +45,8 @@ pub fn short_title(event_name: &str, failed: bool) -> &'static str {
         ("AttachPolicy", _) => "guardrail SCP attached elsewhere",
         ("DisablePolicyType", _) => "SCPs disabled on the root",
         ("TagResource" | "UntagResource", _) => "guardrail SCP tags changed",
+        ("MoveAccount", _) => "account moved out of guardrails",
+        ("RemoveAccountFromOrganization", _) => "account left the organisation",
         _ => "guardrail SCPs drifted",
     }
 }

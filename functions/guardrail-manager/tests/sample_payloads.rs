@@ -31,9 +31,16 @@ fn every_sample_payload_is_the_trigger_its_name_says() {
     assert_eq!(scheduled["detail-type"], SCHEDULED_EVENT);
     assert!(!is_request(&scheduled));
 
+    let Ok(IncomingEvent::ApiCall(call)) = parse_event(&sample("04-move-account-out-of-guardrails.json")) else {
+        panic!("04 is not an API call")
+    };
+    assert_eq!((call.event_source.as_str(), call.event_name.as_str()), (ORGANIZATIONS_SOURCE, "MoveAccount"));
+    assert!(HANDLED_CALLS.contains(&"MoveAccount"));
+    assert_eq!(call.string_param("destinationParentId"), Some("r-ab12"));
+
     let count = std::fs::read_dir(EVENTS)
         .unwrap()
         .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
         .count();
-    assert_eq!(count, 3, "a new sample needs a line here");
+    assert_eq!(count, 4, "a new sample needs a line here");
 }

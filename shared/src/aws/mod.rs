@@ -24,7 +24,8 @@ pub use ec2::{
 pub use error::AwsError;
 pub use guardduty::{DetectorControl, DetectorState, SdkGuardDuty};
 pub use organizations::{
-    Organization, ScpSummary, SdkOrganizations, ORGANIZATIONS_IAM_ACTIONS, ORGANIZATIONS_UNSCOPED_IAM_ACTIONS, SCP_TYPE,
+    Organization, OrganizationTree, ScpSummary, SdkOrganizations, ORGANIZATIONS_IAM_ACTIONS,
+    ORGANIZATIONS_UNSCOPED_IAM_ACTIONS, SCP_TYPE,
 };
 pub use pipeline::{PipelineConnector, PipelinePorts, SessionPipelineConnector};
 pub use rds::{

@@ -53,6 +53,14 @@ pub trait Organization: Send + Sync {
     async fn enable_scps(&self, root_id: &str) -> Result<(), AwsError>;
 }
 
+/// Where a root, OU or account sits in the organisation: what guardrail-manager needs to tell
+/// whether a moved account left the guardrails' targets.
+#[async_trait]
+pub trait OrganizationTree: Send + Sync {
+    /// The parent (root or OU id) of an OU or account (ListParents); `None` for a root.
+    async fn parent_of(&self, child_id: &str) -> Result<Option<String>, AwsError>;
+}
+
 /// Every Organizations action [`SdkOrganizations`] calls. CreatePolicy with tags also needs
 /// TagResource.
 pub const ORGANIZATIONS_IAM_ACTIONS: &[&str] = &[
@@ -62,6 +70,7 @@ pub const ORGANIZATIONS_IAM_ACTIONS: &[&str] = &[
     "organizations:DescribePolicy",
     "organizations:DetachPolicy",
     "organizations:EnablePolicyType",
+    "organizations:ListParents",
     "organizations:ListPolicies",
     "organizations:ListPoliciesForTarget",
     "organizations:ListTagsForResource",
@@ -93,6 +102,23 @@ fn summary(policy: &aws_sdk_organizations::types::PolicySummary) -> Option<ScpSu
         arn: policy.arn().map(str::to_owned),
         aws_managed: policy.aws_managed(),
     })
+}
+
+#[async_trait]
+impl OrganizationTree for SdkOrganizations {
+    async fn parent_of(&self, child_id: &str) -> Result<Option<String>, AwsError> {
+        if child_id.starts_with("r-") {
+            return Ok(None);
+        }
+        let output = self
+            .client
+            .list_parents()
+            .child_id(child_id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListParents", e))?;
+        Ok(output.parents().iter().find_map(|p| p.id()).map(str::to_owned))
+    }
 }
 
 #[async_trait]
