@@ -61,12 +61,17 @@ fn engine_default_enforces(
     Some(major_minor(engine_version?)? >= first_enforcing_version)
 }
 
-/// `16.3` → (16, 3), `8.0.35` → (8, 0), `10.11.6` → (10, 11), `16` → (16, 0).
+/// `16.3` → (16, 3), `8.0.35` → (8, 0), `10.11.6` → (10, 11), `16` → (16, 0), and extended-support
+/// versions such as `11.22-rds.20240418` → (11, 22): the leading digits of each part count.
 fn major_minor(version: &str) -> Option<(u32, u32)> {
+    fn leading_number(part: &str) -> Option<u32> {
+        let digits = part.find(|c: char| !c.is_ascii_digit()).map_or(part, |end| &part[..end]);
+        digits.parse().ok()
+    }
     let mut parts = version.trim().split('.');
-    let major = parts.next()?.parse().ok()?;
+    let major = leading_number(parts.next()?)?;
     let minor = match parts.next() {
-        Some(minor) => minor.parse().ok()?,
+        Some(minor) => leading_number(minor)?,
         None => 0,
     };
     Some((major, minor))
@@ -199,6 +204,18 @@ mod tests {
             ),
             ("pg 15 default", db("postgres", "15", false), Some(reading(None, "engine-default")), "compliant"),
             ("pg odd version", db("postgres", "beta", false), Some(reading(None, "engine-default")), "unknown"),
+            (
+                "pg 11 extended support default",
+                db("postgres", "11.22-rds.20240418", false),
+                Some(reading(None, "engine-default")),
+                "violation",
+            ),
+            (
+                "pg 16 odd minor",
+                db("postgres", "16.4-rds.1", false),
+                Some(reading(None, "engine-default")),
+                "compliant",
+            ),
             ("value missing", db("mysql", "8.0.35", false), Some(reading(None, "user")), "unknown"),
             ("parameter not listed", db("postgres", "14.6", false), None, "unknown"),
             ("aurora member", db("aurora-postgresql", "15.4", true), Some(reading(Some("0"), "user")), "n/a"),
