@@ -93,7 +93,8 @@ impl RuleAction {
             | RuleId::Rds50ClusterBackups
             | RuleId::Rds38PostgresTls
             | RuleId::Rds39MysqlTls
-            | RuleId::Rds13MinorVersionUpgrade => &[Self::Remediate, Self::Alert, Self::Off],
+            | RuleId::Rds13MinorVersionUpgrade
+            | RuleId::Rds35ClusterMinorVersionUpgrade => &[Self::Remediate, Self::Alert, Self::Off],
             // Unsharing may cut off a partner on purpose: alert unless told to remediate.
             RuleId::SnapshotSharedOutside => &[Self::Alert, Self::Remediate, Self::Off],
             // Nothing rdsguard could safely change.

@@ -25,7 +25,7 @@ pub enum ActionKind {
     EnableDeletionProtection,
     /// ModifyDBInstance / ModifyDBCluster BackupRetentionPeriod=MIN_BACKUP_RETENTION_DAYS (RDS.11 / RDS.50).
     SetBackupRetention,
-    /// ModifyDBInstance AutoMinorVersionUpgrade=true (RDS.13).
+    /// ModifyDBInstance / ModifyDBCluster AutoMinorVersionUpgrade=true (RDS.13 / RDS.35).
     EnableMinorVersionUpgrade,
     /// ModifyDB(Cluster)ParameterGroup: the TLS parameter set back to enforced (RDS.38 / RDS.39).
     EnforceTls,
@@ -158,7 +158,9 @@ pub fn database_fix(rule: RuleId) -> Option<ActionKind> {
             Some(ActionKind::EnableDeletionProtection)
         }
         RuleId::Rds11InstanceBackups | RuleId::Rds50ClusterBackups => Some(ActionKind::SetBackupRetention),
-        RuleId::Rds13MinorVersionUpgrade => Some(ActionKind::EnableMinorVersionUpgrade),
+        RuleId::Rds13MinorVersionUpgrade | RuleId::Rds35ClusterMinorVersionUpgrade => {
+            Some(ActionKind::EnableMinorVersionUpgrade)
+        }
         _ => None,
     }
 }
@@ -426,9 +428,12 @@ fn operation_name(kind: ActionKind, db: DatabaseKind) -> &'static str {
             | ActionKind::EnableMinorVersionUpgrade,
             DatabaseKind::Instance,
         ) => "ModifyDBInstance",
-        (ActionKind::EnableDeletionProtection | ActionKind::SetBackupRetention, DatabaseKind::Cluster) => {
-            "ModifyDBCluster"
-        }
+        (
+            ActionKind::EnableDeletionProtection
+            | ActionKind::SetBackupRetention
+            | ActionKind::EnableMinorVersionUpgrade,
+            DatabaseKind::Cluster,
+        ) => "ModifyDBCluster",
         (ActionKind::StopDatabase, DatabaseKind::Instance) => "StopDBInstance",
         (ActionKind::StopDatabase, DatabaseKind::Cluster) => "StopDBCluster",
         _ => "none",
@@ -783,6 +788,7 @@ mod tests {
             (RuleId::Rds8InstanceDeletionProtection, "act EnableDeletionProtection"),
             (RuleId::Rds11InstanceBackups, "act SetBackupRetention"),
             (RuleId::Rds13MinorVersionUpgrade, "act EnableMinorVersionUpgrade"),
+            (RuleId::Rds35ClusterMinorVersionUpgrade, "act EnableMinorVersionUpgrade"),
             (RuleId::Rds10InstanceIamAuth, "report AlertOnly"),
         ];
         for (rule, expected) in cases {

@@ -144,7 +144,7 @@ async fn cluster_deletion_protection_and_backups_are_restored() {
 }
 
 #[tokio::test]
-async fn a_multi_az_db_cluster_gets_minor_version_upgrades_back_on_the_cluster() {
+async fn a_multi_az_db_cluster_gets_minor_version_upgrades_back_on_the_cluster_rds35() {
     let estate = Estate::start().await;
     let rds = estate.rds(HOME_REGION).await;
     rds.create_db_cluster()
@@ -182,9 +182,9 @@ async fn a_multi_az_db_cluster_gets_minor_version_upgrades_back_on_the_cluster()
     let alerts = estate.alerts().await;
     let mut rules: Vec<&str> = alerts.iter().map(ReceivedAlert::rule).collect();
     rules.sort_unstable();
-    assert_eq!(rules, ["RDS.12", "RDS.13"]);
+    assert_eq!(rules, ["RDS.12", "RDS.35"]);
     assert_eq!(by_rule(&alerts, "RDS.12").action_status(), "not_attempted");
-    let alert = by_rule(&alerts, "RDS.13");
+    let alert = by_rule(&alerts, "RDS.35");
     assert_eq!(alert.action_status(), "succeeded");
     assert_eq!(alert.body["resource_type"], "AWS::RDS::DBCluster");
     assert_eq!(alert.body["resource_id"], "ledger-maz");

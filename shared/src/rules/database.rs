@@ -108,7 +108,8 @@ pub fn evaluate_database(db: &Database, region: &AwsRegion, policy: &Policy) -> 
         (RuleId::Rds9LogExports, log_exports(db)),
         (RuleId::Rds5InstanceMultiAz, multi_az_for_production(db, Instance, &policy.production_tag)),
         (RuleId::Rds15ClusterMultiAz, multi_az_for_production(db, Cluster, &policy.production_tag)),
-        (RuleId::Rds13MinorVersionUpgrade, auto_minor_version_upgrade(db)),
+        (RuleId::Rds13MinorVersionUpgrade, auto_minor_version_upgrade(db, Instance)),
+        (RuleId::Rds35ClusterMinorVersionUpgrade, auto_minor_version_upgrade(db, Cluster)),
         (RuleId::ReplicaOfUnencrypted, replica_of_unencrypted_source(db)),
     ]
 }

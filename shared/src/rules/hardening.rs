@@ -164,18 +164,19 @@ pub fn multi_az_for_production(db: &Database, kind: DatabaseKind, production: &P
     }
 }
 
-/// RDS.13: a database takes automatic minor version upgrades. Aurora sets it per member instance
-/// (the cluster is judged through its members); a Multi-AZ DB cluster sets it on the cluster, which
-/// its members follow.
-pub fn auto_minor_version_upgrade(db: &Database) -> Verdict {
-    match db.kind {
-        DatabaseKind::Cluster if db.state.is_aurora() => {
-            return Verdict::NotApplicable("Aurora sets AutoMinorVersionUpgrade on each member instance")
-        }
-        DatabaseKind::Instance if db.is_cluster_member() && !db.state.is_aurora() => {
-            return Verdict::NotApplicable("members of a Multi-AZ DB cluster follow their cluster")
-        }
-        DatabaseKind::Cluster | DatabaseKind::Instance => {}
+/// RDS.13 (`Instance`) / RDS.35 (`Cluster`): the database takes automatic minor version upgrades.
+/// Aurora members are judged one by one (RDS.13) and their cluster too (RDS.35: Aurora and
+/// Multi-AZ DB clusters both carry the setting); members of a Multi-AZ DB cluster follow their
+/// cluster.
+pub fn auto_minor_version_upgrade(db: &Database, rule_kind: DatabaseKind) -> Verdict {
+    if db.kind != rule_kind {
+        return Verdict::NotApplicable(match rule_kind {
+            DatabaseKind::Instance => "RDS.13 applies to DB instances",
+            DatabaseKind::Cluster => "RDS.35 applies to DB clusters",
+        });
+    }
+    if db.kind == DatabaseKind::Instance && db.is_cluster_member() && !db.state.is_aurora() {
+        return Verdict::NotApplicable("members of a Multi-AZ DB cluster follow their cluster");
     }
     match db.state.auto_minor_version_upgrade {
         Some(true) => Verdict::Compliant,
@@ -455,12 +456,12 @@ mod tests {
     }
 
     #[test]
-    fn rds13_minor_version_upgrade() {
+    fn rds13_and_rds35_minor_version_upgrade() {
         let cases = [
-            ("off", instance(|s| s.auto_minor_version_upgrade = Some(false)), "violation"),
-            ("on", instance(|s| s.auto_minor_version_upgrade = Some(true)), "compliant"),
-            ("unknown", instance(|_| {}), "unknown"),
-            ("aurora member off", member(|s| s.auto_minor_version_upgrade = Some(false)), "violation"),
+            ("off", instance(|s| s.auto_minor_version_upgrade = Some(false)), "violation", "n/a"),
+            ("on", instance(|s| s.auto_minor_version_upgrade = Some(true)), "compliant", "n/a"),
+            ("unknown", instance(|_| {}), "unknown", "n/a"),
+            ("aurora member off", member(|s| s.auto_minor_version_upgrade = Some(false)), "violation", "n/a"),
             (
                 "multi-az cluster member",
                 instance(|s| {
@@ -468,21 +469,16 @@ mod tests {
                     s.auto_minor_version_upgrade = Some(false)
                 }),
                 "n/a",
-            ),
-            (
-                "aurora cluster",
-                cluster(|s| {
-                    s.engine = Some("aurora-mysql".into());
-                    s.auto_minor_version_upgrade = Some(false)
-                }),
                 "n/a",
             ),
+            ("aurora cluster off", cluster(|s| s.auto_minor_version_upgrade = Some(false)), "n/a", "violation"),
             (
                 "multi-az cluster off",
                 cluster(|s| {
                     s.engine = Some("postgres".into());
                     s.auto_minor_version_upgrade = Some(false)
                 }),
+                "n/a",
                 "violation",
             ),
             (
@@ -491,12 +487,14 @@ mod tests {
                     s.engine = Some("mysql".into());
                     s.auto_minor_version_upgrade = Some(true)
                 }),
+                "n/a",
                 "compliant",
             ),
-            ("multi-az cluster unknown", cluster(|s| s.engine = Some("postgres".into())), "unknown"),
+            ("cluster not reporting it", cluster(|_| {}), "n/a", "unknown"),
         ];
-        for (name, db, expected) in cases {
-            assert_eq!(kind_of(&auto_minor_version_upgrade(&db)), expected, "{name}");
+        for (name, db, rds13, rds35) in cases {
+            assert_eq!(kind_of(&auto_minor_version_upgrade(&db, Instance)), rds13, "{name} RDS.13");
+            assert_eq!(kind_of(&auto_minor_version_upgrade(&db, Cluster)), rds35, "{name} RDS.35");
         }
     }
 

@@ -94,6 +94,8 @@ pub enum RuleId {
     Rds15ClusterMultiAz,
     /// RDS.13: DB instances take automatic minor version upgrades.
     Rds13MinorVersionUpgrade,
+    /// RDS.35: DB clusters take automatic minor version upgrades.
+    Rds35ClusterMinorVersionUpgrade,
     /// RDSGUARD.REPLICA_UNENCRYPTED: a read replica of an unencrypted source (it cannot be encrypted).
     ReplicaOfUnencrypted,
     /// RDSGUARD.GUARDRAIL: someone other than guardrail-manager changed, detached, deleted or
@@ -104,7 +106,7 @@ pub enum RuleId {
 
 impl RuleId {
     /// Rules judged on a database's own state (rds-guard), in evaluation order.
-    pub const DATABASE: [RuleId; 18] = [
+    pub const DATABASE: [RuleId; 19] = [
         Self::Rds2PublicAccess,
         Self::Rds3InstanceEncryption,
         Self::Rds27ClusterEncryption,
@@ -122,6 +124,7 @@ impl RuleId {
         Self::Rds5InstanceMultiAz,
         Self::Rds15ClusterMultiAz,
         Self::Rds13MinorVersionUpgrade,
+        Self::Rds35ClusterMinorVersionUpgrade,
         Self::ReplicaOfUnencrypted,
     ];
     /// Rules judged on the parameter group a database uses (rds-guard).
@@ -132,7 +135,7 @@ impl RuleId {
     /// Rules judged on the security groups in front of databases (network-guard).
     pub const NETWORK: [RuleId; 2] = [Self::Ec2_19OpenToInternet, Self::SgSourceNotAllowed];
 
-    pub const ALL: [RuleId; 29] = [
+    pub const ALL: [RuleId; 30] = [
         Self::Rds2PublicAccess,
         Self::Rds3InstanceEncryption,
         Self::Rds27ClusterEncryption,
@@ -160,6 +163,7 @@ impl RuleId {
         Self::Rds5InstanceMultiAz,
         Self::Rds15ClusterMultiAz,
         Self::Rds13MinorVersionUpgrade,
+        Self::Rds35ClusterMinorVersionUpgrade,
         Self::ReplicaOfUnencrypted,
         Self::GuardrailTampered,
     ];
@@ -193,6 +197,7 @@ impl RuleId {
             Self::Rds5InstanceMultiAz => "RDS.5",
             Self::Rds15ClusterMultiAz => "RDS.15",
             Self::Rds13MinorVersionUpgrade => "RDS.13",
+            Self::Rds35ClusterMinorVersionUpgrade => "RDS.35",
             Self::ReplicaOfUnencrypted => "RDSGUARD.REPLICA_UNENCRYPTED",
             Self::GuardrailTampered => "RDSGUARD.GUARDRAIL",
         }
@@ -228,6 +233,7 @@ impl RuleId {
             | Self::Rds9LogExports
             | Self::Rds5InstanceMultiAz
             | Self::Rds15ClusterMultiAz
+            | Self::Rds35ClusterMinorVersionUpgrade
             | Self::ReplicaOfUnencrypted => Severity::Medium,
             Self::Rds8InstanceDeletionProtection | Self::Rds7ClusterDeletionProtection => Severity::Low,
         }
@@ -255,7 +261,7 @@ impl RuleId {
             Self::Rds25InstanceDefaultAdmin | Self::Rds24ClusterDefaultAdmin => "default admin user name",
             Self::Rds9LogExports => "no logs to CloudWatch Logs",
             Self::Rds5InstanceMultiAz | Self::Rds15ClusterMultiAz => "production database not Multi-AZ",
-            Self::Rds13MinorVersionUpgrade => "auto minor version upgrade off",
+            Self::Rds13MinorVersionUpgrade | Self::Rds35ClusterMinorVersionUpgrade => "auto minor version upgrade off",
             Self::ReplicaOfUnencrypted => "replica of an unencrypted source",
             Self::GuardrailTampered => "guardrail SCPs changed",
         }
@@ -289,7 +295,8 @@ impl RuleId {
             Self::Rds9LogExports => "Database does not publish logs to CloudWatch Logs",
             Self::Rds5InstanceMultiAz => "Production DB instance is not Multi-AZ",
             Self::Rds15ClusterMultiAz => "Production DB cluster is not Multi-AZ",
-            Self::Rds13MinorVersionUpgrade => "database does not take automatic minor version upgrades",
+            Self::Rds13MinorVersionUpgrade => "DB instance does not take automatic minor version upgrades",
+            Self::Rds35ClusterMinorVersionUpgrade => "DB cluster does not take automatic minor version upgrades",
             Self::ReplicaOfUnencrypted => "Read replica of an unencrypted database (it cannot be encrypted)",
             Self::GuardrailTampered => {
                 "rdsguard's guardrail Service Control Policies were changed outside guardrail-manager"

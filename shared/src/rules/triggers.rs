@@ -58,7 +58,8 @@ impl RuleId {
             | Self::Rds7ClusterDeletionProtection
             | Self::Rds11InstanceBackups
             | Self::Rds50ClusterBackups
-            | Self::Rds13MinorVersionUpgrade => true,
+            | Self::Rds13MinorVersionUpgrade
+            | Self::Rds35ClusterMinorVersionUpgrade => true,
             Self::Rds38PostgresTls | Self::Rds39MysqlTls => {
                 matches!(change, Create | ModifyParameterGroup | Restore | RdsNotification)
             }
