@@ -680,6 +680,8 @@ async fn an_account_moved_out_of_a_guardrail_ou_or_removed_is_alerted_and_a_move
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert_eq!(alerts[0].body["severity"], "HIGH");
     assert_eq!(alerts[0].body["observed"]["AccountId"], account.as_str());
+    assert_eq!(alerts[0].body["observed"]["GuardrailTargetsLost"], json!([]));
+    assert_eq!(alerts[0].body["observed"]["GuardrailTargetsPossiblyLost"], json!([org.ou_id]), "where it sat is gone");
     assert!(alerts[0].subject.contains("account left the organisation"), "{}", alerts[0].subject);
 
     // A move that names no account cannot be judged: the invocation fails (retried, then the DLQ).

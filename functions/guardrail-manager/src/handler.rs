@@ -329,8 +329,11 @@ async fn membership_call(
     if let Some(code) = &call.error_code {
         return Ok(Summary::ignored(format!("{} failed ({code}): no account moved", call.event_name), name));
     }
-    let (account_id, lost, mut observed) = match judge(call, &manager.settings.targets, manager.tree.as_ref()).await {
-        Ok(Membership::Escaped { account_id, lost, observed }) => (account_id, lost, observed),
+    let judged = judge(call, &manager.settings.targets, manager.tree.as_ref()).await;
+    let (account_id, lost, possibly_lost, mut observed) = match judged {
+        Ok(Membership::Escaped { account_id, lost, possibly_lost, observed }) => {
+            (account_id, lost, possibly_lost, observed)
+        }
         Ok(Membership::Unaffected(reason)) => return Ok(Summary::ignored(reason, name)),
         Err(e) => {
             error!(error = %e, event_name = %call.event_name, "membership change could not be judged");
@@ -338,6 +341,9 @@ async fn membership_call(
         }
     };
     observed["GuardrailTargetsLost"] = json!(lost);
+    if !possibly_lost.is_empty() {
+        observed["GuardrailTargetsPossiblyLost"] = json!(possibly_lost);
+    }
     observed["SourceIPAddress"] = json!(call.source_ip_address);
     observed["UserAgent"] = json!(call.user_agent);
     // CloudTrail's MoveAccount record does not carry the organisation id an account ARN needs.
@@ -358,7 +364,11 @@ async fn membership_call(
         format!(
             "account {account_id} no longer inherits the guardrails attached to {}; rdsguard does not move accounts \
              (that changes every policy the account inherits): move it back, or add its new parent to GUARDRAIL_TARGETS",
-            lost.join(", ")
+            [lost.join(", "), possibly_lost.iter().map(|t| format!("{t} (if it was under it)")).collect::<Vec<_>>().join(", ")]
+                .into_iter()
+                .filter(|part| !part.is_empty())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     );
     alert(manager, finding, action, context, vec![], name).await

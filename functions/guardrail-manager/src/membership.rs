@@ -22,8 +22,9 @@ const MAX_TREE_DEPTH: usize = 10;
 pub enum Membership {
     /// The guardrails still apply to the account as before (or never did); the reason says which.
     Unaffected(String),
-    /// The account no longer inherits the guardrails attached to `lost`.
-    Escaped { account_id: String, lost: Vec<String>, observed: Value },
+    /// The account no longer inherits the guardrails attached to `lost`, and perhaps those of
+    /// `possibly_lost` (OUs it may have been under when it left the organisation).
+    Escaped { account_id: String, lost: Vec<String>, possibly_lost: Vec<String>, observed: Value },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,16 +45,28 @@ pub fn covering_targets<'a>(targets: &'a [TargetId], account_id: &str, path: &[S
         .collect()
 }
 
-/// `start` and its ancestors up to the root (ListParents, one call per level).
+/// `start` and its ancestors up to the root (ListParents, one call per level). A walk that does
+/// not end at a root is an error, never a shorter path: a wrong path would mean a wrong verdict.
 async fn path_from(tree: &dyn OrganizationTree, start: &str) -> Result<Vec<String>, AwsError> {
     let mut path = vec![start.to_owned()];
-    while path.len() <= MAX_TREE_DEPTH {
-        let Some(parent) = tree.parent_of(path.last().map(String::as_str).unwrap_or(start)).await? else {
+    loop {
+        let last = path.last().map(String::as_str).unwrap_or(start);
+        if last.starts_with("r-") {
+            return Ok(path);
+        }
+        if path.len() > MAX_TREE_DEPTH {
             break;
-        };
-        path.push(parent);
+        }
+        match tree.parent_of(last).await? {
+            Some(parent) => path.push(parent),
+            None => break,
+        }
     }
-    Ok(path)
+    Err(AwsError {
+        operation: "ListParents",
+        code: None,
+        message: format!("walking up from {start} did not reach a root: {}", path.join(" > ")),
+    })
 }
 
 fn required<'a>(call: &'a CloudTrailCall, name: &'static str) -> Result<&'a str, EventError> {
@@ -71,14 +84,28 @@ pub async fn judge(
         return Ok(Membership::Unaffected("no guardrail targets are configured".to_owned()));
     }
     match call.event_name.as_str() {
-        "RemoveAccountFromOrganization" => Ok(Membership::Escaped {
-            account_id: account_id.to_owned(),
-            lost: targets.iter().map(|t| t.as_str().to_owned()).collect(),
-            observed: json!({
-                "AccountId": account_id,
-                "Consequence": "no Service Control Policy applies to the account any more, rdsguard's guardrails included",
-            }),
-        }),
+        "RemoveAccountFromOrganization" => {
+            // The account is gone: where it sat cannot be read any more. A targeted root or the
+            // account itself certainly applied; a targeted OU may have.
+            let (lost, possibly_lost): (Vec<&TargetId>, Vec<&TargetId>) = targets
+                .iter()
+                .filter(|t| t.as_str() == account_id || !t.as_str().chars().all(|c| c.is_ascii_digit()))
+                .partition(|t| t.as_str() == account_id || t.as_str().starts_with("r-"));
+            if lost.is_empty() && possibly_lost.is_empty() {
+                return Ok(Membership::Unaffected(format!(
+                    "account {account_id} was not a guardrail target and no root or OU is targeted"
+                )));
+            }
+            Ok(Membership::Escaped {
+                account_id: account_id.to_owned(),
+                lost: lost.iter().map(|t| t.as_str().to_owned()).collect(),
+                possibly_lost: possibly_lost.iter().map(|t| t.as_str().to_owned()).collect(),
+                observed: json!({
+                    "AccountId": account_id,
+                    "Consequence": "no Service Control Policy applies to the account any more, rdsguard's guardrails included",
+                }),
+            })
+        }
         _ => {
             let source = required(call, "sourceParentId")?;
             let destination = required(call, "destinationParentId")?;
@@ -95,6 +122,7 @@ pub async fn judge(
             Ok(Membership::Escaped {
                 account_id: account_id.to_owned(),
                 lost,
+                possibly_lost: vec![],
                 observed: json!({
                     "AccountId": account_id,
                     "SourceParentId": source,

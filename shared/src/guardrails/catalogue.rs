@@ -151,17 +151,18 @@ pub const PIPELINE_ACTIONS: &[&str] = &[
 ];
 
 /// Calls that change or remove rdsguard's own functions, rules, central event bus, topic,
-/// dead-letter queues, alarms and roles.
+/// dead-letter queues, alarms and roles. Each must be authorised on the resource its ARN pattern
+/// names (an SCP Deny scoped to ARNs never matches an action without resource types, such as
+/// events:PutPermission, so those are left out).
 pub const SUITE_RESOURCE_ACTIONS: &[&str] = &[
     "cloudwatch:DeleteAlarms",
     "cloudwatch:DisableAlarmActions",
+    "cloudwatch:PutMetricAlarm",
     "events:DeleteEventBus",
     "events:DeleteRule",
     "events:DisableRule",
-    "events:PutPermission",
     "events:PutRule",
     "events:PutTargets",
-    "events:RemovePermission",
     "events:RemoveTargets",
     "iam:AttachRolePolicy",
     "iam:DeleteRole",
