@@ -32,6 +32,8 @@ fn every_sample_payload_is_the_call_its_name_says() {
             "04-modify-denied.json: ignored: ModifyDBInstance failed with AccessDenied (User: arn:aws:iam::123456789012:user/andrew is not authorized to perform: rds:ModifyDBInstance); a failed call changed nothing",
             "05-share-snapshot-publicly.json: ModifyDBSnapshotAttribute Snapshot(Instance) cruddur-before-migration",
             "06-delete-without-final-snapshot.json: DeleteDBInstance Deletion(Instance) legacy-reporting",
+            "07-turn-off-force-ssl.json: ModifyDBParameterGroup ParameterGroup(Instance) cruddur-postgres14",
+            "08-snapshot-of-unencrypted-instance.json: CreateDBSnapshot Snapshot(Instance) analytics-before-upgrade",
         ]
     );
 }

@@ -1,6 +1,7 @@
 //! The rds-guard scene: the seed notes' public instance (no deletion protection, backups off,
-//! master user root), a snapshot of it that is then shared with everyone, an unencrypted database in
-//! a region that is not allowed, and a deletion without a final snapshot.
+//! master user root, a parameter group that does not force TLS), a snapshot of it that is then
+//! shared with everyone, an unencrypted database in a region that is not allowed and a snapshot of
+//! it, a parameter change that turns TLS off, and a deletion without a final snapshot.
 
 use aws_sdk_rds::types::DbInstance;
 use rds_guard::handle_event;
@@ -13,11 +14,20 @@ pub async fn run(estate: &Estate, events: &[(String, String)]) {
     println!("\n== Seeding the estate");
     let us = estate.rds(HOME_REGION).await;
     let sa = estate.rds("sa-east-1").await;
+    us.create_db_parameter_group()
+        .db_parameter_group_name(TLS_GROUP)
+        .db_parameter_group_family("postgres14")
+        .description("cruddur's parameters")
+        .send()
+        .await
+        .expect("seed parameter group");
+    set_force_ssl(&us, "0").await;
     us.create_db_instance()
         .db_instance_identifier("cruddur-db-instance")
         .db_instance_class("db.t3.micro")
         .engine("postgres")
         .engine_version("14.6")
+        .db_parameter_group_name(TLS_GROUP)
         .master_username("root")
         .master_user_password("huEE33z2Qvl3834")
         .allocated_storage(20)
@@ -58,9 +68,16 @@ pub async fn run(estate: &Estate, events: &[(String, String)]) {
         .send()
         .await
         .expect("share snapshot publicly");
+    sa.create_db_snapshot()
+        .db_instance_identifier("analytics-replica-sp")
+        .db_snapshot_identifier("analytics-before-upgrade")
+        .send()
+        .await
+        .expect("seed unencrypted snapshot");
     print_databases(&[("us-east-1", &us, "cruddur-db-instance"), ("sa-east-1", &sa, "analytics-replica-sp")], estate)
         .await;
     print_snapshot(&us, "cruddur-before-migration").await;
+    print_force_ssl(&us).await;
 
     let settings = [("ALLOWED_REGIONS", "us-east-1,eu-west-1"), ("RULE_ACTIONS", "RDSGUARD.REGION=stop")];
     let guard = estate.rds_guard(&settings).await;
@@ -93,6 +110,39 @@ pub async fn run(estate: &Estate, events: &[(String, String)]) {
     print_databases(&[("us-east-1", &us, "cruddur-db-instance"), ("sa-east-1", &sa, "analytics-replica-sp")], estate)
         .await;
     print_snapshot(&us, "cruddur-before-migration").await;
+    print_force_ssl(&us).await;
+}
+
+/// The parameter group the seed instance uses (`events/rds-guard/07` names it).
+const TLS_GROUP: &str = "cruddur-postgres14";
+
+async fn set_force_ssl(client: &aws_sdk_rds::Client, value: &str) {
+    let parameter = aws_sdk_rds::types::Parameter::builder()
+        .parameter_name("rds.force_ssl")
+        .parameter_value(value)
+        .apply_method(aws_sdk_rds::types::ApplyMethod::Immediate)
+        .build();
+    client
+        .modify_db_parameter_group()
+        .db_parameter_group_name(TLS_GROUP)
+        .parameters(parameter)
+        .send()
+        .await
+        .expect("set rds.force_ssl");
+}
+
+async fn print_force_ssl(client: &aws_sdk_rds::Client) {
+    let value = match client.describe_db_parameters().db_parameter_group_name(TLS_GROUP).send().await {
+        Ok(out) => out
+            .parameters()
+            .iter()
+            .find(|p| p.parameter_name() == Some("rds.force_ssl"))
+            .and_then(|p| p.parameter_value())
+            .unwrap_or("(engine default)")
+            .to_owned(),
+        Err(e) => format!("cannot read ({e})"),
+    };
+    println!("   parameter group {TLS_GROUP:<17} rds.force_ssl = {value}");
 }
 
 async fn print_snapshot(client: &aws_sdk_rds::Client, id: &str) {
