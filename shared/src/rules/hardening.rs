@@ -47,6 +47,11 @@ pub fn automated_backups(db: &Database, kind: DatabaseKind, min_days: i32) -> Ve
     if db.kind == DatabaseKind::Instance && db.state.read_replica_source.is_some() {
         return Verdict::NotApplicable("read replicas are judged through their source");
     }
+    if db.state.pending_backup_retention_days.is_some_and(|pending| pending >= min_days) {
+        // Already fixed for the next maintenance window: fixing it again on every event would
+        // repeat the Modify call and the alert until then.
+        return Verdict::NotApplicable("a long enough BackupRetentionPeriod is pending (next maintenance window)");
+    }
     match db.state.backup_retention_days {
         Some(days) if days >= min_days => Verdict::Compliant,
         Some(days) => Verdict::Violation(json!({
@@ -278,6 +283,26 @@ mod tests {
             ("exactly the minimum", instance(|s| s.backup_retention_days = Some(7)), 7, "compliant", "n/a"),
             ("more", instance(|s| s.backup_retention_days = Some(35)), 7, "compliant", "n/a"),
             ("unknown", instance(|_| {}), 7, "unknown", "n/a"),
+            (
+                "off, 7 days pending",
+                instance(|s| {
+                    s.backup_retention_days = Some(0);
+                    s.pending_backup_retention_days = Some(7)
+                }),
+                7,
+                "n/a",
+                "n/a",
+            ),
+            (
+                "off, too short pending",
+                instance(|s| {
+                    s.backup_retention_days = Some(0);
+                    s.pending_backup_retention_days = Some(3)
+                }),
+                7,
+                "violation",
+                "n/a",
+            ),
             (
                 "read replica",
                 instance(|s| {
