@@ -537,6 +537,15 @@ async fn scps_disabled_on_the_root_are_enabled_again_and_the_guardrails_re_appli
     assert_eq!(alerts[0].body["resource_type"], "AWS::Organizations::Root");
     assert_eq!(alerts[0].body["resource_id"], org.root_id);
     assert_eq!((alerts[0].body["severity"].as_str(), alerts[0].action_status()), (Some("CRITICAL"), "succeeded"));
+
+    // A record without rootId is still alerted, but nothing is enabled on a guessed root.
+    let mut nameless = event.clone();
+    nameless["detail"]["requestParameters"] = json!({"policyType": "SERVICE_CONTROL_POLICY"});
+    handle_event(&nameless, &manager).await.unwrap();
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].body["resource_id"], "unknown root");
+    assert_eq!(alerts[0].action_status(), "skipped", "in sync, and no EnablePolicyType on a placeholder");
 }
 
 #[tokio::test]

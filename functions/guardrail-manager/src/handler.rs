@@ -301,7 +301,8 @@ async fn organizations_call(
             format!("the call failed ({code}): nothing changed, nothing to re-apply; someone tried"),
         )
     } else {
-        let root = (call.event_name == "DisablePolicyType").then_some(target.resource_id.as_str());
+        // Only a root the record names is re-enabled: never a placeholder.
+        let root = (call.event_name == "DisablePolicyType").then(|| call.string_param("rootId")).flatten();
         let action = respond(manager, &plan, &state, root).await;
         match retagged {
             Some(Ok(done)) if action.status == ActionStatus::Skipped => {
