@@ -92,7 +92,7 @@ impl SdkRds {
     }
 }
 
-fn tags(list: &[Tag]) -> Vec<(String, String)> {
+pub(super) fn tags(list: &[Tag]) -> Vec<(String, String)> {
     list.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
 }
 

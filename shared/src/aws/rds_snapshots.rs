@@ -2,8 +2,8 @@
 //! the one change rds-guard makes to them (removing accounts from the `restore` attribute).
 
 use async_trait::async_trait;
-use aws_sdk_rds::types::Tag;
 
+use super::rds::tags;
 use super::{AwsError, SdkRds};
 use crate::db_snapshot::{SnapshotKind, SnapshotState};
 
@@ -28,10 +28,6 @@ impl SdkRds {
     /// IAM actions of [`SnapshotSharing::unshare_snapshot`].
     pub const SNAPSHOT_SHARING_IAM_ACTIONS: &'static [&'static str] =
         &["rds:ModifyDBSnapshotAttribute", "rds:ModifyDBClusterSnapshotAttribute"];
-}
-
-fn tags(list: &[Tag]) -> Vec<(String, String)> {
-    list.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
 }
 
 /// The `restore` attribute's values (an empty list when the attribute is absent: not shared).

@@ -127,11 +127,6 @@ impl RuleId {
         Self::Rds35ClusterMinorVersionUpgrade,
         Self::ReplicaOfUnencrypted,
     ];
-    /// Rules judged on the parameter group a database uses (rds-guard).
-    pub const TLS: [RuleId; 2] = [Self::Rds38PostgresTls, Self::Rds39MysqlTls];
-    /// Rules judged on a snapshot (rds-guard).
-    pub const SNAPSHOT: [RuleId; 3] =
-        [Self::Rds1SnapshotPublic, Self::SnapshotSharedOutside, Self::Rds4SnapshotUnencrypted];
     /// Rules judged on the security groups in front of databases (network-guard).
     pub const NETWORK: [RuleId; 2] = [Self::Ec2_19OpenToInternet, Self::SgSourceNotAllowed];
 
