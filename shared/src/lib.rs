@@ -15,6 +15,7 @@ pub mod group_check;
 pub mod guardduty;
 pub mod guardrails;
 pub mod identity;
+pub mod kernel;
 pub mod network;
 pub mod policy;
 pub mod remediate;

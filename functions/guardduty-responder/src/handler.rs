@@ -265,3 +265,15 @@ fn observed(threat: &Threat, seen: &Sighting, why_alerted: &str, responses: &[Ac
     }
     Value::Object(o)
 }
+
+impl rdsguard::kernel::InvocationFailure for ResponderError {
+    fn kind(&self) -> &'static str {
+        ResponderError::kind(self)
+    }
+}
+
+impl rdsguard::kernel::InvocationReport for Summary {
+    fn findings(&self) -> &[rdsguard::report::FindingSummary] {
+        &self.findings
+    }
+}

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use guardduty_responder::config::ResponderConfig;
 use guardduty_responder::{handle_event, GuardDutyResponder};
-use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
+use lambda_runtime::Error;
 use rdsguard::aws::SessionResponderConnector;
-use rdsguard::metrics::InvocationMetrics;
+use rdsguard::kernel::serve;
 use rdsguard::policy::Policy;
 use rdsguard::startup::{config_or_exit, Plumbing};
 use serde_json::Value;
@@ -33,17 +33,9 @@ async fn main() -> Result<(), Error> {
         confirmation: Default::default(),
     };
 
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+    serve(guardduty_responder::FUNCTION_NAME, |payload: Value, _invocation| {
         let responder = &responder;
-        async move {
-            let result = handle_event(&event.payload, responder).await;
-            // One EMF line per invocation: events seen, findings, remediations by status, errors.
-            match &result {
-                Ok(summary) => InvocationMetrics::handled(&summary.findings).emit(guardduty_responder::FUNCTION_NAME),
-                Err(_) => InvocationMetrics::failed().emit(guardduty_responder::FUNCTION_NAME),
-            }
-            result.map_err(|e| Diagnostic { error_type: e.kind().to_owned(), error_message: e.to_string() })
-        }
-    }))
+        async move { handle_event(&payload, responder).await }
+    })
     .await
 }

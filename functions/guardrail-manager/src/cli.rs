@@ -35,6 +35,8 @@ pub const SETTING_FLAGS: &[(&str, &str, &str)] = &[
     ("policy-prefix", ENV_POLICY_NAME_PREFIX, "Name prefix of the managed SCPs [default: rdsguard-guardrails]"),
 ];
 
+/// The `guardrails` subcommand of the `rdsguard` command line (the binary is the `rdsguard-cli`
+/// crate; it adds this subcommand beside its others).
 pub fn command() -> Command {
     let guardrails: Vec<String> =
         Guardrail::ALL.iter().map(|g| format!("  {:<22} {}", g.as_str(), g.description())).collect();
@@ -55,25 +57,19 @@ pub fn command() -> Command {
             .help("Plan/apply the removal of every managed SCP instead (detach, then delete)")
             .global(true),
     );
-    Command::new("rdsguard")
-        .about("rdsguard administration: Service Control Policy guardrails for RDS, managed as code")
+    Command::new("guardrails")
+        .about("Render, plan and apply the guardrail SCPs (the same code as the guardrail-manager function)")
         .subcommand_required(true)
         .arg_required_else_help(true)
-        .subcommand(
-            Command::new("guardrails")
-                .about("Render, plan and apply the guardrail SCPs (the same code as the guardrail-manager function)")
-                .subcommand_required(true)
-                .arg_required_else_help(true)
-                .args(settings_args)
-                .after_help(format!(
-                    "Guardrails:\n{}\n\nOrganizations calls go to the management account or a delegated administrator, \
-                     with the usual AWS credentials (AWS_PROFILE, AWS_REGION...).",
-                    guardrails.join("\n")
-                ))
-                .subcommand(Command::new("render").about("Print the packed SCP documents as JSON (no AWS calls)"))
-                .subcommand(Command::new("plan").about("Print the changes that would make the organisation match"))
-                .subcommand(Command::new("apply").about("Print the plan, then make the changes")),
-        )
+        .args(settings_args)
+        .after_help(format!(
+            "Guardrails:\n{}\n\nOrganizations calls go to the management account or a delegated administrator, \
+             with the usual AWS credentials (AWS_PROFILE, AWS_REGION...).",
+            guardrails.join("\n")
+        ))
+        .subcommand(Command::new("render").about("Print the packed SCP documents as JSON (no AWS calls)"))
+        .subcommand(Command::new("plan").about("Print the changes that would make the organisation match"))
+        .subcommand(Command::new("apply").about("Print the plan, then make the changes"))
 }
 
 /// The settings from the environment, each overridden by its flag when given.

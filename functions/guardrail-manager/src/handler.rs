@@ -599,3 +599,15 @@ async fn remove_under(
         }
     }
 }
+
+impl rdsguard::kernel::InvocationFailure for GuardrailManagerError {
+    fn kind(&self) -> &'static str {
+        GuardrailManagerError::kind(self)
+    }
+}
+
+impl rdsguard::kernel::InvocationReport for Summary {
+    fn findings(&self) -> &[rdsguard::report::FindingSummary] {
+        &self.findings
+    }
+}

@@ -2,7 +2,8 @@
 //! guardrail catalogue (`rdsguard::guardrails`) applied to the configured roots, OUs and accounts:
 //! created and removed with the stack (custom resource), re-applied with a CRITICAL alert when
 //! someone changes them (CloudTrail Organizations events), and checked for drift on a schedule.
-//! The `rdsguard` command line (src/bin/rdsguard.rs) renders, plans and applies the same way.
+//! The `rdsguard guardrails` command line (crate `rdsguard-cli`, built on [`cli`]) renders, plans
+//! and applies the same way.
 
 pub mod cli;
 pub mod custom_resource;

@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use guardrail_manager::custom_resource::HttpResponseSender;
 use guardrail_manager::{handle_event, handle_unconfigured, GuardrailManager};
-use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
+use lambda_runtime::Error;
 use rdsguard::aws::{Organization, OrganizationTree, SdkOrganizations};
 use rdsguard::guardrails::GuardrailSettings;
+use rdsguard::kernel::serve;
 use rdsguard::policy::Policy;
 use rdsguard::startup::{config_or_exit, Plumbing};
 use serde_json::Value;
@@ -54,16 +55,15 @@ async fn main() -> Result<(), Error> {
         }
     });
 
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+    serve(guardrail_manager::FUNCTION_NAME, |payload: Value, _invocation| {
         let (manager, responses, organization) = (&manager, responses.as_ref(), organization.as_ref());
         async move {
-            let result = match manager {
-                Ok(manager) => handle_event(&event.payload, manager).await,
-                Err(problem) => handle_unconfigured(&event.payload, problem, responses, organization).await,
-            };
-            result.map_err(|e| Diagnostic { error_type: e.kind().to_owned(), error_message: e.to_string() })
+            match manager {
+                Ok(manager) => handle_event(&payload, manager).await,
+                Err(problem) => handle_unconfigured(&payload, problem, responses, organization).await,
+            }
         }
-    }))
+    })
     .await
 }
 

@@ -268,3 +268,15 @@ fn describe_requested(rule: &IngressRule) -> String {
     let protocol = if rule.protocol == "-1" { "all protocols" } else { rule.protocol.as_str() };
     format!("{protocol} {} from {} into {}", rule.ports(), rule.source.describe(), rule.group_id)
 }
+
+impl rdsguard::kernel::InvocationFailure for NetworkGuardError {
+    fn kind(&self) -> &'static str {
+        NetworkGuardError::kind(self)
+    }
+}
+
+impl rdsguard::kernel::InvocationReport for Summary {
+    fn findings(&self) -> &[rdsguard::report::FindingSummary] {
+        &self.findings
+    }
+}

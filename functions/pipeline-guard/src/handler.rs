@@ -181,3 +181,15 @@ async fn respond(tamper: &Tamper, guard: &PipelineGuard) -> (ActionOutcome, Opti
     };
     (outcome, acted_as)
 }
+
+impl rdsguard::kernel::InvocationFailure for PipelineGuardError {
+    fn kind(&self) -> &'static str {
+        PipelineGuardError::kind(self)
+    }
+}
+
+impl rdsguard::kernel::InvocationReport for Summary {
+    fn findings(&self) -> &[rdsguard::report::FindingSummary] {
+        &self.findings
+    }
+}

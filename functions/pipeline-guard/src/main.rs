@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
+use lambda_runtime::Error;
 use pipeline_guard::config::PipelineConfig;
 use pipeline_guard::{handle_event, PipelineGuard};
 use rdsguard::aws::SessionPipelineConnector;
-use rdsguard::metrics::InvocationMetrics;
+use rdsguard::kernel::serve;
 use rdsguard::policy::Policy;
 use rdsguard::startup::{config_or_exit, Plumbing};
 use serde_json::Value;
@@ -33,17 +33,9 @@ async fn main() -> Result<(), Error> {
         confirmation: Default::default(),
     };
 
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+    serve(pipeline_guard::FUNCTION_NAME, |payload: Value, _invocation| {
         let guard = &guard;
-        async move {
-            let result = handle_event(&event.payload, guard).await;
-            // One EMF line per invocation: events seen, findings, remediations by status, errors.
-            match &result {
-                Ok(summary) => InvocationMetrics::handled(&summary.findings).emit(pipeline_guard::FUNCTION_NAME),
-                Err(_) => InvocationMetrics::failed().emit(pipeline_guard::FUNCTION_NAME),
-            }
-            result.map_err(|e| Diagnostic { error_type: e.kind().to_owned(), error_message: e.to_string() })
-        }
-    }))
+        async move { handle_event(&payload, guard).await }
+    })
     .await
 }

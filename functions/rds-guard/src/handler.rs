@@ -390,3 +390,15 @@ fn kind_name(kind: DatabaseKind) -> &'static str {
         DatabaseKind::Cluster => "DB cluster",
     }
 }
+
+impl rdsguard::kernel::InvocationFailure for RdsGuardError {
+    fn kind(&self) -> &'static str {
+        RdsGuardError::kind(self)
+    }
+}
+
+impl rdsguard::kernel::InvocationReport for Summary {
+    fn findings(&self) -> &[rdsguard::report::FindingSummary] {
+        &self.findings
+    }
+}

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
+use lambda_runtime::Error;
 use rds_guard::{handle_event, RdsGuard};
 use rdsguard::aws::SessionRdsConnector;
-use rdsguard::metrics::InvocationMetrics;
+use rdsguard::kernel::serve;
 use rdsguard::policy::Policy;
 use rdsguard::startup::{config_or_exit, Plumbing};
 use serde_json::Value;
@@ -26,17 +26,9 @@ async fn main() -> Result<(), Error> {
         confirmation: Default::default(),
     };
 
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+    serve(rds_guard::FUNCTION_NAME, |payload: Value, _invocation| {
         let guard = &guard;
-        async move {
-            let result = handle_event(&event.payload, guard).await;
-            // One EMF line per invocation: events seen, findings, remediations by status, errors.
-            match &result {
-                Ok(summary) => InvocationMetrics::handled(&summary.findings).emit(rds_guard::FUNCTION_NAME),
-                Err(_) => InvocationMetrics::failed().emit(rds_guard::FUNCTION_NAME),
-            }
-            result.map_err(|e| Diagnostic { error_type: e.kind().to_owned(), error_message: e.to_string() })
-        }
-    }))
+        async move { handle_event(&payload, guard).await }
+    })
     .await
 }

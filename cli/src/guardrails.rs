@@ -1,17 +1,18 @@
-//! `rdsguard`: the administrators' command line. `rdsguard guardrails --help` lists the settings.
+//! `rdsguard guardrails render|plan|apply`: the guardrail-manager function's settings, catalogue,
+//! packing and reconcile, driven from a terminal (`rdsguard guardrails --help` lists the settings).
 
 use std::process::ExitCode;
 
-use guardrail_manager::cli::{command, render, settings};
+use clap::ArgMatches;
+use guardrail_manager::cli::{render, settings};
 use rdsguard::aws::SdkOrganizations;
 use rdsguard::guardrails::{apply, plan_for};
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let matches = command().get_matches();
-    let Some(("guardrails", guardrails)) = matches.subcommand() else {
-        return fail("unknown command (see rdsguard --help)");
-    };
+use crate::fail;
+
+pub use guardrail_manager::cli::command;
+
+pub async fn run(guardrails: &ArgMatches) -> ExitCode {
     let settings = match settings(guardrails, std::env::vars()) {
         Ok(settings) => settings,
         Err(e) => return fail(&e),
@@ -47,9 +48,4 @@ async fn main() -> ExitCode {
         }
         _ => fail("unknown guardrails command (see rdsguard guardrails --help)"),
     }
-}
-
-fn fail(message: &str) -> ExitCode {
-    eprintln!("rdsguard: {message}");
-    ExitCode::FAILURE
 }

@@ -1,0 +1,31 @@
+//! `rdsguard`: the command line for people. Each subcommand lives in its own module and registers
+//! itself here; `rdsguard --help` lists them.
+
+use std::process::ExitCode;
+
+use clap::Command;
+
+mod guardrails;
+
+fn command() -> Command {
+    Command::new("rdsguard")
+        .about("rdsguard for people: the suite's engines driven from a terminal or a CI job")
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .subcommand(guardrails::command())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let matches = command().get_matches();
+    match matches.subcommand() {
+        Some(("guardrails", guardrails)) => guardrails::run(guardrails).await,
+        _ => fail("unknown command (see rdsguard --help)"),
+    }
+}
+
+/// Prints `rdsguard: <message>` on stderr; exit status 1.
+pub(crate) fn fail(message: &str) -> ExitCode {
+    eprintln!("rdsguard: {message}");
+    ExitCode::FAILURE
+}
