@@ -8,6 +8,7 @@ pub mod events;
 pub mod moto;
 pub mod network;
 pub mod organization;
+pub mod proxy;
 pub mod scp_organization;
 pub mod template;
 pub mod threat_events;
@@ -15,6 +16,7 @@ pub mod watchers;
 
 pub use estate::{Estate, ReceivedAlert};
 pub use moto::MotoServer;
+pub use proxy::{Fault, FaultProxy, On, Times};
 
 /// The account moto uses for callers that did not assume a role.
 pub const MOTO_ACCOUNT: &str = "123456789012";
