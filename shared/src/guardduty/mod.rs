@@ -36,7 +36,9 @@ pub fn rds_relevance(finding: &GuardDutyFinding) -> Option<&'static str> {
         return Some("a finding type about RDS");
     }
     let resource = finding.resource_type.as_deref().unwrap_or_default();
-    if resource.len() >= 3 && resource[..3].eq_ignore_ascii_case("RDS") {
+    // `get` rather than `[..3]`: a resource type from the event may start with a multi-byte
+    // character, and a byte-offset slice inside it panics.
+    if resource.get(..3).is_some_and(|prefix| prefix.eq_ignore_ascii_case("RDS")) {
         return Some("a finding on an RDS resource");
     }
     None
@@ -80,6 +82,11 @@ mod tests {
             ("Backdoor:EC2/C&CActivity.B!DNS", "Instance", false),
             ("UnauthorizedAccess:IAMUser/TorIPCaller", "AccessKey", false),
             ("Recon:IAMUser/MaliciousIPCaller.Custom", "", false),
+            // Multi-byte characters where a 3-byte prefix would end inside one: judged, no panic.
+            ("Backdoor:EC2/C&CActivity.B!DNS", "ééé", false),
+            ("Backdoor:EC2/C&CActivity.B!DNS", "Ré", false),
+            ("Backdoor:EC2/C&CActivity.B!DNS", "RDé", false),
+            ("Backdoor:EC2/C&CActivity.B!DNS", "RDS😀", true),
         ];
         for (kind, resource, relevant) in cases {
             assert_eq!(rds_relevance(&finding(kind, resource)).is_some(), relevant, "{kind} {resource}");
