@@ -1,7 +1,12 @@
 //! Checking one security group in front of databases: read the group, the databases that use it
-//! and its ingress rules; judge every ingress rule (EC2.19, RDSGUARD.SG_SOURCE); revoke exactly
-//! the offending rules, each by its SecurityGroupRuleId, as the policy says; confirm by reading the
-//! rules again. Used by network-guard, and by any function that must close a database's groups.
+//! and its ingress rules; judge every ingress rule (EC2.19, also on the union of the group's
+//! sources per port, and RDSGUARD.SG_SOURCE); revoke exactly the offending rules, each by its
+//! SecurityGroupRuleId, as the policy says — and only where a database behind the group listens
+//! on the port the rule opens: a world-open rule on a group no database uses (a bastion, VPN, NAT
+//! or TURN server) is alerted at a lower severity, `not_attempted`, never revoked. Revokes are
+//! confirmed by reading the rules again, within the invocation's [`Deadline`]: one not confirmed
+//! in time is `deferred`. Used by network-guard, and by any function that must close a database's
+//! groups.
 
 use serde_json::{json, Value};
 use tracing::warn;
@@ -9,10 +14,19 @@ use tracing::warn;
 use crate::aws::{AwsError, NetworkPorts, EC2_NOT_FOUND_CODES};
 use crate::finding::Finding;
 use crate::identity::{AccountId, AwsRegion};
+use crate::kernel::Deadline;
 use crate::network::{DatabaseListener, GroupRef, IngressRule, SecurityGroup, SECURITY_GROUP_TYPE};
 use crate::policy::{Policy, RuleAction};
 use crate::remediate::{policy_gate, ActionKind, ActionOutcome, ActionStatus, Confirmation};
-use crate::rules::{admitted_from_evidence, evaluate_ingress, DatabasePorts, Verdict};
+use crate::rules::{admitted_from_evidence, evaluate_group_ingress, DatabasePorts, Severity, Verdict};
+
+/// The severity of a world-open rule on a group no database is known to listen behind: it exposes
+/// no database now (it would the moment one is attached, which network-guard judges again then).
+pub const NO_DATABASE_SEVERITY: Severity = Severity::Medium;
+
+/// Time one DescribeSecurityGroupRules read is allowed when deciding whether another confirmation
+/// read still fits before the deadline.
+const READ_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What checking one group found and did.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,8 +48,7 @@ pub fn security_group_arn(group: &SecurityGroup, account: &AccountId, region: &A
     format!("arn:{}:ec2:{region}:{owner}:security-group/{}", region.partition(), group.id)
 }
 
-/// Reads, judges and (as the policy says) fixes one group. `Ok(None)`: the group does not exist.
-/// `Err`: its state could not be read, so nothing was judged or changed.
+/// [`check_security_group_within`] without a deadline.
 pub async fn check_security_group(
     group: &GroupRef,
     account: &AccountId,
@@ -43,6 +56,22 @@ pub async fn check_security_group(
     aws: &NetworkPorts,
     policy: &Policy,
     confirmation: Confirmation,
+) -> Result<Option<GroupCheck>, AwsError> {
+    check_security_group_within(group, account, region, aws, policy, confirmation, Deadline::none()).await
+}
+
+/// Reads, judges and (as the policy says) fixes one group. `Ok(None)`: the group does not exist.
+/// `Err`: its state could not be read, so nothing was judged or changed. Confirmation reads stop
+/// when `deadline` (already net of the publishing reserve or not: see [`Deadline::allows`]) leaves
+/// no time for another; a revoke not yet confirmed then is `deferred`.
+pub async fn check_security_group_within(
+    group: &GroupRef,
+    account: &AccountId,
+    region: &AwsRegion,
+    aws: &NetworkPorts,
+    policy: &Policy,
+    confirmation: Confirmation,
+    deadline: Deadline,
 ) -> Result<Option<GroupCheck>, AwsError> {
     let Some(group) = aws.groups.describe_group(group).await? else {
         return Ok(None);
@@ -54,8 +83,8 @@ pub async fn check_security_group(
 
     let mut offending: Vec<(Finding, &IngressRule)> = Vec::new();
     let mut undetermined = Vec::new();
-    for rule in &rules {
-        for (rule_id, verdict) in evaluate_ingress(rule, &ports, &policy.allowed_cidrs) {
+    for (rule, verdicts) in rules.iter().zip(evaluate_group_ingress(&rules, &ports, &policy.allowed_cidrs)) {
+        for (rule_id, verdict) in verdicts {
             if policy.effective_action(rule_id) == RuleAction::Off {
                 continue;
             }
@@ -65,6 +94,9 @@ pub async fn check_security_group(
                     let mut finding =
                         Finding::for_resource(rule_id, account, region, SECURITY_GROUP_TYPE, &group.id, &arn, observed);
                     finding.headline = Some(headline(rule));
+                    if !matches!(ports, DatabasePorts::Listening(_)) {
+                        finding.severity = finding.severity.min(NO_DATABASE_SEVERITY);
+                    }
                     offending.push((finding, rule));
                 }
                 Verdict::Unknown(why) => {
@@ -76,9 +108,29 @@ pub async fn check_security_group(
         }
     }
 
-    let outcomes = revoke_offending(&group, &offending, aws, policy, confirmation).await;
+    let outcomes = if matches!(ports, DatabasePorts::Listening(_)) {
+        revoke_offending(&group, &offending, aws, policy, confirmation, deadline).await
+    } else {
+        let why = no_database_reason(&group, &databases);
+        offending.iter().map(|_| ActionOutcome::new(ActionKind::AlertOnly, ActionStatus::NotAttempted, &why)).collect()
+    };
     let findings = offending.into_iter().map(|(finding, _)| finding).zip(outcomes).collect();
     Ok(Some(GroupCheck { group, arn, databases, ports, ingress_rules_checked: rules.len(), findings, undetermined }))
+}
+
+/// Why a world-open rule is alerted and not revoked: no database listens behind the group.
+fn no_database_reason(group: &SecurityGroup, databases: &[DatabaseListener]) -> String {
+    let what = if databases.is_empty() {
+        format!("no database uses {}", group.id)
+    } else {
+        let names: Vec<&str> = databases.iter().map(|db| db.identifier.as_str()).collect();
+        format!("the port of the databases using {} ({}) is not known yet", group.id, names.join(", "))
+    };
+    format!(
+        "not revoked: {what}, so this rule exposes no database (judged on the well-known database ports); \
+         it may serve a bastion, VPN, NAT or other server. rdsguard revokes only where a database behind the \
+         group listens on the opened port, and judges the group again when a database is attached"
+    )
 }
 
 /// The evidence plus the group and the databases reachable through the offending rule.
@@ -101,6 +153,7 @@ async fn revoke_offending(
     aws: &NetworkPorts,
     policy: &Policy,
     confirmation: Confirmation,
+    deadline: Deadline,
 ) -> Vec<ActionOutcome> {
     let mut outcomes: Vec<Option<ActionOutcome>> = Vec::with_capacity(offending.len());
     let mut revoked: Vec<usize> = Vec::new();
@@ -116,7 +169,7 @@ async fn revoke_offending(
             },
         }
     }
-    let mut confirmed = confirm_gone(group, offending, &revoked, aws, confirmation).await;
+    let mut confirmed = confirm_gone(group, offending, &revoked, aws, confirmation, deadline).await;
     outcomes
         .into_iter()
         .enumerate()
@@ -148,6 +201,7 @@ async fn confirm_gone(
     revoked: &[usize],
     aws: &NetworkPorts,
     confirmation: Confirmation,
+    deadline: Deadline,
 ) -> std::collections::HashMap<usize, ActionOutcome> {
     let mut results = std::collections::HashMap::new();
     if revoked.is_empty() {
@@ -155,8 +209,20 @@ async fn confirm_gone(
     }
     let mut pending: Vec<usize> = revoked.to_vec();
     for attempt in 0..confirmation.attempts.max(1) {
+        let wait = if attempt > 0 { confirmation.delay } else { std::time::Duration::ZERO };
+        if !deadline.allows(wait + READ_ALLOWANCE) {
+            for i in pending {
+                let detail = format!(
+                    "RevokeSecurityGroupIngress of {} accepted; not confirmed before the invocation's deadline \
+                     (the next event about {} judges it again)",
+                    offending[i].1.rule_id, group.id
+                );
+                results.insert(i, ActionOutcome::new(ActionKind::RevokeIngress, ActionStatus::Deferred, detail));
+            }
+            return results;
+        }
         if attempt > 0 {
-            tokio::time::sleep(confirmation.delay).await;
+            tokio::time::sleep(wait).await;
         }
         let present = match aws.groups.ingress_rules(&group.id).await {
             Ok(rules) => rules.into_iter().map(|r| r.rule_id).collect::<Vec<_>>(),
@@ -289,7 +355,26 @@ mod tests {
         }
     }
 
+    struct NoDatabases;
+
+    #[async_trait]
+    impl DatabaseNetworkInventory for NoDatabases {
+        async fn databases_using_group(&self, _: &str) -> Result<Vec<DatabaseListener>, AwsError> {
+            Ok(Vec::new())
+        }
+    }
+
     async fn check(revoke: Revoke, tags: &[(&str, &str)], vars: &[(&str, &str)]) -> (GroupCheck, Vec<String>) {
+        check_with(revoke, tags, vars, Arc::new(OnePostgres), Deadline::none()).await
+    }
+
+    async fn check_with(
+        revoke: Revoke,
+        tags: &[(&str, &str)],
+        vars: &[(&str, &str)],
+        databases: Arc<dyn DatabaseNetworkInventory>,
+        deadline: Deadline,
+    ) -> (GroupCheck, Vec<String>) {
         let ec2 = Arc::new(FakeEc2 {
             rules: Mutex::new(vec![
                 rule("sgr-world4", "0.0.0.0/0"),
@@ -299,14 +384,15 @@ mod tests {
             revoke,
             tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
         });
-        let aws = NetworkPorts { groups: ec2.clone(), databases: Arc::new(OnePostgres) };
+        let aws = NetworkPorts { groups: ec2.clone(), databases };
         let mut all = vec![("ALERT_TOPIC_ARN".to_owned(), "arn:aws:sns:us-east-1:123456789012:t".to_owned())];
         all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let policy = Policy::from_vars(all).unwrap();
         let quick = Confirmation { attempts: 2, delay: Duration::from_millis(1) };
         let account = AccountId::parse("123456789012").unwrap();
         let region = AwsRegion::parse("us-east-1").unwrap();
-        let checked = check_security_group(&GroupRef::Id("sg-1".into()), &account, &region, &aws, &policy, quick)
+        let group = GroupRef::Id("sg-1".into());
+        let checked = check_security_group_within(&group, &account, &region, &aws, &policy, quick, deadline)
             .await
             .unwrap()
             .unwrap();
@@ -367,5 +453,33 @@ mod tests {
         assert_eq!(finding.observed["databases_exposed"][0]["identifier"], "orders");
         let (_, still_there) = &check(Revoke::Ignored, &[], &[]).await.0.findings[1];
         assert!(still_there.detail.contains("sgr-world6 is still in sg-1"), "{}", still_there.detail);
+    }
+
+    #[tokio::test]
+    async fn a_group_no_database_uses_is_alerted_lower_and_never_revoked() {
+        let (checked, left) = check_with(Revoke::Works, &[], &[], Arc::new(NoDatabases), Deadline::none()).await;
+        assert_eq!(left, ["sgr-world4", "sgr-world6", "sgr-app"], "nothing revoked");
+        assert_eq!(
+            statuses(&checked),
+            [("sgr-world4", ActionStatus::NotAttempted), ("sgr-world6", ActionStatus::NotAttempted)]
+        );
+        for (finding, action) in &checked.findings {
+            assert_eq!(finding.severity, NO_DATABASE_SEVERITY);
+            assert!(action.detail.contains("no database uses sg-1"), "{}", action.detail);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_revoke_not_confirmed_before_the_deadline_is_deferred() {
+        // 9 s left: the revoke goes out, but a confirmation read (2 s) no longer fits beside the
+        // 8 s publishing reserve.
+        let deadline = Deadline::after(Duration::from_secs(9));
+        let (checked, left) = check_with(Revoke::Works, &[], &[], Arc::new(OnePostgres), deadline).await;
+        assert_eq!(left, ["sgr-app"], "the revokes were sent");
+        assert_eq!(
+            statuses(&checked),
+            [("sgr-world4", ActionStatus::Deferred), ("sgr-world6", ActionStatus::Deferred)]
+        );
+        assert!(checked.findings[0].1.detail.contains("not confirmed before the invocation's deadline"));
     }
 }

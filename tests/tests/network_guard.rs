@@ -153,14 +153,71 @@ async fn a_group_without_databases_is_judged_on_well_known_ports_and_https_is_le
     assert_eq!(sources(&estate.ingress_rules(&ec2, &group).await), ["0.0.0.0/0", "::/0"]);
     assert!(estate.alerts().await.is_empty());
 
-    // The same group opened on Redis, a well-known database port, is closed.
+    // The same group opened on Redis, a well-known database port, is alerted — but no database
+    // is behind it, so nothing is revoked.
     estate.authorize(&ec2, &group, "tcp", (6379, 6379), &["0.0.0.0/0"]).await;
     let event = authorize_ingress(MOTO_ACCOUNT, HOME_REGION, &group, 6379, &["0.0.0.0/0"]);
     let summary = handle_event(&event, &estate.network_guard(&[]).await).await.expect("handled");
     assert_eq!(summary.findings.len(), 1);
     let alerts = estate.alerts().await;
     assert_eq!(alerts[0].body["observed"]["ports_basis"], "well-known database ports (no database uses the group)");
-    assert_eq!(estate.ingress_rules(&ec2, &group).await.len(), 2, "the two https rules stay");
+    assert_eq!(alerts[0].action_status(), "not_attempted");
+    assert_eq!(estate.ingress_rules(&ec2, &group).await.len(), 3, "the https rules and the redis rule stay");
+}
+
+#[tokio::test]
+async fn a_world_open_all_traffic_rule_on_a_group_no_database_uses_is_alerted_and_stays() {
+    let estate = Estate::start().await;
+    let ec2 = estate.ec2(HOME_REGION).await;
+    let group = estate.create_security_group(&ec2, "bastion", &[]).await;
+    estate.authorize(&ec2, &group, "-1", (0, 0), &["0.0.0.0/0"]).await;
+
+    // MODE remediate and EC2.19 remediated: the policy would revoke; the missing database does not.
+    let event = authorize_ingress(MOTO_ACCOUNT, HOME_REGION, &group, 0, &["0.0.0.0/0"]);
+    let summary = handle_event(&event, &estate.network_guard(&[("MODE", "remediate")]).await).await.expect("handled");
+
+    assert_eq!(sources(&estate.ingress_rules(&ec2, &group).await), ["0.0.0.0/0"], "the rule is still there");
+    assert_eq!(summary.findings.len(), 1, "{summary:#?}");
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let alert = &alerts[0];
+    assert_eq!(alert.rule(), "EC2.19");
+    assert_eq!(alert.action_status(), "not_attempted");
+    assert_eq!(alert.body["severity"], "MEDIUM", "lower than a database's CRITICAL");
+    assert_eq!(alert.attributes["severity"], "MEDIUM");
+    let detail = alert.body["action"]["detail"].as_str().unwrap();
+    assert!(detail.contains(&format!("no database uses {group}")), "{detail}");
+    assert!(detail.contains("not revoked"), "{detail}");
+    assert_eq!(alert.body["observed"]["databases_exposed"], json!([]));
+}
+
+#[tokio::test]
+async fn two_halves_of_ipv4_in_front_of_a_database_are_both_revoked() {
+    let estate = Estate::start().await;
+    let ec2 = estate.ec2(HOME_REGION).await;
+    let rds = estate.rds(HOME_REGION).await;
+    let group = estate.create_security_group(&ec2, "halves", &[]).await;
+    estate.authorize(&ec2, &group, "tcp", POSTGRES, &["0.0.0.0/1", "128.0.0.0/1", "10.0.0.0/16"]).await;
+    estate.create_instance_in_groups(&rds, &NewInstance::postgres("halves-db"), None, &[&group]).await;
+
+    let event = authorize_ingress(MOTO_ACCOUNT, HOME_REGION, &group, 5432, &["0.0.0.0/1", "128.0.0.0/1"]);
+    let summary = handle_event(&event, &estate.network_guard(&[("MODE", "remediate")]).await).await.expect("handled");
+
+    assert_eq!(sources(&estate.ingress_rules(&ec2, &group).await), ["10.0.0.0/16"], "the private range stays");
+    assert_eq!(summary.findings.len(), 2, "{summary:#?}");
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
+    for cidr in ["0.0.0.0/1", "128.0.0.0/1"] {
+        let alert = alert_for(&alerts, cidr);
+        assert_eq!(alert.rule(), "EC2.19");
+        assert_eq!(alert.body["severity"], "CRITICAL");
+        assert_eq!(alert.action_status(), "succeeded", "{:#}", alert.body);
+        assert_eq!(
+            alert.body["observed"]["whole_internet_by_union"],
+            json!(["0.0.0.0/1", "128.0.0.0/1", "10.0.0.0/16"])
+        );
+        assert_eq!(alert.body["observed"]["databases_exposed"][0]["identifier"], "halves-db");
+    }
 }
 
 #[tokio::test]
@@ -377,4 +434,86 @@ async fn a_group_that_no_longer_exists_is_reported_not_found() {
     assert_eq!(summary.groups[0].status, "not found");
     assert!(summary.findings.is_empty());
     assert!(estate.alerts().await.is_empty());
+}
+
+/// The real EC2 access, except that describing one chosen group fails as a throttled or denied
+/// call would (moto has no fault injection).
+struct UnreadableGroup {
+    inner: Arc<dyn NetworkConnector>,
+    group: String,
+}
+
+struct UnreadableGroupPorts {
+    inner: NetworkPorts,
+    group: String,
+}
+
+#[async_trait]
+impl NetworkConnector for UnreadableGroup {
+    async fn connect(&self, account: &AccountId, region: &AwsRegion) -> Result<NetworkPorts, SessionError> {
+        let inner = self.inner.connect(account, region).await?;
+        let databases = inner.databases.clone();
+        Ok(NetworkPorts { groups: Arc::new(UnreadableGroupPorts { inner, group: self.group.clone() }), databases })
+    }
+}
+
+#[async_trait]
+impl SecurityGroupInventory for UnreadableGroupPorts {
+    async fn describe_group(&self, group: &GroupRef) -> Result<Option<SecurityGroup>, AwsError> {
+        if *group == GroupRef::Id(self.group.clone()) {
+            return Err(AwsError {
+                operation: "DescribeSecurityGroups",
+                code: Some("RequestLimitExceeded".into()),
+                message: "Request limit exceeded.".into(),
+            });
+        }
+        self.inner.groups.describe_group(group).await
+    }
+    async fn ingress_rules(&self, group_id: &str) -> Result<Vec<IngressRule>, AwsError> {
+        self.inner.groups.ingress_rules(group_id).await
+    }
+}
+
+#[async_trait]
+impl SecurityGroupRemediation for UnreadableGroupPorts {
+    async fn revoke_ingress_rule(&self, group_id: &str, rule_id: &str) -> Result<(), AwsError> {
+        self.inner.groups.revoke_ingress_rule(group_id, rule_id).await
+    }
+}
+
+#[tokio::test]
+async fn when_the_second_group_cannot_be_read_the_first_groups_revocation_is_alerted_and_the_invocation_fails() {
+    let estate = Estate::start().await;
+    let ec2 = estate.ec2(HOME_REGION).await;
+    let rds = estate.rds(HOME_REGION).await;
+    let first = estate.create_security_group(&ec2, "first", &[]).await;
+    let second = estate.create_security_group(&ec2, "second", &[]).await;
+    estate.authorize(&ec2, &first, "tcp", POSTGRES, &["0.0.0.0/0"]).await;
+    estate.authorize(&ec2, &second, "tcp", POSTGRES, &["0.0.0.0/0"]).await;
+    estate.create_instance_in_groups(&rds, &NewInstance::postgres("two-groups-db"), None, &[&first, &second]).await;
+    let policy = estate.policy(&[]);
+    let plumbing = estate.plumbing(&policy).await;
+    let unreadable =
+        UnreadableGroup { inner: Arc::new(SessionNetworkConnector::new(plumbing.sessions)), group: second.clone() };
+    let guard = estate.network_guard_with(policy, Arc::new(unreadable), plumbing.alerts, plumbing.undelivered);
+
+    let event = rds_api_call(
+        "CreateDBInstance",
+        MOTO_ACCOUNT,
+        HOME_REGION,
+        json!({"dBInstanceIdentifier": "two-groups-db", "engine": "postgres", "vpcSecurityGroupIds": [first, second]}),
+        json!({"dBInstanceIdentifier": "two-groups-db"}),
+    );
+    let error = handle_event(&event, &guard).await.expect_err("the second group was not judged: retry the event");
+
+    assert_eq!(error.kind(), "DescribeFailed");
+    assert!(error.to_string().contains(&second), "{error}");
+    assert!(error.to_string().contains("1 outcome(s) already reached were alerted"), "{error}");
+    assert!(estate.ingress_rules(&ec2, &first).await.is_empty(), "the first group was fixed");
+    assert_eq!(estate.ingress_rules(&ec2, &second).await.len(), 1, "nothing done on what could not be read");
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].body["resource_id"], first.as_str());
+    assert_eq!(alerts[0].action_status(), "succeeded");
+    assert!(estate.dead_letters().await.is_empty(), "the alert was delivered, not kept");
 }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use rdsguard::aws::{AlertPublisher, AwsError, NetworkConnector, SessionError, UndeliveredAlertSink};
 use rdsguard::event::EventError;
-use rdsguard::group_check::{check_security_group, GroupCheck};
+use rdsguard::group_check::{check_security_group_within, GroupCheck};
+use rdsguard::kernel::Deadline;
 use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::network::{DatabaseListener, GroupRef, IngressRule};
 use rdsguard::remediate::Confirmation;
@@ -38,8 +39,10 @@ pub enum NetworkGuardError {
     Event(#[from] EventError),
     #[error(transparent)]
     Session(#[from] SessionError),
-    #[error("cannot read security group {group}: {error}")]
-    Describe { group: String, error: AwsError },
+    #[error("cannot read security group {group}: {error}{}", reached(*.alerted))]
+    Describe { group: String, error: AwsError, alerted: usize },
+    #[error("the invocation's deadline came before {} could be checked{}", unchecked.join(", "), reached(*.alerted))]
+    OutOfTime { unchecked: Vec<String>, alerted: usize },
     #[error(transparent)]
     Publish(#[from] PublishFailure),
 }
@@ -51,10 +54,24 @@ impl NetworkGuardError {
             Self::Event(_) => "UnusableEvent",
             Self::Session(_) => "AccountSessionFailed",
             Self::Describe { .. } => "DescribeFailed",
+            Self::OutOfTime { .. } => "DeadlineReached",
             Self::Publish(_) => "AlertPublishFailed",
         }
     }
 }
+
+/// `; the N outcomes already reached were alerted`, for the error message.
+fn reached(alerted: usize) -> String {
+    if alerted == 0 {
+        String::new()
+    } else {
+        format!("; the {alerted} outcome(s) already reached were alerted first")
+    }
+}
+
+/// Time one group's reads and revokes are given when deciding whether to start on it before the
+/// deadline (confirmation reads check the deadline themselves).
+const GROUP_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What the invocation did, returned to the caller.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -135,8 +152,20 @@ impl Summary {
     }
 }
 
-/// Handles one event.
+/// Handles one event without a deadline (tests, the command line).
 pub async fn handle_event(payload: &Value, guard: &NetworkGuard) -> Result<Summary, NetworkGuardError> {
+    handle_event_within(payload, guard, Deadline::none()).await
+}
+
+/// Handles one event, working until `deadline` (the invocation's, from the Lambda context) less
+/// the publishing reserve. Every outcome reached is alerted even when a later step fails (a group
+/// that cannot be read, the deadline reached before a group was checked); the invocation then
+/// fails so the event is retried, and the retry finds the groups already fixed compliant.
+pub async fn handle_event_within(
+    payload: &Value,
+    guard: &NetworkGuard,
+    deadline: Deadline,
+) -> Result<Summary, NetworkGuardError> {
     let target = match triage_payload(payload) {
         Ok(Triage::Check(target)) => target,
         Ok(Triage::Ignore(reason)) => return Ok(Summary::ignored(reason)),
@@ -145,10 +174,10 @@ pub async fn handle_event(payload: &Value, guard: &NetworkGuard) -> Result<Summa
             return Err(e.into());
         }
     };
-    check_target(&target, guard).await
+    check_target(&target, guard, deadline).await
 }
 
-async fn check_target(target: &Target, guard: &NetworkGuard) -> Result<Summary, NetworkGuardError> {
+async fn check_target(target: &Target, guard: &NetworkGuard, deadline: Deadline) -> Result<Summary, NetworkGuardError> {
     let context = &target.context;
     let requested: Vec<String> = target.requested.iter().map(describe_requested).collect();
     if !requested.is_empty() {
@@ -162,23 +191,42 @@ async fn check_target(target: &Target, guard: &NetworkGuard) -> Result<Summary, 
     let acted_as = guard.network.acting_as(&target.account, &target.region).await;
     let mut checks = Vec::new();
     let mut groups = Vec::new();
-    for group in &target.groups {
+    // The step that stopped the invocation (alerts for what was reached go out first).
+    let mut stopped: Option<NetworkGuardError> = None;
+    for (position, group) in target.groups.iter().enumerate() {
+        if !deadline.allows(GROUP_ALLOWANCE) {
+            let unchecked = target.groups[position..].iter().map(ToString::to_string).collect();
+            error!(event_id = %context.event_id, ?unchecked, "deadline reached; groups left unchecked");
+            stopped = Some(NetworkGuardError::OutOfTime { unchecked, alerted: 0 });
+            break;
+        }
         info!(
             event_id = %context.event_id, event_name = %context.event_name, account = %target.account,
             region = %target.region, %group, "checking security group"
         );
-        let check =
-            check_security_group(group, &target.account, &target.region, &aws, &guard.policy, guard.confirmation)
-                .await
-                .map_err(|error| NetworkGuardError::Describe { group: group.to_string(), error })?;
+        let check = check_security_group_within(
+            group,
+            &target.account,
+            &target.region,
+            &aws,
+            &guard.policy,
+            guard.confirmation,
+            deadline,
+        )
+        .await;
         match check {
-            Some(check) => {
+            Ok(Some(check)) => {
                 groups.push(GroupSummary::checked(group, &check));
                 checks.push(check);
             }
-            None => {
+            Ok(None) => {
                 info!(%group, "security group does not exist (deleted, or never created); nothing to check");
                 groups.push(GroupSummary::not_found(group));
+            }
+            Err(error) => {
+                error!(%group, %error, "security group could not be read; alerting what was reached, then failing");
+                stopped = Some(NetworkGuardError::Describe { group: group.to_string(), error, alerted: 0 });
+                break;
             }
         }
     }
@@ -201,7 +249,17 @@ async fn check_target(target: &Target, guard: &NetworkGuard) -> Result<Summary, 
         source: FUNCTION_NAME,
         acted_as: acted_as.as_deref(),
     };
+    let alerted = due.len();
     let findings = deliver(due, context, delivery).await.map_err(|(_, failure)| failure)?;
+    if let Some(mut error) = stopped {
+        match &mut error {
+            NetworkGuardError::Describe { alerted: n, .. } | NetworkGuardError::OutOfTime { alerted: n, .. } => {
+                *n = alerted;
+            }
+            _ => {}
+        }
+        return Err(error);
+    }
     Ok(Summary {
         outcome: "checked",
         reason: None,

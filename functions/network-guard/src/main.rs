@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use lambda_runtime::Error;
-use network_guard::{handle_event, NetworkGuard};
+use network_guard::{handle_event_within, NetworkGuard};
 use rdsguard::aws::SessionNetworkConnector;
 use rdsguard::kernel::serve;
 use rdsguard::policy::Policy;
@@ -26,9 +26,9 @@ async fn main() -> Result<(), Error> {
         confirmation: Default::default(),
     };
 
-    serve(network_guard::FUNCTION_NAME, |payload: Value, _invocation| {
+    serve(network_guard::FUNCTION_NAME, |payload: Value, invocation| {
         let guard = &guard;
-        async move { handle_event(&payload, guard).await }
+        async move { handle_event_within(&payload, guard, invocation.deadline).await }
     })
     .await
 }

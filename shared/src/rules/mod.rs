@@ -27,7 +27,9 @@ pub use hardening::{
     log_exports, master_password_managed, multi_az_for_production, replica_of_unencrypted_source,
     DEFAULT_ADMIN_USERNAMES,
 };
-pub use network::{admitted_from_evidence, evaluate_ingress, DatabasePorts, WELL_KNOWN_DATABASE_PORTS};
+pub use network::{
+    admitted_from_evidence, evaluate_group_ingress, evaluate_ingress, DatabasePorts, WELL_KNOWN_DATABASE_PORTS,
+};
 pub use snapshot::{
     evaluate_snapshot, snapshot_encrypted, snapshot_not_public, snapshot_shared_only_with_trusted, untrusted_accounts,
 };

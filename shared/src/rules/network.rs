@@ -1,6 +1,8 @@
-//! Network rules over one ingress rule of a security group:
+//! Network rules over the ingress rules of a security group:
 //! - `EC2.19`: the source is the whole internet (any /0: `0.0.0.0/0`, `::/0`) and the rule admits
-//!   a database port;
+//!   a database port; or, judged on the union of the group's sources on a port
+//!   ([`evaluate_group_ingress`]), CIDR rules that together cover all of IPv4 (or all of IPv6) on a
+//!   database port (`0.0.0.0/1` + `128.0.0.0/1`) are each a violation;
 //! - `RDSGUARD.SG_SOURCE`: with `ALLOWED_CIDRS` set, the source is an address range outside all of
 //!   them and the rule admits a database port.
 //!
@@ -116,6 +118,133 @@ pub fn evaluate_ingress(rule: &IngressRule, ports: &DatabasePorts, allowed_cidrs
         violation(!allowed)
     };
     [(RuleId::Ec2_19OpenToInternet, internet), (RuleId::SgSourceNotAllowed, unlisted)]
+}
+
+/// Judges every ingress rule of one group: [`evaluate_ingress`] on each rule, then EC2.19 on the
+/// union of the group's sources per database port. When the CIDR sources that admit a port
+/// together cover all of IPv4 (or all of IPv6), the widest of them that are needed to cover it —
+/// taken widest first until the union is whole, and again while what is left would still be
+/// whole — are each an EC2.19 violation for that port; narrower ranges the others already cover
+/// (a private `10.0.0.0/16` beside `0.0.0.0/1` + `128.0.0.0/1`) stay compliant, so revoking the
+/// violations leaves no whole-internet union behind and nothing more.
+///
+/// `ALLOWED_CIDRS`: a source inside a listed range is never a violation itself (as for a single
+/// rule), but it still counts towards the union: `203.0.113.0/24` listed plus rules covering the
+/// rest of IPv4 is the whole internet, and the unlisted rules are the violations. Listing
+/// `0.0.0.0/0` (or `::/0`) allows everything in that family, so no union there is a violation.
+/// A rule caught only by the union is reported as EC2.19, not also as RDSGUARD.SG_SOURCE.
+///
+/// One result per rule, in the order given.
+pub fn evaluate_group_ingress(
+    rules: &[IngressRule],
+    ports: &DatabasePorts,
+    allowed_cidrs: &[IpNet],
+) -> Vec<[(RuleId, Verdict); 2]> {
+    let mut verdicts: Vec<[(RuleId, Verdict); 2]> =
+        rules.iter().map(|rule| evaluate_ingress(rule, ports, allowed_cidrs)).collect();
+    // Per rule: the database ports on which it is part of a whole-internet union.
+    let mut union_ports: Vec<Vec<u16>> = vec![Vec::new(); rules.len()];
+    for &port in ports.ports() {
+        let sources: Vec<(usize, IpNet)> = rules
+            .iter()
+            .enumerate()
+            .filter_map(|(i, rule)| match &rule.source {
+                RuleSource::Cidr(net) => Some((i, net.trunc())),
+                _ => None,
+            })
+            .filter(|(i, _)| admitted_ports(&rules[*i], &[port]).is_ok_and(|p| !p.is_empty()))
+            .collect();
+        for i in whole_internet_contributors(&sources, allowed_cidrs) {
+            union_ports[i].push(port);
+        }
+    }
+    for (i, ports_in_union) in union_ports.into_iter().enumerate() {
+        if ports_in_union.is_empty() || matches!(verdicts[i][0].1, Verdict::Violation(_)) {
+            continue;
+        }
+        let rule = &rules[i];
+        let sources_in_union: Vec<String> = union_members(rules, &ports_in_union);
+        let evidence = json!({
+            "rule": rule.to_json(),
+            "database_ports_admitted": ports_in_union,
+            "database_ports_judged": ports.ports(),
+            "ports_basis": ports.basis(),
+            "whole_internet_by_union": sources_in_union,
+        });
+        verdicts[i] = [
+            (RuleId::Ec2_19OpenToInternet, Verdict::Violation(evidence)),
+            // Reported once, as EC2.19.
+            (
+                RuleId::SgSourceNotAllowed,
+                if allowed_cidrs.is_empty() {
+                    Verdict::NotApplicable("ALLOWED_CIDRS is not set")
+                } else {
+                    Verdict::Compliant
+                },
+            ),
+        ];
+    }
+    verdicts
+}
+
+/// The CIDR sources (any family) of the rules that admit one of `ports`, for the evidence.
+fn union_members(rules: &[IngressRule], ports: &[u16]) -> Vec<String> {
+    rules
+        .iter()
+        .filter(|rule| matches!(rule.source, RuleSource::Cidr(_)))
+        .filter(|rule| admitted_ports(rule, ports).is_ok_and(|p| !p.is_empty()))
+        .map(|rule| rule.source.describe())
+        .collect()
+}
+
+/// Which of `sources` (rule index, network) are violations because the sources together cover a
+/// whole address family (see [`evaluate_group_ingress`]). A /0 alone is judged by
+/// [`evaluate_ingress`]; it is skipped here unless other sources are needed beside it (never).
+fn whole_internet_contributors(sources: &[(usize, IpNet)], allowed_cidrs: &[IpNet]) -> Vec<usize> {
+    let is_allowed = |net: &IpNet| allowed_cidrs.iter().any(|a| a.contains(net));
+    let whole = |nets: &[IpNet], v4: bool| {
+        IpNet::aggregate(&nets.to_vec()).iter().any(|n| n.prefix_len() == 0 && matches!(n, IpNet::V4(_)) == v4)
+    };
+    let mut flagged = Vec::new();
+    for v4 in [true, false] {
+        // A family listed whole in ALLOWED_CIDRS is allowed whole.
+        if allowed_cidrs.iter().any(|a| a.prefix_len() == 0 && matches!(a, IpNet::V4(_)) == v4) {
+            continue;
+        }
+        let mut family: Vec<(usize, IpNet)> =
+            sources.iter().copied().filter(|(_, n)| matches!(n, IpNet::V4(_)) == v4).collect();
+        // Widest first; the rule order breaks ties (stable sort).
+        family.sort_by_key(|(_, n)| n.prefix_len());
+        let nets = |list: &[(usize, IpNet)]| list.iter().map(|(_, n)| *n).collect::<Vec<_>>();
+        while whole(&nets(&family), v4) {
+            // The widest sources until they alone are whole.
+            let mut chosen = Vec::new();
+            let mut taken = 0;
+            for (_, net) in &family {
+                chosen.push(*net);
+                taken += 1;
+                if whole(&chosen, v4) {
+                    break;
+                }
+            }
+            // The unlisted ones among them are violations (a /0 is one already, on its own);
+            // listed ones count towards the union but stay. Then again on what is left, so the
+            // rules that remain are not whole either.
+            let (removed, listed): (Vec<(usize, IpNet)>, Vec<(usize, IpNet)>) =
+                family[..taken].iter().copied().partition(|(_, n)| !is_allowed(n));
+            if removed.is_empty() {
+                break;
+            }
+            flagged.extend(removed.iter().filter(|(_, n)| n.prefix_len() > 0).map(|(i, _)| *i));
+            let mut rest: Vec<(usize, IpNet)> = listed;
+            rest.extend_from_slice(&family[taken..]);
+            rest.sort_by_key(|(_, n)| n.prefix_len());
+            family = rest;
+        }
+    }
+    flagged.sort_unstable();
+    flagged.dedup();
+    flagged
 }
 
 /// The offending ports of a violation's evidence (for alert subjects and summaries).
@@ -291,6 +420,162 @@ mod tests {
             assert_eq!((first, second), (RuleId::Ec2_19OpenToInternet, RuleId::SgSourceNotAllowed));
             assert_eq!((letter(&internet), letter(&unlisted)), (ec2_19, sg_source), "{name}");
         }
+    }
+
+    /// Builds rules `tcp from-to` from each CIDR, ids `sgr-<position>`.
+    fn group(rules: &[(&str, i32, i32, &str)]) -> Vec<IngressRule> {
+        rules
+            .iter()
+            .enumerate()
+            .map(|(i, (protocol, from, to, source))| IngressRule {
+                rule_id: format!("sgr-{i}"),
+                ..rule(protocol, Some(*from), Some(*to), cidr(source))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn union_of_sources_table() {
+        let postgres = DatabasePorts::from_listening([5432]);
+        let two = DatabasePorts::from_listening([3306, 5432]);
+        /// (name, rules, ports, allowed cidrs, EC2.19 letter per rule, SG_SOURCE letter per rule)
+        type Case<'a> = (&'a str, Vec<IngressRule>, &'a DatabasePorts, &'a [&'a str], &'a str, &'a str);
+        let pg = |source| ("tcp", 5432, 5432, source);
+        let cases: Vec<Case> = vec![
+            ("two halves of IPv4", group(&[pg("0.0.0.0/1"), pg("128.0.0.0/1")]), &postgres, &[], "VV", "NN"),
+            ("one half alone", group(&[pg("0.0.0.0/1")]), &postgres, &[], "C", "N"),
+            ("two halves, one a hair short", group(&[pg("0.0.0.0/1"), pg("128.0.0.0/2")]), &postgres, &[], "CC", "NN"),
+            (
+                "four quarters",
+                group(&[pg("0.0.0.0/2"), pg("64.0.0.0/2"), pg("128.0.0.0/2"), pg("192.0.0.0/2")]),
+                &postgres,
+                &[],
+                "VVVV",
+                "NNNN",
+            ),
+            ("halves of IPv6", group(&[pg("::/1"), pg("8000::/1")]), &postgres, &[], "VV", "NN"),
+            (
+                "half of each family is neither whole",
+                group(&[pg("0.0.0.0/1"), pg("8000::/1")]),
+                &postgres,
+                &[],
+                "CC",
+                "NN",
+            ),
+            (
+                "a private range beside the halves stays",
+                group(&[pg("10.0.0.0/16"), pg("0.0.0.0/1"), pg("128.0.0.0/1")]),
+                &postgres,
+                &[],
+                "CVV",
+                "NNN",
+            ),
+            (
+                "the halves twice over: all four go, nothing whole is left",
+                group(&[pg("0.0.0.0/1"), pg("128.0.0.0/1"), pg("0.0.0.0/2"), pg("64.0.0.0/2"), pg("128.0.0.0/1")]),
+                &postgres,
+                &[],
+                "VVVVV",
+                "NNNNN",
+            ),
+            (
+                "a /0 is judged alone and the halves beside it still go",
+                group(&[pg("0.0.0.0/0"), pg("0.0.0.0/1"), pg("128.0.0.0/1")]),
+                &postgres,
+                &[],
+                "VVV",
+                "NNN",
+            ),
+            (
+                "halves on different ports are not a union",
+                group(&[pg("0.0.0.0/1"), ("tcp", 3306, 3306, "128.0.0.0/1")]),
+                &two,
+                &[],
+                "CC",
+                "NN",
+            ),
+            (
+                "a wide range and an all-traffic rule meet on 5432",
+                group(&[("tcp", 5000, 6000, "0.0.0.0/1"), ("-1", 0, 0, "128.0.0.0/1")]),
+                &postgres,
+                &[],
+                "VV",
+                "NN",
+            ),
+            (
+                "halves beside the database port",
+                group(&[("tcp", 443, 443, "0.0.0.0/1"), ("tcp", 443, 443, "128.0.0.0/1")]),
+                &postgres,
+                &[],
+                "CC",
+                "NN",
+            ),
+            (
+                "udp halves admit no database",
+                group(&[("udp", 5432, 5432, "0.0.0.0/1"), ("udp", 5432, 5432, "128.0.0.0/1")]),
+                &postgres,
+                &[],
+                "NN",
+                "NN",
+            ),
+            (
+                "a listed range counts towards the union but stays",
+                group(&[pg("203.0.113.0/24"), pg("0.0.0.0/1"), pg("128.0.0.0/1")]),
+                &postgres,
+                &["203.0.113.0/24"],
+                "CVV",
+                "CCC",
+            ),
+            (
+                "listed halves are allowed",
+                group(&[pg("0.0.0.0/1"), pg("128.0.0.0/1")]),
+                &postgres,
+                &["0.0.0.0/1", "128.0.0.0/1"],
+                "CC",
+                "CC",
+            ),
+            (
+                "one listed half, one unlisted",
+                group(&[pg("0.0.0.0/1"), pg("128.0.0.0/1")]),
+                &postgres,
+                &["0.0.0.0/1"],
+                "CV",
+                "CC",
+            ),
+            (
+                "the whole family listed",
+                group(&[pg("0.0.0.0/1"), pg("128.0.0.0/1")]),
+                &postgres,
+                &["0.0.0.0/0"],
+                "CC",
+                "CC",
+            ),
+            (
+                "IPv4 listed whole, IPv6 halves still whole",
+                group(&[pg("0.0.0.0/1"), pg("128.0.0.0/1"), pg("::/1"), pg("8000::/1")]),
+                &postgres,
+                &["0.0.0.0/0"],
+                "CCVV",
+                "CCCC",
+            ),
+        ];
+        for (name, rules, ports, allowed, ec2_19, sg_source) in cases {
+            let verdicts = evaluate_group_ingress(&rules, ports, &nets(allowed));
+            assert_eq!(verdicts.len(), rules.len(), "{name}");
+            let internet: String = verdicts.iter().map(|[(_, v), _]| letter(v)).collect();
+            let unlisted: String = verdicts.iter().map(|[_, (_, v)]| letter(v)).collect();
+            assert_eq!((internet.as_str(), unlisted.as_str()), (ec2_19, sg_source), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_union_violation_names_the_sources_that_make_it_whole() {
+        let rules = group(&[("tcp", 5432, 5432, "0.0.0.0/1"), ("tcp", 0, 65535, "128.0.0.0/1")]);
+        let verdicts = evaluate_group_ingress(&rules, &DatabasePorts::from_listening([5432]), &[]);
+        let [(_, Verdict::Violation(observed)), _] = &verdicts[1] else { panic!("{verdicts:?}") };
+        assert_eq!(observed["rule"]["source"], "128.0.0.0/1");
+        assert_eq!(observed["database_ports_admitted"], json!([5432]));
+        assert_eq!(observed["whole_internet_by_union"], json!(["0.0.0.0/1", "128.0.0.0/1"]));
     }
 
     #[test]
