@@ -31,6 +31,15 @@ pub struct Plumbing {
 }
 
 impl Plumbing {
+    /// What `function` (its name in alerts, e.g. `network-guard`) builds: as [`Self::new`], with
+    /// sessions that assume the function's own member role (`<MEMBER_ROLE_NAME>-<function>`) in
+    /// other accounts. Every `main` uses this.
+    pub fn for_function(function: &str, policy: Policy, base: SdkConfig) -> Self {
+        let mut plumbing = Self::new(policy, base.clone());
+        plumbing.sessions = AccountSessions::for_function(base, &plumbing.policy.member_role_name, function);
+        plumbing
+    }
+
     /// `base` is the SDK configuration from the environment (`aws_config::load_from_env`, which
     /// honours `AWS_ENDPOINT_URL`); SNS is reached in the alert topic's own region.
     pub fn new(policy: Policy, base: SdkConfig) -> Self {
@@ -62,11 +71,17 @@ pub fn function_iam_actions(adapters: &[&[&'static str]]) -> Vec<&'static str> {
     actions
 }
 
-/// The IAM actions the member role (`MEMBER_ROLE_NAME`, templates/member.yaml) must allow: what the
-/// functions call in the accounts they watch — the union of their `iam_actions()` without the
-/// central plumbing ([`Plumbing::IAM_ACTIONS`]: publishing alerts to the central topic, the central
-/// dead-letter queue, assuming the member role itself), which stays in the central account.
-/// Sorted, without repeats. A test checks member.yaml grants exactly these.
+/// The functions that act in member accounts, each through its own member role
+/// (`<MEMBER_ROLE_NAME>-<function>`, templates/member.yaml). guardrail-manager works on the
+/// organisation from the management side and assumes no member role.
+pub const MEMBER_FUNCTIONS: [&str; 4] = ["rds-guard", "network-guard", "pipeline-guard", "guardduty-responder"];
+
+/// The IAM actions a member role (templates/member.yaml) must allow: what the functions given call
+/// in the accounts they watch — the union of their `iam_actions()` without the central plumbing
+/// ([`Plumbing::IAM_ACTIONS`]: publishing alerts to the central topic, the central dead-letter
+/// queue, assuming the member role itself), which stays in the central account. Called with one
+/// function's actions, it is that function's member role. Sorted, without repeats. A test checks
+/// member.yaml grants exactly these, role by role.
 pub fn member_role_iam_actions(function_actions: &[&[&'static str]]) -> Vec<&'static str> {
     let central: Vec<&str> = Plumbing::IAM_ACTIONS.iter().flat_map(|list| list.iter().copied()).collect();
     let mut actions: Vec<&'static str> =

@@ -156,6 +156,32 @@ impl<'a> Organization<'a> {
         );
     }
 
+    /// The central identity may assume `role_arn` and no other member role (as template.yaml
+    /// grants each function sts:AssumeRole on its own member role name only). moto evaluates the
+    /// caller's policy for cross-account AssumeRole (see the module notes), so this is what is
+    /// enforced here.
+    pub fn allow_assume_only(&mut self, role_arn: &str) {
+        self.central_statements.push(json!({"Effect": "Deny", "Action": "sts:AssumeRole", "NotResource": role_arn}));
+    }
+
+    /// Creates every function's member role in `account` as templates/member.yaml does
+    /// (`<base_name>-<function>`, each with that function's actions from the template), all trusting
+    /// the one central identity here (moto has no Lambda execution roles to tell apart; the
+    /// template tests check each role trusts only its function's role).
+    pub fn create_member_roles(&self, account: &str, base_name: &str, organization_id: &str) {
+        for (logical, function) in [
+            ("RdsGuard", "rds-guard"),
+            ("NetworkGuard", "network-guard"),
+            ("PipelineGuard", "pipeline-guard"),
+            ("GuardDutyResponder", "guardduty-responder"),
+        ] {
+            let actions: Vec<String> =
+                crate::template::member_role_actions(&format!("{logical}MemberRole")).into_iter().collect();
+            let name = rdsguard::aws::member_role_name_for(base_name, function);
+            self.create_member_role(account, &name, organization_id, &actions);
+        }
+    }
+
     /// Switches moto's IAM enforcement on (every request authorised from now on) or off.
     pub fn enforce_iam(&self, on: bool) {
         enforce_iam(&self.estate.moto.endpoint(), on);

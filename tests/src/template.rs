@@ -112,14 +112,26 @@ pub fn member_template() -> Value {
     serde_yaml::from_str(&text).expect("templates/member.yaml is valid YAML (long-form intrinsics only)")
 }
 
-/// Every action templates/member.yaml's MemberRole allows.
-pub fn member_role_actions() -> BTreeSet<String> {
+/// Every action a member role of templates/member.yaml (by logical id) allows.
+pub fn member_role_actions(role: &str) -> BTreeSet<String> {
     let member = member_template();
     let mut actions = BTreeSet::new();
-    for policy in at(resource(&member, "MemberRole"), &["Properties", "Policies"]).as_sequence().expect("Policies") {
-        for statement in at(policy, &["PolicyDocument", "Statement"]).as_sequence().expect("Statement list") {
-            actions.extend(strings(at(statement, &["Action"]), "MemberRole Action"));
-        }
+    for statement in member_role_statements(&member, role) {
+        actions.extend(strings(at(&statement, &["Action"]), "member role Action"));
     }
     actions
+}
+
+/// The statements of every managed policy a member role of templates/member.yaml carries (by
+/// logical id, e.g. `NetworkGuardMemberRole`).
+pub fn member_role_statements(member: &Value, role: &str) -> Vec<Value> {
+    let arns =
+        at(resource(member, role), &["Properties", "ManagedPolicyArns"]).as_sequence().expect("ManagedPolicyArns");
+    let mut statements = Vec::new();
+    for arn in arns {
+        let policy = at(arn, &["Ref"]).as_str().expect("ManagedPolicyArns are Refs to the stack's policies");
+        let document = at(resource(member, policy), &["Properties", "PolicyDocument", "Statement"]);
+        statements.extend(document.as_sequence().expect("Statement list").iter().cloned());
+    }
+    statements
 }

@@ -1,6 +1,7 @@
 //! Organisation-wide deployment on moto with three accounts: the central security account (where
-//! the functions run) and two members. Member A has the member role as templates/member.yaml
-//! creates it; member B has not been set up. moto's IAM enforcement is on while the functions run,
+//! the functions run) and two members. Member A has the member roles as templates/member.yaml
+//! creates them, one per function, each trusted by its function's central identity only and
+//! allowed only that function's actions; member B has not been set up. moto's IAM enforcement is on while the functions run,
 //! so every call is authorised by the policies the templates grant (see rdsguard_tests::organization
 //! for what moto models and the one place it cannot).
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -14,7 +15,6 @@ use rdsguard::startup::Plumbing;
 use rdsguard_tests::estate::NewInstance;
 use rdsguard_tests::events::{authorize_ingress, create_db_instance};
 use rdsguard_tests::organization::Organization;
-use rdsguard_tests::template::member_role_actions;
 use rdsguard_tests::{Estate, MOTO_ACCOUNT};
 
 const CENTRAL: &str = MOTO_ACCOUNT;
@@ -25,14 +25,15 @@ const ORGANIZATION_ID: &str = "o-a1b2c3d4e5";
 const ROLE: &str = "rdsguard-remediation";
 const DB: &str = "orders-db";
 
-fn member_role_arn(account: &str) -> String {
-    format!("arn:aws:iam::{account}:role/{ROLE}")
+/// The member role `function` assumes in `account`.
+fn member_role_arn(account: &str, function: &str) -> String {
+    format!("arn:aws:iam::{account}:role/{ROLE}-{function}")
 }
 
 /// rds-guard as `main` wires it, running as the central identity.
 async fn central_rds_guard(estate: &Estate, org: &Organization<'_>) -> RdsGuard {
     let policy = estate.policy(&[("MEMBER_ROLE_NAME", ROLE)]);
-    let plumbing = Plumbing::new(policy.clone(), org.central_config().await);
+    let plumbing = Plumbing::for_function(rds_guard::FUNCTION_NAME, policy.clone(), org.central_config().await);
     RdsGuard {
         policy,
         rds: Arc::new(SessionRdsConnector::new(plumbing.sessions)),
@@ -56,11 +57,12 @@ async fn a_public_database_in_a_member_is_fixed_there_through_the_member_role_an
     let mut org = Organization::new(&estate, CENTRAL);
     // The central function's policy: exactly what rds-guard declares (template.yaml grants the same).
     org.allow_central(&rds_guard::iam_actions());
-    org.deny_assume_role_into(&member_role_arn(MEMBER_B));
-    // Member A: the member role with member.yaml's actions — if member.yaml lacked one rds-guard
-    // needs, moto would deny the fix below.
-    let actions: Vec<String> = member_role_actions().into_iter().collect();
-    org.create_member_role(MEMBER_A, ROLE, ORGANIZATION_ID, &actions);
+    org.deny_assume_role_into(&member_role_arn(MEMBER_B, "rds-guard"));
+    // Member A: each function's member role with member.yaml's actions for it — if member.yaml
+    // lacked one rds-guard needs, moto would deny the fix below. The central policy may assume
+    // only rds-guard's own role, as template.yaml grants.
+    org.allow_assume_only(&member_role_arn(MEMBER_A, "rds-guard"));
+    org.create_member_roles(MEMBER_A, ROLE, ORGANIZATION_ID);
     let guard = central_rds_guard(&estate, &org).await;
 
     org.enforce_iam(true);
@@ -92,7 +94,7 @@ async fn a_public_database_in_a_member_is_fixed_there_through_the_member_role_an
     assert_eq!(a.rule(), "RDS.2");
     assert_eq!(a.action_status(), "succeeded");
     assert_eq!(a.body["resource"], format!("arn:aws:rds:{REGION}:{MEMBER_A}:db:{DB}"));
-    assert_eq!(a.body["acted_as"], member_role_arn(MEMBER_A), "the alert names the role it used");
+    assert_eq!(a.body["acted_as"], member_role_arn(MEMBER_A, "rds-guard"), "the alert names the role it used");
     assert_eq!(a.attributes.get("account").map(String::as_str), Some(MEMBER_A));
 
     let b = alerts.iter().find(|a| a.body["account"] == MEMBER_B).expect("alert for member B");
@@ -101,13 +103,13 @@ async fn a_public_database_in_a_member_is_fixed_there_through_the_member_role_an
     assert_eq!(b.body["severity"], "HIGH");
     assert_eq!(b.body["resource"], format!("arn:aws:rds:{REGION}:{MEMBER_B}:db:{DB}"));
     assert_eq!(b.body["acted_as"], serde_json::Value::Null);
-    assert_eq!(b.body["observed"]["member_role_arn"], member_role_arn(MEMBER_B));
+    assert_eq!(b.body["observed"]["member_role_arn"], member_role_arn(MEMBER_B, "rds-guard"));
     let detail = b.body["action"]["detail"].as_str().unwrap();
-    assert!(detail.contains(&member_role_arn(MEMBER_B)), "{detail}");
+    assert!(detail.contains(&member_role_arn(MEMBER_B, "rds-guard")), "{detail}");
     // STS's refusal is in the alert. (moto answers AccessDenied in an `<ErrorResponse><Errors>`
     // envelope real STS does not use, so the SDK cannot read the code "AccessDenied" here; against
     // AWS it appears in this text.)
-    assert!(detail.contains(&format!("cannot assume {}", member_role_arn(MEMBER_B))), "{detail}");
+    assert!(detail.contains(&format!("cannot assume {}", member_role_arn(MEMBER_B, "rds-guard"))), "{detail}");
     assert!(detail.contains("loading credentials"), "the STS failure is in the alert: {detail}");
     assert!(detail.contains("templates/member.yaml"), "the alert says what to deploy: {detail}");
     assert!(estate.dead_letters().await.is_empty(), "nothing was lost or left undelivered");
@@ -144,9 +146,9 @@ async fn network_guard_alerts_a_member_that_is_not_set_up_instead_of_failing() {
     let estate = Estate::start().await;
     let mut org = Organization::new(&estate, CENTRAL);
     org.allow_central(&network_guard::iam_actions());
-    org.deny_assume_role_into(&member_role_arn(MEMBER_B));
+    org.deny_assume_role_into(&member_role_arn(MEMBER_B, "network-guard"));
     let policy = estate.policy(&[("MEMBER_ROLE_NAME", ROLE)]);
-    let plumbing = Plumbing::new(policy.clone(), org.central_config().await);
+    let plumbing = Plumbing::for_function(network_guard::FUNCTION_NAME, policy.clone(), org.central_config().await);
     let guard = estate.network_guard_with(
         policy,
         Arc::new(SessionNetworkConnector::new(plumbing.sessions)),
@@ -178,10 +180,10 @@ async fn an_unreachable_member_alert_that_cannot_be_published_still_fails_the_in
     let estate = Estate::start().await;
     let mut org = Organization::new(&estate, CENTRAL);
     org.allow_central(&rds_guard::iam_actions());
-    org.deny_assume_role_into(&member_role_arn(MEMBER_B));
+    org.deny_assume_role_into(&member_role_arn(MEMBER_B, "rds-guard"));
     let missing_topic = format!("arn:aws:sns:us-east-1:{CENTRAL}:no-such-topic");
     let policy = estate.policy(&[("MEMBER_ROLE_NAME", ROLE), ("ALERT_TOPIC_ARN", &missing_topic)]);
-    let plumbing = Plumbing::new(policy.clone(), org.central_config().await);
+    let plumbing = Plumbing::for_function(rds_guard::FUNCTION_NAME, policy.clone(), org.central_config().await);
     let guard = RdsGuard {
         policy,
         rds: Arc::new(SessionRdsConnector::new(plumbing.sessions)),

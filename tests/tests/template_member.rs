@@ -1,6 +1,6 @@
 //! Organisation mode in the templates: templates/member.yaml against the code and against
-//! template.yaml — the member role allows exactly what the functions call in member accounts and
-//! trusts only the central functions inside the organisation; every central rule has a forwarder
+//! template.yaml — each function's member role allows exactly what that function calls in member
+//! accounts and trusts only that function's central role inside the organisation; every central rule has a forwarder
 //! with the same pattern; every rule target retries and keeps what it cannot deliver; both
 //! templates are cfn-lint clean.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -8,36 +8,48 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use rdsguard::aws::SdkEc2;
-use rdsguard::startup::member_role_iam_actions;
+use rdsguard::aws::{member_role_name_for, SdkEc2};
+use rdsguard::startup::{member_role_iam_actions, MEMBER_FUNCTIONS};
 use rdsguard_tests::template::{
-    at, member_template, resource, set_of, strings, template, MEMBER_TEMPLATE_PATH, TEMPLATE_PATH,
+    at, member_role_actions, member_role_statements, member_template, resource, set_of, strings, template,
+    MEMBER_TEMPLATE_PATH, TEMPLATE_PATH,
 };
 
 const FUNCTIONS: [&str; 4] =
     ["RdsGuardFunction", "NetworkGuardFunction", "PipelineGuardFunction", "GuardDutyResponderFunction"];
 
-/// What the code says the member role must allow.
-fn declared_member_actions() -> BTreeSet<String> {
-    let per_function = [
-        rds_guard::iam_actions(),
-        network_guard::iam_actions(),
-        pipeline_guard::iam_actions(),
-        guardduty_responder::iam_actions(),
-    ];
-    let lists: Vec<&[&'static str]> = per_function.iter().map(Vec::as_slice).collect();
-    set_of(member_role_iam_actions(&lists))
+/// Per function that acts in member accounts: (logical id prefix in both templates, the name it
+/// has in alerts and role names, what the code says its member role must allow).
+fn member_functions() -> Vec<(&'static str, &'static str, BTreeSet<String>)> {
+    let declared = |actions: Vec<&'static str>| set_of(member_role_iam_actions(&[&actions]));
+    vec![
+        ("RdsGuard", rds_guard::FUNCTION_NAME, declared(rds_guard::iam_actions())),
+        ("NetworkGuard", network_guard::FUNCTION_NAME, declared(network_guard::iam_actions())),
+        ("PipelineGuard", pipeline_guard::FUNCTION_NAME, declared(pipeline_guard::iam_actions())),
+        ("GuardDutyResponder", guardduty_responder::FUNCTION_NAME, declared(guardduty_responder::iam_actions())),
+    ]
 }
 
 #[test]
-fn member_role_allows_exactly_what_the_functions_declare_for_member_accounts() {
+fn the_functions_with_member_roles_are_the_ones_startup_names() {
+    let names: Vec<&str> = member_functions().iter().map(|(_, name, _)| *name).collect();
+    assert_eq!(names, MEMBER_FUNCTIONS);
+}
+
+#[test]
+fn each_member_role_allows_exactly_what_its_function_declares_for_member_accounts() {
     let member = member_template();
-    let role = resource(&member, "MemberRole");
-    assert_eq!(at(role, &["Type"]).as_str(), Some("AWS::IAM::Role"));
-    let mut granted = BTreeSet::new();
-    for policy in at(role, &["Properties", "Policies"]).as_sequence().expect("Policies list") {
-        for (s, statement) in at(policy, &["PolicyDocument", "Statement"]).as_sequence().unwrap().iter().enumerate() {
-            let label = format!("MemberRole statement {s}");
+    for (logical, function, expected) in member_functions() {
+        let role_id = format!("{logical}MemberRole");
+        let role = resource(&member, &role_id);
+        assert_eq!(at(role, &["Type"]).as_str(), Some("AWS::IAM::Role"), "{role_id}");
+        assert!(role.get("Properties").unwrap().get("Policies").is_none(), "{role_id}: only its managed policy");
+        let arns = at(role, &["Properties", "ManagedPolicyArns"]).as_sequence().unwrap();
+        assert_eq!(arns.len(), 1, "{role_id}: one policy, its function's");
+        assert_eq!(at(&arns[0], &["Ref"]).as_str(), Some(format!("{logical}MemberPolicy").as_str()), "{role_id}");
+        let mut granted = BTreeSet::new();
+        for (s, statement) in member_role_statements(&member, &role_id).iter().enumerate() {
+            let label = format!("{role_id} statement {s}");
             assert_eq!(at(statement, &["Effect"]).as_str(), Some("Allow"), "{label}");
             assert!(statement.get("NotAction").is_none(), "{label}: NotAction");
             let actions = strings(at(statement, &["Action"]), &label);
@@ -51,48 +63,93 @@ fn member_role_allows_exactly_what_the_functions_declare_for_member_accounts() {
             }
             granted.extend(actions);
         }
-    }
-    let expected = declared_member_actions();
-    let missing: Vec<&String> = expected.difference(&granted).collect();
-    let extra: Vec<&String> = granted.difference(&expected).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "templates/member.yaml MemberRole differs from rdsguard::startup::member_role_iam_actions() over the four \
-         functions' iam_actions():\n  missing (add these to MemberRole, scoped to ${{AWS::AccountId}}): {missing:?}\n  \
-         extra (remove these from MemberRole): {extra:?}"
-    );
-    // The central plumbing stays central.
-    for central in ["sns:Publish", "sqs:SendMessage", "sts:AssumeRole"] {
-        assert!(!granted.contains(central), "MemberRole must not allow {central}");
+        let missing: Vec<&String> = expected.difference(&granted).collect();
+        let extra: Vec<&String> = granted.difference(&expected).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "templates/member.yaml {role_id} differs from member_role_iam_actions({function}'s iam_actions()):\n  \
+             missing (add to {logical}MemberPolicy, scoped to ${{AWS::AccountId}}): {missing:?}\n  \
+             extra (remove from {logical}MemberPolicy): {extra:?}"
+        );
+        for central in ["sns:Publish", "sqs:SendMessage", "sts:AssumeRole"] {
+            assert!(!granted.contains(central), "{role_id} must not allow {central}");
+        }
     }
 }
 
 #[test]
-fn member_role_trusts_only_the_central_functions_inside_the_organisation() {
+fn each_member_role_is_named_for_its_function_and_trusted_only_by_that_functions_role() {
     let member = member_template();
-    let role = resource(&member, "MemberRole");
-    assert_eq!(at(role, &["Properties", "RoleName", "Ref"]).as_str(), Some("MemberRoleName"));
-    // IAM is global: one stack instance (RoleRegion) creates the role.
-    assert_eq!(at(role, &["Condition"]).as_str(), Some("CreateMemberRole"));
-    let statements = at(role, &["Properties", "AssumeRolePolicyDocument", "Statement"]).as_sequence().unwrap();
-    assert_eq!(statements.len(), 1, "one trust statement");
-    let trust = &statements[0];
-    assert_eq!(at(trust, &["Effect"]).as_str(), Some("Allow"));
-    assert_eq!(at(trust, &["Action"]).as_str(), Some("sts:AssumeRole"));
-    let principal = at(trust, &["Principal"]);
-    assert_eq!(principal.as_mapping().map(|m| m.len()), Some(1), "only AWS principals: {principal:?}");
-    assert_eq!(at(principal, &["AWS", "Ref"]).as_str(), Some("CentralFunctionRoleArns"));
-    assert_eq!(at(trust, &["Condition", "StringEquals", "aws:PrincipalOrgID", "Ref"]).as_str(), Some("OrganizationId"));
-    // The central stack hands out exactly the four function roles for that parameter.
     let central = template();
-    let output = at(&central, &["Outputs", "MemberRoleTrustedArns", "Value", "Fn::Join"]).as_sequence().unwrap();
-    let roles: BTreeSet<String> = output[1]
+    for (logical, function, _) in member_functions() {
+        let role_id = format!("{logical}MemberRole");
+        let role = resource(&member, &role_id);
+        assert_eq!(
+            at(role, &["Properties", "RoleName", "Fn::Sub"]).as_str(),
+            Some(format!("${{MemberRoleName}}-{function}").as_str()),
+            "{role_id}: named as rdsguard::aws::member_role_name_for names it"
+        );
+        assert_eq!(member_role_name_for("x", function), format!("x-{function}"));
+        // IAM is global: one stack instance (RoleRegion) creates the roles.
+        assert_eq!(at(role, &["Condition"]).as_str(), Some("CreateMemberRole"), "{role_id}");
+        let statements = at(role, &["Properties", "AssumeRolePolicyDocument", "Statement"]).as_sequence().unwrap();
+        assert_eq!(statements.len(), 1, "{role_id}: one trust statement");
+        let trust = &statements[0];
+        assert_eq!(at(trust, &["Effect"]).as_str(), Some("Allow"));
+        assert_eq!(at(trust, &["Action"]).as_str(), Some("sts:AssumeRole"));
+        let principal = at(trust, &["Principal"]);
+        assert_eq!(principal.as_mapping().map(|m| m.len()), Some(1), "{role_id}: only AWS principals: {principal:?}");
+        assert_eq!(
+            at(principal, &["AWS", "Ref"]).as_str(),
+            Some(format!("{logical}RoleArn").as_str()),
+            "{role_id}: trusted by its own function's role only"
+        );
+        assert_eq!(
+            at(trust, &["Condition", "StringEquals", "aws:PrincipalOrgID", "Ref"]).as_str(),
+            Some("OrganizationId"),
+            "{role_id}"
+        );
+        // The central stack hands out that function's role for the parameter...
+        assert_eq!(
+            at(&central, &["Outputs", &format!("{logical}FunctionRoleArn"), "Value", "Fn::GetAtt"])
+                .as_sequence()
+                .unwrap()[0]
+                .as_str(),
+            Some(format!("{logical}FunctionRole").as_str())
+        );
+        // ...and the central function may assume only its own member role.
+        let assumes: Vec<String> = at(resource(&central, &format!("{logical}Function")), &["Properties", "Policies"])
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .flat_map(|p| at(p, &["Statement"]).as_sequence().cloned().unwrap_or_default())
+            .filter(|st| strings(at(st, &["Action"]), "Action").contains("sts:AssumeRole"))
+            .map(|st| at(&st, &["Resource", "Fn::Sub"]).as_str().unwrap_or("<not one Fn::Sub>").to_owned())
+            .collect();
+        assert_eq!(
+            assumes,
+            [format!("arn:${{AWS::Partition}}:iam::*:role/${{MemberRoleName}}-{function}")],
+            "{logical}Function"
+        );
+    }
+}
+
+#[test]
+fn the_upgrade_only_shared_role_exists_only_on_request_and_carries_the_four_policies() {
+    let member = member_template();
+    let shared = resource(&member, "MemberRole");
+    assert_eq!(at(shared, &["Condition"]).as_str(), Some("CreateSharedMemberRole"));
+    assert_eq!(at(&member, &["Parameters", "KeepSharedMemberRole", "Default"]).as_str(), Some("false"));
+    let policies: BTreeSet<String> = at(shared, &["Properties", "ManagedPolicyArns"])
         .as_sequence()
         .unwrap()
         .iter()
-        .map(|v| at(v, &["Fn::GetAtt"]).as_sequence().unwrap()[0].as_str().unwrap().to_owned())
+        .map(|p| at(p, &["Ref"]).as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(roles, FUNCTIONS.iter().map(|f| format!("{f}Role")).collect::<BTreeSet<_>>());
+    let expected: BTreeSet<String> = member_functions().iter().map(|(l, _, _)| format!("{l}MemberPolicy")).collect();
+    assert_eq!(policies, expected);
+    let union: BTreeSet<String> = member_functions().into_iter().flat_map(|(_, _, actions)| actions).collect();
+    assert_eq!(member_role_actions("MemberRole"), union, "the former role's permissions, no more");
 }
 
 #[test]

@@ -23,7 +23,8 @@ async fn main() -> Result<(), Error> {
     );
     tracing::info!(policy = %policy.describe(), responses = %config.responses.describe(), "guardduty-responder starting");
 
-    let plumbing = Plumbing::new(policy, aws_config::load_from_env().await);
+    let plumbing =
+        Plumbing::for_function(guardduty_responder::FUNCTION_NAME, policy, aws_config::load_from_env().await);
     let responder = GuardDutyResponder {
         connector: Arc::new(SessionResponderConnector::new(plumbing.sessions)),
         policy: plumbing.policy,

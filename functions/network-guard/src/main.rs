@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
     let policy = config_or_exit("network-guard", Policy::from_env());
     tracing::info!(policy = %policy.describe(), "network-guard starting");
 
-    let plumbing = Plumbing::new(policy, aws_config::load_from_env().await);
+    let plumbing = Plumbing::for_function(network_guard::FUNCTION_NAME, policy, aws_config::load_from_env().await);
     let guard = NetworkGuard {
         network: Arc::new(SessionNetworkConnector::new(plumbing.sessions)),
         policy: plumbing.policy,

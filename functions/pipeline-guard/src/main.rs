@@ -23,7 +23,7 @@ async fn main() -> Result<(), Error> {
     );
     tracing::info!(policy = %policy.describe(), suite_rule_prefix = %config.suite_rule_prefix, "pipeline-guard starting");
 
-    let plumbing = Plumbing::new(policy, aws_config::load_from_env().await);
+    let plumbing = Plumbing::for_function(pipeline_guard::FUNCTION_NAME, policy, aws_config::load_from_env().await);
     let guard = PipelineGuard {
         connector: Arc::new(SessionPipelineConnector::new(plumbing.sessions)),
         policy: plumbing.policy,

@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
     let policy = config_or_exit("rds-guard", Policy::from_env());
     tracing::info!(policy = %policy.describe(), "rds-guard starting");
 
-    let plumbing = Plumbing::new(policy, aws_config::load_from_env().await);
+    let plumbing = Plumbing::for_function(rds_guard::FUNCTION_NAME, policy, aws_config::load_from_env().await);
     let guard = RdsGuard {
         rds: Arc::new(SessionRdsConnector::new(plumbing.sessions)),
         policy: plumbing.policy,

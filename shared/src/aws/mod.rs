@@ -34,7 +34,7 @@ pub use rds::{
 };
 pub use rds_parameters::{ParameterGroups, ParameterLookup};
 pub use rds_snapshots::SnapshotSharing;
-pub use session::{AccountSessions, ClientCache, SessionError};
+pub use session::{member_role_name_for, AccountSessions, ClientCache, SessionError};
 pub use snapshot::{
     ForensicSnapshots, ResponderConnector, ResponderPorts, SdkRdsSnapshots, SessionResponderConnector, SnapshotTaken,
     SNAPSHOT_EXISTS_CODES,

@@ -1,7 +1,10 @@
 //! AWS sessions per (account, region).
 //!
 //! The function's own account uses the function's own credentials. Any other account is reached
-//! by assuming `arn:<partition>:iam::<account>:role/<MEMBER_ROLE_NAME>`. Sessions are cached for as
+//! by assuming the function's own member role there,
+//! `arn:<partition>:iam::<account>:role/<MEMBER_ROLE_NAME>-<function>` ([`member_role_name_for`]:
+//! templates/member.yaml creates one per function, each allowing only that function's calls and
+//! trusting only that function's central role). Sessions are cached for as
 //! long as the Lambda container stays warm; the assumed-role provider refreshes its credentials
 //! before they expire.
 
@@ -17,6 +20,13 @@ use tokio::sync::{Mutex, OnceCell};
 
 use super::AwsError;
 use crate::identity::{AccountId, AwsRegion};
+
+/// The member role `function` assumes in other accounts: `<MEMBER_ROLE_NAME>-<function>`, e.g.
+/// `rdsguard-remediation-network-guard`. IAM role names are at most 64 characters, so
+/// MEMBER_ROLE_NAME is at most 44 (the longest suffix is `-guardduty-responder`).
+pub fn member_role_name_for(member_role_name: &str, function: &str) -> String {
+    format!("{member_role_name}-{function}")
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -55,6 +65,8 @@ impl AccountSessions {
 
     const SESSION_NAME: &'static str = "rdsguard";
 
+    /// Sessions that assume the role named `member_role_name` itself in other accounts. Functions
+    /// use [`Self::for_function`].
     pub fn new(base: SdkConfig, member_role_name: impl Into<String>) -> Self {
         Self {
             base,
@@ -62,6 +74,12 @@ impl AccountSessions {
             own_identity: OnceCell::new(),
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Sessions of `function` (e.g. `network-guard`): in other accounts it assumes its own member
+    /// role, [`member_role_name_for`].
+    pub fn for_function(base: SdkConfig, member_role_name: &str, function: &str) -> Self {
+        Self::new(base, member_role_name_for(member_role_name, function))
     }
 
     /// The role assumed in a member account.
@@ -259,6 +277,15 @@ mod tests {
     }
 
     use super::role_of_session;
+
+    #[test]
+    fn each_function_assumes_its_own_member_role() {
+        assert_eq!(
+            super::member_role_name_for("rdsguard-remediation", "network-guard"),
+            "rdsguard-remediation-network-guard"
+        );
+        assert_eq!(super::member_role_name_for(&"r".repeat(44), "guardduty-responder").len(), 64);
+    }
 
     #[test]
     fn a_lambda_session_is_named_by_its_role() {

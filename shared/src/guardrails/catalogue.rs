@@ -58,10 +58,14 @@ impl Guardrail {
                  that omits StorageEncrypted is not matched either: rds-guard's RDS.3/RDS.27 detection still \
                  covers those"
             }
-            Self::RdsRegionLock => "denies every RDS action requested in a region outside ALLOWED_REGIONS",
+            Self::RdsRegionLock => {
+                "denies every RDS action requested in a region outside ALLOWED_REGIONS; break-glass principals and \
+                 rdsguard's member roles are exempt"
+            }
             Self::RegionLockAll => {
                 "denies every regional service outside ALLOWED_REGIONS, except AWS's documented global services \
-                 (IAM, Organizations, STS, Route 53, CloudFront, Support...); break-glass principals are exempt"
+                 (IAM, Organizations, STS, Route 53, CloudFront, Support...); break-glass principals, rdsguard's member \
+                 roles and StackSets execution roles (which deploy the forwarders in every region) are exempt"
             }
             Self::ProtectDatabases => {
                 "denies DeleteDBInstance, DeleteDBCluster and DeleteGlobalCluster except to BREAK_GLASS_PRINCIPALS. \
@@ -71,7 +75,7 @@ impl Guardrail {
             Self::ProtectPipeline => {
                 "denies stopping, deleting or reconfiguring CloudTrail trails, deleting, disabling or leaving \
                  GuardDuty, and changing rdsguard's own functions, rules, topic and roles, except to \
-                 SECURITY_ADMIN_PRINCIPALS (required), rdsguard's member role (MEMBER_ROLE_NAME) and \
+                 SECURITY_ADMIN_PRINCIPALS (required), pipeline-guard's member role (MEMBER_ROLE_NAME-pipeline-guard) and \
                  StackSets execution roles (stacksets-exec-*)"
             }
         }
@@ -214,14 +218,14 @@ pub fn statements(guardrail: Guardrail, settings: &GuardrailSettings) -> Vec<Val
             "Effect": "Deny",
             "Action": "rds:*",
             "Resource": "*",
-            "Condition": with_exception(region_condition(), &settings.break_glass_principals)
+            "Condition": with_exception(region_condition(), &region_lock_exceptions(settings, false))
         })],
         Guardrail::RegionLockAll => vec![json!({
             "Sid": "RdsguardRegionLockAllServices",
             "Effect": "Deny",
             "NotAction": GLOBAL_SERVICE_ACTIONS,
             "Resource": "*",
-            "Condition": with_exception(region_condition(), &settings.break_glass_principals)
+            "Condition": with_exception(region_condition(), &region_lock_exceptions(settings, true))
         })],
         Guardrail::ProtectDatabases => vec![json!({
             "Sid": "RdsguardDenyDatabaseDeletion",
@@ -266,13 +270,38 @@ pub fn statements(guardrail: Guardrail, settings: &GuardrailSettings) -> Vec<Val
     .collect()
 }
 
-/// Who protect-pipeline leaves alone: the security admins, rdsguard's member role (pipeline-guard
-/// re-enables GuardDuty detectors and trails through it) and the roles CloudFormation StackSets
+/// Who the region locks leave alone: the break-glass principals, rdsguard's member roles (so the
+/// functions can still judge and fix what a break-glass principal created in a forbidden region,
+/// with only their own narrow permissions) and, for region-lock-all, the StackSets execution roles
+/// (so the member stack's forwarders can be deployed in every enabled region: without a forwarder a
+/// forbidden region is not watched at all).
+pub fn region_lock_exceptions(settings: &GuardrailSettings, all_services: bool) -> Vec<String> {
+    let mut principals = settings.break_glass_principals.clone();
+    let member_roles = crate::startup::MEMBER_FUNCTIONS.iter().map(|function| {
+        format!("arn:*:iam::*:role/{}", crate::aws::member_role_name_for(&settings.member_role_name, function))
+    });
+    let stacksets = all_services.then(|| STACKSET_EXECUTION_ROLES.to_owned());
+    for own in member_roles.chain(stacksets) {
+        if !principals.contains(&own) {
+            principals.push(own);
+        }
+    }
+    principals
+}
+
+/// Who protect-pipeline leaves alone: the security admins, pipeline-guard's member role
+/// (`<MEMBER_ROLE_NAME>-pipeline-guard`: it re-enables GuardDuty detectors and trails through it;
+/// the former shared role `<MEMBER_ROLE_NAME>` too, while an upgrade keeps it) and the roles CloudFormation StackSets
 /// deploys the member stack with in each account (`stacksets-exec-*`, subject to SCPs like any
 /// role): without them protect-pipeline would block rdsguard's own remediation and updates.
 pub fn pipeline_exceptions(settings: &GuardrailSettings) -> Vec<String> {
     let mut principals = settings.security_admin_principals.clone();
-    for own in [format!("arn:*:iam::*:role/{}", settings.member_role_name), STACKSET_EXECUTION_ROLES.to_owned()] {
+    let pipeline_guard_role = crate::aws::member_role_name_for(&settings.member_role_name, "pipeline-guard");
+    for own in [
+        format!("arn:*:iam::*:role/{pipeline_guard_role}"),
+        format!("arn:*:iam::*:role/{}", settings.member_role_name),
+        STACKSET_EXECUTION_ROLES.to_owned(),
+    ] {
         if !principals.contains(&own) {
             principals.push(own);
         }
@@ -358,7 +387,15 @@ mod tests {
             lock[0]["Condition"]["StringNotEquals"]["aws:RequestedRegion"],
             json!(["eu-west-1", "eu-central-1"])
         );
-        assert_eq!(lock[0]["Condition"]["ArnNotLike"]["aws:PrincipalARN"], json!(["arn:aws:iam::*:role/BreakGlass"]));
+        let member_roles = [
+            "arn:*:iam::*:role/rdsguard-remediation-rds-guard",
+            "arn:*:iam::*:role/rdsguard-remediation-network-guard",
+            "arn:*:iam::*:role/rdsguard-remediation-pipeline-guard",
+            "arn:*:iam::*:role/rdsguard-remediation-guardduty-responder",
+        ];
+        let mut lock_exempt = vec!["arn:aws:iam::*:role/BreakGlass"];
+        lock_exempt.extend(member_roles);
+        assert_eq!(lock[0]["Condition"]["ArnNotLike"]["aws:PrincipalARN"], json!(lock_exempt));
 
         let no_exception = desired_statements(&settings("protect-databases", ""));
         assert!(no_exception[0].get("Condition").is_none(), "no break-glass principal: no empty Condition");
@@ -370,6 +407,11 @@ mod tests {
             assert!(not_action.contains(&global), "{global} must stay reachable");
         }
         assert!(!not_action.iter().any(|a| a.starts_with("rds:")), "RDS is regional");
+        // The forwarders are deployed in every enabled region by StackSets, and rdsguard acts
+        // there through its member roles.
+        let mut all_exempt = member_roles.to_vec();
+        all_exempt.push("arn:*:iam::*:role/stacksets-exec-*");
+        assert_eq!(everything[0]["Condition"]["ArnNotLike"]["aws:PrincipalARN"], json!(all_exempt));
 
         let pipeline = desired_statements(&settings("protect-pipeline", ""));
         let resources = pipeline[1]["Resource"].as_array().unwrap();
@@ -397,6 +439,7 @@ mod tests {
                 exempt,
                 &json!([
                     "arn:aws:iam::*:role/SecurityAdmin",
+                    "arn:*:iam::*:role/rdsguard-remediation-pipeline-guard",
                     "arn:*:iam::*:role/rdsguard-remediation",
                     "arn:*:iam::*:role/stacksets-exec-*"
                 ]),

@@ -197,6 +197,9 @@ fn union_members(rules: &[IngressRule], ports: &[u16]) -> Vec<String> {
         .collect()
 }
 
+/// Rule indexes with their (truncated) source networks.
+type Sources = Vec<(usize, IpNet)>;
+
 /// Which of `sources` (rule index, network) are violations because the sources together cover a
 /// whole address family (see [`evaluate_group_ingress`]). A /0 alone is judged by
 /// [`evaluate_ingress`]; it is skipped here unless other sources are needed beside it (never).
@@ -230,7 +233,7 @@ fn whole_internet_contributors(sources: &[(usize, IpNet)], allowed_cidrs: &[IpNe
             // The unlisted ones among them are violations (a /0 is one already, on its own);
             // listed ones count towards the union but stay. Then again on what is left, so the
             // rules that remain are not whole either.
-            let (removed, listed): (Vec<(usize, IpNet)>, Vec<(usize, IpNet)>) =
+            let (removed, listed): (Sources, Sources) =
                 family[..taken].iter().copied().partition(|(_, n)| !is_allowed(n));
             if removed.is_empty() {
                 break;
