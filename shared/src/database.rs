@@ -45,6 +45,13 @@ pub struct DatabaseState {
     pub backup_retention_days: Option<i32>,
     /// A retention change RDS has accepted but not applied yet (`PendingModifiedValues`).
     pub pending_backup_retention_days: Option<i32>,
+    /// A Multi-AZ change waiting for the maintenance window (`PendingModifiedValues.MultiAZ`).
+    pub pending_multi_az: Option<bool>,
+    /// An IAM authentication change waiting for the window.
+    pub pending_iam_database_authentication: Option<bool>,
+    /// Every modification waiting for the maintenance window, as `Name=value` (from
+    /// `PendingModifiedValues`): named in alerts so a fix is seen to have left them pending.
+    pub pending_modifications: Vec<String>,
     pub iam_database_authentication: Option<bool>,
     /// Whether Secrets Manager manages the master password (`MasterUserSecret` present).
     pub master_password_managed: Option<bool>,

@@ -22,6 +22,7 @@ pub const ENV_ALLOWED_CIDRS: &str = "ALLOWED_CIDRS";
 pub const ENV_MIN_BACKUP_RETENTION_DAYS: &str = "MIN_BACKUP_RETENTION_DAYS";
 pub const ENV_TRUSTED_ACCOUNTS: &str = "TRUSTED_ACCOUNTS";
 pub const ENV_PRODUCTION_TAG: &str = "PRODUCTION_TAG";
+pub const ENV_REMEDIATION_PROFILE: &str = "REMEDIATION_PROFILE";
 
 pub const DEFAULT_EXEMPT_TAG_KEY: &str = "rdsguard:exempt";
 pub const DEFAULT_MEMBER_ROLE_NAME: &str = "rdsguard-remediation";
@@ -48,6 +49,53 @@ pub enum Mode {
     AlertOnly,
 }
 
+/// `REMEDIATION_PROFILE`: which rules change things when `RULE_ACTIONS` says nothing about them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemediationProfile {
+    /// The default: only fixes that cannot break a working client or deployment
+    /// ([`RemediationProfile::SAFE_FIXES`]); every other rule alerts until `RULE_ACTIONS` opts it
+    /// in.
+    Safe,
+    /// Every rule with a fix uses it by default (each rule's first allowed action).
+    Strict,
+}
+
+impl RemediationProfile {
+    /// Fixed by default in the `safe` profile, each because it cannot break a working client:
+    /// RDS.2 (clients inside the VPC keep their private address), RDS.1 (a public snapshot is never
+    /// how a deployment works), EC2.19 (revoked only where a database listens behind the group),
+    /// RDSGUARD.PIPELINE (switches logging and detection back on), GUARDDUTY.RDS (runs only the
+    /// responses GUARDDUTY_RESPONSES opts in to, none by default) and RDSGUARD.GUARDRAIL (puts back
+    /// the Service Control Policies the deployment itself configured; it changes no database).
+    pub const SAFE_FIXES: &'static [RuleId] = &[
+        RuleId::Rds2PublicAccess,
+        RuleId::Rds1SnapshotPublic,
+        RuleId::Ec2_19OpenToInternet,
+        RuleId::PipelineTampered,
+        RuleId::GuardDutyRdsThreat,
+        RuleId::GuardrailTampered,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Safe => "safe",
+            Self::Strict => "strict",
+        }
+    }
+
+    /// What `rule` does when `RULE_ACTIONS` does not name it.
+    pub fn default_action(self, rule: RuleId) -> RuleAction {
+        let allowed = RuleAction::allowed_for(rule);
+        let strict = allowed[0];
+        match self {
+            Self::Strict => strict,
+            Self::Safe if Self::SAFE_FIXES.contains(&rule) => strict,
+            Self::Safe if allowed.contains(&RuleAction::Alert) => RuleAction::Alert,
+            Self::Safe => strict,
+        }
+    }
+}
+
 /// What to do when a rule finds a violation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RuleAction {
@@ -71,7 +119,8 @@ impl RuleAction {
         }
     }
 
-    /// The actions a rule accepts, the first being its default.
+    /// The actions a rule accepts, the first being its default in the `strict` profile (see
+    /// [`RemediationProfile::default_action`]).
     pub fn allowed_for(rule: RuleId) -> &'static [RuleAction] {
         match rule {
             RuleId::Rds2PublicAccess | RuleId::Ec2_19OpenToInternet => &[Self::Remediate, Self::Alert, Self::Off],
@@ -85,7 +134,7 @@ impl RuleAction {
             RuleId::Rds3InstanceEncryption | RuleId::Rds27ClusterEncryption | RuleId::RegionNotAllowed => {
                 &[Self::Alert, Self::Stop, Self::Off]
             }
-            // Safe, in-place fixes: on by default.
+            // In-place fixes: on in the strict profile; RDS.1 in the safe one too.
             RuleId::Rds1SnapshotPublic
             | RuleId::Rds8InstanceDeletionProtection
             | RuleId::Rds7ClusterDeletionProtection
@@ -93,6 +142,8 @@ impl RuleAction {
             | RuleId::Rds50ClusterBackups
             | RuleId::Rds38PostgresTls
             | RuleId::Rds39MysqlTls
+            | RuleId::Rds44MariadbTls
+            | RuleId::ClusterTls
             | RuleId::Rds13MinorVersionUpgrade
             | RuleId::Rds35ClusterMinorVersionUpgrade => &[Self::Remediate, Self::Alert, Self::Off],
             // Unsharing may cut off a partner on purpose: alert unless told to remediate.
@@ -218,6 +269,8 @@ pub struct Policy {
     pub trusted_accounts: Vec<AccountId>,
     /// `PRODUCTION_TAG` (default `environment=production`).
     pub production_tag: ProductionTag,
+    /// `REMEDIATION_PROFILE` (default `safe`): the defaults `rule_actions` started from.
+    pub profile: RemediationProfile,
 }
 
 impl Policy {
@@ -259,8 +312,20 @@ impl Policy {
             Some(_) => return Err(invalid(ENV_MODE, get(ENV_MODE).unwrap_or_default(), "expected remediate or alert")),
         };
 
+        let profile = match get(ENV_REMEDIATION_PROFILE).map(|p| p.trim().to_ascii_lowercase()) {
+            None => RemediationProfile::Safe,
+            Some(p) if p == "safe" => RemediationProfile::Safe,
+            Some(p) if p == "strict" => RemediationProfile::Strict,
+            Some(_) => {
+                return Err(invalid(
+                    ENV_REMEDIATION_PROFILE,
+                    get(ENV_REMEDIATION_PROFILE).unwrap_or_default(),
+                    "expected safe or strict",
+                ))
+            }
+        };
         let mut rule_actions: BTreeMap<RuleId, RuleAction> =
-            RuleId::ALL.iter().map(|rule| (*rule, RuleAction::allowed_for(*rule)[0])).collect();
+            RuleId::ALL.iter().map(|rule| (*rule, profile.default_action(*rule))).collect();
         if let Some(raw) = get(ENV_RULE_ACTIONS) {
             for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                 let (rule, action) = item
@@ -328,6 +393,7 @@ impl Policy {
             min_backup_retention_days,
             trusted_accounts,
             production_tag,
+            profile,
         })
     }
 
@@ -375,12 +441,13 @@ impl Policy {
             self.trusted_accounts.iter().map(AccountId::as_str).collect::<Vec<_>>().join(",")
         };
         format!(
-            "topic={} allowed_regions={} allowed_cidrs={} mode={:?} actions=[{}] exempt_tag_key={} member_role={} \
+            "topic={} allowed_regions={} allowed_cidrs={} mode={:?} profile={} actions=[{}] exempt_tag_key={} member_role={} \
              undelivered_alerts={} min_backup_retention_days={} trusted_accounts={} production_tag={}",
             self.alert_topic.arn,
             regions,
             cidrs,
             self.mode,
+            self.profile.as_str(),
             actions.join(","),
             self.exempt_tag_key,
             self.member_role_name,
@@ -509,6 +576,49 @@ mod tests {
                 (got, want) => panic!("{vars:?}: got {got:?}, want {want:?}"),
             }
         }
+    }
+
+    /// The safe profile (the default) fixes only what cannot break a working client; strict fixes
+    /// every rule with a fix; RULE_ACTIONS overrides either, and MODE=alert beats both.
+    #[test]
+    fn remediation_profiles() {
+        use RuleAction::*;
+        let safe: &[(&str, &str)] = &[];
+        let strict: &[(&str, &str)] = &[("REMEDIATION_PROFILE", "Strict")];
+        let cases: &[(&[(&str, &str)], RuleId, RuleAction)] = &[
+            (safe, RuleId::Rds2PublicAccess, Remediate),
+            (safe, RuleId::Rds1SnapshotPublic, Remediate),
+            (safe, RuleId::Ec2_19OpenToInternet, Remediate),
+            (safe, RuleId::PipelineTampered, Remediate),
+            (safe, RuleId::Rds8InstanceDeletionProtection, Alert),
+            (safe, RuleId::Rds7ClusterDeletionProtection, Alert),
+            (safe, RuleId::Rds11InstanceBackups, Alert),
+            (safe, RuleId::Rds50ClusterBackups, Alert),
+            (safe, RuleId::Rds13MinorVersionUpgrade, Alert),
+            (safe, RuleId::Rds35ClusterMinorVersionUpgrade, Alert),
+            (safe, RuleId::Rds38PostgresTls, Alert),
+            (safe, RuleId::Rds39MysqlTls, Alert),
+            (safe, RuleId::Rds3InstanceEncryption, Alert),
+            (strict, RuleId::Rds2PublicAccess, Remediate),
+            (strict, RuleId::Rds8InstanceDeletionProtection, Remediate),
+            (strict, RuleId::Rds38PostgresTls, Remediate),
+            (strict, RuleId::Rds13MinorVersionUpgrade, Remediate),
+            (strict, RuleId::Rds3InstanceEncryption, Alert),
+            (strict, RuleId::SnapshotSharedOutside, Alert),
+            (&[("RULE_ACTIONS", "RDS.8=remediate")], RuleId::Rds8InstanceDeletionProtection, Remediate),
+            (
+                &[("REMEDIATION_PROFILE", "strict"), ("RULE_ACTIONS", "RDS.8=alert")],
+                RuleId::Rds8InstanceDeletionProtection,
+                Alert,
+            ),
+            (&[("REMEDIATION_PROFILE", "strict"), ("MODE", "alert")], RuleId::Rds8InstanceDeletionProtection, Alert),
+        ];
+        for (vars, rule, action) in cases {
+            assert_eq!(policy(vars).unwrap().effective_action(*rule), *action, "{vars:?} {rule}");
+        }
+        assert_eq!(policy(&[]).unwrap().profile, RemediationProfile::Safe);
+        let err = policy(&[("REMEDIATION_PROFILE", "yolo")]).unwrap_err().to_string();
+        assert!(err.contains("REMEDIATION_PROFILE") && err.contains("expected safe or strict"), "{err}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use rds_guard::{handle_event, RdsGuardError};
 use rdsguard::aws::{
     AwsError, DatabaseInventory, DatabaseRemediation, ParameterGroups, ParameterLookup, RdsConnector, RdsGuardPort,
-    SessionError, SnapshotSharing,
+    SessionError, SettingsChange, SnapshotSharing,
 };
 use rdsguard::database::{Database, DatabaseKind, DatabaseState};
 use rdsguard::db_snapshot::{SnapshotKind, SnapshotState};
@@ -253,23 +253,14 @@ impl DatabaseInventory for InstanceDeletedAfterDescribe {
 
 #[async_trait]
 impl DatabaseRemediation for InstanceDeletedAfterDescribe {
-    async fn make_instance_private(&self, id: &str) -> Result<(), AwsError> {
-        self.inner.make_instance_private(id).await
+    async fn modify_settings(&self, kind: DatabaseKind, id: &str, change: &SettingsChange) -> Result<(), AwsError> {
+        self.inner.modify_settings(kind, id, change).await
     }
     async fn stop_instance(&self, id: &str) -> Result<(), AwsError> {
         self.inner.stop_instance(id).await
     }
     async fn stop_cluster(&self, id: &str) -> Result<(), AwsError> {
         self.inner.stop_cluster(id).await
-    }
-    async fn enable_deletion_protection(&self, kind: DatabaseKind, id: &str) -> Result<(), AwsError> {
-        self.inner.enable_deletion_protection(kind, id).await
-    }
-    async fn set_backup_retention(&self, kind: DatabaseKind, id: &str, days: i32, now: bool) -> Result<(), AwsError> {
-        self.inner.set_backup_retention(kind, id, days, now).await
-    }
-    async fn enable_auto_minor_version_upgrade(&self, kind: DatabaseKind, id: &str) -> Result<(), AwsError> {
-        self.inner.enable_auto_minor_version_upgrade(kind, id).await
     }
 }
 

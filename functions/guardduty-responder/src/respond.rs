@@ -7,6 +7,7 @@ use rdsguard::database::{Database, DatabaseKind};
 use rdsguard::finding::Finding;
 use rdsguard::group_check::check_security_group;
 use rdsguard::guardduty::{snapshot_identifier, Response};
+use rdsguard::kernel::Deadline;
 use rdsguard::network::GroupRef;
 use rdsguard::policy::Policy;
 use rdsguard::remediate::{execute, plan, policy_gate, ActionKind, ActionOutcome, ActionStatus, Confirmation, Plan};
@@ -111,7 +112,11 @@ async fn make_private(db: &Database, rds: &dyn RdsPort, policy: &Policy, confirm
         Some(true) => {}
     }
     match plan(RULE, db, policy) {
-        Plan::Act(ActionKind::MakePrivate) => execute(ActionKind::MakePrivate, db, rds, policy, confirm).await,
+        // guardduty-responder's confirmations are bounded by `confirm` alone (its deadline is not
+        // plumbed through yet).
+        Plan::Act(ActionKind::MakePrivate) => {
+            execute(ActionKind::MakePrivate, db, rds, policy, confirm, Deadline::none()).await
+        }
         Plan::Act(other) => {
             ActionOutcome::new(other, ActionStatus::NotAttempted, "GUARDDUTY.RDS responses only make databases private")
         }

@@ -8,9 +8,12 @@ use rdsguard::aws::{AlertPublisher, AwsError, RdsConnector, RdsGuardPort, Sessio
 use rdsguard::database::{Database, DatabaseKind};
 use rdsguard::event::EventError;
 use rdsguard::finding::{EventContext, Finding};
+use rdsguard::kernel::Deadline;
 use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::policy::{Policy, RuleAction};
-use rdsguard::remediate::{execute, plan, ActionKind, ActionOutcome, ActionStatus, Confirmation, Plan};
+use rdsguard::remediate::{
+    execute, execute_settings, plan, ActionKind, ActionOutcome, ActionStatus, Confirmation, Plan,
+};
 use rdsguard::report::{deliver, deliver_alerts, AlertDelivery, FindingSummary, Outcome, PublishFailure};
 use rdsguard::rules::{evaluate_database, DatabaseChange, RuleId, Verdict};
 use serde::Serialize;
@@ -101,11 +104,20 @@ pub(crate) struct Checked {
     pub resource: String,
     pub findings: Vec<(Finding, ActionOutcome)>,
     pub undetermined: Vec<String>,
+    /// A later step of the check failed after these findings were reached: they are alerted
+    /// first, then the invocation fails with this so the event is retried.
+    pub failure: Option<RdsGuardError>,
 }
 
 impl Checked {
     pub(crate) fn new(resource: String) -> Self {
-        Self { resource, findings: Vec::new(), undetermined: Vec::new() }
+        Self { resource, findings: Vec::new(), undetermined: Vec::new(), failure: None }
+    }
+
+    /// Records a step that failed after outcomes were reached (the first one is kept).
+    pub(crate) fn failed(&mut self, error: RdsGuardError) {
+        error!(error = %error, "a step of the check failed; the outcomes reached are alerted, then the invocation fails");
+        self.failure.get_or_insert(error);
     }
 
     /// Records a verdict that could not be reached (nothing is done about it).
@@ -115,8 +127,19 @@ impl Checked {
     }
 }
 
-/// Handles one event.
+/// Handles one event without a deadline (tests, the command line).
 pub async fn handle_event(payload: &Value, guard: &RdsGuard) -> Result<Summary, RdsGuardError> {
+    handle_event_within(payload, guard, Deadline::none()).await
+}
+
+/// Handles one event, working until `deadline` (the invocation's, from the Lambda context) less the
+/// time kept to publish: a fix not confirmed by then is `deferred`. Every outcome reached is
+/// alerted even when a later step fails; the invocation then fails so the event is retried.
+pub async fn handle_event_within(
+    payload: &Value,
+    guard: &RdsGuard,
+    deadline: Deadline,
+) -> Result<Summary, RdsGuardError> {
     let target = match triage_payload(payload) {
         Ok(Triage::Check(target)) => target,
         Ok(Triage::Ignore(reason)) => return Ok(Summary::ignored(reason, None)),
@@ -139,13 +162,13 @@ pub async fn handle_event(payload: &Value, guard: &RdsGuard) -> Result<Summary, 
     let acted_as = guard.rds.acting_as(&target.account, &target.region).await;
     let checked = match &target.subject {
         Subject::Database { kind, identifiers, change } => {
-            check_database(&target, *kind, identifiers, *change, rds.as_ref(), guard).await?
+            check_database(&target, *kind, identifiers, *change, rds.as_ref(), guard, deadline).await?
         }
         Subject::Snapshot { kind, identifier, change } => {
             check_snapshot(&target, *kind, identifier, *change, rds.as_ref(), guard).await?
         }
         Subject::ParameterGroup { kind, name } => {
-            check_parameter_group(&target, *kind, name, rds.as_ref(), guard).await?
+            check_parameter_group(&target, *kind, name, rds.as_ref(), guard, deadline).await?
         }
         Subject::Deletion { .. } => Err("deletions are judged on the call".to_owned()),
     };
@@ -227,6 +250,9 @@ async fn report(
         acted_as: acted_as.as_deref(),
     };
     let summaries = deliver(due, context, delivery).await.map_err(|(_, failure)| failure)?;
+    if let Some(failure) = checked.failure {
+        return Err(failure);
+    }
     Ok(Summary {
         outcome: "checked",
         reason: None,
@@ -246,6 +272,7 @@ async fn check_database(
     change: DatabaseChange,
     rds: &dyn RdsGuardPort,
     guard: &RdsGuard,
+    deadline: Deadline,
 ) -> Result<Result<Checked, String>, RdsGuardError> {
     let Some(db) = describe_first(rds, kind, identifiers).await? else {
         return Ok(Err(format!(
@@ -276,11 +303,14 @@ async fn check_database(
             Verdict::Compliant | Verdict::NotApplicable(_) => {}
         }
     }
-    let outcomes = act_on_findings(&findings, &db, rds, guard).await;
+    let outcomes = act_on_findings(&findings, &db, rds, guard, deadline).await;
     checked.findings.extend(findings.into_iter().zip(outcomes));
 
-    if let Some(tls) = check_database_tls(target, &db, change, rds, guard, &mut checked).await? {
-        checked.findings.push(tls);
+    // After the fixes: a failure here must not cost the outcomes above their alerts.
+    match check_database_tls(target, &db, change, rds, guard, deadline, &mut checked).await {
+        Ok(Some(tls)) => checked.findings.push(tls),
+        Ok(None) => {}
+        Err(error) => checked.failed(RdsGuardError::Describe(error)),
     }
     Ok(Ok(checked))
 }
@@ -311,11 +341,13 @@ async fn alert_unreachable(target: &Target, error: &SessionError, guard: &RdsGua
 
 /// Plans and carries out the action for each finding (in the findings' order). Stops run first: RDS
 /// refuses a stop while a modification is under way, and a stopped database is fixed when started.
+/// Every settings fix due then goes out in one ModifyDBInstance / ModifyDBCluster.
 async fn act_on_findings(
     findings: &[Finding],
     db: &Database,
     rds: &dyn RdsGuardPort,
     guard: &RdsGuard,
+    deadline: Deadline,
 ) -> Vec<ActionOutcome> {
     let policy = &guard.policy;
     let plans: Vec<Plan> = findings.iter().map(|f| plan(f.rule, db, policy)).collect();
@@ -333,7 +365,7 @@ async fn act_on_findings(
                 detail: format!("already stopped for {rule}"),
             },
             None => {
-                let outcome = execute(ActionKind::StopDatabase, db, rds, policy, guard.confirmation).await;
+                let outcome = execute(ActionKind::StopDatabase, db, rds, policy, guard.confirmation, deadline).await;
                 if outcome.status == ActionStatus::Succeeded {
                     stopped_for = findings.get(i).map(|f| f.rule);
                 }
@@ -341,25 +373,37 @@ async fn act_on_findings(
             }
         });
     }
-    let mut result = Vec::with_capacity(plans.len());
-    for (planned, done) in plans.into_iter().zip(outcomes) {
-        let outcome = match (done, planned) {
-            (Some(outcome), _) => outcome,
-            (None, Plan::Act(kind)) => match stopped_for {
-                Some(rule) => ActionOutcome {
-                    kind,
-                    status: ActionStatus::Deferred,
-                    detail: format!(
-                        "stopped by rdsguard for {rule}; rechecked when it is started again (RDS event 'DB instance started')"
-                    ),
-                },
-                None => execute(kind, db, rds, policy, guard.confirmation).await,
-            },
-            (None, Plan::Report(outcome)) => outcome,
+    let mut settings: Vec<(usize, ActionKind)> = Vec::new();
+    for (i, planned) in plans.into_iter().enumerate() {
+        if outcomes[i].is_some() {
+            continue;
+        }
+        outcomes[i] = match (planned, stopped_for) {
+            (Plan::Act(kind), Some(rule)) => Some(ActionOutcome {
+                kind,
+                status: ActionStatus::Deferred,
+                detail: format!(
+                    "stopped by rdsguard for {rule}; rechecked when it is started again (RDS event 'DB instance started')"
+                ),
+            }),
+            (Plan::Act(kind), None) => {
+                settings.push((i, kind));
+                None
+            }
+            (Plan::Report(outcome), _) => Some(outcome),
         };
-        result.push(outcome);
     }
-    result
+    if !settings.is_empty() {
+        let kinds: Vec<ActionKind> = settings.iter().map(|(_, kind)| *kind).collect();
+        let done = execute_settings(&kinds, db, rds, policy, guard.confirmation, deadline).await;
+        for ((i, _), outcome) in settings.into_iter().zip(done) {
+            outcomes[i] = Some(outcome);
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| ActionOutcome::new(ActionKind::None, ActionStatus::NotAttempted, "no plan")))
+        .collect()
 }
 
 /// Describes the identifiers in order; the first that exists is the database.

@@ -10,7 +10,7 @@ mod snapshots;
 pub mod target;
 mod tls;
 
-pub use handler::{handle_event, RdsGuard, RdsGuardError, Summary, FUNCTION_NAME};
+pub use handler::{handle_event, handle_event_within, RdsGuard, RdsGuardError, Summary, FUNCTION_NAME};
 
 use rdsguard::aws::SdkRds;
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use lambda_runtime::Error;
-use rds_guard::{handle_event, RdsGuard};
+use rds_guard::{handle_event_within, RdsGuard};
 use rdsguard::aws::SessionRdsConnector;
 use rdsguard::kernel::serve;
 use rdsguard::policy::Policy;
@@ -26,9 +26,9 @@ async fn main() -> Result<(), Error> {
         confirmation: Default::default(),
     };
 
-    serve(rds_guard::FUNCTION_NAME, |payload: Value, _invocation| {
+    serve(rds_guard::FUNCTION_NAME, |payload: Value, invocation| {
         let guard = &guard;
-        async move { handle_event(&payload, guard).await }
+        async move { handle_event_within(&payload, guard, invocation.deadline).await }
     })
     .await
 }

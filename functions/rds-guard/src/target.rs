@@ -1,12 +1,12 @@
 //! Which database an event is about, in which account and region, and who caused it — or why the
 //! event is none of rds-guard's business.
 
-use rdsguard::database::{DatabaseKind, EngineFamily};
+use rdsguard::database::DatabaseKind;
 use rdsguard::db_snapshot::SnapshotKind;
 use rdsguard::event::{parse_event, CloudTrailCall, EventError, IncomingEvent, RdsNativeEvent, RdsSourceType};
 use rdsguard::finding::EventContext;
 use rdsguard::identity::{AccountId, AwsRegion};
-use rdsguard::rules::{tls_parameter_for, DatabaseChange};
+use rdsguard::rules::{DatabaseChange, TLS_PARAMETER_NAMES};
 use serde_json::Value;
 
 pub const RDS_EVENT_SOURCE: &str = "rds.amazonaws.com";
@@ -225,11 +225,7 @@ fn touches_tls_parameter(call: &CloudTrailCall) -> bool {
     if call.request_param("resetAllParameters").and_then(Value::as_bool) == Some(true) {
         return true;
     }
-    let tls_names: Vec<&str> = [EngineFamily::PostgreSql, EngineFamily::MySql]
-        .into_iter()
-        .filter_map(tls_parameter_for)
-        .map(|p| p.name)
-        .collect();
+    let tls_names = TLS_PARAMETER_NAMES;
     let Some(parameters) = call.request_param("parameters").and_then(Value::as_array) else { return false };
     parameters.iter().any(|p| {
         ["parameterName", "ParameterName"]

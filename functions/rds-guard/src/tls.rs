@@ -1,13 +1,16 @@
-//! RDS.38 / RDS.39: TLS enforced by the parameter group a database uses. Judged when a database is
-//! created, restored or moved to another group, and when a group's TLS parameter is changed or
-//! reset; fixed by setting the parameter back (it is dynamic: no reboot), then confirmed by reading
-//! it again. AWS's default groups cannot be modified, so a database on one is only alerted.
+//! RDS.38 / RDS.39 / RDS.44 / RDSGUARD.CLUSTER_TLS: TLS enforced by the parameter group a database
+//! uses. Judged when a database is created, restored or moved to another group, and when a group's
+//! TLS parameter is changed or reset; fixed by setting the parameter back (it is dynamic: no
+//! reboot), then confirmed by reading it again. A group is shared: both paths list the databases on
+//! it and fix it only through [`shared_group_gate`] (no database on it exempt). AWS's default
+//! groups cannot be modified, so a database on one is only alerted.
 
-use rdsguard::aws::{ParameterLookup, RdsGuardPort};
+use rdsguard::aws::{AwsError, ParameterLookup, RdsGuardPort};
 use rdsguard::database::{Database, DatabaseKind};
 use rdsguard::finding::Finding;
+use rdsguard::kernel::Deadline;
 use rdsguard::policy::RuleAction;
-use rdsguard::remediate::{policy_gate, ActionKind, ActionOutcome, ActionStatus};
+use rdsguard::remediate::{policy_gate, shared_group_gate, ActionKind, ActionOutcome, ActionStatus};
 use rdsguard::rules::{
     enforcing_value, is_on, tls_enforced, tls_parameter_for, DatabaseChange, TlsParameter, TlsReading, Verdict,
 };
@@ -16,6 +19,9 @@ use tracing::info;
 
 use crate::handler::{Checked, RdsGuard, RdsGuardError};
 use crate::target::Target;
+
+/// What one parameter-group call takes at most, for deadline checks.
+const STEP_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(3);
 
 fn group_noun(kind: DatabaseKind) -> &'static str {
     match kind {
@@ -46,19 +52,21 @@ fn reading(group: &str, lookup: ParameterLookup) -> Option<TlsReading> {
     }
 }
 
-/// The TLS rule over a database's own parameter group, if it applies to this change.
+/// The TLS rule over a database's own parameter group, if it applies to this change. `Err`: a read
+/// failed (the caller alerts what it already reached, then fails the invocation).
 pub(crate) async fn check_database_tls(
     target: &Target,
     db: &Database,
     change: DatabaseChange,
     rds: &dyn RdsGuardPort,
     guard: &RdsGuard,
+    deadline: Deadline,
     checked: &mut Checked,
-) -> Result<Option<(Finding, ActionOutcome)>, RdsGuardError> {
+) -> Result<Option<(Finding, ActionOutcome)>, AwsError> {
     if !db.state.is_rds_engine() || db.is_cluster_member() {
         return Ok(None);
     }
-    let Some(parameter) = tls_parameter_for(db.state.engine_family()) else { return Ok(None) };
+    let Some(parameter) = tls_parameter_for(db) else { return Ok(None) };
     let rule = parameter.rule;
     if guard.policy.effective_action(rule) == RuleAction::Off || !rule.judged_on(change) {
         return Ok(None);
@@ -67,19 +75,36 @@ pub(crate) async fn check_database_tls(
         checked.undetermined(rule, &db.state.identifier, "DescribeDB* did not name the parameter group");
         return Ok(None);
     };
-    let lookup = rds.parameter(db.kind, group, parameter.name).await.map_err(RdsGuardError::Describe)?;
+    let lookup = rds.parameter(db.kind, group, parameter.name).await?;
     if lookup == ParameterLookup::GroupNotFound {
         checked.undetermined(rule, &db.state.identifier, "the parameter group could not be found");
         return Ok(None);
     }
     let value = value_to_set(&parameter, &lookup);
     match tls_enforced(db, reading(group, lookup).as_ref()) {
-        Verdict::Violation(observed) => {
-            let finding = Finding::new(rule, db, &target.account, &target.region, observed);
+        Verdict::Violation(mut observed) => {
+            // Only worth listing the group's databases when this one would let the fix happen.
             let action = match policy_gate(rule, &db.state.tags, &guard.policy) {
                 Err(outcome) => outcome,
-                Ok(_) => enforce(db.kind, group, &parameter, value, rds, guard).await,
+                Ok(_) => match rds.databases_using_parameter_group(db.kind, group).await {
+                    Err(error) => {
+                        // Incomplete information: nothing is changed on a group whose users are unknown.
+                        ActionOutcome::new(
+                            ActionKind::EnforceTls,
+                            ActionStatus::NotAttempted,
+                            format!("the databases on {group} could not be listed, so it is left as it is: {error}"),
+                        )
+                    }
+                    Ok(users) => {
+                        list_databases(&mut observed, &users);
+                        match shared_group_gate(rule, group, &users, &guard.policy) {
+                            Err(outcome) => outcome,
+                            Ok(_) => enforce(db.kind, group, &parameter, value, rds, guard, deadline).await,
+                        }
+                    }
+                },
             };
+            let finding = Finding::new(rule, db, &target.account, &target.region, observed);
             Ok(Some((finding, action)))
         }
         Verdict::Unknown(why) => {
@@ -98,6 +123,7 @@ pub(crate) async fn check_parameter_group(
     group: &str,
     rds: &dyn RdsGuardPort,
     guard: &RdsGuard,
+    deadline: Deadline,
 ) -> Result<Result<Checked, String>, RdsGuardError> {
     let users: Vec<Database> = rds
         .databases_using_parameter_group(kind, group)
@@ -106,9 +132,7 @@ pub(crate) async fn check_parameter_group(
         .into_iter()
         .filter(|db| db.state.is_rds_engine() && !db.is_cluster_member())
         .collect();
-    let Some((first, parameter)) =
-        users.iter().find_map(|db| tls_parameter_for(db.state.engine_family()).map(|p| (db, p)))
-    else {
+    let Some((first, parameter)) = users.iter().find_map(|db| tls_parameter_for(db).map(|p| (db, p))) else {
         return Ok(Err(format!(
             "no PostgreSQL, MySQL or MariaDB database uses {} {group}; it is judged when one is attached",
             group_noun(kind)
@@ -138,9 +162,7 @@ pub(crate) async fn check_parameter_group(
     let value = value_to_set(&parameter, &lookup);
     match tls_enforced(first, reading(group, lookup).as_ref()) {
         Verdict::Violation(mut observed) => {
-            if let Value::Object(map) = &mut observed {
-                map.insert("Databases".to_owned(), names.clone().into());
-            }
+            list_databases(&mut observed, &users);
             let resource_type = match kind {
                 DatabaseKind::Instance => "AWS::RDS::DBParameterGroup",
                 DatabaseKind::Cluster => "AWS::RDS::DBClusterParameterGroup",
@@ -148,10 +170,9 @@ pub(crate) async fn check_parameter_group(
             let finding =
                 Finding::for_resource(rule, &target.account, &target.region, resource_type, group, arn, observed);
             // A group is shared: a database exempt from the rule keeps the whole group as it is.
-            let gate = users.iter().map(|db| policy_gate(rule, &db.state.tags, &guard.policy)).find(Result::is_err);
-            let action = match gate {
-                Some(Err(outcome)) => outcome,
-                _ => enforce(kind, group, &parameter, value, rds, guard).await,
+            let action = match shared_group_gate(rule, group, &users, &guard.policy) {
+                Err(outcome) => outcome,
+                Ok(_) => enforce(kind, group, &parameter, value, rds, guard, deadline).await,
             };
             checked.findings.push((finding, action));
         }
@@ -161,7 +182,16 @@ pub(crate) async fn check_parameter_group(
     Ok(Ok(checked))
 }
 
-/// Sets the TLS parameter back to enforced, then reads it until it says so.
+/// The databases on a group, named in the finding's evidence.
+fn list_databases(observed: &mut Value, users: &[Database]) {
+    if let Value::Object(map) = observed {
+        let names: Vec<&str> = users.iter().map(|db| db.state.identifier.as_str()).collect();
+        map.insert("Databases".to_owned(), names.into());
+    }
+}
+
+/// Sets the TLS parameter back to enforced, then reads it until it says so or the deadline comes
+/// (then `deferred`).
 async fn enforce(
     kind: DatabaseKind,
     group: &str,
@@ -169,6 +199,7 @@ async fn enforce(
     value: &str,
     rds: &dyn RdsGuardPort,
     guard: &RdsGuard,
+    deadline: Deadline,
 ) -> ActionOutcome {
     let action = ActionKind::EnforceTls;
     if group.starts_with("default.") {
@@ -184,6 +215,13 @@ async fn enforce(
         );
     }
     let operation = operation(kind);
+    if !deadline.allows(STEP_ALLOWANCE) {
+        return ActionOutcome::new(
+            action,
+            ActionStatus::Deferred,
+            format!("{operation} not sent: the invocation's deadline is too close; rechecked on the next event"),
+        );
+    }
     if let Err(error) = rds.set_parameter(kind, group, parameter.name, value).await {
         return ActionOutcome::new(action, ActionStatus::Failed, error.to_string());
     }
@@ -191,6 +229,15 @@ async fn enforce(
     let mut last = String::from("unread");
     for attempt in 0..confirm.attempts.max(1) {
         if attempt > 0 {
+            if !deadline.allows(confirm.delay + STEP_ALLOWANCE) {
+                return ActionOutcome::new(
+                    action,
+                    ActionStatus::Deferred,
+                    format!(
+                        "{operation} accepted; not confirmed before the invocation's deadline; rechecked on the next event"
+                    ),
+                );
+            }
             tokio::time::sleep(confirm.delay).await;
         }
         match rds.parameter(kind, group, parameter.name).await {
@@ -231,7 +278,11 @@ mod tests {
             source: Some("user".into()),
             allowed_values: Some("OFF, ON".into()),
         };
-        let mysql = tls_parameter_for(rdsguard::database::EngineFamily::MySql).unwrap();
+        let mysql = tls_parameter_for(&Database::instance(rdsguard::database::DatabaseState {
+            engine: Some("mysql".into()),
+            ..Default::default()
+        }))
+        .unwrap();
         assert_eq!(value_to_set(&mysql, &found), "ON");
         assert_eq!(reading("g", found).map(|r| r.value), Some(Some("0".into())));
         assert_eq!(reading("g", ParameterLookup::NotListed), None);

@@ -30,7 +30,7 @@ pub use organizations::{
 pub use pipeline::{PipelineConnector, PipelinePorts, SessionPipelineConnector};
 pub use rds::{
     DatabaseInventory, DatabaseNetworkInventory, DatabaseRemediation, RdsConnector, RdsGuardPort, RdsPort, SdkRds,
-    SessionRdsConnector,
+    SessionRdsConnector, SettingsChange,
 };
 pub use rds_parameters::{ParameterGroups, ParameterLookup};
 pub use rds_snapshots::SnapshotSharing;

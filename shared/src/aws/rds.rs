@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_rds::types::{DbCluster, DbInstance, Tag, VpcSecurityGroupMembership};
+use aws_sdk_rds::types::{
+    ClusterPendingModifiedValues, DbCluster, DbInstance, PendingModifiedValues, Tag, VpcSecurityGroupMembership,
+};
 
 use super::{AccountSessions, AwsError, ClientCache, ParameterGroups, SessionError, SnapshotSharing};
 use crate::database::{DatabaseKind, DatabaseState};
@@ -17,29 +19,64 @@ pub trait DatabaseInventory: Send + Sync {
     async fn describe_cluster(&self, identifier: &str) -> Result<Option<DatabaseState>, AwsError>;
 }
 
+/// The settings one ModifyDBInstance / ModifyDBCluster changes together: every fix due on a database
+/// in one invocation goes out in a single request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SettingsChange {
+    pub publicly_accessible: Option<bool>,
+    pub deletion_protection: Option<bool>,
+    pub backup_retention_days: Option<i32>,
+    /// Instances, and Multi-AZ DB clusters (RDS.35).
+    pub auto_minor_version_upgrade: Option<bool>,
+}
+
+impl SettingsChange {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The request's parameters as `Name=value`, for alerts and logs.
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(v) = self.publicly_accessible {
+            out.push(format!("PubliclyAccessible={v}"));
+        }
+        if let Some(v) = self.deletion_protection {
+            out.push(format!("DeletionProtection={v}"));
+        }
+        if let Some(v) = self.backup_retention_days {
+            out.push(format!("BackupRetentionPeriod={v}"));
+        }
+        if let Some(v) = self.auto_minor_version_upgrade {
+            out.push(format!("AutoMinorVersionUpgrade={v}"));
+        }
+        out
+    }
+}
+
 /// Changes a database: the only writes rds-guard makes. (There is no "make cluster private":
 /// ModifyDBCluster has no PubliclyAccessible; a Multi-AZ DB cluster keeps the value it was created
 /// with.)
+///
+/// ApplyImmediately is never sent as true. AWS applies "the modifications in this request *and any
+/// pending modifications*" at once when it is, so a class change or engine upgrade a DBA scheduled
+/// for the maintenance window would happen now, with a reboot or failover. None of rdsguard's
+/// settings needs it (AWS's "Settings for DB instances" / "Settings for DB clusters" tables):
+/// PubliclyAccessible, DeletionProtection and AutoMinorVersionUpgrade are applied at once whatever
+/// the flag says; a BackupRetentionPeriod change between two non-zero values is applied as soon as
+/// possible; switching backups on from 0 (an I/O pause and a first backup) waits for the window.
 #[async_trait]
 pub trait DatabaseRemediation: Send + Sync {
-    /// ModifyDBInstance PubliclyAccessible=false, ApplyImmediately=true.
-    async fn make_instance_private(&self, identifier: &str) -> Result<(), AwsError>;
-    async fn stop_instance(&self, identifier: &str) -> Result<(), AwsError>;
-    async fn stop_cluster(&self, identifier: &str) -> Result<(), AwsError>;
-    /// ModifyDBInstance / ModifyDBCluster DeletionProtection=true, ApplyImmediately=true.
-    async fn enable_deletion_protection(&self, kind: DatabaseKind, identifier: &str) -> Result<(), AwsError>;
-    /// ModifyDBInstance / ModifyDBCluster BackupRetentionPeriod=`days`; `immediately`: with
-    /// ApplyImmediately=true, otherwise in the next maintenance window.
-    async fn set_backup_retention(
+    /// One ModifyDBInstance / ModifyDBCluster carrying every setting in `change`,
+    /// ApplyImmediately=false.
+    async fn modify_settings(
         &self,
         kind: DatabaseKind,
         identifier: &str,
-        days: i32,
-        immediately: bool,
+        change: &SettingsChange,
     ) -> Result<(), AwsError>;
-    /// ModifyDBInstance / ModifyDBCluster (Multi-AZ DB clusters) AutoMinorVersionUpgrade=true,
-    /// ApplyImmediately=true.
-    async fn enable_auto_minor_version_upgrade(&self, kind: DatabaseKind, identifier: &str) -> Result<(), AwsError>;
+    async fn stop_instance(&self, identifier: &str) -> Result<(), AwsError>;
+    async fn stop_cluster(&self, identifier: &str) -> Result<(), AwsError>;
 }
 
 /// Finds the databases behind a security group.
@@ -115,6 +152,11 @@ pub(super) fn instance_state(db: &DbInstance) -> DatabaseState {
         deletion_protection: db.deletion_protection(),
         backup_retention_days: db.backup_retention_period(),
         pending_backup_retention_days: db.pending_modified_values().and_then(|p| p.backup_retention_period()),
+        pending_multi_az: db.pending_modified_values().and_then(|p| p.multi_az()),
+        pending_iam_database_authentication: db
+            .pending_modified_values()
+            .and_then(|p| p.iam_database_authentication_enabled()),
+        pending_modifications: db.pending_modified_values().map(instance_pending).unwrap_or_default(),
         iam_database_authentication: db.iam_database_authentication_enabled(),
         master_password_managed: Some(db.master_user_secret().is_some()),
         master_username: db.master_username().map(str::to_owned),
@@ -141,6 +183,11 @@ pub(super) fn cluster_state(db: &DbCluster) -> DatabaseState {
         deletion_protection: db.deletion_protection(),
         backup_retention_days: db.backup_retention_period(),
         pending_backup_retention_days: db.pending_modified_values().and_then(|p| p.backup_retention_period()),
+        pending_multi_az: None,
+        pending_iam_database_authentication: db
+            .pending_modified_values()
+            .and_then(|p| p.iam_database_authentication_enabled()),
+        pending_modifications: db.pending_modified_values().map(cluster_pending).unwrap_or_default(),
         iam_database_authentication: db.iam_database_authentication_enabled(),
         master_password_managed: Some(db.master_user_secret().is_some()),
         master_username: db.master_username().map(str::to_owned),
@@ -149,6 +196,60 @@ pub(super) fn cluster_state(db: &DbCluster) -> DatabaseState {
         auto_minor_version_upgrade: db.auto_minor_version_upgrade(),
         parameter_group: db.db_cluster_parameter_group().map(str::to_owned),
     }
+}
+
+/// Every pending modification of an instance as `Name=value` (a password is named, never shown).
+fn instance_pending(p: &PendingModifiedValues) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut add = |name: &str, value: Option<String>| {
+        if let Some(value) = value {
+            out.push(format!("{name}={value}"));
+        }
+    };
+    add("DBInstanceClass", p.db_instance_class().map(str::to_owned));
+    add("AllocatedStorage", p.allocated_storage().map(|v| v.to_string()));
+    add("MasterUserPassword", p.master_user_password().map(|_| "(changed)".to_owned()));
+    add("Port", p.port().map(|v| v.to_string()));
+    add("BackupRetentionPeriod", p.backup_retention_period().map(|v| v.to_string()));
+    add("MultiAZ", p.multi_az().map(|v| v.to_string()));
+    add("EngineVersion", p.engine_version().map(str::to_owned));
+    add("LicenseModel", p.license_model().map(str::to_owned));
+    add("Iops", p.iops().map(|v| v.to_string()));
+    add("StorageThroughput", p.storage_throughput().map(|v| v.to_string()));
+    add("DBInstanceIdentifier", p.db_instance_identifier().map(str::to_owned));
+    add("StorageType", p.storage_type().map(str::to_owned));
+    add("CACertificateIdentifier", p.ca_certificate_identifier().map(str::to_owned));
+    add("DBSubnetGroupName", p.db_subnet_group_name().map(str::to_owned));
+    add("PendingCloudwatchLogsExports", p.pending_cloudwatch_logs_exports().map(logs_change));
+    add("MultiTenant", p.multi_tenant().map(|v| v.to_string()));
+    add("IAMDatabaseAuthenticationEnabled", p.iam_database_authentication_enabled().map(|v| v.to_string()));
+    add("DedicatedLogVolume", p.dedicated_log_volume().map(|v| v.to_string()));
+    add("Engine", p.engine().map(str::to_owned));
+    out
+}
+
+/// Every pending modification of a cluster as `Name=value`.
+fn cluster_pending(p: &ClusterPendingModifiedValues) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut add = |name: &str, value: Option<String>| {
+        if let Some(value) = value {
+            out.push(format!("{name}={value}"));
+        }
+    };
+    add("DBClusterIdentifier", p.db_cluster_identifier().map(str::to_owned));
+    add("MasterUserPassword", p.master_user_password().map(|_| "(changed)".to_owned()));
+    add("IAMDatabaseAuthenticationEnabled", p.iam_database_authentication_enabled().map(|v| v.to_string()));
+    add("EngineVersion", p.engine_version().map(str::to_owned));
+    add("BackupRetentionPeriod", p.backup_retention_period().map(|v| v.to_string()));
+    add("StorageType", p.storage_type().map(str::to_owned));
+    add("AllocatedStorage", p.allocated_storage().map(|v| v.to_string()));
+    add("Iops", p.iops().map(|v| v.to_string()));
+    add("PendingCloudwatchLogsExports", p.pending_cloudwatch_logs_exports().map(logs_change));
+    out
+}
+
+fn logs_change(logs: &aws_sdk_rds::types::PendingCloudwatchLogsExports) -> String {
+    format!("enable {:?} disable {:?}", logs.log_types_to_enable(), logs.log_types_to_disable())
 }
 
 #[async_trait]
@@ -219,8 +320,41 @@ impl DatabaseNetworkInventory for SdkRds {
 
 #[async_trait]
 impl DatabaseRemediation for SdkRds {
-    async fn make_instance_private(&self, identifier: &str) -> Result<(), AwsError> {
-        self.modify_instance(identifier, InstanceSetting::Private).await
+    async fn modify_settings(
+        &self,
+        kind: DatabaseKind,
+        identifier: &str,
+        change: &SettingsChange,
+    ) -> Result<(), AwsError> {
+        match kind {
+            DatabaseKind::Instance => self
+                .client
+                .modify_db_instance()
+                .db_instance_identifier(identifier)
+                .set_publicly_accessible(change.publicly_accessible)
+                .set_deletion_protection(change.deletion_protection)
+                .set_backup_retention_period(change.backup_retention_days)
+                .set_auto_minor_version_upgrade(change.auto_minor_version_upgrade)
+                .apply_immediately(false)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk("ModifyDBInstance", e)),
+            // ModifyDBCluster has no PubliclyAccessible (a Multi-AZ DB cluster keeps the value it was
+            // created with): the planner never asks for it on a cluster.
+            DatabaseKind::Cluster => self
+                .client
+                .modify_db_cluster()
+                .db_cluster_identifier(identifier)
+                .set_deletion_protection(change.deletion_protection)
+                .set_backup_retention_period(change.backup_retention_days)
+                .set_auto_minor_version_upgrade(change.auto_minor_version_upgrade)
+                .apply_immediately(false)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk("ModifyDBCluster", e)),
+        }
     }
 
     async fn stop_instance(&self, identifier: &str) -> Result<(), AwsError> {
@@ -241,87 +375,6 @@ impl DatabaseRemediation for SdkRds {
             .await
             .map(|_| ())
             .map_err(|e| AwsError::from_sdk("StopDBCluster", e))
-    }
-
-    async fn enable_deletion_protection(&self, kind: DatabaseKind, identifier: &str) -> Result<(), AwsError> {
-        match kind {
-            DatabaseKind::Instance => self.modify_instance(identifier, InstanceSetting::DeletionProtection).await,
-            DatabaseKind::Cluster => self.modify_cluster(identifier, ClusterSetting::DeletionProtection).await,
-        }
-    }
-
-    async fn set_backup_retention(
-        &self,
-        kind: DatabaseKind,
-        identifier: &str,
-        days: i32,
-        immediately: bool,
-    ) -> Result<(), AwsError> {
-        match kind {
-            DatabaseKind::Instance => {
-                self.modify_instance(identifier, InstanceSetting::BackupRetention { days, immediately }).await
-            }
-            DatabaseKind::Cluster => {
-                self.modify_cluster(identifier, ClusterSetting::BackupRetention { days, immediately }).await
-            }
-        }
-    }
-
-    async fn enable_auto_minor_version_upgrade(&self, kind: DatabaseKind, identifier: &str) -> Result<(), AwsError> {
-        match kind {
-            DatabaseKind::Instance => self.modify_instance(identifier, InstanceSetting::AutoMinorVersionUpgrade).await,
-            DatabaseKind::Cluster => self.modify_cluster(identifier, ClusterSetting::AutoMinorVersionUpgrade).await,
-        }
-    }
-}
-
-/// One setting rdsguard changes with ModifyDBInstance.
-#[derive(Debug, Clone, Copy)]
-enum InstanceSetting {
-    Private,
-    DeletionProtection,
-    BackupRetention { days: i32, immediately: bool },
-    AutoMinorVersionUpgrade,
-}
-
-/// One setting rdsguard changes with ModifyDBCluster.
-#[derive(Debug, Clone, Copy)]
-enum ClusterSetting {
-    DeletionProtection,
-    BackupRetention {
-        days: i32,
-        immediately: bool,
-    },
-    /// Multi-AZ DB clusters only; Aurora sets it per member instance.
-    AutoMinorVersionUpgrade,
-}
-
-impl SdkRds {
-    async fn modify_instance(&self, identifier: &str, setting: InstanceSetting) -> Result<(), AwsError> {
-        let request = self.client.modify_db_instance().db_instance_identifier(identifier);
-        let request = match setting {
-            InstanceSetting::Private => request.publicly_accessible(false).apply_immediately(true),
-            InstanceSetting::DeletionProtection => request.deletion_protection(true).apply_immediately(true),
-            InstanceSetting::BackupRetention { days, immediately } => {
-                request.backup_retention_period(days).apply_immediately(immediately)
-            }
-            InstanceSetting::AutoMinorVersionUpgrade => {
-                request.auto_minor_version_upgrade(true).apply_immediately(true)
-            }
-        };
-        request.send().await.map(|_| ()).map_err(|e| AwsError::from_sdk("ModifyDBInstance", e))
-    }
-
-    async fn modify_cluster(&self, identifier: &str, setting: ClusterSetting) -> Result<(), AwsError> {
-        let request = self.client.modify_db_cluster().db_cluster_identifier(identifier);
-        let request = match setting {
-            ClusterSetting::DeletionProtection => request.deletion_protection(true).apply_immediately(true),
-            ClusterSetting::BackupRetention { days, immediately } => {
-                request.backup_retention_period(days).apply_immediately(immediately)
-            }
-            ClusterSetting::AutoMinorVersionUpgrade => request.auto_minor_version_upgrade(true).apply_immediately(true),
-        };
-        request.send().await.map(|_| ()).map_err(|e| AwsError::from_sdk("ModifyDBCluster", e))
     }
 }
 

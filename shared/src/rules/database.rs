@@ -2,6 +2,7 @@
 
 use serde_json::json;
 
+use super::engines::{not_applicable_to, EngineClass};
 use super::hardening::{
     auto_minor_version_upgrade, automated_backups, custom_admin_username, deletion_protection, iam_authentication,
     log_exports, master_password_managed, multi_az_for_production, replica_of_unencrypted_source,
@@ -84,11 +85,20 @@ pub fn region_allowed(db: &Database, region: &AwsRegion, allowed: &AllowedRegion
 
 /// Every rule over one database's own state ([`RuleId::DATABASE`], in that order), with the
 /// settings `policy` gives them.
+/// A rule that does not apply to the database's engine ([`not_applicable_to`]) is `NotApplicable`
+/// whatever the state says.
 pub fn evaluate_database(db: &Database, region: &AwsRegion, policy: &Policy) -> Vec<(RuleId, Verdict)> {
-    if !db.state.is_rds_engine() {
-        let skip = Verdict::NotApplicable("DocumentDB and Neptune are not judged by RDS rules");
-        return RuleId::DATABASE.iter().map(|rule| (*rule, skip.clone())).collect();
-    }
+    let engine = EngineClass::of(db.state.engine.as_deref());
+    judge_each(db, region, policy)
+        .into_iter()
+        .map(|(rule, verdict)| match not_applicable_to(rule, engine) {
+            Some(reason) => (rule, Verdict::NotApplicable(reason)),
+            None => (rule, verdict),
+        })
+        .collect()
+}
+
+fn judge_each(db: &Database, region: &AwsRegion, policy: &Policy) -> Vec<(RuleId, Verdict)> {
     use DatabaseKind::{Cluster, Instance};
     let min_days = policy.min_backup_retention_days;
     vec![

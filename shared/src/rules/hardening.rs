@@ -47,12 +47,27 @@ pub fn automated_backups(db: &Database, kind: DatabaseKind, min_days: i32) -> Ve
     if db.kind == DatabaseKind::Instance && db.state.read_replica_source.is_some() {
         return Verdict::NotApplicable("read replicas are judged through their source");
     }
-    if db.state.pending_backup_retention_days.is_some_and(|pending| pending >= min_days) {
+    let current = db.state.backup_retention_days;
+    match db.state.pending_backup_retention_days {
+        // A weakening sent without ApplyImmediately waits for the maintenance window; the current
+        // value still looks fine until then, so the pending one is what is judged.
+        Some(pending) if pending < min_days => {
+            return Verdict::Violation(json!({
+                "BackupRetentionPeriod": current,
+                "PendingBackupRetentionPeriod": pending,
+                "Pending": "applies in the next maintenance window (PendingModifiedValues)",
+                "AutomatedBackups": if pending == 0 { "off after the maintenance window" } else { "on" },
+                "MinBackupRetentionDays": min_days,
+            }))
+        }
         // Already fixed for the next maintenance window: fixing it again on every event would
         // repeat the Modify call and the alert until then.
-        return Verdict::NotApplicable("a long enough BackupRetentionPeriod is pending (next maintenance window)");
+        Some(_) if current.is_some_and(|days| days < min_days) => {
+            return Verdict::NotApplicable("a long enough BackupRetentionPeriod is pending (next maintenance window)")
+        }
+        _ => {}
     }
-    match db.state.backup_retention_days {
+    match current {
         Some(days) if days >= min_days => Verdict::Compliant,
         Some(days) => Verdict::Violation(json!({
             "BackupRetentionPeriod": days,
@@ -170,9 +185,9 @@ pub fn multi_az_for_production(db: &Database, kind: DatabaseKind, production: &P
 }
 
 /// RDS.13 (`Instance`) / RDS.35 (`Cluster`): the database takes automatic minor version upgrades.
-/// Aurora members are judged one by one (RDS.13) and their cluster too (RDS.35: Aurora and
-/// Multi-AZ DB clusters both carry the setting); members of a Multi-AZ DB cluster follow their
-/// cluster.
+/// Aurora members are judged one by one (RDS.13); RDS.35 is Security Hub's control for Multi-AZ DB
+/// clusters, so an Aurora cluster is not judged under it; members of a Multi-AZ DB cluster follow
+/// their cluster.
 pub fn auto_minor_version_upgrade(db: &Database, rule_kind: DatabaseKind) -> Verdict {
     if db.kind != rule_kind {
         return Verdict::NotApplicable(match rule_kind {
@@ -182,6 +197,9 @@ pub fn auto_minor_version_upgrade(db: &Database, rule_kind: DatabaseKind) -> Ver
     }
     if db.kind == DatabaseKind::Instance && db.is_cluster_member() && !db.state.is_aurora() {
         return Verdict::NotApplicable("members of a Multi-AZ DB cluster follow their cluster");
+    }
+    if db.kind == DatabaseKind::Cluster && db.state.is_aurora() {
+        return Verdict::NotApplicable("RDS.35 covers Multi-AZ DB clusters; Aurora members are judged under RDS.13");
     }
     match db.state.auto_minor_version_upgrade {
         Some(true) => Verdict::Compliant,
@@ -301,6 +319,36 @@ mod tests {
                 }),
                 7,
                 "violation",
+                "n/a",
+            ),
+            (
+                "7 days now, 0 pending (a scheduled weakening)",
+                instance(|s| {
+                    s.backup_retention_days = Some(7);
+                    s.pending_backup_retention_days = Some(0)
+                }),
+                7,
+                "violation",
+                "n/a",
+            ),
+            (
+                "14 days now, 3 pending",
+                instance(|s| {
+                    s.backup_retention_days = Some(14);
+                    s.pending_backup_retention_days = Some(3)
+                }),
+                7,
+                "violation",
+                "n/a",
+            ),
+            (
+                "7 days now, 14 pending",
+                instance(|s| {
+                    s.backup_retention_days = Some(7);
+                    s.pending_backup_retention_days = Some(14)
+                }),
+                7,
+                "compliant",
                 "n/a",
             ),
             (
@@ -496,7 +544,12 @@ mod tests {
                 "n/a",
                 "n/a",
             ),
-            ("aurora cluster off", cluster(|s| s.auto_minor_version_upgrade = Some(false)), "n/a", "violation"),
+            (
+                "aurora cluster off (RDS.35 is Multi-AZ only)",
+                cluster(|s| s.auto_minor_version_upgrade = Some(false)),
+                "n/a",
+                "n/a",
+            ),
             (
                 "multi-az cluster off",
                 cluster(|s| {
@@ -515,7 +568,7 @@ mod tests {
                 "n/a",
                 "compliant",
             ),
-            ("cluster not reporting it", cluster(|_| {}), "n/a", "unknown"),
+            ("multi-az cluster not reporting it", cluster(|s| s.engine = Some("postgres".into())), "n/a", "unknown"),
         ];
         for (name, db, rds13, rds35) in cases {
             assert_eq!(kind_of(&auto_minor_version_upgrade(&db, Instance)), rds13, "{name} RDS.13");

@@ -5,6 +5,7 @@
 
 mod database;
 mod deletion;
+mod engines;
 mod hardening;
 mod network;
 mod snapshot;
@@ -22,6 +23,7 @@ pub use database::{
     region_allowed,
 };
 pub use deletion::deleted_without_final_snapshot;
+pub use engines::{not_applicable_to, EngineClass};
 pub use hardening::{
     auto_minor_version_upgrade, automated_backups, custom_admin_username, deletion_protection, iam_authentication,
     log_exports, master_password_managed, multi_az_for_production, replica_of_unencrypted_source,
@@ -33,7 +35,7 @@ pub use network::{
 pub use snapshot::{
     evaluate_snapshot, snapshot_encrypted, snapshot_not_public, snapshot_shared_only_with_trusted, untrusted_accounts,
 };
-pub use tls::{enforcing_value, is_on, tls_enforced, tls_parameter_for, TlsParameter, TlsReading};
+pub use tls::{enforcing_value, is_on, tls_enforced, tls_parameter_for, TlsParameter, TlsReading, TLS_PARAMETER_NAMES};
 pub use triggers::DatabaseChange;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -80,8 +82,14 @@ pub enum RuleId {
     Rds12ClusterIamAuth,
     /// RDS.38: PostgreSQL databases enforce TLS (`rds.force_ssl` = 1 in their parameter group).
     Rds38PostgresTls,
-    /// RDS.39: MySQL and MariaDB databases enforce TLS (`require_secure_transport` = ON).
+    /// RDS.39: RDS for MySQL DB instances enforce TLS (`require_secure_transport` = ON).
     Rds39MysqlTls,
+    /// RDS.44: RDS for MariaDB DB instances enforce TLS (`require_secure_transport` = ON).
+    Rds44MariadbTls,
+    /// RDSGUARD.CLUSTER_TLS: DB clusters (Aurora PostgreSQL / MySQL, Multi-AZ DB clusters) enforce
+    /// TLS through their DB cluster parameter group: outside RDS.38 / RDS.39 / RDS.44, which
+    /// Security Hub scopes to RDS DB instances.
+    ClusterTls,
     /// RDSGUARD.MASTER_SECRET: Secrets Manager manages the master password.
     MasterPasswordUnmanaged,
     /// RDS.25: DB instances use a custom administrator user name.
@@ -96,7 +104,8 @@ pub enum RuleId {
     Rds15ClusterMultiAz,
     /// RDS.13: DB instances take automatic minor version upgrades.
     Rds13MinorVersionUpgrade,
-    /// RDS.35: DB clusters take automatic minor version upgrades.
+    /// RDS.35: Multi-AZ DB clusters take automatic minor version upgrades (Security Hub's scope;
+    /// Aurora members are judged one by one under RDS.13).
     Rds35ClusterMinorVersionUpgrade,
     /// RDSGUARD.REPLICA_UNENCRYPTED: a read replica of an unencrypted source (it cannot be encrypted).
     ReplicaOfUnencrypted,
@@ -132,7 +141,7 @@ impl RuleId {
     /// Rules judged on the security groups in front of databases (network-guard).
     pub const NETWORK: [RuleId; 2] = [Self::Ec2_19OpenToInternet, Self::SgSourceNotAllowed];
 
-    pub const ALL: [RuleId; 30] = [
+    pub const ALL: [RuleId; 32] = [
         Self::Rds2PublicAccess,
         Self::Rds3InstanceEncryption,
         Self::Rds27ClusterEncryption,
@@ -153,6 +162,8 @@ impl RuleId {
         Self::Rds12ClusterIamAuth,
         Self::Rds38PostgresTls,
         Self::Rds39MysqlTls,
+        Self::Rds44MariadbTls,
+        Self::ClusterTls,
         Self::MasterPasswordUnmanaged,
         Self::Rds25InstanceDefaultAdmin,
         Self::Rds24ClusterDefaultAdmin,
@@ -187,6 +198,8 @@ impl RuleId {
             Self::Rds12ClusterIamAuth => "RDS.12",
             Self::Rds38PostgresTls => "RDS.38",
             Self::Rds39MysqlTls => "RDS.39",
+            Self::Rds44MariadbTls => "RDS.44",
+            Self::ClusterTls => "RDSGUARD.CLUSTER_TLS",
             Self::MasterPasswordUnmanaged => "RDSGUARD.MASTER_SECRET",
             Self::Rds25InstanceDefaultAdmin => "RDS.25",
             Self::Rds24ClusterDefaultAdmin => "RDS.24",
@@ -224,6 +237,8 @@ impl RuleId {
             | Self::Rds12ClusterIamAuth
             | Self::Rds38PostgresTls
             | Self::Rds39MysqlTls
+            | Self::Rds44MariadbTls
+            | Self::ClusterTls
             | Self::MasterPasswordUnmanaged
             | Self::Rds25InstanceDefaultAdmin
             | Self::Rds24ClusterDefaultAdmin
@@ -253,7 +268,9 @@ impl RuleId {
             Self::Rds11InstanceBackups | Self::Rds50ClusterBackups => "automated backups too short",
             Self::DeletedWithoutSnapshot => "deleted without a final snapshot",
             Self::Rds10InstanceIamAuth | Self::Rds12ClusterIamAuth => "IAM authentication off",
-            Self::Rds38PostgresTls | Self::Rds39MysqlTls => "TLS not enforced",
+            Self::Rds38PostgresTls | Self::Rds39MysqlTls | Self::Rds44MariadbTls | Self::ClusterTls => {
+                "TLS not enforced"
+            }
             Self::MasterPasswordUnmanaged => "master password not in Secrets Manager",
             Self::Rds25InstanceDefaultAdmin | Self::Rds24ClusterDefaultAdmin => "default admin user name",
             Self::Rds9LogExports => "no logs to CloudWatch Logs",
@@ -284,8 +301,12 @@ impl RuleId {
             Self::DeletedWithoutSnapshot => "Database was deleted without a final snapshot",
             Self::Rds10InstanceIamAuth => "DB instance does not use IAM database authentication",
             Self::Rds12ClusterIamAuth => "DB cluster does not use IAM database authentication",
-            Self::Rds38PostgresTls => "PostgreSQL database does not enforce TLS (rds.force_ssl is not 1)",
-            Self::Rds39MysqlTls => "MySQL/MariaDB database does not enforce TLS (require_secure_transport is not ON)",
+            Self::Rds38PostgresTls => "PostgreSQL DB instance does not enforce TLS (rds.force_ssl is not 1)",
+            Self::Rds39MysqlTls => "MySQL DB instance does not enforce TLS (require_secure_transport is not ON)",
+            Self::Rds44MariadbTls => "MariaDB DB instance does not enforce TLS (require_secure_transport is not ON)",
+            Self::ClusterTls => {
+                "DB cluster does not enforce TLS (its DB cluster parameter group allows plain connections)"
+            }
             Self::MasterPasswordUnmanaged => "Master user password is not managed by Secrets Manager",
             Self::Rds25InstanceDefaultAdmin => "DB instance uses a default administrator user name",
             Self::Rds24ClusterDefaultAdmin => "DB cluster uses a default administrator user name",

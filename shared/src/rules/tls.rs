@@ -1,12 +1,14 @@
-//! RDS.38 / RDS.39: the parameter group a database uses enforces TLS for client connections.
-//! PostgreSQL (and Aurora PostgreSQL) uses `rds.force_ssl`; MySQL, MariaDB and Aurora MySQL use
-//! `require_secure_transport`. Both are dynamic parameters: setting them back applies at once,
+//! RDS.38 / RDS.39 / RDS.44 / RDSGUARD.CLUSTER_TLS: the parameter group a database uses enforces
+//! TLS for client connections. PostgreSQL (and Aurora PostgreSQL) uses `rds.force_ssl`; MySQL,
+//! MariaDB and Aurora MySQL use `require_secure_transport`. Security Hub's controls are per engine
+//! and scoped to DB instances (RDS.38 PostgreSQL, RDS.39 MySQL, RDS.44 MariaDB); a DB cluster's
+//! cluster parameter group is judged as RDSGUARD.CLUSTER_TLS. Both are dynamic parameters: setting them back applies at once,
 //! without a reboot.
 
 use serde_json::json;
 
 use super::{RuleId, Verdict};
-use crate::database::{Database, EngineFamily};
+use crate::database::{Database, DatabaseKind, EngineFamily};
 
 /// The parameter that enforces TLS for an engine family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,16 +19,25 @@ pub struct TlsParameter {
     pub enforced_value: &'static str,
 }
 
-pub fn tls_parameter_for(family: EngineFamily) -> Option<TlsParameter> {
-    match family {
-        EngineFamily::PostgreSql => {
-            Some(TlsParameter { rule: RuleId::Rds38PostgresTls, name: "rds.force_ssl", enforced_value: "1" })
-        }
-        EngineFamily::MySql => {
-            Some(TlsParameter { rule: RuleId::Rds39MysqlTls, name: "require_secure_transport", enforced_value: "1" })
-        }
-        EngineFamily::Other | EngineFamily::Unknown => None,
-    }
+/// Every parameter [`tls_parameter_for`] may name.
+pub const TLS_PARAMETER_NAMES: [&str; 2] = ["rds.force_ssl", "require_secure_transport"];
+
+/// The TLS parameter of a database's parameter group and the rule that judges it, by kind and
+/// engine (`None`: TLS is not enforced by a parameter for this engine).
+pub fn tls_parameter_for(db: &Database) -> Option<TlsParameter> {
+    let (name, enforced_value) = match db.state.engine_family() {
+        EngineFamily::PostgreSql => ("rds.force_ssl", "1"),
+        EngineFamily::MySql => ("require_secure_transport", "1"),
+        EngineFamily::Other | EngineFamily::Unknown => return None,
+    };
+    let engine = db.state.engine.as_deref().unwrap_or_default().to_ascii_lowercase();
+    let rule = match (db.kind, engine.as_str()) {
+        (DatabaseKind::Cluster, _) => RuleId::ClusterTls,
+        (DatabaseKind::Instance, "mariadb") => RuleId::Rds44MariadbTls,
+        (DatabaseKind::Instance, _) if name == "rds.force_ssl" => RuleId::Rds38PostgresTls,
+        (DatabaseKind::Instance, _) => RuleId::Rds39MysqlTls,
+    };
+    Some(TlsParameter { rule, name, enforced_value })
 }
 
 /// What DescribeDB(Cluster)Parameters says about the parameter in one group.
@@ -54,7 +65,7 @@ fn engine_default_enforces(
 ) -> Option<bool> {
     let first_enforcing_version = match (parameter.rule, engine?) {
         (RuleId::Rds38PostgresTls, "postgres") => (15, 0),
-        (RuleId::Rds39MysqlTls, "mariadb") => (11, 8),
+        (RuleId::Rds44MariadbTls, "mariadb") => (11, 8),
         (RuleId::Rds39MysqlTls, "mysql") => (9, 7),
         _ => return Some(false),
     };
@@ -98,7 +109,7 @@ pub fn tls_enforced(db: &Database, reading: Option<&TlsReading>) -> Verdict {
     if db.is_cluster_member() {
         return Verdict::NotApplicable("cluster members use their cluster's parameter group");
     }
-    let Some(parameter) = tls_parameter_for(db.state.engine_family()) else {
+    let Some(parameter) = tls_parameter_for(db) else {
         return Verdict::NotApplicable("TLS is enforced by parameter only for PostgreSQL, MySQL and MariaDB");
     };
     let Some(reading) = reading else {
@@ -228,7 +239,7 @@ mod tests {
 
     #[test]
     fn the_value_set_is_spelled_as_the_group_allows() {
-        let mysql = tls_parameter_for(EngineFamily::MySql).unwrap();
+        let mysql = tls_parameter_for(&db("mysql", "8.0.35", false)).unwrap();
         let cases =
             [(Some("0, 1"), "1"), (Some("OFF,ON"), "ON"), (Some("on, off"), "ON"), (None, "1"), (Some(""), "1")];
         for (allowed, expected) in cases {
@@ -237,9 +248,29 @@ mod tests {
     }
 
     #[test]
-    fn each_family_has_its_rule() {
-        assert_eq!(tls_parameter_for(EngineFamily::PostgreSql).map(|p| p.rule), Some(RuleId::Rds38PostgresTls));
-        assert_eq!(tls_parameter_for(EngineFamily::MySql).map(|p| p.name), Some("require_secure_transport"));
-        assert_eq!(tls_parameter_for(EngineFamily::Other), None);
+    /// Security Hub's controls: RDS.38 PostgreSQL, RDS.39 MySQL, RDS.44 MariaDB, all on DB instances;
+    /// cluster parameter groups are rdsguard's own id.
+    fn each_engine_has_its_rule() {
+        let cluster = |engine: &str| {
+            Database::cluster(DatabaseState {
+                identifier: "c".into(),
+                engine: Some(engine.into()),
+                ..DatabaseState::default()
+            })
+        };
+        let cases = [
+            (db("postgres", "16.3", false), Some((RuleId::Rds38PostgresTls, "rds.force_ssl"))),
+            (db("mysql", "8.0.35", false), Some((RuleId::Rds39MysqlTls, "require_secure_transport"))),
+            (db("mariadb", "10.11", false), Some((RuleId::Rds44MariadbTls, "require_secure_transport"))),
+            (cluster("aurora-postgresql"), Some((RuleId::ClusterTls, "rds.force_ssl"))),
+            (cluster("aurora-mysql"), Some((RuleId::ClusterTls, "require_secure_transport"))),
+            (cluster("postgres"), Some((RuleId::ClusterTls, "rds.force_ssl"))),
+            (db("oracle-ee", "19", false), None),
+            (db("sqlserver-se", "16", false), None),
+            (db("custom-oracle-ee", "19", false), None),
+        ];
+        for (database, expected) in cases {
+            assert_eq!(tls_parameter_for(&database).map(|p| (p.rule, p.name)), expected, "{:?}", database.state.engine);
+        }
     }
 }

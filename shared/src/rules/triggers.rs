@@ -60,7 +60,7 @@ impl RuleId {
             | Self::Rds50ClusterBackups
             | Self::Rds13MinorVersionUpgrade
             | Self::Rds35ClusterMinorVersionUpgrade => true,
-            Self::Rds38PostgresTls | Self::Rds39MysqlTls => {
+            Self::Rds38PostgresTls | Self::Rds39MysqlTls | Self::Rds44MariadbTls | Self::ClusterTls => {
                 matches!(change, Create | ModifyParameterGroup | Restore | RdsNotification)
             }
             Self::Rds10InstanceIamAuth

@@ -5,11 +5,14 @@
 //! Execution calls the remediation port, then reads the state back to confirm: an API call that
 //! returned 200 is not proof the database is private.
 
+mod execute;
+
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::aws::{DatabaseInventory, DatabaseRemediation};
+pub use execute::{execute, execute_settings};
+
 use crate::database::{Database, DatabaseKind};
 use crate::policy::{Mode, Policy, RuleAction};
 use crate::rules::RuleId;
@@ -149,6 +152,34 @@ pub fn policy_gate(rule: RuleId, tags: &[(String, String)], policy: &Policy) -> 
     }
 }
 
+/// The gate for a fix to a parameter group: the group is shared, so the change reaches every
+/// database that uses it. It happens only when the policy lets the rule act and no database on the
+/// group is exempt from it; otherwise the outcome says which database holds it back and names them
+/// all. Both trigger paths (a database's own group, a change to the group) decide here.
+pub fn shared_group_gate(
+    rule: RuleId,
+    group: &str,
+    users: &[Database],
+    policy: &Policy,
+) -> Result<RuleAction, ActionOutcome> {
+    let action = policy_gate(rule, &[], policy)?;
+    let names: Vec<&str> = users.iter().map(|db| db.state.identifier.as_str()).collect();
+    for db in users {
+        if let Some(tag) = policy.exemption(&db.state.tags, rule) {
+            return Err(ActionOutcome::new(
+                ActionKind::None,
+                ActionStatus::Skipped,
+                format!(
+                    "exempt: {} is tagged {tag}, and {group} is shared by {}: the group is left as it is",
+                    db.state.identifier,
+                    names.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(action)
+}
+
 /// The in-place fix for a rule over a database's own settings (`None`: it has none).
 pub fn database_fix(rule: RuleId) -> Option<ActionKind> {
     match rule {
@@ -244,206 +275,9 @@ impl Default for Confirmation {
     }
 }
 
-/// AWS error codes meaning "not in a state to accept this now".
-const BUSY_ERROR_CODES: &[&str] =
-    &["InvalidDBInstanceState", "InvalidDBInstanceStateFault", "InvalidDBClusterStateFault"];
-
-/// Runs an [`ActionKind`] that [`plan`] chose, then confirms it by describing the database again
-/// (up to `confirm.attempts` times). AWS errors become a `failed` outcome carrying the error; they
-/// are not returned, so the alert still goes out. "Busy" errors (another change or a concurrent
-/// delivery of the same event got there first) are `deferred`.
-pub async fn execute<P>(
-    kind: ActionKind,
-    db: &Database,
-    port: &P,
-    policy: &Policy,
-    confirm: Confirmation,
-) -> ActionOutcome
-where
-    P: DatabaseInventory + DatabaseRemediation + ?Sized,
-{
-    let id = db.state.identifier.as_str();
-    let min_days = policy.min_backup_retention_days;
-    let call = match (kind, db.kind) {
-        (ActionKind::MakePrivate, DatabaseKind::Instance) => port.make_instance_private(id).await,
-        (ActionKind::StopDatabase, DatabaseKind::Instance) => port.stop_instance(id).await,
-        (ActionKind::StopDatabase, DatabaseKind::Cluster) => port.stop_cluster(id).await,
-        (ActionKind::EnableDeletionProtection, kind) => port.enable_deletion_protection(kind, id).await,
-        (ActionKind::SetBackupRetention, kind) => {
-            port.set_backup_retention(kind, id, min_days, !turns_backups_on(db)).await
-        }
-        (ActionKind::EnableMinorVersionUpgrade, kind) => port.enable_auto_minor_version_upgrade(kind, id).await,
-        (ActionKind::MakePrivate, DatabaseKind::Cluster)
-        | (
-            ActionKind::AlertOnly
-            | ActionKind::None
-            | ActionKind::RevokeIngress
-            | ActionKind::CreateSnapshot
-            | ActionKind::Responses
-            | ActionKind::StartLogging
-            | ActionKind::EnableDetector
-            | ActionKind::EnforceTls
-            | ActionKind::MakeSnapshotPrivate
-            | ActionKind::UnshareSnapshot
-            | ActionKind::ReapplyGuardrails
-            | ActionKind::AssumeMemberRole,
-            _,
-        ) => return ActionOutcome::new(kind, ActionStatus::NotAttempted, "nothing to execute"),
-    };
-    let operation = operation_name(kind, db.kind);
-    if let Err(error) = call {
-        let busy = error.code.as_deref().is_some_and(|code| BUSY_ERROR_CODES.contains(&code));
-        if busy {
-            return ActionOutcome::new(
-                kind,
-                ActionStatus::Deferred,
-                format!("{error}; rechecked on the next event for this database"),
-            );
-        }
-        return ActionOutcome::new(kind, ActionStatus::Failed, error.to_string());
-    }
-    let mut last = String::new();
-    for attempt in 0..confirm.attempts.max(1) {
-        if attempt > 0 {
-            tokio::time::sleep(confirm.delay).await;
-        }
-        let after = match db.kind {
-            DatabaseKind::Instance => port.describe_instance(id).await,
-            DatabaseKind::Cluster => port.describe_cluster(id).await,
-        };
-        let after = match after {
-            Ok(Some(state)) => state,
-            Ok(None) => {
-                return ActionOutcome::new(
-                    kind,
-                    ActionStatus::Failed,
-                    format!("{operation} accepted, but {id} no longer exists"),
-                )
-            }
-            Err(error) => {
-                return ActionOutcome::new(
-                    kind,
-                    ActionStatus::Failed,
-                    format!("{operation} accepted; confirming failed: {error}"),
-                )
-            }
-        };
-        let status = after.status.clone().unwrap_or_else(|| "unknown".into());
-        match kind {
-            ActionKind::MakePrivate if after.publicly_accessible == Some(false) => {
-                return ActionOutcome::new(
-                    kind,
-                    ActionStatus::Succeeded,
-                    format!("{operation} applied; PubliclyAccessible is now false (confirmed by describe)"),
-                )
-            }
-            ActionKind::StopDatabase if matches!(status.as_str(), "stopping" | "stopped") => {
-                return ActionOutcome::new(
-                    kind,
-                    ActionStatus::Succeeded,
-                    format!("{operation} accepted; status is now {status}"),
-                )
-            }
-            ActionKind::EnableDeletionProtection if after.deletion_protection == Some(true) => {
-                return ActionOutcome::new(
-                    kind,
-                    ActionStatus::Succeeded,
-                    format!("{operation} applied; DeletionProtection is now true (confirmed by describe)"),
-                )
-            }
-            ActionKind::EnableMinorVersionUpgrade if after.auto_minor_version_upgrade == Some(true) => {
-                return ActionOutcome::new(
-                    kind,
-                    ActionStatus::Succeeded,
-                    format!("{operation} applied; AutoMinorVersionUpgrade is now true (confirmed by describe)"),
-                )
-            }
-            ActionKind::SetBackupRetention if after.backup_retention_days.is_some_and(|d| d >= min_days) => {
-                return ActionOutcome::new(
-                    kind,
-                    ActionStatus::Succeeded,
-                    format!(
-                        "{operation} applied; BackupRetentionPeriod is now {} days (confirmed by describe)",
-                        after.backup_retention_days.unwrap_or(min_days)
-                    ),
-                )
-            }
-            ActionKind::SetBackupRetention if after.pending_backup_retention_days.is_some_and(|d| d >= min_days) => {
-                let when = if turns_backups_on(db) {
-                    "in the next maintenance window (turning automated backups on from 0 briefly interrupts I/O, \
-                     so rdsguard does not force it now)"
-                } else {
-                    "now"
-                };
-                return ActionOutcome::new(
-                    kind,
-                    ActionStatus::Succeeded,
-                    format!(
-                        "{operation} accepted; RDS applies BackupRetentionPeriod={min_days} {when} \
-                         (PendingModifiedValues, status {status})"
-                    ),
-                );
-            }
-            _ => last = status,
-        }
-    }
-    let waited = confirm.delay * confirm.attempts.saturating_sub(1);
-    let still = match kind {
-        ActionKind::MakePrivate => Some("PubliclyAccessible=true"),
-        ActionKind::EnableDeletionProtection => Some("DeletionProtection=false"),
-        ActionKind::EnableMinorVersionUpgrade => Some("AutoMinorVersionUpgrade=false"),
-        ActionKind::SetBackupRetention => Some("a shorter BackupRetentionPeriod"),
-        _ => None,
-    };
-    match still {
-        Some(still) => ActionOutcome::new(
-            kind,
-            ActionStatus::Deferred,
-            format!(
-                "{operation} accepted, but after {}s describe still reports {still} (status {last}); \
-                 rechecked on the next event for this database",
-                waited.as_secs()
-            ),
-        ),
-        _ => ActionOutcome::new(
-            kind,
-            ActionStatus::Failed,
-            format!("{operation} accepted, but after {}s the status is still {last}", waited.as_secs()),
-        ),
-    }
-}
-
-/// Whether a retention fix switches automated backups on (from 0). RDS then interrupts I/O
-/// briefly, so the change is left to the maintenance window instead of applied at once.
-fn turns_backups_on(db: &Database) -> bool {
-    db.state.backup_retention_days == Some(0)
-}
-
-fn operation_name(kind: ActionKind, db: DatabaseKind) -> &'static str {
-    match (kind, db) {
-        (
-            ActionKind::MakePrivate
-            | ActionKind::EnableDeletionProtection
-            | ActionKind::SetBackupRetention
-            | ActionKind::EnableMinorVersionUpgrade,
-            DatabaseKind::Instance,
-        ) => "ModifyDBInstance",
-        (
-            ActionKind::EnableDeletionProtection
-            | ActionKind::SetBackupRetention
-            | ActionKind::EnableMinorVersionUpgrade,
-            DatabaseKind::Cluster,
-        ) => "ModifyDBCluster",
-        (ActionKind::StopDatabase, DatabaseKind::Instance) => "StopDBInstance",
-        (ActionKind::StopDatabase, DatabaseKind::Cluster) => "StopDBCluster",
-        _ => "none",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::AwsError;
     use crate::database::DatabaseState;
 
     fn policy(vars: &[(&str, &str)]) -> Policy {
@@ -594,196 +428,9 @@ mod tests {
         }
     }
 
-    /// A database port whose writes are accepted (or refused) and whose describes return a
-    /// scripted state.
-    struct ScriptedRds {
-        write_error: Option<AwsError>,
-        after: DatabaseState,
-    }
-
-    #[async_trait::async_trait]
-    impl DatabaseInventory for ScriptedRds {
-        async fn describe_instance(&self, _: &str) -> Result<Option<DatabaseState>, AwsError> {
-            Ok(Some(self.after.clone()))
-        }
-        async fn describe_cluster(&self, _: &str) -> Result<Option<DatabaseState>, AwsError> {
-            Ok(Some(self.after.clone()))
-        }
-    }
-
-    #[async_trait::async_trait]
-    impl DatabaseRemediation for ScriptedRds {
-        async fn make_instance_private(&self, _: &str) -> Result<(), AwsError> {
-            self.write_error.clone().map_or(Ok(()), Err)
-        }
-        async fn stop_instance(&self, _: &str) -> Result<(), AwsError> {
-            self.write_error.clone().map_or(Ok(()), Err)
-        }
-        async fn stop_cluster(&self, _: &str) -> Result<(), AwsError> {
-            self.write_error.clone().map_or(Ok(()), Err)
-        }
-        async fn enable_deletion_protection(&self, _: DatabaseKind, _: &str) -> Result<(), AwsError> {
-            self.write_error.clone().map_or(Ok(()), Err)
-        }
-        async fn set_backup_retention(&self, _: DatabaseKind, _: &str, _: i32, _: bool) -> Result<(), AwsError> {
-            self.write_error.clone().map_or(Ok(()), Err)
-        }
-        async fn enable_auto_minor_version_upgrade(&self, _: DatabaseKind, _: &str) -> Result<(), AwsError> {
-            self.write_error.clone().map_or(Ok(()), Err)
-        }
-    }
-
-    fn state(status: &str, public: bool) -> DatabaseState {
-        DatabaseState {
-            identifier: "db1".into(),
-            status: Some(status.into()),
-            publicly_accessible: Some(public),
-            ..DatabaseState::default()
-        }
-    }
-
-    #[tokio::test]
-    async fn execute_reports_what_describe_confirms() {
-        use ActionStatus::*;
-        let quick = Confirmation { attempts: 2, delay: Duration::from_millis(1) };
-        let busy = AwsError {
-            operation: "ModifyDBInstance",
-            code: Some("InvalidDBInstanceState".into()),
-            message: "busy".into(),
-        };
-        let denied = AwsError { operation: "StopDBInstance", code: Some("AccessDenied".into()), message: "no".into() };
-        let cases = [
-            (
-                "private afterwards",
-                ActionKind::MakePrivate,
-                None,
-                state("modifying", false),
-                Succeeded,
-                "PubliclyAccessible is now false",
-            ),
-            (
-                "accepted, not yet applied",
-                ActionKind::MakePrivate,
-                None,
-                state("available", true),
-                Deferred,
-                "still reports PubliclyAccessible=true",
-            ),
-            ("busy", ActionKind::MakePrivate, Some(busy), state("modifying", true), Deferred, "InvalidDBInstanceState"),
-            (
-                "stop accepted, stopping",
-                ActionKind::StopDatabase,
-                None,
-                state("stopping", false),
-                Succeeded,
-                "status is now stopping",
-            ),
-            (
-                "stop accepted, still available",
-                ActionKind::StopDatabase,
-                None,
-                state("available", false),
-                Failed,
-                "status is still available",
-            ),
-            (
-                "stop denied",
-                ActionKind::StopDatabase,
-                Some(denied),
-                state("available", false),
-                Failed,
-                "StopDBInstance failed: AccessDenied: no",
-            ),
-        ];
-        for (name, kind, write_error, after, status, detail) in cases {
-            let port = ScriptedRds { write_error, after };
-            let outcome = execute(kind, &db("available", &[]), &port, &policy(&[]), quick).await;
-            assert_eq!(outcome.status, status, "{name}: {}", outcome.detail);
-            assert!(outcome.detail.contains(detail), "{name}: {}", outcome.detail);
-        }
-    }
-
-    #[tokio::test]
-    async fn settings_fixes_are_confirmed_by_describe() {
-        use ActionStatus::*;
-        let quick = Confirmation { attempts: 2, delay: Duration::from_millis(1) };
-        let with = |edit: fn(&mut DatabaseState)| {
-            let mut s = state("available", false);
-            edit(&mut s);
-            s
-        };
-        let cases = [
-            (
-                "deletion protection on",
-                ActionKind::EnableDeletionProtection,
-                with(|s| s.deletion_protection = Some(true)),
-                Succeeded,
-                "DeletionProtection is now true",
-            ),
-            (
-                "deletion protection still off",
-                ActionKind::EnableDeletionProtection,
-                with(|s| s.deletion_protection = Some(false)),
-                Deferred,
-                "still reports DeletionProtection=false",
-            ),
-            (
-                "retention applied",
-                ActionKind::SetBackupRetention,
-                with(|s| s.backup_retention_days = Some(7)),
-                Succeeded,
-                "BackupRetentionPeriod is now 7 days",
-            ),
-            (
-                "retention pending",
-                ActionKind::SetBackupRetention,
-                with(|s| {
-                    s.backup_retention_days = Some(0);
-                    s.pending_backup_retention_days = Some(7)
-                }),
-                Succeeded,
-                "RDS applies BackupRetentionPeriod=7 now",
-            ),
-            (
-                "retention unchanged",
-                ActionKind::SetBackupRetention,
-                with(|s| s.backup_retention_days = Some(1)),
-                Deferred,
-                "shorter BackupRetentionPeriod",
-            ),
-            (
-                "minor upgrades on",
-                ActionKind::EnableMinorVersionUpgrade,
-                with(|s| s.auto_minor_version_upgrade = Some(true)),
-                Succeeded,
-                "AutoMinorVersionUpgrade is now true",
-            ),
-        ];
-        for (name, kind, after, status, detail) in cases {
-            let port = ScriptedRds { write_error: None, after };
-            let outcome = execute(kind, &db("available", &[]), &port, &policy(&[]), quick).await;
-            assert_eq!(outcome.status, status, "{name}: {}", outcome.detail);
-            assert!(outcome.detail.contains(detail), "{name}: {}", outcome.detail);
-        }
-
-        // Backups off: the fix waits for the maintenance window instead of interrupting I/O now.
-        let mut backups_off = db("available", &[]);
-        backups_off.state.backup_retention_days = Some(0);
-        let port = ScriptedRds {
-            write_error: None,
-            after: with(|s| {
-                s.backup_retention_days = Some(0);
-                s.pending_backup_retention_days = Some(7)
-            }),
-        };
-        let outcome = execute(ActionKind::SetBackupRetention, &backups_off, &port, &policy(&[]), quick).await;
-        assert_eq!(outcome.status, Succeeded, "{}", outcome.detail);
-        assert!(outcome.detail.contains("in the next maintenance window"), "{}", outcome.detail);
-    }
-
     #[test]
     fn each_fixable_rule_plans_its_own_fix() {
-        let p = policy(&[]);
+        let p = policy(&[("REMEDIATION_PROFILE", "strict")]);
         let cases = [
             (RuleId::Rds8InstanceDeletionProtection, "act EnableDeletionProtection"),
             (RuleId::Rds11InstanceBackups, "act SetBackupRetention"),
@@ -794,11 +441,38 @@ mod tests {
         for (rule, expected) in cases {
             assert_eq!(summary(&plan(rule, &db("available", &[]), &p)).0, expected, "{rule}");
         }
-        let alert = policy(&[("RULE_ACTIONS", "RDS.8=alert")]);
+        let alert = policy(&[("REMEDIATION_PROFILE", "strict"), ("RULE_ACTIONS", "RDS.8=alert")]);
+        assert_eq!(
+            summary(&plan(RuleId::Rds8InstanceDeletionProtection, &db("available", &[]), &policy(&[]))),
+            ("report AlertOnly".to_owned(), Some(ActionStatus::NotAttempted)),
+            "the safe profile alerts RDS.8"
+        );
         assert_eq!(
             summary(&plan(RuleId::Rds8InstanceDeletionProtection, &db("available", &[]), &alert)),
             ("report AlertOnly".to_owned(), Some(ActionStatus::NotAttempted))
         );
+    }
+
+    #[test]
+    fn a_shared_group_is_fixed_only_when_no_database_on_it_is_exempt() {
+        let strict = policy(&[("REMEDIATION_PROFILE", "strict")]);
+        let named = |id: &str, tags: &[(&str, &str)]| {
+            let mut d = db("available", tags);
+            d.state.identifier = id.into();
+            d
+        };
+        let rule = RuleId::Rds38PostgresTls;
+        let plain = [named("a", &[]), named("b", &[])];
+        assert_eq!(shared_group_gate(rule, "pg", &plain, &strict), Ok(RuleAction::Remediate));
+        let one_exempt = [named("a", &[]), named("b", &[("rdsguard:exempt", "RDS.38")])];
+        let Err(outcome) = shared_group_gate(rule, "pg", &one_exempt, &strict) else { panic!("expected a skip") };
+        assert_eq!(outcome.status, ActionStatus::Skipped);
+        assert!(outcome.detail.contains("b is tagged rdsguard:exempt=RDS.38"), "{}", outcome.detail);
+        assert!(outcome.detail.contains("shared by a, b"), "{}", outcome.detail);
+        let other_rule = [named("a", &[("rdsguard:exempt", "RDS.2")])];
+        assert_eq!(shared_group_gate(rule, "pg", &other_rule, &strict), Ok(RuleAction::Remediate));
+        let Err(outcome) = shared_group_gate(rule, "pg", &plain, &policy(&[])) else { panic!("safe alerts") };
+        assert_eq!(outcome.status, ActionStatus::NotAttempted);
     }
 
     #[test]
