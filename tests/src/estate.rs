@@ -11,7 +11,7 @@ use rdsguard::policy::Policy;
 use rdsguard::startup::Plumbing;
 use serde_json::Value;
 
-use crate::MotoServer;
+use crate::{FaultProxy, MotoServer};
 
 pub const HOME_REGION: &str = "us-east-1";
 
@@ -236,6 +236,23 @@ impl Estate {
     /// rds-guard wired exactly as its `main` wires it, against moto, with extra settings.
     pub async fn rds_guard(&self, settings: &[(&str, &str)]) -> RdsGuard {
         self.rds_guard_with_policy(self.policy(settings)).await
+    }
+
+    /// rds-guard whose AWS calls go through `proxy` (to record them, fault them or rewrite answers);
+    /// the Estate helpers keep talking to moto directly.
+    pub async fn rds_guard_through(&self, proxy: &FaultProxy, settings: &[(&str, &str)]) -> RdsGuard {
+        let policy = self.policy(settings);
+        let plumbing = Plumbing::new(policy.clone(), proxy.sdk_config(HOME_REGION).await);
+        RdsGuard {
+            policy,
+            rds: Arc::new(SessionRdsConnector::new(plumbing.sessions)),
+            alerts: plumbing.alerts,
+            undelivered: plumbing.undelivered,
+            confirmation: rdsguard::remediate::Confirmation {
+                attempts: 2,
+                delay: std::time::Duration::from_millis(50),
+            },
+        }
     }
 
     pub async fn rds_guard_with_policy(&self, policy: Policy) -> RdsGuard {

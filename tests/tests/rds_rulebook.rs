@@ -10,6 +10,8 @@ use rdsguard_tests::{Estate, MOTO_ACCOUNT};
 use serde_json::json;
 
 const STRANGER: &str = "503161813013";
+/// The profile that fixes every rule with a fix (the default, `safe`, alerts most of them).
+const STRICT: (&str, &str) = ("REMEDIATION_PROFILE", "strict");
 const PARTNER: &str = "210987654321";
 
 fn by_rule<'a>(alerts: &'a [ReceivedAlert], rule: &str) -> &'a ReceivedAlert {
@@ -32,7 +34,7 @@ async fn the_seeds_instance_gets_deletion_protection_and_backups_and_alerts_for_
     let estate = Estate::start().await;
     let rds = estate.rds(HOME_REGION).await;
     estate.create_instance(&rds, &NewInstance::seed("cruddur-db-instance")).await;
-    let guard = estate.rds_guard(&[]).await;
+    let guard = estate.rds_guard(&[STRICT]).await;
 
     let event = create_db_instance(MOTO_ACCOUNT, HOME_REGION, "cruddur-db-instance", false, true);
     let summary = handle_event(&event, &guard).await.expect("handled");
@@ -86,6 +88,30 @@ async fn the_seeds_instance_gets_deletion_protection_and_backups_and_alerts_for_
     assert!(fixed.is_empty(), "{again:#?}");
 }
 
+/// The default profile (`safe`) changes nothing a working client or deployment depends on: the
+/// seed's instance without deletion protection or backups is alerted, not changed.
+#[tokio::test]
+async fn the_default_profile_alerts_rds8_and_rds11_without_changing_the_database() {
+    let estate = Estate::start().await;
+    let rds = estate.rds(HOME_REGION).await;
+    estate.create_instance(&rds, &NewInstance::seed("cruddur-db-instance")).await;
+    let guard = estate.rds_guard(&[]).await;
+
+    let event = create_db_instance(MOTO_ACCOUNT, HOME_REGION, "cruddur-db-instance", false, true);
+    handle_event(&event, &guard).await.expect("handled");
+
+    let after = estate.instance(&rds, "cruddur-db-instance").await.unwrap();
+    assert_eq!(after.deletion_protection, Some(false), "the safe profile must not switch deletion protection on");
+    assert_eq!(after.backup_retention_period, Some(0), "the safe profile must not change backup retention");
+    let alerts = estate.alerts().await;
+    for rule in ["RDS.8", "RDS.11"] {
+        let alert = by_rule(&alerts, rule);
+        assert_eq!(alert.body["action"]["kind"], "alert_only", "{rule}");
+        assert_eq!(alert.action_status(), "not_attempted", "{rule}");
+        assert!(alert.body["action"]["detail"].as_str().unwrap().contains("policy for"), "{:#?}", alert.body);
+    }
+}
+
 #[tokio::test]
 async fn a_modify_that_only_touches_alert_rules_does_not_repeat_the_admin_name_alert() {
     let estate = Estate::start().await;
@@ -120,7 +146,7 @@ async fn cluster_deletion_protection_and_backups_are_restored() {
         .send()
         .await
         .unwrap();
-    let guard = estate.rds_guard(&[]).await;
+    let guard = estate.rds_guard(&[STRICT]).await;
 
     let event = rds_api_call(
         "ModifyDBCluster",
@@ -164,7 +190,7 @@ async fn a_multi_az_db_cluster_gets_minor_version_upgrades_back_on_the_cluster_r
         .send()
         .await
         .expect("create Multi-AZ DB cluster");
-    let guard = estate.rds_guard(&[]).await;
+    let guard = estate.rds_guard(&[STRICT]).await;
 
     let event = rds_api_call(
         "ModifyDBCluster",
@@ -338,7 +364,7 @@ async fn tls_parameter_is_set_back_when_someone_turns_it_off() {
         .send()
         .await
         .unwrap();
-    let guard = estate.rds_guard(&[]).await;
+    let guard = estate.rds_guard(&[STRICT]).await;
 
     // Someone turns TLS enforcement off in the group the database uses.
     rds.modify_db_parameter_group().db_parameter_group_name("orders-pg").parameters(set("0")).send().await.unwrap();

@@ -143,7 +143,7 @@ where
         last_status = after.status.clone().unwrap_or_else(|| "unknown".into());
         for (slot, kind) in outcomes.iter_mut().zip(kinds) {
             if slot.is_none() {
-                if let Some(detail) = confirmed(*kind, db, &after, policy.min_backup_retention_days, operation) {
+                if let Some(detail) = confirmed(*kind, db, &after, policy.min_backup_retention_days, &request) {
                     *slot = Some(ActionOutcome::new(*kind, ActionStatus::Succeeded, format!("{detail}{left_pending}")));
                 }
             }

@@ -14,7 +14,7 @@ use serde::Serialize;
 pub use execute::{execute, execute_settings};
 
 use crate::database::{Database, DatabaseKind};
-use crate::policy::{Mode, Policy, RuleAction};
+use crate::policy::{Mode, Policy, RemediationProfile, RuleAction};
 use crate::rules::RuleId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -145,7 +145,17 @@ pub fn policy_gate(rule: RuleId, tags: &[(String, String)], policy: &Policy) -> 
             let why = if policy.mode == Mode::AlertOnly {
                 "MODE=alert: rdsguard changes nothing".to_owned()
             } else {
-                format!("policy for {rule} is alert")
+                let by_profile = policy.profile == RemediationProfile::Safe
+                    && RemediationProfile::Strict.default_action(rule) != RuleAction::Alert;
+                if by_profile {
+                    format!(
+                        "policy for {rule} is alert (REMEDIATION_PROFILE=safe: the fix could disturb a working \
+                         client or deployment; opt in with RULE_ACTIONS={rule}={} or REMEDIATION_PROFILE=strict)",
+                        RemediationProfile::Strict.default_action(rule)
+                    )
+                } else {
+                    format!("policy for {rule} is alert")
+                }
             };
             Err(ActionOutcome::new(ActionKind::AlertOnly, ActionStatus::NotAttempted, why))
         }
