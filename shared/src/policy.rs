@@ -585,7 +585,8 @@ mod tests {
         use RuleAction::*;
         let safe: &[(&str, &str)] = &[];
         let strict: &[(&str, &str)] = &[("REMEDIATION_PROFILE", "Strict")];
-        let cases: &[(&[(&str, &str)], RuleId, RuleAction)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], RuleId, RuleAction);
+        let cases: &[Case] = &[
             (safe, RuleId::Rds2PublicAccess, Remediate),
             (safe, RuleId::Rds1SnapshotPublic, Remediate),
             (safe, RuleId::Ec2_19OpenToInternet, Remediate),

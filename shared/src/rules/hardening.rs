@@ -89,13 +89,21 @@ pub fn iam_authentication(db: &Database, kind: DatabaseKind) -> Verdict {
         EngineFamily::Other => return Verdict::NotApplicable("the engine does not support IAM authentication"),
         EngineFamily::Unknown => return Verdict::Unknown("DescribeDB* did not report the engine"),
     }
-    match db.state.iam_database_authentication {
-        Some(true) => Verdict::Compliant,
-        Some(false) => Verdict::Violation(json!({
+    match (db.state.iam_database_authentication, db.state.pending_iam_database_authentication) {
+        // Switched off for the maintenance window: a finding now.
+        (Some(true), Some(false)) => Verdict::Violation(json!({
+            "IAMDatabaseAuthenticationEnabled": true,
+            "PendingIAMDatabaseAuthenticationEnabled": false,
+            "Pending": "applies in the next maintenance window (PendingModifiedValues)",
+            "Engine": db.state.engine,
+        })),
+        (Some(false), Some(true)) => Verdict::NotApplicable("IAM authentication is pending (next maintenance window)"),
+        (Some(true), _) => Verdict::Compliant,
+        (Some(false), _) => Verdict::Violation(json!({
             "IAMDatabaseAuthenticationEnabled": false,
             "Engine": db.state.engine,
         })),
-        None => Verdict::Unknown("DescribeDB* did not report IAMDatabaseAuthenticationEnabled"),
+        (None, _) => Verdict::Unknown("DescribeDB* did not report IAMDatabaseAuthenticationEnabled"),
     }
 }
 
@@ -177,10 +185,20 @@ pub fn multi_az_for_production(db: &Database, kind: DatabaseKind, production: &P
     if !production.matches(&db.state.tags) {
         return Verdict::NotApplicable("not tagged as production (PRODUCTION_TAG)");
     }
-    match db.state.multi_az {
-        Some(true) => Verdict::Compliant,
-        Some(false) => Verdict::Violation(json!({ "MultiAZ": false, "ProductionTag": production.to_string() })),
-        None => Verdict::Unknown("DescribeDB* did not report MultiAZ"),
+    match (db.state.multi_az, db.state.pending_multi_az) {
+        // Converting to Single-AZ in the maintenance window: a finding now.
+        (Some(true), Some(false)) => Verdict::Violation(json!({
+            "MultiAZ": true,
+            "PendingMultiAZ": false,
+            "Pending": "applies in the next maintenance window (PendingModifiedValues)",
+            "ProductionTag": production.to_string(),
+        })),
+        (Some(false), Some(true)) => {
+            Verdict::NotApplicable("a Multi-AZ conversion is pending (next maintenance window)")
+        }
+        (Some(true), _) => Verdict::Compliant,
+        (Some(false), _) => Verdict::Violation(json!({ "MultiAZ": false, "ProductionTag": production.to_string() })),
+        (None, _) => Verdict::Unknown("DescribeDB* did not report MultiAZ"),
     }
 }
 
@@ -407,6 +425,24 @@ mod tests {
             ("member", member(|s| s.iam_database_authentication = Some(false)), "n/a", "n/a"),
             ("cluster off", cluster(|s| s.iam_database_authentication = Some(false)), "n/a", "violation"),
             ("cluster on", cluster(|s| s.iam_database_authentication = Some(true)), "n/a", "compliant"),
+            (
+                "on, switched off for the window",
+                instance(|s| {
+                    s.iam_database_authentication = Some(true);
+                    s.pending_iam_database_authentication = Some(false)
+                }),
+                "violation",
+                "n/a",
+            ),
+            (
+                "off, switched on for the window",
+                instance(|s| {
+                    s.iam_database_authentication = Some(false);
+                    s.pending_iam_database_authentication = Some(true)
+                }),
+                "n/a",
+                "n/a",
+            ),
         ];
         for (name, db, rds10, rds12) in cases {
             assert_eq!(kind_of(&iam_authentication(&db, Instance)), rds10, "{name} RDS.10");
@@ -484,6 +520,26 @@ mod tests {
                     s.multi_az = Some(false)
                 }),
                 "violation",
+                "n/a",
+            ),
+            (
+                "production multi-AZ, Single-AZ pending",
+                instance(|s| {
+                    s.tags = tagged("production");
+                    s.multi_az = Some(true);
+                    s.pending_multi_az = Some(false)
+                }),
+                "violation",
+                "n/a",
+            ),
+            (
+                "production single-AZ, Multi-AZ pending",
+                instance(|s| {
+                    s.tags = tagged("production");
+                    s.multi_az = Some(false);
+                    s.pending_multi_az = Some(true)
+                }),
+                "n/a",
                 "n/a",
             ),
             (
