@@ -7,6 +7,7 @@
 
 pub mod alert;
 pub mod aws;
+pub mod checks;
 pub mod database;
 pub mod db_snapshot;
 pub mod event;

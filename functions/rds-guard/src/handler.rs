@@ -1,29 +1,27 @@
-//! The rds-guard handler: event → target → describe → rules → remediate → alerts → summary.
-//! Databases, snapshots, parameter groups and deletions each have their own check (see
-//! [`crate::target::Subject`]); all end in the same delivery.
+//! The rds-guard handler: triage (event → target) → check (the library's, [`rdsguard::checks`]) →
+//! deliver (alerts, summary). Databases, snapshots and parameter groups are checked by the same
+//! functions a sweep or the command line calls; deletions are judged on the call here.
 
 use std::sync::Arc;
 
-use rdsguard::aws::{AlertPublisher, AwsError, RdsConnector, RdsGuardPort, SessionError, UndeliveredAlertSink};
-use rdsguard::database::{Database, DatabaseKind};
+use rdsguard::aws::{AlertPublisher, AwsError, RdsConnector, SessionError, UndeliveredAlertSink};
+use rdsguard::checks::{check_database, check_parameter_group, check_snapshot, CheckError, CheckOutcome, CheckScope};
+use rdsguard::database::DatabaseKind;
 use rdsguard::event::EventError;
-use rdsguard::finding::{EventContext, Finding};
+use rdsguard::finding::EventContext;
 use rdsguard::kernel::Deadline;
 use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
-use rdsguard::policy::{Policy, RuleAction};
-use rdsguard::remediate::{
-    execute, execute_settings, plan, ActionKind, ActionOutcome, ActionStatus, Confirmation, Plan,
-};
+use rdsguard::policy::Policy;
+use rdsguard::remediate::{ActionStatus, Confirmation};
 use rdsguard::report::{deliver, deliver_alerts, AlertDelivery, FindingSummary, Outcome, PublishFailure};
-use rdsguard::rules::{evaluate_database, DatabaseChange, RuleId, Verdict};
 use serde::Serialize;
 use serde_json::Value;
-use tracing::{error, info, warn};
+use tracing::{error, info};
+
+pub(crate) use rdsguard::checks::Checked;
 
 use crate::deletion::judge_deletion;
-use crate::snapshots::check_snapshot;
 use crate::target::{triage_payload, Subject, Target, Triage};
-use crate::tls::{check_database_tls, check_parameter_group};
 
 /// Name of this function in alerts.
 pub const FUNCTION_NAME: &str = "rds-guard";
@@ -51,6 +49,14 @@ pub enum RdsGuardError {
     Describe(AwsError),
     #[error(transparent)]
     Publish(#[from] PublishFailure),
+}
+
+impl From<CheckError> for RdsGuardError {
+    fn from(error: CheckError) -> Self {
+        match error {
+            CheckError::Describe(e) => Self::Describe(e),
+        }
+    }
 }
 
 impl RdsGuardError {
@@ -99,34 +105,6 @@ impl Summary {
     }
 }
 
-/// The findings of one check and what was done about each, ready to be alerted.
-pub(crate) struct Checked {
-    pub resource: String,
-    pub findings: Vec<(Finding, ActionOutcome)>,
-    pub undetermined: Vec<String>,
-    /// A later step of the check failed after these findings were reached: they are alerted
-    /// first, then the invocation fails with this so the event is retried.
-    pub failure: Option<RdsGuardError>,
-}
-
-impl Checked {
-    pub(crate) fn new(resource: String) -> Self {
-        Self { resource, findings: Vec::new(), undetermined: Vec::new(), failure: None }
-    }
-
-    /// Records a step that failed after outcomes were reached (the first one is kept).
-    pub(crate) fn failed(&mut self, error: RdsGuardError) {
-        error!(error = %error, "a step of the check failed; the outcomes reached are alerted, then the invocation fails");
-        self.failure.get_or_insert(error);
-    }
-
-    /// Records a verdict that could not be reached (nothing is done about it).
-    pub(crate) fn undetermined(&mut self, rule: RuleId, resource: &str, why: &str) {
-        warn!(%rule, resource, why, "rule could not judge; nothing done");
-        self.undetermined.push(format!("{rule}: {why}"));
-    }
-}
-
 /// Handles one event without a deadline (tests, the command line).
 pub async fn handle_event(payload: &Value, guard: &RdsGuard) -> Result<Summary, RdsGuardError> {
     handle_event_within(payload, guard, Deadline::none()).await
@@ -160,21 +138,26 @@ pub async fn handle_event_within(
         Err(e) => return Err(e.into()),
     };
     let acted_as = guard.rds.acting_as(&target.account, &target.region).await;
-    let checked = match &target.subject {
+    let scope = CheckScope {
+        account: &target.account,
+        region: &target.region,
+        policy: &guard.policy,
+        confirmation: guard.confirmation,
+        deadline,
+    };
+    let outcome = match &target.subject {
         Subject::Database { kind, identifiers, change } => {
-            check_database(&target, *kind, identifiers, *change, rds.as_ref(), guard, deadline).await?
+            check_database(scope, rds.as_ref(), *kind, identifiers, Some(*change)).await?
         }
         Subject::Snapshot { kind, identifier, change } => {
-            check_snapshot(&target, *kind, identifier, *change, rds.as_ref(), guard).await?
+            check_snapshot(scope, rds.as_ref(), *kind, identifier, Some(*change)).await?
         }
-        Subject::ParameterGroup { kind, name } => {
-            check_parameter_group(&target, *kind, name, rds.as_ref(), guard, deadline).await?
-        }
-        Subject::Deletion { .. } => Err("deletions are judged on the call".to_owned()),
+        Subject::ParameterGroup { kind, name } => check_parameter_group(scope, rds.as_ref(), *kind, name).await?,
+        Subject::Deletion { .. } => CheckOutcome::NothingToCheck("deletions are judged on the call".to_owned()),
     };
-    let checked = match checked {
-        Ok(checked) => checked,
-        Err(reason) => return Ok(Summary::ignored(reason, Some(&target.context))),
+    let checked = match outcome {
+        CheckOutcome::Judged(checked) => checked,
+        CheckOutcome::NothingToCheck(reason) => return Ok(Summary::ignored(reason, Some(&target.context))),
     };
     report(&target, checked, acted_as, guard).await
 }
@@ -251,7 +234,7 @@ async fn report(
     };
     let summaries = deliver(due, context, delivery).await.map_err(|(_, failure)| failure)?;
     if let Some(failure) = checked.failure {
-        return Err(failure);
+        return Err(failure.into());
     }
     Ok(Summary {
         outcome: "checked",
@@ -262,57 +245,6 @@ async fn report(
         findings: summaries,
         undetermined: checked.undetermined,
     })
-}
-
-/// `Ok(Err(reason))`: nothing to check (the database is gone).
-async fn check_database(
-    target: &Target,
-    kind: DatabaseKind,
-    identifiers: &[String],
-    change: DatabaseChange,
-    rds: &dyn RdsGuardPort,
-    guard: &RdsGuard,
-    deadline: Deadline,
-) -> Result<Result<Checked, String>, RdsGuardError> {
-    let Some(db) = describe_first(rds, kind, identifiers).await? else {
-        return Ok(Err(format!(
-            "{} {} does not exist in {}/{} (deleted, or never created)",
-            kind_name(kind),
-            identifiers.join(" / "),
-            target.account,
-            target.region
-        )));
-    };
-    let context = &target.context;
-    info!(
-        event_id = %context.event_id, event_name = %context.event_name, account = %target.account,
-        region = %target.region, db = %db.state.identifier, status = ?db.state.status, ?change, "checking database"
-    );
-
-    let mut checked = Checked::new(db.state.arn.clone().unwrap_or_else(|| db.state.identifier.clone()));
-    let mut findings = Vec::new();
-    for (rule, verdict) in evaluate_database(&db, &target.region, &guard.policy) {
-        if guard.policy.effective_action(rule) == RuleAction::Off || !rule.judged_on(change) {
-            continue;
-        }
-        match verdict {
-            Verdict::Violation(observed) => {
-                findings.push(Finding::new(rule, &db, &target.account, &target.region, observed))
-            }
-            Verdict::Unknown(why) => checked.undetermined(rule, &db.state.identifier, why),
-            Verdict::Compliant | Verdict::NotApplicable(_) => {}
-        }
-    }
-    let outcomes = act_on_findings(&findings, &db, rds, guard, deadline).await;
-    checked.findings.extend(findings.into_iter().zip(outcomes));
-
-    // After the fixes: a failure here must not cost the outcomes above their alerts.
-    match check_database_tls(target, &db, change, rds, guard, deadline, &mut checked).await {
-        Ok(Some(tls)) => checked.findings.push(tls),
-        Ok(None) => {}
-        Err(error) => checked.failed(RdsGuardError::Describe(error)),
-    }
-    Ok(Ok(checked))
 }
 
 /// The account is not set up for rdsguard (its member role cannot be assumed): one failed-status
@@ -337,102 +269,6 @@ async fn alert_unreachable(target: &Target, error: &SessionError, guard: &RdsGua
         findings,
         undetermined: Vec::new(),
     })
-}
-
-/// Plans and carries out the action for each finding (in the findings' order). Stops run first: RDS
-/// refuses a stop while a modification is under way, and a stopped database is fixed when started.
-/// Every settings fix due then goes out in one ModifyDBInstance / ModifyDBCluster.
-async fn act_on_findings(
-    findings: &[Finding],
-    db: &Database,
-    rds: &dyn RdsGuardPort,
-    guard: &RdsGuard,
-    deadline: Deadline,
-) -> Vec<ActionOutcome> {
-    let policy = &guard.policy;
-    let plans: Vec<Plan> = findings.iter().map(|f| plan(f.rule, db, policy)).collect();
-    let mut outcomes: Vec<Option<ActionOutcome>> = vec![None; plans.len()];
-    let mut stopped_for: Option<RuleId> = None;
-    for (i, planned) in plans.iter().enumerate() {
-        if *planned != Plan::Act(ActionKind::StopDatabase) {
-            continue;
-        }
-        // Two rules may both say "stop" (e.g. unencrypted and in a forbidden region): stop once.
-        outcomes[i] = Some(match stopped_for {
-            Some(rule) => ActionOutcome {
-                kind: ActionKind::StopDatabase,
-                status: ActionStatus::Skipped,
-                detail: format!("already stopped for {rule}"),
-            },
-            None => {
-                let outcome = execute(ActionKind::StopDatabase, db, rds, policy, guard.confirmation, deadline).await;
-                if outcome.status == ActionStatus::Succeeded {
-                    stopped_for = findings.get(i).map(|f| f.rule);
-                }
-                outcome
-            }
-        });
-    }
-    let mut settings: Vec<(usize, ActionKind)> = Vec::new();
-    for (i, planned) in plans.into_iter().enumerate() {
-        if outcomes[i].is_some() {
-            continue;
-        }
-        outcomes[i] = match (planned, stopped_for) {
-            (Plan::Act(kind), Some(rule)) => Some(ActionOutcome {
-                kind,
-                status: ActionStatus::Deferred,
-                detail: format!(
-                    "stopped by rdsguard for {rule}; rechecked when it is started again (RDS event 'DB instance started')"
-                ),
-            }),
-            (Plan::Act(kind), None) => {
-                settings.push((i, kind));
-                None
-            }
-            (Plan::Report(outcome), _) => Some(outcome),
-        };
-    }
-    if !settings.is_empty() {
-        let kinds: Vec<ActionKind> = settings.iter().map(|(_, kind)| *kind).collect();
-        let done = execute_settings(&kinds, db, rds, policy, guard.confirmation, deadline).await;
-        for ((i, _), outcome) in settings.into_iter().zip(done) {
-            outcomes[i] = Some(outcome);
-        }
-    }
-    outcomes
-        .into_iter()
-        .map(|o| o.unwrap_or_else(|| ActionOutcome::new(ActionKind::None, ActionStatus::NotAttempted, "no plan")))
-        .collect()
-}
-
-/// Describes the identifiers in order; the first that exists is the database.
-async fn describe_first(
-    rds: &dyn RdsGuardPort,
-    kind: DatabaseKind,
-    identifiers: &[String],
-) -> Result<Option<Database>, RdsGuardError> {
-    for identifier in identifiers {
-        let state = match kind {
-            DatabaseKind::Instance => rds.describe_instance(identifier).await,
-            DatabaseKind::Cluster => rds.describe_cluster(identifier).await,
-        }
-        .map_err(RdsGuardError::Describe)?;
-        if let Some(state) = state {
-            return Ok(Some(match kind {
-                DatabaseKind::Instance => Database::instance(state),
-                DatabaseKind::Cluster => Database::cluster(state),
-            }));
-        }
-    }
-    Ok(None)
-}
-
-fn kind_name(kind: DatabaseKind) -> &'static str {
-    match kind {
-        DatabaseKind::Instance => "DB instance",
-        DatabaseKind::Cluster => "DB cluster",
-    }
 }
 
 impl rdsguard::kernel::InvocationFailure for RdsGuardError {

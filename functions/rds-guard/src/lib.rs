@@ -6,9 +6,7 @@
 
 mod deletion;
 pub mod handler;
-mod snapshots;
 pub mod target;
-mod tls;
 
 pub use handler::{handle_event, handle_event_within, RdsGuard, RdsGuardError, Summary, FUNCTION_NAME};
 

@@ -72,13 +72,7 @@ pub fn handled_api_calls() -> impl Iterator<Item = &'static str> {
         .chain(DELETE_CALLS.iter().map(|(name, ..)| *name))
 }
 
-/// What a snapshot call did: a new snapshot is judged for encryption (RDS.4), a sharing change
-/// for who may restore it (RDS.1, RDSGUARD.SNAPSHOT_SHARED).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SnapshotChange {
-    Created,
-    SharingChanged,
-}
+pub use rdsguard::checks::SnapshotChange;
 
 /// What an event is about.
 #[derive(Debug, Clone, PartialEq)]

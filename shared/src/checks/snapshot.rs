@@ -1,24 +1,32 @@
-//! Snapshots: RDS.1 (restorable by anyone), RDSGUARD.SNAPSHOT_SHARED (shared with an account
+//! The snapshot check — RDS.1 (restorable by anyone), RDSGUARD.SNAPSHOT_SHARED (shared with an account
 //! outside TRUSTED_ACCOUNTS) and RDS.4 (unencrypted). Sharing is undone by removing exactly the
 //! offending values from the `restore` attribute, then confirmed by reading the attribute again.
 
-use rdsguard::aws::RdsGuardPort;
-use rdsguard::db_snapshot::{Snapshot, SnapshotKind, RESTORE_BY_ANYONE};
-use rdsguard::finding::Finding;
-use rdsguard::policy::RuleAction;
-use rdsguard::remediate::{policy_gate, ActionKind, ActionOutcome, ActionStatus};
-use rdsguard::rules::{evaluate_snapshot, untrusted_accounts, RuleId, Verdict};
 use tracing::info;
 
-use crate::handler::{Checked, RdsGuard, RdsGuardError};
-use crate::target::{SnapshotChange, Target};
+use super::{CheckError, CheckOutcome, CheckScope, Checked};
+use crate::aws::RdsGuardPort;
+use crate::db_snapshot::{Snapshot, SnapshotKind, RESTORE_BY_ANYONE};
+use crate::finding::Finding;
+use crate::policy::RuleAction;
+use crate::remediate::{policy_gate, ActionKind, ActionOutcome, ActionStatus};
+use crate::rules::{evaluate_snapshot, untrusted_accounts, RuleId, Verdict};
+
+/// What a snapshot call did: a new snapshot is judged for encryption (RDS.4), a sharing change
+/// for who may restore it (RDS.1, RDSGUARD.SNAPSHOT_SHARED).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotChange {
+    Created,
+    SharingChanged,
+}
 
 /// Which snapshot rules a call re-judges: encryption is decided at creation, sharing when the
-/// `restore` attribute changes.
-fn judged_on(rule: RuleId, change: SnapshotChange) -> bool {
+/// `restore` attribute changes; with no event, all of them.
+pub fn snapshot_judged_on(rule: RuleId, change: Option<SnapshotChange>) -> bool {
     match change {
-        SnapshotChange::Created => rule == RuleId::Rds4SnapshotUnencrypted,
-        SnapshotChange::SharingChanged => {
+        None => true,
+        Some(SnapshotChange::Created) => rule == RuleId::Rds4SnapshotUnencrypted,
+        Some(SnapshotChange::SharingChanged) => {
             matches!(rule, RuleId::Rds1SnapshotPublic | RuleId::SnapshotSharedOutside)
         }
     }
@@ -31,21 +39,20 @@ fn operation(kind: SnapshotKind) -> &'static str {
     }
 }
 
-/// `Ok(Err(reason))`: nothing to check (the snapshot is gone).
-pub(crate) async fn check_snapshot(
-    target: &Target,
+/// Checks one manual or shared DB (cluster) snapshot; `change: None` judges every snapshot rule.
+pub async fn check_snapshot(
+    scope: CheckScope<'_>,
+    rds: &dyn RdsGuardPort,
     kind: SnapshotKind,
     identifier: &str,
-    change: SnapshotChange,
-    rds: &dyn RdsGuardPort,
-    guard: &RdsGuard,
-) -> Result<Result<Checked, String>, RdsGuardError> {
-    let Some(state) = rds.describe_snapshot(kind, identifier).await.map_err(RdsGuardError::Describe)? else {
-        return Ok(Err(format!(
+    change: Option<SnapshotChange>,
+) -> Result<CheckOutcome, CheckError> {
+    let Some(state) = rds.describe_snapshot(kind, identifier).await.map_err(CheckError::Describe)? else {
+        return Ok(CheckOutcome::NothingToCheck(format!(
             "{} {identifier} does not exist in {}/{} (deleted, or never created)",
             kind.describe_name(),
-            target.account,
-            target.region
+            scope.account,
+            scope.region
         )));
     };
     let snapshot = Snapshot { kind, state };
@@ -54,44 +61,38 @@ pub(crate) async fn check_snapshot(
             SnapshotKind::Instance => "snapshot",
             SnapshotKind::Cluster => "cluster-snapshot",
         };
-        format!("arn:{}:rds:{}:{}:{segment}:{identifier}", target.region.partition(), target.region, target.account)
+        format!("arn:{}:rds:{}:{}:{segment}:{identifier}", scope.region.partition(), scope.region, scope.account)
     });
     info!(snapshot = %arn, ?change, encrypted = ?snapshot.state.encrypted, "checking snapshot");
-    let policy = &guard.policy;
+    let policy = scope.policy;
     let mut checked = Checked::new(arn.clone());
-    for (rule, verdict) in evaluate_snapshot(&snapshot, &target.account, &policy.trusted_accounts) {
-        if policy.effective_action(rule) == RuleAction::Off || !judged_on(rule, change) {
+    for (rule, verdict) in evaluate_snapshot(&snapshot, scope.account, &policy.trusted_accounts) {
+        if policy.effective_action(rule) == RuleAction::Off || !snapshot_judged_on(rule, change) {
             continue;
         }
         match verdict {
             Verdict::Violation(observed) => {
                 let finding = Finding::for_resource(
                     rule,
-                    &target.account,
-                    &target.region,
+                    scope.account,
+                    scope.region,
                     kind.aws_type(),
                     &snapshot.state.identifier,
                     arn.clone(),
                     observed,
                 );
-                let action = act(rule, &snapshot, target, rds, guard).await;
+                let action = act(scope, rule, &snapshot, rds).await;
                 checked.findings.push((finding, action));
             }
             Verdict::Unknown(why) => checked.undetermined(rule, identifier, why),
             Verdict::Compliant | Verdict::NotApplicable(_) => {}
         }
     }
-    Ok(Ok(checked))
+    Ok(CheckOutcome::Judged(checked))
 }
 
-async fn act(
-    rule: RuleId,
-    snapshot: &Snapshot,
-    target: &Target,
-    rds: &dyn RdsGuardPort,
-    guard: &RdsGuard,
-) -> ActionOutcome {
-    if let Err(outcome) = policy_gate(rule, &snapshot.state.tags, &guard.policy) {
+async fn act(scope: CheckScope<'_>, rule: RuleId, snapshot: &Snapshot, rds: &dyn RdsGuardPort) -> ActionOutcome {
+    if let Err(outcome) = policy_gate(rule, &snapshot.state.tags, scope.policy) {
         return outcome;
     }
     let restore = snapshot.state.restore_shared_with.clone().unwrap_or_default();
@@ -101,32 +102,41 @@ async fn act(
             restore.iter().filter(|v| v.eq_ignore_ascii_case(RESTORE_BY_ANYONE)).cloned().collect::<Vec<_>>(),
         ),
         RuleId::SnapshotSharedOutside => {
-            (ActionKind::UnshareSnapshot, untrusted_accounts(&restore, &target.account, &guard.policy.trusted_accounts))
+            (ActionKind::UnshareSnapshot, untrusted_accounts(&restore, scope.account, &scope.policy.trusted_accounts))
         }
         _ => {
             return ActionOutcome::new(ActionKind::AlertOnly, ActionStatus::NotAttempted, format!("{rule} has no fix"))
         }
     };
-    unshare(kind, snapshot, &remove, rds, guard).await
+    unshare(scope, kind, snapshot, &remove, rds).await
 }
 
 /// Removes `remove` from the `restore` attribute and reads it back until they are gone.
 async fn unshare(
+    scope: CheckScope<'_>,
     kind: ActionKind,
     snapshot: &Snapshot,
     remove: &[String],
     rds: &dyn RdsGuardPort,
-    guard: &RdsGuard,
 ) -> ActionOutcome {
     let id = snapshot.state.identifier.as_str();
     let operation = operation(snapshot.kind);
     if let Err(error) = rds.unshare_snapshot(snapshot.kind, id, remove).await {
         return ActionOutcome::new(kind, ActionStatus::Failed, error.to_string());
     }
-    let confirm = guard.confirmation;
+    let confirm = scope.confirmation;
     let mut last = String::from("unread");
     for attempt in 0..confirm.attempts.max(1) {
         if attempt > 0 {
+            if !scope.deadline.allows(confirm.delay + std::time::Duration::from_secs(3)) {
+                return ActionOutcome::new(
+                    kind,
+                    ActionStatus::Deferred,
+                    format!(
+                        "{operation} accepted; not confirmed before the invocation's deadline; rechecked on the next event"
+                    ),
+                );
+            }
             tokio::time::sleep(confirm.delay).await;
         }
         match rds.describe_snapshot(snapshot.kind, id).await {
@@ -171,14 +181,16 @@ mod tests {
     #[test]
     fn each_snapshot_call_judges_its_rules() {
         let cases = [
-            (RuleId::Rds4SnapshotUnencrypted, SnapshotChange::Created, true),
-            (RuleId::Rds4SnapshotUnencrypted, SnapshotChange::SharingChanged, false),
-            (RuleId::Rds1SnapshotPublic, SnapshotChange::SharingChanged, true),
-            (RuleId::Rds1SnapshotPublic, SnapshotChange::Created, false),
-            (RuleId::SnapshotSharedOutside, SnapshotChange::SharingChanged, true),
+            (RuleId::Rds4SnapshotUnencrypted, Some(SnapshotChange::Created), true),
+            (RuleId::Rds4SnapshotUnencrypted, Some(SnapshotChange::SharingChanged), false),
+            (RuleId::Rds1SnapshotPublic, Some(SnapshotChange::SharingChanged), true),
+            (RuleId::Rds1SnapshotPublic, Some(SnapshotChange::Created), false),
+            (RuleId::SnapshotSharedOutside, Some(SnapshotChange::SharingChanged), true),
+            (RuleId::Rds4SnapshotUnencrypted, None, true),
+            (RuleId::SnapshotSharedOutside, None, true),
         ];
         for (rule, change, expected) in cases {
-            assert_eq!(judged_on(rule, change), expected, "{rule} on {change:?}");
+            assert_eq!(snapshot_judged_on(rule, change), expected, "{rule} on {change:?}");
         }
     }
 }

@@ -1,24 +1,22 @@
-//! RDS.38 / RDS.39 / RDS.44 / RDSGUARD.CLUSTER_TLS: TLS enforced by the parameter group a database
+//! The parameter-group check — RDS.38 / RDS.39 / RDS.44 / RDSGUARD.CLUSTER_TLS: TLS enforced by the parameter group a database
 //! uses. Judged when a database is created, restored or moved to another group, and when a group's
 //! TLS parameter is changed or reset; fixed by setting the parameter back (it is dynamic: no
 //! reboot), then confirmed by reading it again. A group is shared: both paths list the databases on
 //! it and fix it only through [`shared_group_gate`] (no database on it exempt). AWS's default
 //! groups cannot be modified, so a database on one is only alerted.
 
-use rdsguard::aws::{AwsError, ParameterLookup, RdsGuardPort};
-use rdsguard::database::{Database, DatabaseKind};
-use rdsguard::finding::Finding;
-use rdsguard::kernel::Deadline;
-use rdsguard::policy::RuleAction;
-use rdsguard::remediate::{policy_gate, shared_group_gate, ActionKind, ActionOutcome, ActionStatus};
-use rdsguard::rules::{
-    enforcing_value, is_on, tls_enforced, tls_parameter_for, DatabaseChange, TlsParameter, TlsReading, Verdict,
-};
 use serde_json::Value;
 use tracing::info;
 
-use crate::handler::{Checked, RdsGuard, RdsGuardError};
-use crate::target::Target;
+use super::{CheckError, CheckOutcome, CheckScope, Checked};
+use crate::aws::{AwsError, ParameterLookup, RdsGuardPort};
+use crate::database::{Database, DatabaseKind};
+use crate::finding::Finding;
+use crate::policy::RuleAction;
+use crate::remediate::{policy_gate, shared_group_gate, ActionKind, ActionOutcome, ActionStatus};
+use crate::rules::{
+    enforcing_value, is_on, tls_enforced, tls_parameter_for, DatabaseChange, TlsParameter, TlsReading, Verdict,
+};
 
 /// What one parameter-group call takes at most, for deadline checks.
 const STEP_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(3);
@@ -54,13 +52,11 @@ fn reading(group: &str, lookup: ParameterLookup) -> Option<TlsReading> {
 
 /// The TLS rule over a database's own parameter group, if it applies to this change. `Err`: a read
 /// failed (the caller alerts what it already reached, then fails the invocation).
-pub(crate) async fn check_database_tls(
-    target: &Target,
-    db: &Database,
-    change: DatabaseChange,
+pub async fn check_database_tls(
+    scope: CheckScope<'_>,
     rds: &dyn RdsGuardPort,
-    guard: &RdsGuard,
-    deadline: Deadline,
+    db: &Database,
+    change: Option<DatabaseChange>,
     checked: &mut Checked,
 ) -> Result<Option<(Finding, ActionOutcome)>, AwsError> {
     if !db.state.is_rds_engine() || db.is_cluster_member() {
@@ -68,7 +64,7 @@ pub(crate) async fn check_database_tls(
     }
     let Some(parameter) = tls_parameter_for(db) else { return Ok(None) };
     let rule = parameter.rule;
-    if guard.policy.effective_action(rule) == RuleAction::Off || !rule.judged_on(change) {
+    if scope.policy.effective_action(rule) == RuleAction::Off || !change.is_none_or(|c| rule.judged_on(c)) {
         return Ok(None);
     }
     let Some(group) = db.state.parameter_group.as_deref() else {
@@ -84,7 +80,7 @@ pub(crate) async fn check_database_tls(
     match tls_enforced(db, reading(group, lookup).as_ref()) {
         Verdict::Violation(mut observed) => {
             // Only worth listing the group's databases when this one would let the fix happen.
-            let action = match policy_gate(rule, &db.state.tags, &guard.policy) {
+            let action = match policy_gate(rule, &db.state.tags, scope.policy) {
                 Err(outcome) => outcome,
                 Ok(_) => match rds.databases_using_parameter_group(db.kind, group).await {
                     Err(error) => {
@@ -97,14 +93,14 @@ pub(crate) async fn check_database_tls(
                     }
                     Ok(users) => {
                         list_databases(&mut observed, &users);
-                        match shared_group_gate(rule, group, &users, &guard.policy) {
+                        match shared_group_gate(rule, group, &users, scope.policy) {
                             Err(outcome) => outcome,
-                            Ok(_) => enforce(db.kind, group, &parameter, value, rds, guard, deadline).await,
+                            Ok(_) => enforce(scope, db.kind, group, &parameter, value, rds).await,
                         }
                     }
                 },
             };
-            let finding = Finding::new(rule, db, &target.account, &target.region, observed);
+            let finding = Finding::new(rule, db, scope.account, scope.region, observed);
             Ok(Some((finding, action)))
         }
         Verdict::Unknown(why) => {
@@ -115,47 +111,45 @@ pub(crate) async fn check_database_tls(
     }
 }
 
-/// A parameter group whose TLS parameter was changed: judged for the databases that use it.
-/// `Ok(Err(reason))`: nothing to judge.
-pub(crate) async fn check_parameter_group(
-    target: &Target,
+/// A parameter group whose TLS parameter was changed (or, with no event, any group in use):
+/// judged for the databases that use it.
+pub async fn check_parameter_group(
+    scope: CheckScope<'_>,
+    rds: &dyn RdsGuardPort,
     kind: DatabaseKind,
     group: &str,
-    rds: &dyn RdsGuardPort,
-    guard: &RdsGuard,
-    deadline: Deadline,
-) -> Result<Result<Checked, String>, RdsGuardError> {
+) -> Result<CheckOutcome, CheckError> {
     let users: Vec<Database> = rds
         .databases_using_parameter_group(kind, group)
         .await
-        .map_err(RdsGuardError::Describe)?
+        .map_err(CheckError::Describe)?
         .into_iter()
         .filter(|db| db.state.is_rds_engine() && !db.is_cluster_member())
         .collect();
     let Some((first, parameter)) = users.iter().find_map(|db| tls_parameter_for(db).map(|p| (db, p))) else {
-        return Ok(Err(format!(
+        return Ok(CheckOutcome::NothingToCheck(format!(
             "no PostgreSQL, MySQL or MariaDB database uses {} {group}; it is judged when one is attached",
             group_noun(kind)
         )));
     };
     let rule = parameter.rule;
-    if guard.policy.effective_action(rule) == RuleAction::Off {
-        return Ok(Err(format!("{rule} is off")));
+    if scope.policy.effective_action(rule) == RuleAction::Off {
+        return Ok(CheckOutcome::NothingToCheck(format!("{rule} is off")));
     }
     let arn = format!(
         "arn:{}:rds:{}:{}:{}:{group}",
-        target.region.partition(),
-        target.region,
-        target.account,
+        scope.region.partition(),
+        scope.region,
+        scope.account,
         match kind {
             DatabaseKind::Instance => "pg",
             DatabaseKind::Cluster => "cluster-pg",
         }
     );
     let mut checked = Checked::new(arn.clone());
-    let lookup = rds.parameter(kind, group, parameter.name).await.map_err(RdsGuardError::Describe)?;
+    let lookup = rds.parameter(kind, group, parameter.name).await.map_err(CheckError::Describe)?;
     if lookup == ParameterLookup::GroupNotFound {
-        return Ok(Err(format!("{} {group} no longer exists", group_noun(kind))));
+        return Ok(CheckOutcome::NothingToCheck(format!("{} {group} no longer exists", group_noun(kind))));
     }
     let names: Vec<&str> = users.iter().map(|db| db.state.identifier.as_str()).collect();
     info!(group, databases = ?names, "checking parameter group");
@@ -167,19 +161,18 @@ pub(crate) async fn check_parameter_group(
                 DatabaseKind::Instance => "AWS::RDS::DBParameterGroup",
                 DatabaseKind::Cluster => "AWS::RDS::DBClusterParameterGroup",
             };
-            let finding =
-                Finding::for_resource(rule, &target.account, &target.region, resource_type, group, arn, observed);
+            let finding = Finding::for_resource(rule, scope.account, scope.region, resource_type, group, arn, observed);
             // A group is shared: a database exempt from the rule keeps the whole group as it is.
-            let action = match shared_group_gate(rule, group, &users, &guard.policy) {
+            let action = match shared_group_gate(rule, group, &users, scope.policy) {
                 Err(outcome) => outcome,
-                Ok(_) => enforce(kind, group, &parameter, value, rds, guard, deadline).await,
+                Ok(_) => enforce(scope, kind, group, &parameter, value, rds).await,
             };
             checked.findings.push((finding, action));
         }
         Verdict::Unknown(why) => checked.undetermined(rule, group, why),
         Verdict::Compliant | Verdict::NotApplicable(_) => {}
     }
-    Ok(Ok(checked))
+    Ok(CheckOutcome::Judged(checked))
 }
 
 /// The databases on a group, named in the finding's evidence.
@@ -193,14 +186,14 @@ fn list_databases(observed: &mut Value, users: &[Database]) {
 /// Sets the TLS parameter back to enforced, then reads it until it says so or the deadline comes
 /// (then `deferred`).
 async fn enforce(
+    scope: CheckScope<'_>,
     kind: DatabaseKind,
     group: &str,
     parameter: &TlsParameter,
     value: &str,
     rds: &dyn RdsGuardPort,
-    guard: &RdsGuard,
-    deadline: Deadline,
 ) -> ActionOutcome {
+    let deadline = scope.deadline;
     let action = ActionKind::EnforceTls;
     if group.starts_with("default.") {
         return ActionOutcome::new(
@@ -225,7 +218,7 @@ async fn enforce(
     if let Err(error) = rds.set_parameter(kind, group, parameter.name, value).await {
         return ActionOutcome::new(action, ActionStatus::Failed, error.to_string());
     }
-    let confirm = guard.confirmation;
+    let confirm = scope.confirmation;
     let mut last = String::from("unread");
     for attempt in 0..confirm.attempts.max(1) {
         if attempt > 0 {
@@ -278,7 +271,7 @@ mod tests {
             source: Some("user".into()),
             allowed_values: Some("OFF, ON".into()),
         };
-        let mysql = tls_parameter_for(&Database::instance(rdsguard::database::DatabaseState {
+        let mysql = tls_parameter_for(&Database::instance(crate::database::DatabaseState {
             engine: Some("mysql".into()),
             ..Default::default()
         }))
