@@ -1,4 +1,5 @@
-//! Fault scenarios, table-driven, for rds-guard and network-guard: the real handlers and the real
+//! Fault scenarios, table-driven, for rds-guard, network-guard, pipeline-guard and
+//! guardduty-responder: the real handlers and the real
 //! SDK talk to moto through the fault-injecting proxy (`rdsguard_tests::proxy`), which throttles,
 //! refuses, slows down or takes down the AWS calls each scenario names. Seeding and reading back go
 //! to moto directly, so only the code under test sees the faults.
@@ -12,13 +13,19 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use guardduty_responder::config::ResponderConfig;
+use guardduty_responder::GuardDutyResponder;
+use pipeline_guard::config::PipelineConfig;
+use pipeline_guard::PipelineGuard;
 use rds_guard::RdsGuard;
-use rdsguard::aws::SessionNetworkConnector;
+use rdsguard::aws::{SessionNetworkConnector, SessionPipelineConnector, SessionResponderConnector};
 use rdsguard::kernel::{Deadline, InvocationFailure, PUBLISH_RESERVE};
+use rdsguard::policy::Policy;
 use rdsguard::startup::Plumbing;
 use rdsguard_tests::estate::{NewInstance, HOME_REGION};
 use rdsguard_tests::events::{authorize_ingress, create_db_instance, rds_api_call};
 use rdsguard_tests::proxy::ClientBudget;
+use rdsguard_tests::threat_events::{api_call, RdsFinding};
 use rdsguard_tests::{Estate, Fault, FaultProxy, On, Times, MOTO_ACCOUNT};
 use serde_json::{json, Value};
 
@@ -26,9 +33,15 @@ use serde_json::{json, Value};
 enum Function {
     RdsGuard,
     NetworkGuard,
+    PipelineGuard,
+    GuardDutyResponder,
 }
 
-const FUNCTIONS: [Function; 2] = [Function::RdsGuard, Function::NetworkGuard];
+const FUNCTIONS: [Function; 4] =
+    [Function::RdsGuard, Function::NetworkGuard, Function::PipelineGuard, Function::GuardDutyResponder];
+
+/// guardduty-responder's response here: make the database private (one action, one outcome).
+const RESPOND: (&str, &str) = ("GUARDDUTY_RESPONSES", "CredentialAccess:RDS/*=make_private");
 
 /// What one invocation ended in, as Lambda would see it.
 #[derive(Debug)]
@@ -54,42 +67,49 @@ impl Function {
         match self {
             Self::RdsGuard => "rds-guard",
             Self::NetworkGuard => "network-guard",
+            Self::PipelineGuard => "pipeline-guard",
+            Self::GuardDutyResponder => "guardduty-responder",
         }
     }
 
     /// The call that reads the resource's state.
     fn describe(self) -> &'static str {
         match self {
-            Self::RdsGuard => "DescribeDBInstances",
+            Self::RdsGuard | Self::GuardDutyResponder => "DescribeDBInstances",
             Self::NetworkGuard => "DescribeSecurityGroupRules",
+            Self::PipelineGuard => "GetTrailStatus",
         }
     }
 
     /// The call that fixes it.
     fn fix(self) -> &'static str {
         match self {
-            Self::RdsGuard => "ModifyDBInstance",
+            Self::RdsGuard | Self::GuardDutyResponder => "ModifyDBInstance",
             Self::NetworkGuard => "RevokeSecurityGroupIngress",
+            Self::PipelineGuard => "StartLogging",
         }
     }
 
     /// The service's real error codes for a refusal and for throttling.
     fn denied_code(self) -> &'static str {
         match self {
-            Self::RdsGuard => "AccessDenied",
+            Self::RdsGuard | Self::GuardDutyResponder => "AccessDenied",
             Self::NetworkGuard => "UnauthorizedOperation",
+            Self::PipelineGuard => "AccessDeniedException",
         }
     }
 
     fn throttled_code(self) -> &'static str {
         match self {
-            Self::RdsGuard => "Throttling",
+            Self::RdsGuard | Self::GuardDutyResponder => "Throttling",
             Self::NetworkGuard => "RequestLimitExceeded",
+            Self::PipelineGuard => "ThrottlingException",
         }
     }
 
-    /// Seeds one offending resource: a public database, or a group in front of a database open on
-    /// 5432 to the world.
+    /// Seeds one offending resource: a public database, a group in front of a database open on
+    /// 5432 to the world, a trail that was stopped, a public database GuardDuty saw a malicious
+    /// login on.
     async fn world(self) -> World {
         let estate = Estate::start().await;
         let rds = estate.rds(HOME_REGION).await;
@@ -102,6 +122,18 @@ impl Function {
                 let group = open_group(&estate, "orders-db").await;
                 let event = authorize_ingress(MOTO_ACCOUNT, HOME_REGION, &group, 5432, &["0.0.0.0/0"]);
                 (group, event)
+            }
+            Self::PipelineGuard => {
+                estate.create_logging_trail(HOME_REGION, "org-audit", &[]).await;
+                estate.stop_logging(HOME_REGION, "org-audit").await;
+                let request = json!({"name": "org-audit"});
+                let event =
+                    api_call("cloudtrail.amazonaws.com", "StopLogging", MOTO_ACCOUNT, HOME_REGION, request, None);
+                ("org-audit".to_owned(), event)
+            }
+            Self::GuardDutyResponder => {
+                estate.create_instance(&rds, &NewInstance { public: true, ..NewInstance::postgres("orders-db") }).await;
+                ("orders-db".to_owned(), RdsFinding::malicious_login(MOTO_ACCOUNT, HOME_REGION, "orders-db").event())
             }
         };
         let proxy = FaultProxy::in_front_of(&estate.moto);
@@ -122,7 +154,8 @@ async fn open_group(estate: &Estate, name: &str) -> String {
 impl World {
     /// Runs the real handler, wired as its `main` wires it, with every AWS call through the proxy.
     async fn invoke_with(&self, budget: ClientBudget, deadline: Deadline) -> Ended {
-        let policy = self.estate.policy(&[]);
+        let variables = self.estate.variables(&[RESPOND]);
+        let policy = Policy::from_vars(variables.clone()).expect("policy");
         let plumbing = Plumbing::new(policy.clone(), self.proxy.sdk_config_with(HOME_REGION, budget).await);
         match self.function {
             Function::RdsGuard => {
@@ -142,6 +175,30 @@ impl World {
                 let guard = self.estate.network_guard_with(policy, network, plumbing.alerts, plumbing.undelivered);
                 ended(network_guard::handle_event_within(&self.event, &guard, deadline).await.map(|s| s.findings))
             }
+            Function::PipelineGuard => {
+                let guard = PipelineGuard {
+                    connector: Arc::new(SessionPipelineConnector::new(plumbing.sessions)),
+                    policy,
+                    config: PipelineConfig::from_vars(variables).expect("pipeline-guard settings"),
+                    alerts: plumbing.alerts,
+                    undelivered: plumbing.undelivered,
+                    confirmation: Default::default(),
+                };
+                assert_eq!(deadline, Deadline::none(), "pipeline-guard has no deadline to give");
+                ended(pipeline_guard::handle_event(&self.event, &guard).await.map(|s| s.findings))
+            }
+            Function::GuardDutyResponder => {
+                let responder = GuardDutyResponder {
+                    connector: Arc::new(SessionResponderConnector::new(plumbing.sessions)),
+                    policy,
+                    config: ResponderConfig::from_vars(variables).expect("guardduty-responder settings"),
+                    alerts: plumbing.alerts,
+                    undelivered: plumbing.undelivered,
+                    confirmation: Default::default(),
+                };
+                assert_eq!(deadline, Deadline::none(), "guardduty-responder has no deadline to give");
+                ended(guardduty_responder::handle_event(&self.event, &responder).await.map(|s| s.findings))
+            }
         }
     }
 
@@ -152,7 +209,8 @@ impl World {
     /// Whether the resource is compliant now (read from moto directly).
     async fn fixed(&self) -> bool {
         match self.function {
-            Function::RdsGuard => {
+            Function::PipelineGuard => self.estate.is_logging(HOME_REGION, &self.resource).await,
+            Function::RdsGuard | Function::GuardDutyResponder => {
                 let rds = self.estate.rds(HOME_REGION).await;
                 self.estate.instance(&rds, &self.resource).await.expect("database").publicly_accessible == Some(false)
             }
