@@ -8,15 +8,22 @@ use std::sync::Arc;
 use aws_config::{Region, SdkConfig};
 
 use crate::aws::{AccountSessions, AlertPublisher, SnsAlertPublisher, SqsUndeliveredAlerts, UndeliveredAlertSink};
+use crate::kernel::init_error;
 use crate::policy::Policy;
 
-/// The configuration, or — logged once as JSON — exit status 1, which Lambda reports as an init
-/// failure. Only for `main`.
+/// The configuration, or — logged once as JSON and reported to the Lambda Runtime API's init error
+/// endpoint ([`crate::kernel::init_error`]), so the console shows the reason — exit status 1, which
+/// Lambda reports as an init failure. Only for `main`.
 pub fn config_or_exit<T, E: Display>(function: &str, config: Result<T, E>) -> T {
     match config {
         Ok(config) => config,
         Err(e) => {
+            let message = format!("{function} configuration is invalid: {e}");
             tracing::error!(error = %e, "{function} configuration is invalid");
+            let report = init_error::report_init_error_from_env(init_error::CONFIG_INVALID_ERROR_TYPE, &message);
+            if let Some(Err(report)) = report {
+                tracing::error!(error = %report, "the init error could not be reported");
+            }
             std::process::exit(1);
         }
     }

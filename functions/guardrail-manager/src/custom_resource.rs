@@ -14,7 +14,8 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-/// CloudFormation keeps at most 4,096 bytes of a response; the reason is cut well below that.
+/// CloudFormation keeps at most 4,096 bytes of a response; the reason is cut well below that, in
+/// bytes (at a character boundary): 1,000 characters of non-ASCII text could be 4,000 bytes.
 const REASON_MAX: usize = 1_000;
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -89,7 +90,7 @@ pub fn response_body(payload: &Value, physical_resource_id: &str, outcome: Resul
             body["Data"] = data;
         }
         Err(reason) => {
-            let mut reason: String = reason.chars().take(REASON_MAX).collect();
+            let mut reason = reason[..reason.floor_char_boundary(REASON_MAX)].to_owned();
             if reason.is_empty() {
                 reason = "guardrail-manager failed without a reason".to_owned();
             }
@@ -189,6 +190,11 @@ mod tests {
         assert_eq!(body["Status"], "FAILED");
         assert_eq!(body["RequestId"], "r-1");
         assert!(body["Reason"].as_str().unwrap().len() < 1_100);
+        // Found by the fuzz tests: a reason of multi-byte characters is cut in bytes, not characters.
+        let wide: Value =
+            serde_json::from_str(&response_body(&request("Create"), "p", Err("é🦀".repeat(2_000)))).unwrap();
+        let reason = wide["Reason"].as_str().unwrap();
+        assert!(reason.len() < 1_100 && reason.starts_with("é🦀é🦀"), "{} bytes", reason.len());
         let ok: Value =
             serde_json::from_str(&response_body(&request("Create"), "p", Ok(json!({"PolicyIds": "p-1"})))).unwrap();
         assert_eq!((ok["Status"].as_str(), ok["Data"]["PolicyIds"].as_str()), (Some("SUCCESS"), Some("p-1")));

@@ -1,9 +1,14 @@
 //! The invocation kernel every function's `main` calls: [`serve`] runs Lambda's runtime loop, hands
 //! the handler the payload and the [`Invocation`] (request id, function ARN, [`Deadline`]), writes
 //! one CloudWatch EMF line per invocation ([`crate::metrics`]) and turns a handler error into the
-//! Lambda error Diagnostic (`errorType` = [`InvocationFailure::kind`]).
+//! Lambda error Diagnostic (`errorType` = [`InvocationFailure::kind`]). A panic in the handler is an
+//! error invocation too (`errorType` [`PANIC_ERROR_TYPE`], metric [`PANIC_METRIC`]), never a
+//! silent end; an invalid configuration is reported to the Runtime API's init error endpoint
+//! ([`init_error`]).
 
 mod deadline;
+pub mod init_error;
+mod panic;
 
 use std::future::Future;
 
@@ -12,6 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use deadline::{Deadline, PUBLISH_RESERVE};
+pub use panic::{catch_panic, panic_metric, Panicked, PANIC_ERROR_TYPE, PANIC_METRIC};
 
 use crate::metrics::InvocationMetrics;
 use crate::report::FindingSummary;
@@ -47,6 +53,63 @@ pub trait InvocationFailure: std::fmt::Display {
     fn kind(&self) -> &'static str;
 }
 
+/// How one invocation ended: what Lambda is answered and the metrics it is counted in.
+#[derive(Debug)]
+pub struct Outcome<R> {
+    pub result: Result<R, Diagnostic>,
+    pub metrics: InvocationMetrics,
+    /// The handler panicked (counted in [`PANIC_METRIC`] as well as `Errors`).
+    pub panicked: bool,
+}
+
+impl<R> Outcome<R> {
+    /// Writes the invocation's EMF line(s) to stdout for `function`.
+    pub fn emit_metrics(&self, function: &str) {
+        self.metrics.emit(function);
+        if self.panicked {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or_default();
+            println!("{}", panic_metric(function, now));
+        }
+    }
+}
+
+/// Runs `handler` once: its report or error, and a panic caught and turned into an error with a
+/// message naming `function`, the request and the panic.
+pub async fn invoke<H, Fut, R, E>(function: &str, handler: &H, payload: Value, invocation: Invocation) -> Outcome<R>
+where
+    H: Fn(Value, Invocation) -> Fut,
+    Fut: Future<Output = Result<R, E>>,
+    R: InvocationReport,
+    E: InvocationFailure,
+{
+    let request_id = invocation.request_id.clone();
+    match catch_panic(async { handler(payload, invocation).await }).await {
+        Ok(Ok(report)) => {
+            Outcome { metrics: InvocationMetrics::handled(report.findings()), result: Ok(report), panicked: false }
+        }
+        Ok(Err(e)) => Outcome {
+            result: Err(Diagnostic { error_type: e.kind().to_owned(), error_message: e.to_string() }),
+            metrics: InvocationMetrics::failed(),
+            panicked: false,
+        },
+        Err(Panicked { message }) => {
+            let error_message = format!(
+                "{function} panicked handling request {request_id}: {message}; \
+                 Lambda retries the event, then keeps it in the dead-letter queue"
+            );
+            tracing::error!(%request_id, panic = %message, "{function} panicked; the invocation fails");
+            Outcome {
+                result: Err(Diagnostic { error_type: PANIC_ERROR_TYPE.to_owned(), error_message }),
+                metrics: InvocationMetrics::failed(),
+                panicked: true,
+            }
+        }
+    }
+}
+
 /// Runs `handler` for every invocation until the runtime stops. `function` names the function in
 /// the metrics.
 pub async fn serve<H, Fut, R, E>(function: &'static str, handler: H) -> Result<(), lambda_runtime::Error>
@@ -56,21 +119,21 @@ where
     R: InvocationReport,
     E: InvocationFailure,
 {
+    let handler = &handler;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let invocation = Invocation {
             request_id: event.context.request_id.clone(),
             function_arn: event.context.invoked_function_arn.clone(),
             deadline: Deadline::from_epoch_millis(event.context.deadline),
         };
-        let result = handler(event.payload, invocation);
         async move {
-            let result = result.await;
-            match &result {
-                Ok(report) => InvocationMetrics::handled(report.findings()).emit(function),
-                Err(_) => InvocationMetrics::failed().emit(function),
-            }
-            result.map_err(|e| Diagnostic { error_type: e.kind().to_owned(), error_message: e.to_string() })
+            let outcome = invoke(function, handler, event.payload, invocation).await;
+            outcome.emit_metrics(function);
+            outcome.result
         }
     }))
     .await
 }
+
+#[cfg(test)]
+mod tests;
