@@ -16,6 +16,7 @@ pub mod guardduty;
 pub mod guardrails;
 pub mod identity;
 pub mod kernel;
+pub mod ledger;
 pub mod network;
 pub mod policy;
 pub mod remediate;

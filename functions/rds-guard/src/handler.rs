@@ -11,7 +11,7 @@ use rdsguard::finding::{EventContext, Finding};
 use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::policy::{Policy, RuleAction};
 use rdsguard::remediate::{execute, plan, ActionKind, ActionOutcome, ActionStatus, Confirmation, Plan};
-use rdsguard::report::{deliver, deliver_alerts, AlertDelivery, FindingSummary, Outcome, PublishFailure};
+use rdsguard::report::{deliver_alerts, deliver_judged, AlertDelivery, FindingSummary, Outcome, PublishFailure};
 use rdsguard::rules::{evaluate_database, DatabaseChange, RuleId, Verdict};
 use serde::Serialize;
 use serde_json::Value;
@@ -101,11 +101,13 @@ pub(crate) struct Checked {
     pub resource: String,
     pub findings: Vec<(Finding, ActionOutcome)>,
     pub undetermined: Vec<String>,
+    /// Rules judged compliant (the findings ledger resolves what it held open for them).
+    pub compliant: Vec<Finding>,
 }
 
 impl Checked {
     pub(crate) fn new(resource: String) -> Self {
-        Self { resource, findings: Vec::new(), undetermined: Vec::new() }
+        Self { resource, findings: Vec::new(), undetermined: Vec::new(), compliant: Vec::new() }
     }
 
     /// Records a verdict that could not be reached (nothing is done about it).
@@ -226,7 +228,7 @@ async fn report(
         source: FUNCTION_NAME,
         acted_as: acted_as.as_deref(),
     };
-    let summaries = deliver(due, context, delivery).await.map_err(|(_, failure)| failure)?;
+    let summaries = deliver_judged(due, &checked.compliant, context, delivery).await.map_err(|(_, failure)| failure)?;
     Ok(Summary {
         outcome: "checked",
         reason: None,
@@ -273,7 +275,10 @@ async fn check_database(
                 findings.push(Finding::new(rule, &db, &target.account, &target.region, observed))
             }
             Verdict::Unknown(why) => checked.undetermined(rule, &db.state.identifier, why),
-            Verdict::Compliant | Verdict::NotApplicable(_) => {}
+            Verdict::Compliant => {
+                checked.compliant.push(Finding::new(rule, &db, &target.account, &target.region, Value::Null))
+            }
+            Verdict::NotApplicable(_) => {}
         }
     }
     let outcomes = act_on_findings(&findings, &db, rds, guard).await;
