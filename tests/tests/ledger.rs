@@ -12,7 +12,7 @@ use rdsguard::aws::{DynamoDbFindings, FINDING_ID_KEY};
 use rdsguard::ledger::{FindingStatus, LedgerConfig, LedgerItem, ResolvedBy};
 use rdsguard::metrics::InvocationMetrics;
 use rdsguard_tests::estate::{NewInstance, ReceivedAlert, HOME_REGION};
-use rdsguard_tests::events::rds_api_call;
+use rdsguard_tests::events::{create_db_instance, rds_api_call};
 use rdsguard_tests::proxy::{Fault, FaultProxy};
 use rdsguard_tests::{Estate, MOTO_ACCOUNT};
 use serde_json::{json, Value};
@@ -249,4 +249,38 @@ async fn with_alert_on_resolve_false_a_resolution_is_recorded_silently() {
     handle_event(&modify_event("quiet-db", "modify-b"), &guard).await.expect("second");
     assert!(estate.alerts().await.is_empty());
     assert_eq!(item(&items(&estate).await, "RDS.10").status, FindingStatus::Resolved);
+}
+
+#[tokio::test]
+async fn a_public_database_fixed_alerts_succeeded_once_and_rdsguards_own_modify_alerts_nothing() {
+    let estate = Estate::start().await;
+    create_table(&estate).await;
+    let rds = estate.rds(HOME_REGION).await;
+    estate.create_instance(&rds, &NewInstance { public: true, ..NewInstance::postgres("public-db") }).await;
+    let guard = ledgered(&estate).await;
+
+    handle_event(&create_db_instance(MOTO_ACCOUNT, HOME_REGION, "public-db", true, true), &guard)
+        .await
+        .expect("create");
+    let alerts = estate.alerts().await;
+    assert_eq!(rules(&alerts), ["RDS.2"], "{alerts:#?}");
+    assert_eq!(alerts[0].action_status(), "succeeded");
+    assert_eq!(
+        (alerts[0].body["finding_status"].as_str(), alerts[0].body["resolved_by"].as_str()),
+        (Some("resolved"), Some("rdsguard"))
+    );
+
+    // The ModifyDBInstance rdsguard's own fix produced, as CloudTrail delivers it.
+    let mut own = modify_event("public-db", "modify-by-rdsguard");
+    own["detail"]["userIdentity"] = json!({
+        "type": "AssumedRole",
+        "arn": format!("arn:aws:sts::{MOTO_ACCOUNT}:assumed-role/rdsguard-RdsGuardFunctionRole-AbC123/rds-guard"),
+        "accountId": MOTO_ACCOUNT,
+    });
+    own["detail"]["requestParameters"] =
+        json!({"dBInstanceIdentifier": "public-db", "publiclyAccessible": false, "applyImmediately": true});
+    let summary = handle_event(&own, &guard).await.expect("own modify");
+    assert!(estate.alerts().await.is_empty(), "{summary:#?}");
+    let items = items(&estate).await;
+    assert_eq!((item(&items, "RDS.2").status, item(&items, "RDS.2").occurrences), (FindingStatus::Resolved, 1));
 }
