@@ -22,6 +22,7 @@ pub mod policy;
 pub mod remediate;
 pub mod report;
 pub mod rules;
+pub mod securityhub;
 pub mod startup;
 pub mod telemetry;
 // Issue 7: organisation-wide deployment.
