@@ -11,6 +11,7 @@ use rds_guard::{handle_event, RdsGuard};
 use rdsguard::aws::{DynamoDbFindings, FINDING_ID_KEY};
 use rdsguard::ledger::{FindingStatus, LedgerConfig, LedgerItem, ResolvedBy};
 use rdsguard::metrics::InvocationMetrics;
+use rdsguard::startup::Plumbing;
 use rdsguard_tests::estate::{NewInstance, ReceivedAlert, HOME_REGION};
 use rdsguard_tests::events::{create_db_instance, rds_api_call};
 use rdsguard_tests::proxy::{Fault, FaultProxy};
@@ -283,4 +284,37 @@ async fn a_public_database_fixed_alerts_succeeded_once_and_rdsguards_own_modify_
     assert!(estate.alerts().await.is_empty(), "{summary:#?}");
     let items = items(&estate).await;
     assert_eq!((item(&items, "RDS.2").status, item(&items, "RDS.2").occurrences), (FindingStatus::Resolved, 1));
+}
+
+#[tokio::test]
+async fn a_retry_after_a_partial_publish_failure_sends_exactly_the_missing_alert() {
+    let estate = Estate::start().await;
+    create_table(&estate).await;
+    seed_instance(&estate, "retry-db").await;
+    // Alert-only, so the retried event finds every finding still open.
+    let mut guard = estate.rds_guard(&[("MODE", "alert")]).await;
+    let proxy = FaultProxy::in_front_of(&estate.moto);
+    let config = LedgerConfig::from_vars([("FINDINGS_TABLE".to_owned(), TABLE.to_owned())]).unwrap();
+    let plumbing = Plumbing::new(guard.policy.clone(), proxy.sdk_config(HOME_REGION).await)
+        .with_ledger(&config, &estate.moto.sdk_config(HOME_REGION).await);
+    guard.alerts = plumbing.alerts;
+    proxy.fail_first("Publish", 1, Fault::AccessDenied);
+    let event = modify_event("retry-db", "modify-retry");
+
+    let failed = handle_event(&event, &guard).await;
+    assert!(failed.is_err(), "an alert that could not be published fails the invocation");
+    let first = estate.alerts().await;
+    assert!(!first.is_empty());
+
+    let retried = handle_event(&event, &guard).await.expect("the retry publishes what was missing");
+    let second = estate.alerts().await;
+    assert_eq!(second.len(), 1, "exactly the alert that failed: {second:#?}");
+    assert_eq!(second[0].body["transition"], "unpublished_retry");
+    let mut all = rules(&first);
+    all.extend(rules(&second));
+    all.sort();
+    let mut unique = all.clone();
+    unique.dedup();
+    assert_eq!(all, unique, "no finding alerted twice");
+    assert_eq!(all.len(), retried.findings.len(), "every finding alerted once: {all:?}");
 }
