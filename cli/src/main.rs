@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Command;
 
+mod findings;
 mod guardrails;
 
 fn command() -> Command {
@@ -13,6 +14,7 @@ fn command() -> Command {
         .subcommand_required(true)
         .arg_required_else_help(true)
         .subcommand(guardrails::command())
+        .subcommand(findings::command())
 }
 
 #[tokio::main]
@@ -20,6 +22,7 @@ async fn main() -> ExitCode {
     let matches = command().get_matches();
     match matches.subcommand() {
         Some(("guardrails", guardrails)) => guardrails::run(guardrails).await,
+        Some(("findings", findings)) => findings::run(findings).await,
         _ => fail("unknown command (see rdsguard --help)"),
     }
 }

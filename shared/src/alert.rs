@@ -8,7 +8,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::finding::{EventContext, Finding};
-use crate::remediate::ActionOutcome;
+use crate::ledger::{AlertLifecycle, AlertReason, LedgerItem};
+use crate::remediate::{ActionKind, ActionOutcome, ActionStatus};
+use crate::rules::Severity;
 
 /// Version of the alert body; bumped on any incompatible change.
 pub const ALERT_SCHEMA_VERSION: &str = "1";
@@ -42,6 +44,11 @@ pub struct Alert {
     /// (`arn:<partition>:iam::<account>:role/<MEMBER_ROLE_NAME>`) or, in its own account, the
     /// function's own role. `null` when it could not act there at all (see `action.detail`).
     pub acted_as: Option<String>,
+    /// `finding_id`, `finding_status`, `first_seen`, `occurrences`, `transition` (and
+    /// `resolved_by`) from the findings ledger; absent when FINDINGS_TABLE is unset or the ledger
+    /// could not be reached.
+    #[serde(flatten)]
+    pub lifecycle: Option<AlertLifecycle>,
 }
 
 impl Alert {
@@ -65,6 +72,37 @@ impl Alert {
             action,
             source: source.to_owned(),
             acted_as: None,
+            lifecycle: None,
+        }
+    }
+
+    /// The INFORMATIONAL alert that a finding was resolved by someone other than rdsguard:
+    /// `cleared` is the rule found compliant on the resource, `item` the ledger's record of it.
+    pub fn resolved(cleared: &Finding, event: &EventContext, item: &LedgerItem, source: &str) -> Self {
+        let detail = format!(
+            "resolved by someone other than rdsguard: the rule holds again (first seen {}, seen {} times); \
+             nothing for rdsguard to do",
+            crate::ledger::rfc3339(item.first_seen),
+            item.occurrences
+        );
+        let mut alert =
+            Self::new(cleared, event, ActionOutcome::new(ActionKind::None, ActionStatus::NotAttempted, detail), source);
+        alert.severity = Severity::Informational.as_str().to_owned();
+        alert.lifecycle = Some(AlertLifecycle::of(item, AlertReason::Resolved));
+        alert
+    }
+
+    /// The same alert, with what the ledger knows of the finding.
+    pub fn with_lifecycle(mut self, lifecycle: Option<AlertLifecycle>) -> Self {
+        self.lifecycle = lifecycle;
+        self
+    }
+
+    /// The status word at the end of the subject: the action's, or `resolved`.
+    fn outcome_word(&self) -> &str {
+        match &self.lifecycle {
+            Some(l) if l.transition == AlertReason::Resolved.as_str() => "resolved",
+            _ => self.action.status.as_str(),
         }
     }
 
@@ -84,7 +122,7 @@ impl Alert {
             self.account,
             self.region,
             self.short_title,
-            self.action.status.as_str()
+            self.outcome_word()
         );
         let ascii: String = full.chars().map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' }).collect();
         if ascii.len() <= SUBJECT_MAX {
@@ -116,7 +154,6 @@ mod tests {
     use super::*;
     use crate::database::{Database, DatabaseState};
     use crate::identity::{AccountId, AwsRegion};
-    use crate::remediate::{ActionKind, ActionStatus};
     use crate::rules::RuleId;
 
     fn alert(id: &str) -> Alert {

@@ -27,6 +27,11 @@ pub struct Finding {
     pub resource: String,
     /// The state that shows the violation.
     pub observed: Value,
+    /// When one resource holds several findings of one rule (a security group's ingress rules),
+    /// the ARN of the part this one is about (`...:security-group-rule/sgr-...`): the findings
+    /// ledger keys the finding by it. `None`: the resource itself.
+    #[serde(skip)]
+    pub component_arn: Option<String>,
 }
 
 impl Finding {
@@ -50,6 +55,7 @@ impl Finding {
             resource_id: db.state.identifier.clone(),
             resource,
             observed,
+            component_arn: None,
         }
     }
 }
@@ -77,7 +83,15 @@ impl Finding {
             resource_id: resource_id.into(),
             resource: resource_arn.into(),
             observed,
+            component_arn: None,
         }
+    }
+}
+
+impl Finding {
+    /// The resource the findings ledger keys this finding by (see [`Finding::component_arn`]).
+    pub fn ledger_resource(&self) -> &str {
+        self.component_arn.as_deref().unwrap_or(&self.resource)
     }
 }
 

@@ -94,6 +94,9 @@ pub async fn check_security_group_within(
                     let mut finding =
                         Finding::for_resource(rule_id, account, region, SECURITY_GROUP_TYPE, &group.id, &arn, observed);
                     finding.headline = Some(headline(rule));
+                    // One finding per ingress rule: the ledger keys each by its rule's ARN.
+                    let group_arn = arn.trim_end_matches(group.id.as_str()).trim_end_matches('/');
+                    finding.component_arn = Some(format!("{group_arn}-rule/{}", rule.rule_id));
                     if !matches!(ports, DatabasePorts::Listening(_)) {
                         finding.severity = finding.severity.min(NO_DATABASE_SEVERITY);
                     }

@@ -17,11 +17,13 @@ pub mod guardduty;
 pub mod guardrails;
 pub mod identity;
 pub mod kernel;
+pub mod ledger;
 pub mod network;
 pub mod policy;
 pub mod remediate;
 pub mod report;
 pub mod rules;
+pub mod securityhub;
 pub mod startup;
 pub mod telemetry;
 // Issue 7: organisation-wide deployment.

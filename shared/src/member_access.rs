@@ -93,6 +93,7 @@ pub fn unreachable_alert(
         ),
         source: source.to_owned(),
         acted_as: None,
+        lifecycle: None,
     }
 }
 

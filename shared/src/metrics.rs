@@ -4,8 +4,9 @@
 //!
 //! Metrics (all `Count`): `EventsSeen`, `Findings`, `AlertsPublished`, `Remediations<Status>` for
 //! each action status (`RemediationsSucceeded`, `RemediationsFailed`, `RemediationsDeferred`,
-//! `RemediationsSkipped`, `RemediationsNotAttempted`) and `Errors` (invocations that failed and
-//! will be retried).
+//! `RemediationsSkipped`, `RemediationsNotAttempted`), `LedgerErrors` (findings the findings
+//! ledger could not read or write, alerted anyway) and `Errors` (invocations that failed and will
+//! be retried).
 //!
 //! Format: <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>
 
@@ -37,6 +38,7 @@ pub struct InvocationMetrics {
     pub alerts_published: u64,
     /// Per action status, in the order of `STATUSES`.
     remediations: [u64; 5],
+    pub ledger_errors: u64,
     pub errors: u64,
 }
 
@@ -46,6 +48,7 @@ impl InvocationMetrics {
         let mut metrics = Self { events_seen: 1, findings: findings.len() as u64, ..Self::default() };
         for finding in findings {
             metrics.alerts_published += u64::from(finding.alert_message_id.is_some());
+            metrics.ledger_errors += u64::from(finding.ledger_error.is_some());
             metrics.count_action(finding.action.status);
         }
         metrics
@@ -75,6 +78,7 @@ impl InvocationMetrics {
             ("AlertsPublished", self.alerts_published),
         ];
         values.extend(STATUSES.iter().zip(self.remediations).map(|((_, name), n)| (*name, n)));
+        values.push(("LedgerErrors", self.ledger_errors));
         values.push(("Errors", self.errors));
         let definitions: Vec<Value> = values.iter().map(|(name, _)| json!({"Name": name, "Unit": "Count"})).collect();
         let mut document = Map::new();
@@ -116,6 +120,8 @@ mod tests {
             action: ActionOutcome::new(ActionKind::MakePrivate, status, "x"),
             alert_message_id: published.then(|| "m-1".to_owned()),
             alert_note: None,
+            finding_id: None,
+            ledger_error: None,
         }
     }
 
@@ -132,6 +138,10 @@ mod tests {
         assert_eq!(metrics.remediations(ActionStatus::Failed), 2);
         assert_eq!(metrics.remediations(ActionStatus::Deferred), 0);
         assert_eq!(metrics.remediations(ActionStatus::NotAttempted), 1);
+        assert_eq!(metrics.ledger_errors, 0);
+        let unledgered =
+            FindingSummary { ledger_error: Some("BatchGetItem failed".into()), ..finding(ActionStatus::Failed, true) };
+        assert_eq!(InvocationMetrics::handled(&[unledgered.clone(), unledgered]).ledger_errors, 2);
         let failed = InvocationMetrics::failed();
         assert_eq!((failed.events_seen, failed.findings, failed.errors), (1, 0, 1));
     }
@@ -158,6 +168,7 @@ mod tests {
                 "RemediationsDeferred",
                 "RemediationsSkipped",
                 "RemediationsNotAttempted",
+                "LedgerErrors",
                 "Errors"
             ]
         );

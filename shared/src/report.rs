@@ -1,5 +1,10 @@
 //! Delivering a function's findings: one alert per finding, published to SNS; an alert SNS will not
 //! take is kept in the dead-letter queue and fails the invocation, so nothing is lost.
+//!
+//! With the findings ledger on (FINDINGS_TABLE: the publisher carries it, see
+//! [`AlertPublisher::ledger`]), only findings whose state changed are alerted (README "Findings
+//! lifecycle"); the ledger never costs an alert: a finding it cannot read or write is alerted anyway,
+//! logged, and counted (`LedgerErrors`).
 
 use serde::Serialize;
 use tracing::{error, warn};
@@ -7,6 +12,7 @@ use tracing::{error, warn};
 use crate::alert::Alert;
 use crate::aws::{AlertPublisher, AwsError, UndeliveredAlertSink};
 use crate::finding::{EventContext, Finding};
+use crate::ledger::{id_of, key_of, violation_of, AlertLifecycle, Gate, Ledger, LedgerItem, Seen};
 use crate::remediate::ActionOutcome;
 
 /// One finding as the invocation's JSON summary reports it.
@@ -21,6 +27,27 @@ pub struct FindingSummary {
     /// Why no alert was published, when none was due.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alert_note: Option<String>,
+    /// The finding's ledger id (when the ledger is on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding_id: Option<String>,
+    /// Why the ledger could not be used for this finding (it was alerted anyway).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger_error: Option<String>,
+}
+
+impl FindingSummary {
+    fn quiet(finding: &Finding, action: ActionOutcome, note: &str) -> Self {
+        Self {
+            rule: finding.rule.as_str().to_owned(),
+            severity: finding.severity.as_str().to_owned(),
+            resource: finding.resource.clone(),
+            action,
+            alert_message_id: None,
+            alert_note: Some(note.to_owned()),
+            finding_id: None,
+            ledger_error: None,
+        }
+    }
 }
 
 /// Some alerts could not be published (the invocation must fail so the event is retried).
@@ -59,22 +86,86 @@ pub async fn deliver(
     context: &EventContext,
     delivery: AlertDelivery<'_>,
 ) -> Result<Vec<FindingSummary>, (Vec<FindingSummary>, PublishFailure)> {
+    deliver_judged(outcomes, &[], context, delivery).await
+}
+
+/// As [`deliver`], also telling the ledger which rules the check found compliant on the resource
+/// (`cleared`: findings built for those rules, `observed` being the compliant state), so that it
+/// resolves what it held open for them and alerts a resolution by someone else once. Without the
+/// ledger, `cleared` is not used.
+pub async fn deliver_judged(
+    outcomes: Vec<Outcome<'_>>,
+    cleared: &[Finding],
+    context: &EventContext,
+    delivery: AlertDelivery<'_>,
+) -> Result<Vec<FindingSummary>, (Vec<FindingSummary>, PublishFailure)> {
     let mut summaries = Vec::with_capacity(outcomes.len());
     let mut errors: Vec<AwsError> = Vec::new();
+    let Some(ledger) = delivery.publisher.ledger() else {
+        for Outcome { finding, action, suppressed } in outcomes {
+            match suppressed {
+                Some(note) => summaries.push(FindingSummary::quiet(finding, action, note)),
+                None => {
+                    let alert = Alert::new(finding, context, action, delivery.source).acting_as(delivery.acted_as);
+                    summaries.push(publish_one(alert, None, delivery, &mut errors).await);
+                }
+            }
+        }
+        return finish(summaries, errors);
+    };
+
+    // Suppressed findings (a routine RDS notification) bypass the ledger, as they bypass alerting.
+    let mut sightings: Vec<(crate::ledger::FindingKey, Seen)> = outcomes
+        .iter()
+        .filter(|o| o.suppressed.is_none())
+        .map(|o| (key_of(o.finding), violation_of(o.finding, &o.action, &context.event_id)))
+        .collect();
+    sightings.extend(cleared.iter().map(|f| (key_of(f), Seen::Compliant)));
+    let mut gates = ledger.judge(&sightings).await.into_iter();
+
     for Outcome { finding, action, suppressed } in outcomes {
         if let Some(note) = suppressed {
-            summaries.push(FindingSummary {
-                rule: finding.rule.as_str().to_owned(),
-                severity: finding.severity.as_str().to_owned(),
-                resource: finding.resource.clone(),
-                action,
-                alert_message_id: None,
-                alert_note: Some(note.to_owned()),
-            });
+            summaries.push(FindingSummary::quiet(finding, action, note));
             continue;
         }
-        let alert = Alert::new(finding, context, action, delivery.source).acting_as(delivery.acted_as);
-        summaries.push(publish_one(alert, delivery, &mut errors).await);
+        let alert = Alert::new(finding, context, action.clone(), delivery.source).acting_as(delivery.acted_as);
+        match gates.next() {
+            Some(Gate::Quiet { reason, .. }) => {
+                let mut summary = FindingSummary::quiet(finding, action, reason.note());
+                summary.finding_id = Some(id_of(finding));
+                summaries.push(summary);
+            }
+            Some(Gate::Alert { reason, claim }) => {
+                let alert = alert.with_lifecycle(Some(AlertLifecycle::of(&claim, reason)));
+                summaries.push(publish_one(alert, Some((ledger, &claim)), delivery, &mut errors).await);
+            }
+            Some(Gate::Unavailable(e)) => {
+                error!(rule = %finding.rule, resource = %finding.resource, error = %e, "findings ledger unavailable; alerting anyway");
+                let mut summary = publish_one(alert, None, delivery, &mut errors).await;
+                summary.finding_id = Some(id_of(finding));
+                summary.ledger_error = Some(e.to_string());
+                summaries.push(summary);
+            }
+            None => {
+                error!(rule = %finding.rule, "findings ledger returned fewer verdicts than findings; alerting anyway");
+                let mut summary = publish_one(alert, None, delivery, &mut errors).await;
+                summary.ledger_error = Some("no verdict from the ledger".to_owned());
+                summaries.push(summary);
+            }
+        }
+    }
+    for (finding, gate) in cleared.iter().zip(gates) {
+        match gate {
+            Gate::Alert { claim, .. } => {
+                let alert = Alert::resolved(finding, context, &claim, delivery.source).acting_as(delivery.acted_as);
+                summaries.push(publish_one(alert, Some((ledger, &claim)), delivery, &mut errors).await);
+            }
+            Gate::Unavailable(e) => {
+                // Nothing is lost: the finding stays open in the ledger and resolves on a later check.
+                error!(rule = %finding.rule, resource = %finding.resource, error = %e, "findings ledger unavailable; resolution not recorded");
+            }
+            Gate::Quiet { .. } => {}
+        }
     }
     finish(summaries, errors)
 }
@@ -88,13 +179,32 @@ pub async fn deliver_alerts(
     let mut summaries = Vec::with_capacity(alerts.len());
     let mut errors: Vec<AwsError> = Vec::new();
     for alert in alerts {
-        summaries.push(publish_one(alert, delivery, &mut errors).await);
+        summaries.push(publish_one(alert, None, delivery, &mut errors).await);
     }
     finish(summaries, errors)
 }
 
-async fn publish_one(alert: Alert, delivery: AlertDelivery<'_>, errors: &mut Vec<AwsError>) -> FindingSummary {
-    let message_id = match delivery.publisher.publish(&alert).await {
+/// Publishes `alert`; with a ledger claim, records the outcome on it (a failure to record is
+/// logged: the alert is out, at worst the next sighting repeats it).
+async fn publish_one(
+    alert: Alert,
+    claim: Option<(&Ledger, &LedgerItem)>,
+    delivery: AlertDelivery<'_>,
+    errors: &mut Vec<AwsError>,
+) -> FindingSummary {
+    let published = delivery.publisher.publish(&alert).await;
+    let mut ledger_error = None;
+    if let Some((ledger, claim)) = claim {
+        let recorded = match &published {
+            Ok(id) => ledger.published(claim, id).await,
+            Err(_) => ledger.unpublished(claim).await,
+        };
+        if let Err(e) = recorded {
+            error!(rule = %alert.rule, resource = %alert.resource, error = %e, "alert outcome not recorded in the findings ledger");
+            ledger_error = Some(e.to_string());
+        }
+    }
+    let message_id = match published {
         Ok(id) => Some(id),
         Err(e) => {
             error!(rule = %alert.rule, resource = %alert.resource, error = %e, "alert could not be published");
@@ -104,12 +214,14 @@ async fn publish_one(alert: Alert, delivery: AlertDelivery<'_>, errors: &mut Vec
         }
     };
     FindingSummary {
+        finding_id: alert.lifecycle.as_ref().map(|l| l.finding_id.clone()),
         rule: alert.rule,
         severity: alert.severity,
         resource: alert.resource,
         action: alert.action,
         alert_message_id: message_id,
         alert_note: None,
+        ledger_error,
     }
 }
 

@@ -1,14 +1,18 @@
 //! What every function builds once per container, before the runtime loop: the configuration (a
 //! mistake stops init with a message naming the variable), the alert publisher in the topic's
-//! region, the dead-letter sink for undelivered alerts, and the account sessions.
+//! region, the dead-letter sink for undelivered alerts, the findings ledger (FINDINGS_TABLE) the
+//! alerts pass through, and the account sessions.
 
 use std::fmt::Display;
 use std::sync::Arc;
 
 use aws_config::{Region, SdkConfig};
 
-use crate::aws::{AccountSessions, AlertPublisher, SnsAlertPublisher, SqsUndeliveredAlerts, UndeliveredAlertSink};
+use crate::aws::{
+    AccountSessions, AlertPublisher, DynamoDbFindings, SnsAlertPublisher, SqsUndeliveredAlerts, UndeliveredAlertSink,
+};
 use crate::kernel::init_error;
+use crate::ledger::{Ledger, LedgerConfig, LedgeredAlerts};
 use crate::policy::Policy;
 
 /// The configuration, or — logged once as JSON and reported to the Lambda Runtime API's init error
@@ -40,11 +44,25 @@ pub struct Plumbing {
 impl Plumbing {
     /// What `function` (its name in alerts, e.g. `network-guard`) builds: as [`Self::new`], with
     /// sessions that assume the function's own member role (`<MEMBER_ROLE_NAME>-<function>`) in
-    /// other accounts. Every `main` uses this.
+    /// other accounts, and alerts that pass through the findings ledger configured in the
+    /// environment ([`LedgerConfig::from_env`]; a bad value stops init). Every `main` uses this.
     pub fn for_function(function: &str, policy: Policy, base: SdkConfig) -> Self {
-        let mut plumbing = Self::new(policy, base.clone());
+        let ledger = config_or_exit(function, LedgerConfig::from_env());
+        let mut plumbing = Self::new(policy, base.clone()).with_ledger(&ledger, &base);
         plumbing.sessions = AccountSessions::for_function(base, &plumbing.policy.member_role_name, function);
         plumbing
+    }
+
+    /// The same plumbing with its alerts passing through the findings ledger in `config.table`
+    /// (DynamoDB, reached with `base`); unchanged when no table is configured. Logs which.
+    pub fn with_ledger(mut self, config: &LedgerConfig, base: &SdkConfig) -> Self {
+        tracing::info!(ledger = %config.describe(), "findings ledger");
+        if let Some(table) = &config.table {
+            let store = DynamoDbFindings::new(aws_sdk_dynamodb::Client::new(base), table.clone());
+            let ledger = Ledger::new(Arc::new(store), config.lifecycle);
+            self.alerts = Arc::new(LedgeredAlerts::new(self.alerts, ledger));
+        }
+        self
     }
 
     /// `base` is the SDK configuration from the environment (`aws_config::load_from_env`, which
@@ -62,10 +80,14 @@ impl Plumbing {
 }
 
 impl Plumbing {
-    /// IAM actions of what [`Plumbing`] builds: publishing alerts, keeping undelivered ones,
-    /// assuming member roles.
-    pub const IAM_ACTIONS: [&'static [&'static str]; 3] =
-        [SnsAlertPublisher::IAM_ACTIONS, SqsUndeliveredAlerts::IAM_ACTIONS, AccountSessions::IAM_ACTIONS];
+    /// IAM actions of what [`Plumbing`] builds: publishing alerts, keeping undelivered ones, the
+    /// findings ledger, assuming member roles.
+    pub const IAM_ACTIONS: [&'static [&'static str]; 4] = [
+        SnsAlertPublisher::IAM_ACTIONS,
+        SqsUndeliveredAlerts::IAM_ACTIONS,
+        DynamoDbFindings::IAM_ACTIONS,
+        AccountSessions::IAM_ACTIONS,
+    ];
 }
 
 /// A function's IAM actions: [`Plumbing::IAM_ACTIONS`] plus its own adapters' declarations,
@@ -107,6 +129,7 @@ mod tests {
         let rds = function_iam_actions(&[&["rds:DescribeDBInstances", "rds:ModifyDBInstance"]]);
         let ec2 = function_iam_actions(&[&["ec2:DescribeSecurityGroups", "rds:DescribeDBInstances"]]);
         assert!(rds.contains(&"sns:Publish") && rds.contains(&"sts:AssumeRole"));
+        assert!(rds.contains(&"dynamodb:PutItem") && rds.contains(&"dynamodb:BatchGetItem"));
         assert_eq!(
             member_role_iam_actions(&[&rds, &ec2]),
             ["ec2:DescribeSecurityGroups", "rds:DescribeDBInstances", "rds:ModifyDBInstance"]

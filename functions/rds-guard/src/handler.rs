@@ -13,7 +13,7 @@ use rdsguard::kernel::Deadline;
 use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::policy::Policy;
 use rdsguard::remediate::{ActionStatus, Confirmation};
-use rdsguard::report::{deliver, deliver_alerts, AlertDelivery, FindingSummary, Outcome, PublishFailure};
+use rdsguard::report::{deliver_alerts, deliver_judged, AlertDelivery, FindingSummary, Outcome, PublishFailure};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info};
@@ -232,7 +232,8 @@ async fn report(
         source: FUNCTION_NAME,
         acted_as: acted_as.as_deref(),
     };
-    let summaries = deliver(due, context, delivery).await.map_err(|(_, failure)| failure)?;
+    let summaries =
+        deliver_judged(due, &checked.compliant, context, delivery).await.map_err(|(_, failure)| failure)?;
     if let Some(failure) = checked.failure {
         return Err(failure.into());
     }

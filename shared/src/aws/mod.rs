@@ -3,6 +3,7 @@
 //! that template.yaml grants exactly the union of what a function's adapters declare.
 
 mod cloudtrail;
+mod dynamodb;
 mod ec2;
 mod error;
 mod guardduty;
@@ -17,6 +18,7 @@ mod sns;
 mod sqs;
 
 pub use cloudtrail::{SdkCloudTrail, TrailLogging};
+pub use dynamodb::{DynamoDbFindings, FINDING_ID_KEY, TTL_ATTRIBUTE};
 pub use ec2::{
     NetworkConnector, NetworkPorts, SdkEc2, SecurityGroupInventory, SecurityGroupPort, SecurityGroupRemediation,
     SessionNetworkConnector, NOT_FOUND_CODES as EC2_NOT_FOUND_CODES,

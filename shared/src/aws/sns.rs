@@ -5,11 +5,19 @@ use aws_sdk_sns::types::MessageAttributeValue;
 
 use super::AwsError;
 use crate::alert::Alert;
+use crate::ledger::Ledger;
 
 /// Delivers an alert; returns the SNS message id.
 #[async_trait]
 pub trait AlertPublisher: Send + Sync {
     async fn publish(&self, alert: &Alert) -> Result<String, AwsError>;
+
+    /// The findings ledger alerts pass through on their way here (FINDINGS_TABLE), if any. The
+    /// publisher carries it so that every function's delivery ([`crate::report::deliver`]) uses
+    /// it without each handler naming it; see [`crate::ledger::LedgeredAlerts`].
+    fn ledger(&self) -> Option<&Ledger> {
+        None
+    }
 }
 
 #[derive(Debug, Clone)]

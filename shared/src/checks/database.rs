@@ -32,6 +32,18 @@ pub async fn check_database(
             scope.region
         )));
     };
+    Ok(CheckOutcome::Judged(judge_database(scope, rds, db, change).await))
+}
+
+/// Judges a database already described (or listed, as a sweep does), fixes what the policy says,
+/// and returns the findings. A read that fails after fixes were made is kept in
+/// [`Checked::failure`] next to them.
+pub async fn judge_database(
+    scope: CheckScope<'_>,
+    rds: &dyn RdsGuardPort,
+    db: Database,
+    change: Option<DatabaseChange>,
+) -> Checked {
     info!(
         account = %scope.account, region = %scope.region, db = %db.state.identifier, status = ?db.state.status,
         ?change, "checking database"
@@ -48,7 +60,10 @@ pub async fn check_database(
                 findings.push(Finding::new(rule, &db, scope.account, scope.region, observed))
             }
             Verdict::Unknown(why) => checked.undetermined(rule, &db.state.identifier, why),
-            Verdict::Compliant | Verdict::NotApplicable(_) => {}
+            Verdict::Compliant => {
+                checked.compliant.push(Finding::new(rule, &db, scope.account, scope.region, serde_json::Value::Null))
+            }
+            Verdict::NotApplicable(_) => {}
         }
     }
     let outcomes = act_on_findings(scope, &findings, &db, rds).await;
@@ -60,7 +75,7 @@ pub async fn check_database(
         Ok(None) => {}
         Err(error) => checked.failed(CheckError::Describe(error)),
     }
-    Ok(CheckOutcome::Judged(checked))
+    checked
 }
 
 /// Plans and carries out the action for each finding (in the findings' order). Stops run first: RDS

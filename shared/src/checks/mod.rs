@@ -12,7 +12,7 @@ mod snapshot;
 
 use tracing::{error, warn};
 
-pub use database::{check_database, describe_database};
+pub use database::{check_database, describe_database, judge_database};
 pub use parameter_group::{check_database_tls, check_parameter_group};
 pub use snapshot::{check_snapshot, snapshot_judged_on, SnapshotChange};
 
@@ -59,6 +59,8 @@ pub struct Checked {
     pub findings: Vec<(Finding, ActionOutcome)>,
     /// Rules that could not judge for lack of state (nothing was done about them).
     pub undetermined: Vec<String>,
+    /// Rules judged compliant (the findings ledger resolves what it held open for them).
+    pub compliant: Vec<Finding>,
     /// A later step of the check failed after these findings were reached: they are alerted first,
     /// then the invocation fails with this so the event is retried.
     pub failure: Option<CheckError>,
@@ -66,7 +68,7 @@ pub struct Checked {
 
 impl Checked {
     pub fn new(resource: String) -> Self {
-        Self { resource, findings: Vec::new(), undetermined: Vec::new(), failure: None }
+        Self { resource, findings: Vec::new(), undetermined: Vec::new(), compliant: Vec::new(), failure: None }
     }
 
     /// Records a verdict that could not be reached (nothing is done about it).

@@ -1,0 +1,320 @@
+//! The findings ledger end to end: the real rds-guard handler, its delivery through the ledger
+//! (DynamoDB) and SNS, moto server as AWS.
+//!
+//! moto serves DynamoDB's conditional PutItem and consistent BatchGetItem like AWS does, but runs
+//! requests one after another; "concurrent" invocations here interleave at every AWS call (one
+//! Tokio task, `join!`), which is where the race between two invocations is decided.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+use rds_guard::{handle_event, RdsGuard};
+use rdsguard::aws::{DynamoDbFindings, FINDING_ID_KEY};
+use rdsguard::ledger::{FindingStatus, LedgerConfig, LedgerItem, ResolvedBy};
+use rdsguard::metrics::InvocationMetrics;
+use rdsguard::startup::Plumbing;
+use rdsguard_tests::estate::{NewInstance, ReceivedAlert, HOME_REGION};
+use rdsguard_tests::events::{create_db_instance, rds_api_call};
+use rdsguard_tests::proxy::{Fault, FaultProxy};
+use rdsguard_tests::{Estate, MOTO_ACCOUNT};
+use serde_json::{json, Value};
+
+const TABLE: &str = "rdsguard-findings";
+
+async fn create_table(estate: &Estate) {
+    let dynamodb = aws_sdk_dynamodb::Client::new(&estate.moto.sdk_config(HOME_REGION).await);
+    dynamodb
+        .create_table()
+        .table_name(TABLE)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(FINDING_ID_KEY)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(KeySchemaElement::builder().attribute_name(FINDING_ID_KEY).key_type(KeyType::Hash).build().unwrap())
+        .send()
+        .await
+        .expect("create table");
+}
+
+/// rds-guard as its `main` wires it ([`rdsguard::startup::Plumbing::with_ledger`]) with the
+/// ledger `settings`; the ledger reaches DynamoDB through `ledger_endpoint` (moto, or a proxy).
+async fn guard(estate: &Estate, settings: &[(&str, &str)], ledger_config: aws_config::SdkConfig) -> RdsGuard {
+    let mut guard = estate.rds_guard(&[]).await;
+    let vars = settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+    let config = LedgerConfig::from_vars(vars).expect("ledger settings");
+    let plumbing = estate.plumbing(&guard.policy).await.with_ledger(&config, &ledger_config);
+    guard.alerts = plumbing.alerts;
+    guard
+}
+
+async fn ledgered(estate: &Estate) -> RdsGuard {
+    guard(estate, &[("FINDINGS_TABLE", TABLE)], estate.moto.sdk_config(HOME_REGION).await).await
+}
+
+async fn items(estate: &Estate) -> Vec<LedgerItem> {
+    let client = aws_sdk_dynamodb::Client::new(&estate.moto.sdk_config(HOME_REGION).await);
+    DynamoDbFindings::new(client, TABLE).list(None).await.expect("scan the ledger")
+}
+
+fn item<'a>(items: &'a [LedgerItem], rule: &str) -> &'a LedgerItem {
+    items.iter().find(|i| i.rule == rule).unwrap_or_else(|| panic!("no {rule} item in {items:#?}"))
+}
+
+fn modify_event(id: &str, event_id: &str) -> Value {
+    let mut event = rds_api_call(
+        "ModifyDBInstance",
+        MOTO_ACCOUNT,
+        HOME_REGION,
+        json!({"dBInstanceIdentifier": id, "allocatedStorage": 50}),
+        json!({"dBInstanceIdentifier": id}),
+    );
+    event["detail"]["eventID"] = json!(event_id);
+    event
+}
+
+fn rules(alerts: &[ReceivedAlert]) -> Vec<String> {
+    let mut rules: Vec<String> = alerts.iter().map(|a| a.rule().to_owned()).collect();
+    rules.sort();
+    rules
+}
+
+/// The seeds' instance: no IAM authentication (RDS.10, alerted only), no deletion protection
+/// (RDS.8) and no backups (RDS.11), both fixed by rds-guard, and more alert-only findings.
+async fn seed_instance(estate: &Estate, id: &str) {
+    let rds = estate.rds(HOME_REGION).await;
+    estate.create_instance(&rds, &NewInstance::seed(id)).await;
+}
+
+#[tokio::test]
+async fn the_same_event_replayed_three_times_alerts_once_and_counts_three() {
+    let estate = Estate::start().await;
+    create_table(&estate).await;
+    seed_instance(&estate, "ledger-db").await;
+    let guard = ledgered(&estate).await;
+    let event = modify_event("ledger-db", "modify-1");
+
+    handle_event(&event, &guard).await.expect("first");
+    let first = estate.alerts().await;
+    let iam: Vec<&ReceivedAlert> = first.iter().filter(|a| a.rule() == "RDS.10").collect();
+    assert_eq!(iam.len(), 1, "{first:#?}");
+    let body = &iam[0].body;
+    assert_eq!(body["finding_status"], "open");
+    assert_eq!(body["transition"], "new");
+    assert_eq!(body["occurrences"], 1);
+    assert!(body["first_seen"].as_str().is_some_and(|t| t.ends_with('Z') && t.contains('T')), "{body:#}");
+    let finding_id = body["finding_id"].as_str().expect("finding_id");
+    assert_eq!(finding_id.len(), 64);
+    // rds-guard's own fixes: one `succeeded` alert each, and the finding resolved at once.
+    let fixed: Vec<&ReceivedAlert> = first.iter().filter(|a| a.action_status() == "succeeded").collect();
+    assert!(!fixed.is_empty(), "{first:#?}");
+    for alert in &fixed {
+        assert_eq!(
+            (alert.body["finding_status"].as_str(), alert.body["resolved_by"].as_str()),
+            (Some("resolved"), Some("rdsguard"))
+        );
+    }
+
+    handle_event(&event, &guard).await.expect("second");
+    let third = handle_event(&event, &guard).await.expect("third");
+    assert!(estate.alerts().await.is_empty(), "the replays change nothing: no alert");
+    let iam_summary = third.findings.iter().find(|f| f.rule == "RDS.10").expect("RDS.10 still judged");
+    assert_eq!(iam_summary.alert_message_id, None);
+    assert!(iam_summary.alert_note.as_deref().unwrap_or_default().contains("ledger"), "{iam_summary:?}");
+    assert_eq!(iam_summary.finding_id.as_deref(), Some(finding_id));
+
+    let items = items(&estate).await;
+    let iam = item(&items, "RDS.10");
+    assert_eq!((iam.finding_id.as_str(), iam.occurrences, iam.status), (finding_id, 3, FindingStatus::Open));
+    assert!(iam.last_alert_message_id.is_some(), "the ledger records what was published");
+    let backups = item(&items, "RDS.11");
+    assert_eq!(
+        (backups.status, backups.resolved_by, backups.occurrences),
+        (FindingStatus::Resolved, Some(ResolvedBy::Rdsguard), 1)
+    );
+    assert!(backups.expires_at.is_some(), "resolved items expire (TTL)");
+}
+
+#[tokio::test]
+async fn two_concurrent_invocations_of_one_event_alert_each_finding_once() {
+    let estate = Estate::start().await;
+    create_table(&estate).await;
+    seed_instance(&estate, "twin-db").await;
+    let guard = ledgered(&estate).await;
+    let event = modify_event("twin-db", "modify-twin");
+
+    let (a, b) = tokio::join!(handle_event(&event, &guard), handle_event(&event, &guard));
+    let (a, b) = (a.expect("first invocation"), b.expect("second invocation"));
+
+    let alerts = estate.alerts().await;
+    let mut unique = rules(&alerts);
+    unique.dedup();
+    assert_eq!(rules(&alerts), unique, "one alert per finding: {alerts:#?}");
+    assert!(unique.contains(&"RDS.10".to_owned()), "{alerts:#?}");
+    let published = a.findings.iter().chain(&b.findings).filter(|f| f.alert_message_id.is_some()).count();
+    assert_eq!(published, alerts.len());
+    let items = items(&estate).await;
+    assert_eq!(item(&items, "RDS.10").occurrences, 2, "both invocations saw it");
+}
+
+#[tokio::test]
+async fn a_missing_table_costs_no_alert_and_is_counted() {
+    let estate = Estate::start().await;
+    seed_instance(&estate, "no-table-db").await;
+    let guard = guard(&estate, &[("FINDINGS_TABLE", "no-such-table")], estate.moto.sdk_config(HOME_REGION).await).await;
+    let event = modify_event("no-table-db", "modify-2");
+
+    let summary = handle_event(&event, &guard).await.expect("handled despite the ledger");
+    let alerts = estate.alerts().await;
+    assert!(rules(&alerts).contains(&"RDS.10".to_owned()), "{alerts:#?}");
+    assert_eq!(alerts.len(), summary.findings.len(), "every finding alerted, as without a ledger");
+    assert!(alerts.iter().all(|a| a.body.get("finding_id").is_none()), "no lifecycle fields without the ledger");
+    assert!(summary.findings.iter().all(|f| f.ledger_error.is_some()), "{summary:#?}");
+    assert_eq!(InvocationMetrics::handled(&summary.findings).ledger_errors, summary.findings.len() as u64);
+}
+
+#[tokio::test]
+async fn an_unreachable_dynamodb_costs_no_alert() {
+    let estate = Estate::start().await;
+    create_table(&estate).await;
+    seed_instance(&estate, "down-db").await;
+    let proxy = FaultProxy::in_front_of(&estate.moto);
+    proxy.fail_service("dynamodb", Fault::Unavailable);
+    let guard = guard(&estate, &[("FINDINGS_TABLE", TABLE)], proxy.sdk_config(HOME_REGION).await).await;
+
+    let summary = handle_event(&modify_event("down-db", "modify-3"), &guard).await.expect("handled");
+    let alerts = estate.alerts().await;
+    assert!(rules(&alerts).contains(&"RDS.10".to_owned()), "{alerts:#?}");
+    assert_eq!(alerts.len(), summary.findings.len());
+    assert!(proxy.count("BatchGetItem") > 0, "the ledger was tried: {:?}", proxy.actions());
+    assert!(summary.findings.iter().all(|f| f.ledger_error.is_some()), "{summary:#?}");
+}
+
+#[tokio::test]
+async fn iam_authentication_switched_on_by_someone_is_one_resolved_alert() {
+    let estate = Estate::start().await;
+    create_table(&estate).await;
+    seed_instance(&estate, "iam-db").await;
+    let guard = ledgered(&estate).await;
+    handle_event(&modify_event("iam-db", "modify-a"), &guard).await.expect("first");
+    assert!(rules(&estate.alerts().await).contains(&"RDS.10".to_owned()));
+
+    let rds = estate.rds(HOME_REGION).await;
+    rds.modify_db_instance()
+        .db_instance_identifier("iam-db")
+        .enable_iam_database_authentication(true)
+        .apply_immediately(true)
+        .send()
+        .await
+        .expect("someone switches IAM authentication on");
+    handle_event(&modify_event("iam-db", "modify-b"), &guard).await.expect("second");
+    let alerts = estate.alerts().await;
+    assert_eq!(rules(&alerts), ["RDS.10"], "only the resolution is news: {alerts:#?}");
+    let resolved = &alerts[0];
+    assert_eq!(resolved.body["severity"], "INFORMATIONAL");
+    assert_eq!(resolved.body["transition"], "resolved");
+    assert_eq!(
+        (resolved.body["finding_status"].as_str(), resolved.body["resolved_by"].as_str()),
+        (Some("resolved"), Some("other"))
+    );
+    assert!(resolved.subject.ends_with("- resolved"), "{}", resolved.subject);
+
+    handle_event(&modify_event("iam-db", "modify-c"), &guard).await.expect("third");
+    assert!(estate.alerts().await.is_empty(), "resolved once");
+    let items = items(&estate).await;
+    assert_eq!(
+        (item(&items, "RDS.10").status, item(&items, "RDS.10").resolved_by),
+        (FindingStatus::Resolved, Some(ResolvedBy::Other))
+    );
+}
+
+#[tokio::test]
+async fn with_alert_on_resolve_false_a_resolution_is_recorded_silently() {
+    let estate = Estate::start().await;
+    create_table(&estate).await;
+    seed_instance(&estate, "quiet-db").await;
+    let settings = [("FINDINGS_TABLE", TABLE), ("ALERT_ON_RESOLVE", "false")];
+    let guard = guard(&estate, &settings, estate.moto.sdk_config(HOME_REGION).await).await;
+    handle_event(&modify_event("quiet-db", "modify-a"), &guard).await.expect("first");
+    estate.alerts().await;
+    let rds = estate.rds(HOME_REGION).await;
+    rds.modify_db_instance()
+        .db_instance_identifier("quiet-db")
+        .enable_iam_database_authentication(true)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    handle_event(&modify_event("quiet-db", "modify-b"), &guard).await.expect("second");
+    assert!(estate.alerts().await.is_empty());
+    assert_eq!(item(&items(&estate).await, "RDS.10").status, FindingStatus::Resolved);
+}
+
+#[tokio::test]
+async fn a_public_database_fixed_alerts_succeeded_once_and_rdsguards_own_modify_alerts_nothing() {
+    let estate = Estate::start().await;
+    create_table(&estate).await;
+    let rds = estate.rds(HOME_REGION).await;
+    estate.create_instance(&rds, &NewInstance { public: true, ..NewInstance::postgres("public-db") }).await;
+    let guard = ledgered(&estate).await;
+
+    handle_event(&create_db_instance(MOTO_ACCOUNT, HOME_REGION, "public-db", true, true), &guard)
+        .await
+        .expect("create");
+    let alerts = estate.alerts().await;
+    assert_eq!(rules(&alerts), ["RDS.2"], "{alerts:#?}");
+    assert_eq!(alerts[0].action_status(), "succeeded");
+    assert_eq!(
+        (alerts[0].body["finding_status"].as_str(), alerts[0].body["resolved_by"].as_str()),
+        (Some("resolved"), Some("rdsguard"))
+    );
+
+    // The ModifyDBInstance rdsguard's own fix produced, as CloudTrail delivers it.
+    let mut own = modify_event("public-db", "modify-by-rdsguard");
+    own["detail"]["userIdentity"] = json!({
+        "type": "AssumedRole",
+        "arn": format!("arn:aws:sts::{MOTO_ACCOUNT}:assumed-role/rdsguard-RdsGuardFunctionRole-AbC123/rds-guard"),
+        "accountId": MOTO_ACCOUNT,
+    });
+    own["detail"]["requestParameters"] =
+        json!({"dBInstanceIdentifier": "public-db", "publiclyAccessible": false, "applyImmediately": true});
+    let summary = handle_event(&own, &guard).await.expect("own modify");
+    assert!(estate.alerts().await.is_empty(), "{summary:#?}");
+    let items = items(&estate).await;
+    assert_eq!((item(&items, "RDS.2").status, item(&items, "RDS.2").occurrences), (FindingStatus::Resolved, 1));
+}
+
+#[tokio::test]
+async fn a_retry_after_a_partial_publish_failure_sends_exactly_the_missing_alert() {
+    let estate = Estate::start().await;
+    create_table(&estate).await;
+    seed_instance(&estate, "retry-db").await;
+    // Alert-only, so the retried event finds every finding still open.
+    let mut guard = estate.rds_guard(&[("MODE", "alert")]).await;
+    let proxy = FaultProxy::in_front_of(&estate.moto);
+    let config = LedgerConfig::from_vars([("FINDINGS_TABLE".to_owned(), TABLE.to_owned())]).unwrap();
+    let plumbing = Plumbing::new(guard.policy.clone(), proxy.sdk_config(HOME_REGION).await)
+        .with_ledger(&config, &estate.moto.sdk_config(HOME_REGION).await);
+    guard.alerts = plumbing.alerts;
+    proxy.fail_first("Publish", 1, Fault::AccessDenied);
+    let event = modify_event("retry-db", "modify-retry");
+
+    let failed = handle_event(&event, &guard).await;
+    assert!(failed.is_err(), "an alert that could not be published fails the invocation");
+    let first = estate.alerts().await;
+    assert!(!first.is_empty());
+
+    let retried = handle_event(&event, &guard).await.expect("the retry publishes what was missing");
+    let second = estate.alerts().await;
+    assert_eq!(second.len(), 1, "exactly the alert that failed: {second:#?}");
+    assert_eq!(second[0].body["transition"], "unpublished_retry");
+    let mut all = rules(&first);
+    all.extend(rules(&second));
+    all.sort();
+    let mut unique = all.clone();
+    unique.dedup();
+    assert_eq!(all, unique, "no finding alerted twice");
+    assert_eq!(all.len(), retried.findings.len(), "every finding alerted once: {all:?}");
+}
