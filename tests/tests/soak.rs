@@ -30,6 +30,9 @@ const NEXT: &str = "/2018-06-01/runtime/invocation/next";
 const DATABASES: usize = 5;
 const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:rdsguard-rds-guard";
 
+/// Events waiting for the process's next `GET …/invocation/next`: (request id, payload).
+type Pending = (Mutex<VecDeque<(String, Value)>>, Condvar);
+
 /// What the process answered for one invocation.
 #[derive(Debug)]
 struct Answer {
@@ -41,7 +44,7 @@ struct Answer {
 /// The stand-in Runtime API: events wait in `pending` until the process asks for the next one.
 struct RuntimeApi {
     address: String,
-    pending: Arc<(Mutex<VecDeque<(String, Value)>>, Condvar)>,
+    pending: Arc<Pending>,
     answers: Receiver<Answer>,
 }
 
@@ -49,7 +52,7 @@ impl RuntimeApi {
     fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let address = listener.local_addr().expect("address").to_string();
-        let pending: Arc<(Mutex<VecDeque<(String, Value)>>, Condvar)> = Arc::default();
+        let pending: Arc<Pending> = Arc::default();
         let (tx, answers) = mpsc::channel();
         let queue = pending.clone();
         std::thread::spawn(move || {
@@ -72,7 +75,7 @@ impl RuntimeApi {
 
 /// One keep-alive connection from the process: `next` blocks until an event is queued; answers
 /// (`…/response`, `…/error`) are passed on and acknowledged with 202.
-fn connection(stream: TcpStream, queue: &(Mutex<VecDeque<(String, Value)>>, Condvar), answers: &Sender<Answer>) {
+fn connection(stream: TcpStream, queue: &Pending, answers: &Sender<Answer>) {
     let Ok(mut writer) = stream.try_clone() else { return };
     let mut reader = BufReader::new(stream);
     loop {
@@ -185,8 +188,8 @@ fn binary() -> PathBuf {
 /// a compliant database or a call rds-guard ignores. Each with its own event id.
 fn event(i: usize) -> Value {
     let database = format!("soak-db-{}", (i / 10) % DATABASES);
-    let mut event = if i % 10 == 0 || i % 2 == 0 {
-        create_db_instance(MOTO_ACCOUNT, HOME_REGION, &database, i % 10 == 0, true)
+    let mut event = if i.is_multiple_of(2) {
+        create_db_instance(MOTO_ACCOUNT, HOME_REGION, &database, i.is_multiple_of(10), true)
     } else {
         rds_api_call("DescribeDBInstances", MOTO_ACCOUNT, HOME_REGION, json!({}), json!(null))
     };
@@ -235,7 +238,7 @@ async fn ten_thousand_events_through_one_warm_process_keep_memory_and_descriptor
     let mut samples = Vec::new();
     let (mut fixed, mut failed, mut alerts) = (0, 0, 0);
     for i in 0..events {
-        if i % 10 == 0 {
+        if i.is_multiple_of(10) {
             let database = format!("soak-db-{}", (i / 10) % DATABASES);
             rds.modify_db_instance()
                 .db_instance_identifier(&database)
@@ -263,7 +266,7 @@ async fn ten_thousand_events_through_one_warm_process_keep_memory_and_descriptor
         if i == 199 {
             warm = Some(sample(pid));
         }
-        if (i + 1) % 1_000 == 0 {
+        if (i + 1).is_multiple_of(1_000) {
             let now = sample(pid);
             eprintln!(
                 "soak: {:>6} events, {:>5.0} s: RSS {} kB (peak {} kB), {} fds",
