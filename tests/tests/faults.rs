@@ -441,3 +441,43 @@ async fn network_guard_near_the_deadline_publishes_what_it_reached_then_fails() 
     assert_eq!(alerts[0].body["resource_id"], first.as_str());
     assert_eq!(alerts[0].action_status(), "succeeded");
 }
+
+/// The Describe call throttled past the retry budget (every attempt): nothing is changed on state
+/// that could not be read, and it is never silent. rds-guard and network-guard fail the invocation
+/// (`DescribeFailed`: Lambda retries the event later, then keeps it in the dead-letter queue);
+/// pipeline-guard and guardduty-responder, whose events are alerts in themselves (a trail stopped,
+/// a GuardDuty finding), alert at once with status `failed` and the throttling error.
+#[tokio::test]
+async fn describe_throttled_past_the_retry_budget_changes_nothing_and_is_never_silent() {
+    for function in FUNCTIONS {
+        let world = function.world().await;
+        let name = world.label();
+        world.proxy.inject(On::action(function.describe()), Fault::Throttle, Times::Always);
+
+        let ended = world.invoke().await;
+
+        assert_eq!(world.proxy.count(function.describe()), 3, "{name}: the SDK's three attempts");
+        assert_eq!(world.proxy.count(function.fix()), 0, "{name}: nothing done on unread state");
+        assert!(!world.fixed().await, "{name}");
+        let alerts = world.estate.alerts().await;
+        match function {
+            Function::RdsGuard | Function::NetworkGuard => {
+                match &ended {
+                    Ended::Failed { kind, message } => {
+                        assert_eq!(*kind, "DescribeFailed", "{name}");
+                        assert!(message.contains(function.throttled_code()), "{name}: {message}");
+                    }
+                    other => panic!("{name}: the invocation must fail to be retried, got {other:?}"),
+                }
+                assert!(alerts.is_empty(), "{name}: {alerts:#?}");
+            }
+            Function::PipelineGuard | Function::GuardDutyResponder => {
+                assert!(matches!(&ended, Ended::Succeeded(s) if s == &["failed"]), "{name}: {ended:?}");
+                assert_eq!(alerts.len(), 1, "{name}: {alerts:#?}");
+                assert_eq!(alerts[0].action_status(), "failed", "{name}");
+                let detail = alerts[0].body["action"]["detail"].as_str().unwrap_or_default();
+                assert!(detail.contains(function.describe()) && detail.contains(function.throttled_code()), "{detail}");
+            }
+        }
+    }
+}
