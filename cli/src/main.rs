@@ -7,6 +7,7 @@ use clap::Command;
 
 mod findings;
 mod guardrails;
+mod scan;
 
 fn command() -> Command {
     Command::new("rdsguard")
@@ -14,6 +15,7 @@ fn command() -> Command {
         .subcommand_required(true)
         .arg_required_else_help(true)
         .subcommand(guardrails::command())
+        .subcommand(scan::command())
         .subcommand(findings::command())
 }
 
@@ -22,6 +24,7 @@ async fn main() -> ExitCode {
     let matches = command().get_matches();
     match matches.subcommand() {
         Some(("guardrails", guardrails)) => guardrails::run(guardrails).await,
+        Some(("scan", scan)) => scan::run(scan).await,
         Some(("findings", findings)) => findings::run(findings).await,
         _ => fail("unknown command (see rdsguard --help)"),
     }

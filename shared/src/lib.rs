@@ -25,6 +25,7 @@ pub mod report;
 pub mod rules;
 pub mod securityhub;
 pub mod startup;
+pub mod sweep;
 pub mod telemetry;
 // Issue 7: organisation-wide deployment.
 pub mod member_access;

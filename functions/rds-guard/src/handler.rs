@@ -232,8 +232,7 @@ async fn report(
         source: FUNCTION_NAME,
         acted_as: acted_as.as_deref(),
     };
-    let summaries =
-        deliver_judged(due, &checked.compliant, context, delivery).await.map_err(|(_, failure)| failure)?;
+    let summaries = deliver_judged(due, &checked.compliant, context, delivery).await.map_err(|(_, failure)| failure)?;
     if let Some(failure) = checked.failure {
         return Err(failure.into());
     }

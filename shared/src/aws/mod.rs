@@ -10,6 +10,7 @@ mod guardduty;
 mod organizations;
 mod pipeline;
 mod rds;
+mod rds_listing;
 mod rds_parameters;
 mod rds_snapshots;
 mod session;
@@ -34,6 +35,7 @@ pub use rds::{
     DatabaseInventory, DatabaseNetworkInventory, DatabaseRemediation, RdsConnector, RdsGuardPort, RdsPort, SdkRds,
     SessionRdsConnector, SettingsChange,
 };
+pub use rds_listing::{EstateListing, SweepPort};
 pub use rds_parameters::{ParameterGroups, ParameterLookup};
 pub use rds_snapshots::SnapshotSharing;
 pub use session::{member_role_name_for, AccountSessions, ClientCache, SessionError};

@@ -1,0 +1,331 @@
+//! `rdsguard scan`: the sweep engine ([`rdsguard::sweep`]) on a laptop or CI runner with the
+//! caller's credentials — every database, snapshot and security group in front of a database, in
+//! every enabled region (or `--regions`), of the caller's account or of `--accounts` through
+//! `--role`. Read-only unless `--fix`: without it the policy runs in `MODE=alert` whatever the
+//! environment says.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use rdsguard::aws::{AccountSessions, NetworkPorts, SdkEc2, SdkRds};
+use rdsguard::checks::CheckScope;
+use rdsguard::finding::Finding;
+use rdsguard::identity::{AccountId, AwsRegion};
+use rdsguard::kernel::Deadline;
+use rdsguard::policy::Policy;
+use rdsguard::remediate::ActionOutcome;
+use rdsguard::rules::Severity;
+use rdsguard::sweep::{sweep_region, Judged, RegionSweep};
+use serde_json::{json, Value};
+use tokio::sync::Semaphore;
+
+const FORMATS: [&str; 3] = ["table", "json", "csv"];
+const SEVERITIES: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
+/// Never published to: a scan prints its findings. The policy parser requires a topic.
+const NO_TOPIC: &str = "arn:aws:sns:us-east-1:000000000000:rdsguard-scan-publishes-nothing";
+
+pub fn command() -> Command {
+    Command::new("scan")
+        .about("Judge every database, snapshot and security group in front of a database, now (read-only unless --fix)")
+        .long_about(
+            "Judge every DB instance, DB cluster, manual DB (cluster) snapshot, parameter group in use and \
+             security group in front of a database with the rules the functions use. Settings come from the \
+             same environment variables (ALLOWED_REGIONS, RULE_ACTIONS, EXEMPT_TAG_KEY, ALLOWED_CIDRS, \
+             MIN_BACKUP_RETENTION_DAYS, TRUSTED_ACCOUNTS, PRODUCTION_TAG, REMEDIATION_PROFILE...), the flags \
+             override them. Nothing is changed unless --fix is given.\n\n\
+             Exit status: 0 when the scan finished (whatever it found, unless --fail-on says otherwise), 1 \
+             when a finding at or above --fail-on exists, 2 when something could not be scanned.",
+        )
+        .arg(
+            Arg::new("regions")
+                .long("regions")
+                .value_name("R1,R2")
+                .help("Regions to scan (default: every region enabled for the account, from EC2 DescribeRegions)"),
+        )
+        .arg(
+            Arg::new("accounts")
+                .long("accounts")
+                .value_name("A1,A2")
+                .requires("role")
+                .help("Accounts to scan through --role (default: the caller's own account)"),
+        )
+        .arg(Arg::new("role").long("role").value_name("NAME").help("Role to assume in each of --accounts"))
+        .arg(
+            Arg::new("allowed-regions")
+                .long("allowed-regions")
+                .value_name("R1,R2")
+                .help("ALLOWED_REGIONS: regions where databases may exist"),
+        )
+        .arg(Arg::new("rule-actions").long("rule-actions").value_name("RULE=ACTION,...").help("RULE_ACTIONS"))
+        .arg(
+            Arg::new("mode")
+                .long("mode")
+                .value_parser(["remediate", "alert"])
+                .help("MODE with --fix (without --fix the scan is always alert-only)"),
+        )
+        .arg(
+            Arg::new("fix")
+                .long("fix")
+                .action(ArgAction::SetTrue)
+                .help("Let rules remediate as the policy says (default: change nothing)"),
+        )
+        .arg(
+            Arg::new("format")
+                .long("format")
+                .value_parser(FORMATS)
+                .default_value("table")
+                .help("table (for people), json (an array of findings with the alert's fields), csv"),
+        )
+        .arg(Arg::new("output").long("output").value_name("FILE").help("Write the findings here instead of stdout"))
+        .arg(
+            Arg::new("fail-on")
+                .long("fail-on")
+                .value_parser(SEVERITIES)
+                .help("Exit 1 when a finding at or above this severity exists"),
+        )
+        .arg(
+            Arg::new("concurrency")
+                .long("concurrency")
+                .value_parser(clap::value_parser!(u16).range(1..=64))
+                .default_value("8")
+                .help("Account-regions scanned at once"),
+        )
+}
+
+/// The policy: the environment, the flags over it, and MODE=alert unless --fix.
+fn policy(args: &ArgMatches, env: impl Iterator<Item = (String, String)>) -> Result<Policy, String> {
+    let mut vars: BTreeMap<String, String> = env.collect();
+    vars.entry("ALERT_TOPIC_ARN".to_owned()).or_insert_with(|| NO_TOPIC.to_owned());
+    for (flag, var) in [("allowed-regions", "ALLOWED_REGIONS"), ("rule-actions", "RULE_ACTIONS"), ("mode", "MODE")] {
+        if let Some(value) = args.get_one::<String>(flag) {
+            vars.insert(var.to_owned(), value.clone());
+        }
+    }
+    if !args.get_flag("fix") {
+        vars.insert("MODE".to_owned(), "alert".to_owned());
+    }
+    Policy::from_vars(vars).map_err(|e| e.to_string())
+}
+
+fn list(raw: Option<&String>) -> Vec<String> {
+    raw.map(|r| r.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
+}
+
+pub async fn run(args: &ArgMatches) -> ExitCode {
+    let started = Instant::now();
+    let policy = match policy(args, std::env::vars()) {
+        Ok(policy) => Arc::new(policy),
+        Err(e) => return usage(&e),
+    };
+    let base = aws_config::load_from_env().await;
+    let role = args.get_one::<String>("role").cloned().unwrap_or_else(|| policy.member_role_name.clone());
+    let sessions = Arc::new(AccountSessions::new(base.clone(), role));
+    let accounts = match list(args.get_one::<String>("accounts")) {
+        ids if ids.is_empty() => match sessions.own_account().await {
+            Ok(own) => vec![own.clone()],
+            Err(e) => return error(&format!("cannot tell the caller's account: {e}")),
+        },
+        ids => match ids.iter().map(|id| AccountId::parse(id)).collect::<Result<Vec<_>, _>>() {
+            Ok(accounts) => accounts,
+            Err(e) => return usage(&format!("--accounts: {e}")),
+        },
+    };
+    let regions = match list(args.get_one::<String>("regions")) {
+        names if names.is_empty() => match enabled_regions(&base).await {
+            Ok(regions) => regions,
+            Err(e) => return error(&format!("cannot list the enabled regions (give --regions): {e}")),
+        },
+        names => match names.iter().map(|r| AwsRegion::parse(r)).collect::<Result<Vec<_>, _>>() {
+            Ok(regions) => regions,
+            Err(e) => return usage(&format!("--regions: {e}")),
+        },
+    };
+    let concurrency = usize::from(args.get_one::<u16>("concurrency").copied().unwrap_or(8));
+    let limit = Arc::new(Semaphore::new(concurrency));
+    let mut tasks = tokio::task::JoinSet::new();
+    for account in &accounts {
+        for region in &regions {
+            let (account, region, policy, sessions, limit) =
+                (account.clone(), region.clone(), policy.clone(), sessions.clone(), limit.clone());
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                scan_one(&account, &region, &policy, &sessions).await
+            });
+        }
+    }
+    let mut sweeps: Vec<RegionSweep> = Vec::new();
+    let mut errors: Vec<String> = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(Ok(sweep)) => sweeps.push(sweep),
+            Ok(Err(e)) => errors.push(e),
+            Err(e) => errors.push(format!("a scan task failed: {e}")),
+        }
+    }
+    sweeps.sort_by(|a, b| (a.account.as_str(), a.region.as_str()).cmp(&(b.account.as_str(), b.region.as_str())));
+    for sweep in &sweeps {
+        errors.extend(sweep.errors.iter().map(|e| format!("{}/{}: {e}", sweep.account, sweep.region)));
+    }
+    let mut findings: Vec<&(Finding, ActionOutcome)> = sweeps.iter().flat_map(|s| s.findings.iter()).collect();
+    findings.sort_by(|a, b| {
+        (b.0.severity, a.0.rule.as_str(), &a.0.resource).cmp(&(a.0.severity, b.0.rule.as_str(), &b.0.resource))
+    });
+    let text = match args.get_one::<String>("format").map_or("table", String::as_str) {
+        "json" => serde_json::to_string_pretty(&Value::Array(findings.iter().map(|f| to_json(f)).collect()))
+            .unwrap_or_default(),
+        "csv" => csv(&findings),
+        _ => table(&findings),
+    };
+    match args.get_one::<String>("output") {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, format!("{text}\n")) {
+                return error(&format!("cannot write {path}: {e}"));
+            }
+        }
+        None => println!("{text}"),
+    }
+    let mut judged = Judged::default();
+    sweeps.iter().for_each(|s| judged.add(s.judged));
+    summary(&judged, &findings, accounts.len() * regions.len(), started);
+    for e in &errors {
+        eprintln!("rdsguard: not scanned: {e}");
+    }
+    if !errors.is_empty() {
+        return ExitCode::from(2);
+    }
+    let fail_on = args.get_one::<String>("fail-on").map(|s| severity(s));
+    if fail_on.is_some_and(|threshold| findings.iter().any(|(f, _)| f.severity >= threshold)) {
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
+async fn scan_one(
+    account: &AccountId,
+    region: &AwsRegion,
+    policy: &Policy,
+    sessions: &AccountSessions,
+) -> Result<RegionSweep, String> {
+    let config = sessions.config_for(account, region).await.map_err(|e| format!("{account}/{region}: {e}"))?;
+    let rds = SdkRds::new(aws_sdk_rds::Client::new(&config));
+    let network = NetworkPorts {
+        groups: Arc::new(SdkEc2::new(aws_sdk_ec2::Client::new(&config))),
+        databases: Arc::new(rds.clone()),
+    };
+    let scope = CheckScope { account, region, policy, confirmation: Default::default(), deadline: Deadline::none() };
+    Ok(sweep_region(scope, &rds, &network).await)
+}
+
+/// The regions enabled for the caller's account (EC2 DescribeRegions without AllRegions).
+async fn enabled_regions(config: &aws_config::SdkConfig) -> Result<Vec<AwsRegion>, String> {
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let out =
+        ec2.describe_regions().send().await.map_err(|e| format!("DescribeRegions: {}", e.into_service_error()))?;
+    let mut regions: Vec<AwsRegion> =
+        out.regions().iter().filter_map(|r| r.region_name()).filter_map(|r| AwsRegion::parse(r).ok()).collect();
+    regions.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    Ok(regions)
+}
+
+fn severity(raw: &str) -> Severity {
+    match raw {
+        "critical" => Severity::Critical,
+        "high" => Severity::High,
+        "medium" => Severity::Medium,
+        "low" => Severity::Low,
+        _ => Severity::Informational,
+    }
+}
+
+/// A finding with the alert body's fields (README "Alert format"), without the event's.
+fn to_json((finding, action): &(Finding, ActionOutcome)) -> Value {
+    json!({
+        "rule": finding.rule.as_str(),
+        "severity": finding.severity.as_str(),
+        "title": finding.rule.title(),
+        "account": finding.account.as_str(),
+        "region": finding.region.as_str(),
+        "resource": finding.resource,
+        "resource_type": finding.resource_type,
+        "resource_id": finding.resource_id,
+        "observed": finding.observed,
+        "action": action,
+    })
+}
+
+fn table(findings: &[&(Finding, ActionOutcome)]) -> String {
+    if findings.is_empty() {
+        return "no findings".to_owned();
+    }
+    let mut out =
+        format!("{:<13} {:<28} {:<14} {:<14} {:<40} {}", "SEVERITY", "RULE", "ACCOUNT", "REGION", "RESOURCE", "ACTION");
+    for (finding, action) in findings {
+        out.push_str(&format!(
+            "\n{:<13} {:<28} {:<14} {:<14} {:<40} {}: {}",
+            finding.severity.as_str(),
+            finding.rule.as_str(),
+            finding.account.as_str(),
+            finding.region.as_str(),
+            finding.resource_id,
+            action.status.as_str(),
+            finding.rule.short_title()
+        ));
+    }
+    out
+}
+
+fn csv(findings: &[&(Finding, ActionOutcome)]) -> String {
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut out =
+        String::from("severity,rule,account,region,resource_type,resource_id,resource,action_status,action_detail");
+    for (finding, action) in findings {
+        let cells = [
+            finding.severity.as_str(),
+            finding.rule.as_str(),
+            finding.account.as_str(),
+            finding.region.as_str(),
+            finding.resource_type,
+            finding.resource_id.as_str(),
+            finding.resource.as_str(),
+            action.status.as_str(),
+            action.detail.as_str(),
+        ];
+        out.push('\n');
+        out.push_str(&cells.iter().map(|c| quote(c)).collect::<Vec<_>>().join(","));
+    }
+    out
+}
+
+fn summary(judged: &Judged, findings: &[&(Finding, ActionOutcome)], account_regions: usize, started: Instant) {
+    let mut by_severity: BTreeMap<Severity, usize> = BTreeMap::new();
+    for (finding, _) in findings {
+        *by_severity.entry(finding.severity).or_default() += 1;
+    }
+    let severities: Vec<String> = by_severity.iter().rev().map(|(s, n)| format!("{n} {}", s.as_str())).collect();
+    eprintln!(
+        "rdsguard scan: {account_regions} account-region(s), {} resource(s) judged ({} DB instances, {} DB clusters, \
+         {} snapshots, {} security groups), {} finding(s){}{} in {:.1}s",
+        judged.total(),
+        judged.db_instances,
+        judged.db_clusters,
+        judged.snapshots,
+        judged.security_groups,
+        findings.len(),
+        if severities.is_empty() { "" } else { ": " },
+        severities.join(", "),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+fn usage(message: &str) -> ExitCode {
+    eprintln!("rdsguard scan: {message}");
+    ExitCode::from(2)
+}
+
+fn error(message: &str) -> ExitCode {
+    eprintln!("rdsguard scan: {message}");
+    ExitCode::from(2)
+}

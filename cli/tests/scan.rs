@@ -1,0 +1,111 @@
+//! `rdsguard scan` as a person or a CI job runs it, against an estate seeded on moto before any
+//! event: read-only by default, `--fail-on` for CI, every enabled region by default, `--fix` to act.
+//! (moto answers DescribeRegions with every region, all enabled; AWS lists the opt-in regions only
+//! once enabled.)
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::process::Command;
+
+use rdsguard_tests::estate::{NewInstance, HOME_REGION};
+use rdsguard_tests::{Estate, MotoServer};
+use serde_json::Value;
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn scan(moto: &MotoServer, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rdsguard"));
+    command
+        .arg("scan")
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", HOME_REGION);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("rdsguard runs");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn rules_for<'a>(findings: &'a Value, resource_id: &str) -> Vec<&'a str> {
+    findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["resource_id"] == resource_id)
+        .filter_map(|f| f["rule"].as_str())
+        .collect()
+}
+
+/// A public database that existed before rdsguard was deployed is found; without --fix nothing is
+/// changed, and `--fail-on high` makes a CI job fail. A database in a region that is not allowed is
+/// found by the default scan of every enabled region.
+#[tokio::test]
+async fn a_scan_finds_what_existed_before_any_event_and_changes_nothing() {
+    let estate = Estate::start().await;
+    let us = estate.rds(HOME_REGION).await;
+    estate.create_instance(&us, &NewInstance { public: true, ..NewInstance::postgres("legacy-public") }).await;
+    let sa = estate.rds("sa-east-1").await;
+    estate.create_instance(&sa, &NewInstance::postgres("forgotten-sp")).await;
+
+    let run = scan(&estate.moto, &["--format", "json", "--fail-on", "high", "--allowed-regions", "us-east-1"], &[]);
+
+    assert_eq!(run.code, Some(1), "a CRITICAL finding with --fail-on high exits 1: {}", run.stderr);
+    let findings: Value = serde_json::from_str(&run.stdout).expect("json");
+    assert!(rules_for(&findings, "legacy-public").contains(&"RDS.2"), "{findings:#}");
+    assert!(rules_for(&findings, "forgotten-sp").contains(&"RDSGUARD.REGION"), "{findings:#}");
+    let public = findings.as_array().unwrap().iter().find(|f| f["rule"] == "RDS.2").unwrap();
+    assert_eq!(public["severity"], "CRITICAL");
+    assert_eq!(public["region"], "us-east-1");
+    assert_eq!(public["resource"], "arn:aws:rds:us-east-1:123456789012:db:legacy-public");
+    assert_eq!(public["action"]["status"], "not_attempted");
+    assert!(public["action"]["detail"].as_str().unwrap().contains("MODE=alert"), "{public:#}");
+    assert!(run.stderr.contains("2 DB instances"), "summary: {}", run.stderr);
+
+    let after = estate.instance(&us, "legacy-public").await.unwrap();
+    assert_eq!(after.publicly_accessible, Some(true), "a scan without --fix changes nothing");
+
+    // Without --fail-on the same findings exit 0; the table is for people.
+    let run = scan(&estate.moto, &["--regions", "us-east-1"], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.lines().next().unwrap().starts_with("SEVERITY"), "{}", run.stdout);
+    assert!(run.stdout.contains("legacy-public"), "{}", run.stdout);
+}
+
+/// `--fix` lets the policy act: the public database is made private, as rds-guard would.
+#[tokio::test]
+async fn scan_with_fix_makes_the_public_database_private() {
+    let estate = Estate::start().await;
+    let us = estate.rds(HOME_REGION).await;
+    estate.create_instance(&us, &NewInstance { public: true, ..NewInstance::postgres("legacy-public") }).await;
+
+    let run = scan(&estate.moto, &["--regions", "us-east-1", "--fix", "--format", "csv"], &[]);
+
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let row = run.stdout.lines().find(|l| l.contains("\"RDS.2\"")).expect("an RDS.2 row");
+    assert!(row.contains("\"succeeded\""), "{row}");
+    let after = estate.instance(&us, "legacy-public").await.unwrap();
+    assert_eq!(after.publicly_accessible, Some(false));
+}
+
+#[test]
+fn bad_settings_exit_2_with_the_reason() {
+    let moto = MotoServer::start();
+    let run = scan(&moto, &["--regions", "us-east-1"], &[("RULE_ACTIONS", "RDS.2=stop")]);
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("RULE_ACTIONS"), "{}", run.stderr);
+    let run = scan(&moto, &["--regions", "mars-north-1"], &[]);
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("--regions"), "{}", run.stderr);
+}

@@ -1,0 +1,153 @@
+//! Sweeping one account and region: every DB instance, DB cluster, manual DB (cluster) snapshot,
+//! parameter group in use and security group in front of a database, judged by the same checks the
+//! event functions run ([`crate::checks`], [`crate::group_check`]), with the same policy,
+//! exemptions and remediation. Databases come from one paginated listing (no per-database
+//! Describe); a security group is checked once however many databases use it. `rdsguard scan` runs
+//! this per account-region.
+//!
+//! A sweep is *complete* only when every listing and every check succeeded ([`RegionSweep::complete`]):
+//! a partial sweep must not be taken as proof that a finding it did not see is gone.
+
+use std::collections::BTreeSet;
+
+use crate::aws::{NetworkPorts, SweepPort};
+use crate::checks::{check_snapshot, judge_database, CheckOutcome, CheckScope, Checked};
+use crate::database::DatabaseKind;
+use crate::db_snapshot::SnapshotKind;
+use crate::finding::Finding;
+use crate::group_check::check_security_group_within;
+use crate::identity::{AccountId, AwsRegion};
+use crate::network::GroupRef;
+use crate::remediate::ActionOutcome;
+
+/// How many resources of each type a sweep judged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Judged {
+    pub db_instances: usize,
+    pub db_clusters: usize,
+    pub snapshots: usize,
+    pub security_groups: usize,
+}
+
+impl Judged {
+    pub fn add(&mut self, other: Judged) {
+        self.db_instances += other.db_instances;
+        self.db_clusters += other.db_clusters;
+        self.snapshots += other.snapshots;
+        self.security_groups += other.security_groups;
+    }
+
+    pub fn total(&self) -> usize {
+        self.db_instances + self.db_clusters + self.snapshots + self.security_groups
+    }
+}
+
+/// What sweeping one account-region found and did.
+#[derive(Debug)]
+pub struct RegionSweep {
+    pub account: AccountId,
+    pub region: AwsRegion,
+    pub findings: Vec<(Finding, ActionOutcome)>,
+    /// Rules judged compliant on a database (what a ledger may resolve after a complete sweep).
+    pub compliant: Vec<Finding>,
+    pub undetermined: Vec<String>,
+    pub judged: Judged,
+    /// Listings or checks that failed; any makes the sweep partial.
+    pub errors: Vec<String>,
+}
+
+impl RegionSweep {
+    fn new(account: &AccountId, region: &AwsRegion) -> Self {
+        Self {
+            account: account.clone(),
+            region: region.clone(),
+            findings: Vec::new(),
+            compliant: Vec::new(),
+            undetermined: Vec::new(),
+            judged: Judged::default(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Whether every listing and check succeeded.
+    pub fn complete(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    fn take(&mut self, checked: Checked) {
+        self.findings.extend(checked.findings);
+        self.compliant.extend(checked.compliant);
+        self.undetermined.extend(checked.undetermined);
+        if let Some(failure) = checked.failure {
+            self.errors.push(format!("{}: {failure}", checked.resource));
+        }
+    }
+}
+
+/// Sweeps one account and region (`scope`), through `rds` and `network` connected there.
+pub async fn sweep_region(scope: CheckScope<'_>, rds: &dyn SweepPort, network: &NetworkPorts) -> RegionSweep {
+    let mut sweep = RegionSweep::new(scope.account, scope.region);
+    let mut groups: BTreeSet<String> = BTreeSet::new();
+    for kind in [DatabaseKind::Instance, DatabaseKind::Cluster] {
+        let databases = match rds.list_databases(kind).await {
+            Ok(databases) => databases,
+            Err(e) => {
+                sweep.errors.push(e.to_string());
+                continue;
+            }
+        };
+        for db in databases {
+            if !db.state.is_rds_engine() {
+                continue;
+            }
+            groups.extend(db.state.security_groups.iter().cloned());
+            match kind {
+                DatabaseKind::Instance => sweep.judged.db_instances += 1,
+                DatabaseKind::Cluster => sweep.judged.db_clusters += 1,
+            }
+            let checked = judge_database(scope, rds, db, None).await;
+            sweep.take(checked);
+        }
+    }
+    for kind in [SnapshotKind::Instance, SnapshotKind::Cluster] {
+        let snapshots = match rds.list_manual_snapshots(kind).await {
+            Ok(snapshots) => snapshots,
+            Err(e) => {
+                sweep.errors.push(e.to_string());
+                continue;
+            }
+        };
+        for id in snapshots {
+            match check_snapshot(scope, rds, kind, &id, None).await {
+                Ok(CheckOutcome::Judged(checked)) => {
+                    sweep.judged.snapshots += 1;
+                    sweep.take(checked);
+                }
+                Ok(CheckOutcome::NothingToCheck(_)) => {}
+                Err(e) => sweep.errors.push(format!("snapshot {id}: {e}")),
+            }
+        }
+    }
+    for group in groups {
+        let found = check_security_group_within(
+            &GroupRef::Id(group.clone()),
+            scope.account,
+            scope.region,
+            network,
+            scope.policy,
+            scope.confirmation,
+            scope.deadline,
+        )
+        .await;
+        match found {
+            Ok(Some(check)) => {
+                sweep.judged.security_groups += 1;
+                sweep.findings.extend(check.findings);
+                sweep.undetermined.extend(check.undetermined);
+            }
+            Ok(None) => {}
+            Err(e) => sweep.errors.push(format!("security group {group}: {e}")),
+        }
+    }
+    sweep
+}
