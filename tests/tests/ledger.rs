@@ -220,6 +220,12 @@ async fn iam_authentication_switched_on_by_someone_is_one_resolved_alert() {
         (Some("resolved"), Some("other"))
     );
     assert!(resolved.subject.ends_with("- resolved"), "{}", resolved.subject);
+    assert_eq!(resolved.body["observed"]["compliant"], true);
+    assert_eq!(
+        resolved.body["observed"]["evidence_while_open"]["IAMDatabaseAuthenticationEnabled"], false,
+        "{:#}",
+        resolved.body
+    );
 
     handle_event(&modify_event("iam-db", "modify-c"), &guard).await.expect("third");
     assert!(estate.alerts().await.is_empty(), "resolved once");
