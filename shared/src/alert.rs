@@ -88,6 +88,11 @@ impl Alert {
         let mut alert =
             Self::new(cleared, event, ActionOutcome::new(ActionKind::None, ActionStatus::NotAttempted, detail), source);
         alert.severity = Severity::Informational.as_str().to_owned();
+        if alert.observed.is_null() {
+            // What was wrong while it was open, for the reader of the resolution.
+            let last = serde_json::from_str::<Value>(&item.evidence).unwrap_or(Value::String(item.evidence.clone()));
+            alert.observed = serde_json::json!({ "compliant": true, "evidence_while_open": last });
+        }
         alert.lifecycle = Some(AlertLifecycle::of(item, AlertReason::Resolved));
         alert
     }

@@ -12,7 +12,7 @@ use tracing::{error, warn};
 use crate::alert::Alert;
 use crate::aws::{AlertPublisher, AwsError, UndeliveredAlertSink};
 use crate::finding::{EventContext, Finding};
-use crate::ledger::{id_of, key_of, violation_of, AlertLifecycle, Gate, Ledger, LedgerItem, Seen};
+use crate::ledger::{id_of, key_of, violation_of, AlertLifecycle, Gate, Ledger, LedgerItem, QuietReason, Seen};
 use crate::remediate::ActionOutcome;
 
 /// One finding as the invocation's JSON summary reports it.
@@ -122,6 +122,7 @@ pub async fn deliver_judged(
         .collect();
     sightings.extend(cleared.iter().map(|f| (key_of(f), Seen::Compliant)));
     let mut gates = ledger.judge(&sightings).await.into_iter();
+    let mut transitions: Vec<LedgerItem> = Vec::new();
 
     for Outcome { finding, action, suppressed } in outcomes {
         if let Some(note) = suppressed {
@@ -138,6 +139,7 @@ pub async fn deliver_judged(
             Some(Gate::Alert { reason, claim }) => {
                 let alert = alert.with_lifecycle(Some(AlertLifecycle::of(&claim, reason)));
                 summaries.push(publish_one(alert, Some((ledger, &claim)), delivery, &mut errors).await);
+                transitions.push(claim);
             }
             Some(Gate::Unavailable(e)) => {
                 error!(rule = %finding.rule, resource = %finding.resource, error = %e, "findings ledger unavailable; alerting anyway");
@@ -159,6 +161,11 @@ pub async fn deliver_judged(
             Gate::Alert { claim, .. } => {
                 let alert = Alert::resolved(finding, context, &claim, delivery.source).acting_as(delivery.acted_as);
                 summaries.push(publish_one(alert, Some((ledger, &claim)), delivery, &mut errors).await);
+                transitions.push(claim);
+            }
+            Gate::Quiet { reason: QuietReason::ResolveAlertOff | QuietReason::ExemptResolved, item: Some(item) } => {
+                // Resolved just now without an alert (ALERT_ON_RESOLVE=false): still a transition.
+                transitions.push(item);
             }
             Gate::Unavailable(e) => {
                 // Nothing is lost: the finding stays open in the ledger and resolves on a later check.
@@ -166,6 +173,9 @@ pub async fn deliver_judged(
             }
             Gate::Quiet { .. } => {}
         }
+    }
+    if let Err(e) = ledger.export(&transitions).await {
+        error!(error = %e, findings = transitions.len(), "findings not exported to Security Hub");
     }
     finish(summaries, errors)
 }

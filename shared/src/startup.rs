@@ -9,7 +9,8 @@ use std::sync::Arc;
 use aws_config::{Region, SdkConfig};
 
 use crate::aws::{
-    AccountSessions, AlertPublisher, DynamoDbFindings, SnsAlertPublisher, SqsUndeliveredAlerts, UndeliveredAlertSink,
+    AccountSessions, AlertPublisher, DynamoDbFindings, FindingsExport, SdkSecurityHub, SnsAlertPublisher,
+    SqsUndeliveredAlerts, UndeliveredAlertSink,
 };
 use crate::kernel::init_error;
 use crate::ledger::{Ledger, LedgerConfig, LedgeredAlerts};
@@ -48,18 +49,40 @@ impl Plumbing {
     /// environment ([`LedgerConfig::from_env`]; a bad value stops init). Every `main` uses this.
     pub fn for_function(function: &str, policy: Policy, base: SdkConfig) -> Self {
         let ledger = config_or_exit(function, LedgerConfig::from_env());
-        let mut plumbing = Self::new(policy, base.clone()).with_ledger(&ledger, &base);
+        // Security Hub takes a finding only in its own account: the export has its own sessions.
+        let export = ledger.security_hub_export.then(|| {
+            Arc::new(SdkSecurityHub::new(AccountSessions::for_function(
+                base.clone(),
+                &policy.member_role_name,
+                function,
+            ))) as Arc<dyn FindingsExport>
+        });
+        let mut plumbing = Self::new(policy, base.clone()).with_ledger_exporting(&ledger, &base, export);
         plumbing.sessions = AccountSessions::for_function(base, &plumbing.policy.member_role_name, function);
         plumbing
     }
 
     /// The same plumbing with its alerts passing through the findings ledger in `config.table`
     /// (DynamoDB, reached with `base`); unchanged when no table is configured. Logs which.
-    pub fn with_ledger(mut self, config: &LedgerConfig, base: &SdkConfig) -> Self {
+    pub fn with_ledger(self, config: &LedgerConfig, base: &SdkConfig) -> Self {
+        self.with_ledger_exporting(config, base, None)
+    }
+
+    /// As [`Self::with_ledger`], the ledger exporting its transitions to `export` (AWS Security
+    /// Hub when SECURITY_HUB_EXPORT=on).
+    pub fn with_ledger_exporting(
+        mut self,
+        config: &LedgerConfig,
+        base: &SdkConfig,
+        export: Option<Arc<dyn FindingsExport>>,
+    ) -> Self {
         tracing::info!(ledger = %config.describe(), "findings ledger");
         if let Some(table) = &config.table {
             let store = DynamoDbFindings::new(aws_sdk_dynamodb::Client::new(base), table.clone());
-            let ledger = Ledger::new(Arc::new(store), config.lifecycle);
+            let mut ledger = Ledger::new(Arc::new(store), config.lifecycle);
+            if let Some(export) = export {
+                ledger = ledger.exporting_to(export);
+            }
             self.alerts = Arc::new(LedgeredAlerts::new(self.alerts, ledger));
         }
         self

@@ -13,7 +13,7 @@ use rdsguard::ledger::{FindingStatus, LedgerConfig, LedgerItem, ResolvedBy};
 use rdsguard::metrics::InvocationMetrics;
 use rdsguard::startup::Plumbing;
 use rdsguard_tests::estate::{NewInstance, ReceivedAlert, HOME_REGION};
-use rdsguard_tests::events::{create_db_instance, rds_api_call};
+use rdsguard_tests::events::{authorize_ingress, create_db_instance, rds_api_call};
 use rdsguard_tests::proxy::{Fault, FaultProxy};
 use rdsguard_tests::{Estate, MOTO_ACCOUNT};
 use serde_json::{json, Value};
@@ -220,6 +220,12 @@ async fn iam_authentication_switched_on_by_someone_is_one_resolved_alert() {
         (Some("resolved"), Some("other"))
     );
     assert!(resolved.subject.ends_with("- resolved"), "{}", resolved.subject);
+    assert_eq!(resolved.body["observed"]["compliant"], true);
+    assert_eq!(
+        resolved.body["observed"]["evidence_while_open"]["IAMDatabaseAuthenticationEnabled"], false,
+        "{:#}",
+        resolved.body
+    );
 
     handle_event(&modify_event("iam-db", "modify-c"), &guard).await.expect("third");
     assert!(estate.alerts().await.is_empty(), "resolved once");
@@ -317,4 +323,38 @@ async fn a_retry_after_a_partial_publish_failure_sends_exactly_the_missing_alert
     unique.dedup();
     assert_eq!(all, unique, "no finding alerted twice");
     assert_eq!(all.len(), retried.findings.len(), "every finding alerted once: {all:?}");
+}
+
+#[tokio::test]
+async fn network_guard_alerts_each_open_rule_once_keyed_by_the_security_group_rule() {
+    let estate = Estate::start().await;
+    create_table(&estate).await;
+    let ec2 = estate.ec2(HOME_REGION).await;
+    // No database behind the group: alerted, not revoked, so the rules stay open between events.
+    let group = estate.create_security_group(&ec2, "bastion", &[]).await;
+    estate.authorize(&ec2, &group, "tcp", (6379, 6379), &["0.0.0.0/0"]).await;
+    estate.authorize(&ec2, &group, "tcp", (5432, 5432), &["0.0.0.0/0"]).await;
+    let mut guard = estate.network_guard(&[]).await;
+    let config = LedgerConfig::from_vars([("FINDINGS_TABLE".to_owned(), TABLE.to_owned())]).unwrap();
+    guard.alerts =
+        estate.plumbing(&guard.policy).await.with_ledger(&config, &estate.moto.sdk_config(HOME_REGION).await).alerts;
+
+    let mut first = authorize_ingress(MOTO_ACCOUNT, HOME_REGION, &group, 5432, &["0.0.0.0/0"]);
+    first["detail"]["eventID"] = json!("authorize-1");
+    network_guard::handle_event(&first, &guard).await.expect("first");
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 2, "one alert per open rule: {alerts:#?}");
+    assert_ne!(alerts[0].body["finding_id"], alerts[1].body["finding_id"], "each rule is its own finding");
+
+    // A third rule is opened: only it is news.
+    estate.authorize(&ec2, &group, "tcp", (3306, 3306), &["0.0.0.0/0"]).await;
+    let mut second = authorize_ingress(MOTO_ACCOUNT, HOME_REGION, &group, 3306, &["0.0.0.0/0"]);
+    second["detail"]["eventID"] = json!("authorize-2");
+    network_guard::handle_event(&second, &guard).await.expect("second");
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].body["observed"]["rule"]["from_port"], 3306);
+    let items = items(&estate).await;
+    assert_eq!(items.len(), 3);
+    assert_eq!(items.iter().map(|i| i.occurrences).sum::<u64>(), 5, "the first two rules were seen twice");
 }

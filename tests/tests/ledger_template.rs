@@ -3,10 +3,12 @@
 //! name and settings, and may call the ledger's actions on that table only.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use rdsguard::aws::{DynamoDbFindings, FINDING_ID_KEY, TTL_ATTRIBUTE};
-use rdsguard::ledger::config::{ENV_ALERT_ON_RESOLVE, ENV_FINDINGS_TABLE, ENV_REALERT_AFTER_DAYS};
+use rdsguard::aws::{DynamoDbFindings, SdkSecurityHub, FINDING_ID_KEY, TTL_ATTRIBUTE};
+use rdsguard::ledger::config::{
+    ENV_ALERT_ON_RESOLVE, ENV_FINDINGS_TABLE, ENV_REALERT_AFTER_DAYS, ENV_SECURITY_HUB_EXPORT,
+};
 use rdsguard::ledger::Lifecycle;
-use rdsguard_tests::template::{at, function, resource, set_of, strings, template};
+use rdsguard_tests::template::{at, function, member_template, resource, set_of, strings, template};
 use serde_yaml::Value;
 
 /// The functions whose alerts pass through the ledger (`Plumbing::for_function`).
@@ -44,6 +46,11 @@ fn every_ledgered_function_is_configured_and_granted_the_table_only() {
         assert_eq!(at(variables, &[ENV_FINDINGS_TABLE, "Ref"]).as_str(), Some("FindingsTable"), "{logical_id}");
         assert_eq!(at(variables, &[ENV_ALERT_ON_RESOLVE, "Ref"]).as_str(), Some("AlertOnResolve"), "{logical_id}");
         assert_eq!(at(variables, &[ENV_REALERT_AFTER_DAYS, "Ref"]).as_str(), Some("RealertAfterDays"), "{logical_id}");
+        assert_eq!(
+            at(variables, &[ENV_SECURITY_HUB_EXPORT, "Ref"]).as_str(),
+            Some("SecurityHubExport"),
+            "{logical_id}"
+        );
 
         let policies = at(function(&template, logical_id), &["Properties", "Policies"]).as_sequence().unwrap();
         let statements: Vec<&Value> =
@@ -78,4 +85,60 @@ fn ledger_parameters_match_the_code_defaults() {
     );
     assert_eq!(at(parameters, &["RealertAfterDays", "Default"]).as_u64(), Some(u64::from(defaults.realert_after_days)));
     assert_eq!(at(parameters, &["RealertAfterDays", "MinValue"]).as_u64(), Some(0));
+}
+
+/// The export's policy: attached to `roles`, under `condition`, exactly the adapter's actions, each
+/// scoped to the account's own Security Hub (no `Resource: "*"`).
+fn assert_export_policy(policy: &Value, condition: &str, roles: &[String], what: &str) {
+    assert_eq!(at(policy, &["Type"]).as_str(), Some("AWS::IAM::Policy"), "{what}");
+    assert_eq!(at(policy, &["Condition"]).as_str(), Some(condition), "{what}: granted only when the export is on");
+    let attached: Vec<String> = at(policy, &["Properties", "Roles"])
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|r| at(r, &["Ref"]).as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(attached, roles, "{what}");
+    let statements = at(policy, &["Properties", "PolicyDocument", "Statement"]).as_sequence().unwrap();
+    let mut actions = std::collections::BTreeSet::new();
+    for statement in statements {
+        assert_eq!(at(statement, &["Effect"]).as_str(), Some("Allow"));
+        let resource = format!("{:?}", at(statement, &["Resource"]));
+        assert!(resource.contains(":securityhub:") && !resource.contains("\"*\""), "{what}: {resource}");
+        actions.extend(strings(at(statement, &["Action"]), "Action"));
+    }
+    assert_eq!(actions, set_of(SdkSecurityHub::IAM_ACTIONS.iter().copied()), "{what}");
+}
+
+#[test]
+fn security_hub_is_granted_only_with_the_export_on_in_both_templates() {
+    let template = template();
+    assert_eq!(at(&template, &["Parameters", "SecurityHubExport", "Default"]).as_str(), Some("off"));
+    let condition = at(&template, &["Conditions", "SecurityHubExportOn", "Fn::Equals"]).as_sequence().unwrap();
+    assert_eq!(at(&condition[0], &["Ref"]).as_str(), Some("SecurityHubExport"));
+    assert_eq!(condition[1].as_str(), Some("on"));
+    let function_roles: Vec<String> = LEDGERED.iter().map(|f| format!("{f}Role")).collect();
+    assert_export_policy(
+        resource(&template, "SecurityHubExportPolicy"),
+        "SecurityHubExportOn",
+        &function_roles,
+        "template.yaml",
+    );
+    for logical_id in LEDGERED {
+        let policies = format!("{:?}", at(function(&template, logical_id), &["Properties", "Policies"]));
+        assert!(!policies.contains("securityhub:"), "{logical_id}: Security Hub only through the conditional policy");
+    }
+
+    let member = member_template();
+    assert_eq!(at(&member, &["Parameters", "SecurityHubExport", "Default"]).as_str(), Some("off"));
+    let member_roles: Vec<String> =
+        ["RdsGuardMemberRole", "NetworkGuardMemberRole", "PipelineGuardMemberRole", "GuardDutyResponderMemberRole"]
+            .map(str::to_owned)
+            .to_vec();
+    assert_export_policy(
+        resource(&member, "SecurityHubExportMemberPolicy"),
+        "ExportToSecurityHub",
+        &member_roles,
+        "member.yaml",
+    );
 }

@@ -13,6 +13,7 @@ mod rds;
 mod rds_listing;
 mod rds_parameters;
 mod rds_snapshots;
+mod securityhub;
 mod session;
 mod snapshot;
 mod sns;
@@ -38,6 +39,7 @@ pub use rds::{
 pub use rds_listing::{EstateListing, SweepPort};
 pub use rds_parameters::{ParameterGroups, ParameterLookup};
 pub use rds_snapshots::SnapshotSharing;
+pub use securityhub::{sdk_finding, FindingsExport, SdkSecurityHub, SECURITY_HUB_BATCH_MAX};
 pub use session::{member_role_name_for, AccountSessions, ClientCache, SessionError};
 pub use snapshot::{
     ForensicSnapshots, ResponderConnector, ResponderPorts, SdkRdsSnapshots, SessionResponderConnector, SnapshotTaken,

@@ -7,6 +7,7 @@ use super::transition::Lifecycle;
 pub const ENV_FINDINGS_TABLE: &str = "FINDINGS_TABLE";
 pub const ENV_ALERT_ON_RESOLVE: &str = "ALERT_ON_RESOLVE";
 pub const ENV_REALERT_AFTER_DAYS: &str = "REALERT_AFTER_DAYS";
+pub const ENV_SECURITY_HUB_EXPORT: &str = "SECURITY_HUB_EXPORT";
 
 /// A setting that is not understood (init stops with this message).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -15,6 +16,10 @@ pub enum LedgerConfigError {
     AlertOnResolve(String),
     #[error("{ENV_REALERT_AFTER_DAYS}={0:?}: expected a whole number of days (0 = never)")]
     RealertAfterDays(String),
+    #[error("{ENV_SECURITY_HUB_EXPORT}={0:?}: expected on or off")]
+    SecurityHubExport(String),
+    #[error("{ENV_SECURITY_HUB_EXPORT}=on exports the ledger's transitions: it needs {ENV_FINDINGS_TABLE}")]
+    ExportWithoutLedger,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +27,8 @@ pub struct LedgerConfig {
     /// DynamoDB table name; `None`: no ledger.
     pub table: Option<String>,
     pub lifecycle: Lifecycle,
+    /// Import each transition into AWS Security Hub (SECURITY_HUB_EXPORT=on; default off).
+    pub security_hub_export: bool,
 }
 
 impl LedgerConfig {
@@ -30,7 +37,7 @@ impl LedgerConfig {
     }
 
     pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, LedgerConfigError> {
-        let mut config = Self { table: None, lifecycle: Lifecycle::default() };
+        let mut config = Self { table: None, lifecycle: Lifecycle::default(), security_hub_export: false };
         for (name, value) in vars {
             let trimmed = value.trim();
             match name.as_str() {
@@ -47,8 +54,18 @@ impl LedgerConfig {
                     config.lifecycle.realert_after_days =
                         trimmed.parse().map_err(|_| LedgerConfigError::RealertAfterDays(value.clone()))?
                 }
+                ENV_SECURITY_HUB_EXPORT => {
+                    config.security_hub_export = match trimmed.to_ascii_lowercase().as_str() {
+                        "" | "off" => false,
+                        "on" => true,
+                        _ => return Err(LedgerConfigError::SecurityHubExport(value)),
+                    }
+                }
                 _ => {}
             }
+        }
+        if config.security_hub_export && config.table.is_none() {
+            return Err(LedgerConfigError::ExportWithoutLedger);
         }
         Ok(config)
     }
@@ -58,8 +75,10 @@ impl LedgerConfig {
         match &self.table {
             None => format!("{ENV_FINDINGS_TABLE} unset: no findings ledger, every finding is alerted on every event"),
             Some(table) => format!(
-                "findings ledger {table}: alerts on transitions only; {ENV_ALERT_ON_RESOLVE}={}, {ENV_REALERT_AFTER_DAYS}={}",
-                self.lifecycle.alert_on_resolve, self.lifecycle.realert_after_days
+                "findings ledger {table}: alerts on transitions only; {ENV_ALERT_ON_RESOLVE}={}, {ENV_REALERT_AFTER_DAYS}={}, {ENV_SECURITY_HUB_EXPORT}={}",
+                self.lifecycle.alert_on_resolve,
+                self.lifecycle.realert_after_days,
+                if self.security_hub_export { "on" } else { "off" }
             ),
         }
     }
@@ -91,5 +110,13 @@ mod tests {
         assert_eq!(parse(&[("ALERT_ON_RESOLVE", "yes")]), Err(LedgerConfigError::AlertOnResolve("yes".into())));
         assert_eq!(parse(&[("REALERT_AFTER_DAYS", "-1")]), Err(LedgerConfigError::RealertAfterDays("-1".into())));
         assert_eq!(parse(&[("REALERT_AFTER_DAYS", "week")]), Err(LedgerConfigError::RealertAfterDays("week".into())));
+        assert!(!default.security_hub_export);
+        assert!(parse(&[("FINDINGS_TABLE", "t"), ("SECURITY_HUB_EXPORT", "ON")]).unwrap().security_hub_export);
+        assert!(!parse(&[("FINDINGS_TABLE", "t"), ("SECURITY_HUB_EXPORT", "off")]).unwrap().security_hub_export);
+        assert_eq!(
+            parse(&[("FINDINGS_TABLE", "t"), ("SECURITY_HUB_EXPORT", "1")]),
+            Err(LedgerConfigError::SecurityHubExport("1".into()))
+        );
+        assert_eq!(parse(&[("SECURITY_HUB_EXPORT", "on")]), Err(LedgerConfigError::ExportWithoutLedger));
     }
 }

@@ -14,6 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::item::{AlertState, LedgerItem};
 use super::store::{FindingsStore, StoreError};
 use super::transition::{transition, AlertReason, Due, FindingKey, Lifecycle, QuietReason, Seen};
+use crate::aws::{AwsError, FindingsExport};
 
 /// Reads and writes of one item before giving up on a finding that keeps changing under us.
 const ATTEMPTS: usize = 4;
@@ -37,6 +38,7 @@ pub struct Ledger {
     store: Arc<dyn FindingsStore>,
     lifecycle: Lifecycle,
     clock: Clock,
+    export: Option<Arc<dyn FindingsExport>>,
 }
 
 fn system_now() -> i64 {
@@ -45,7 +47,22 @@ fn system_now() -> i64 {
 
 impl Ledger {
     pub fn new(store: Arc<dyn FindingsStore>, lifecycle: Lifecycle) -> Self {
-        Self { store, lifecycle, clock: Arc::new(system_now) }
+        Self { store, lifecycle, clock: Arc::new(system_now), export: None }
+    }
+
+    /// The same ledger exporting every transition to `export` (SECURITY_HUB_EXPORT=on).
+    pub fn exporting_to(mut self, export: Arc<dyn FindingsExport>) -> Self {
+        self.export = Some(export);
+        self
+    }
+
+    /// Exports the items of this invocation's transitions, if an export is configured. Never
+    /// fails the delivery: the caller logs the error.
+    pub async fn export(&self, items: &[LedgerItem]) -> Result<(), AwsError> {
+        match &self.export {
+            Some(export) if !items.is_empty() => export.export(items).await,
+            _ => Ok(()),
+        }
     }
 
     /// The same ledger reading the time (epoch seconds) from `clock` (tests).
@@ -182,7 +199,6 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
-    use crate::aws::AwsError;
     use crate::ledger::transition::Violation;
     use crate::ledger::FindingStatus;
 
