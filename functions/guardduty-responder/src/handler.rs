@@ -7,6 +7,7 @@ use rdsguard::database::{Database, DatabaseKind};
 use rdsguard::event::EventError;
 use rdsguard::finding::Finding;
 use rdsguard::guardduty::{decide_alert, finding_console_url, sighting, AlertDecision, Response, Sighting};
+use rdsguard::kernel::Deadline;
 use rdsguard::member_access::session_failure_detail;
 use rdsguard::policy::{Policy, RuleAction};
 use rdsguard::remediate::{ActionKind, ActionOutcome, ActionStatus, Confirmation};
@@ -84,8 +85,18 @@ impl Summary {
     }
 }
 
-/// Handles one event.
+/// Handles one event without a deadline (tests, the command line).
 pub async fn handle_event(payload: &Value, responder: &GuardDutyResponder) -> Result<Summary, ResponderError> {
+    handle_event_within(payload, responder, Deadline::none()).await
+}
+
+/// Handles one event, working until `deadline` (the invocation's, from the Lambda context) less
+/// the time kept to publish: a response not confirmed by then is `deferred`, never lost.
+pub async fn handle_event_within(
+    payload: &Value,
+    responder: &GuardDutyResponder,
+    deadline: Deadline,
+) -> Result<Summary, ResponderError> {
     let threat = match triage_payload(payload) {
         Ok(Triage::Respond(threat)) => threat,
         Ok(Triage::Ignore(reason)) => {
@@ -113,7 +124,7 @@ pub async fn handle_event(payload: &Value, responder: &GuardDutyResponder) -> Re
     };
 
     let responses = responder.config.responses.for_type(&threat.finding.finding_type);
-    let (action, outcomes, acted_as) = respond(&threat, responses, responder).await;
+    let (action, outcomes, acted_as) = respond(&threat, responses, responder, deadline).await;
     let mut finding = Finding::for_resource(
         RuleId::GuardDutyRdsThreat,
         &threat.account,
@@ -158,6 +169,7 @@ async fn respond(
     threat: &Threat,
     responses: &[Response],
     responder: &GuardDutyResponder,
+    deadline: Deadline,
 ) -> (ActionOutcome, Vec<ActionOutcome>, Option<String>) {
     let not_attempted =
         |detail: String| (ActionOutcome::new(ActionKind::AlertOnly, ActionStatus::NotAttempted, detail), vec![], None);
@@ -176,7 +188,7 @@ async fn respond(
         let why = "the finding is archived in GuardDuty (triaged by someone): no response";
         (all(responses, ActionStatus::Skipped, why), None)
     } else {
-        describe_and_run(threat, responses, responder).await
+        describe_and_run(threat, responses, responder, deadline).await
     };
     (combined(&outcomes), outcomes, acted_as)
 }
@@ -185,6 +197,7 @@ async fn describe_and_run(
     threat: &Threat,
     responses: &[Response],
     responder: &GuardDutyResponder,
+    deadline: Deadline,
 ) -> (Vec<ActionOutcome>, Option<String>) {
     let ports = match responder.connector.connect(&threat.account, &threat.region).await {
         Ok(ports) => ports,
@@ -200,7 +213,9 @@ async fn describe_and_run(
         DatabaseKind::Cluster => ports.databases.describe_cluster(id).await.map(|s| s.map(Database::cluster)),
     };
     let outcomes = match described {
-        Ok(Some(db)) => run_responses(threat, &db, responses, &ports, &responder.policy, responder.confirmation).await,
+        Ok(Some(db)) => {
+            run_responses(threat, &db, responses, &ports, &responder.policy, responder.confirmation, deadline).await
+        }
         Ok(None) => {
             all(responses, ActionStatus::Skipped, &format!("database {id} no longer exists: nothing to respond on"))
         }

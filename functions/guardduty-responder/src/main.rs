@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use guardduty_responder::config::ResponderConfig;
-use guardduty_responder::{handle_event, GuardDutyResponder};
+use guardduty_responder::{handle_event_within, GuardDutyResponder};
 use lambda_runtime::Error;
 use rdsguard::aws::SessionResponderConnector;
 use rdsguard::kernel::serve;
@@ -34,9 +34,9 @@ async fn main() -> Result<(), Error> {
         confirmation: Default::default(),
     };
 
-    serve(guardduty_responder::FUNCTION_NAME, |payload: Value, _invocation| {
+    serve(guardduty_responder::FUNCTION_NAME, |payload: Value, invocation| {
         let responder = &responder;
-        async move { handle_event(&payload, responder).await }
+        async move { handle_event_within(&payload, responder, invocation.deadline).await }
     })
     .await
 }

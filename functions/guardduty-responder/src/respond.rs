@@ -5,7 +5,7 @@
 use rdsguard::aws::{ForensicSnapshots, NetworkPorts, RdsPort, ResponderPorts, SNAPSHOT_EXISTS_CODES};
 use rdsguard::database::{Database, DatabaseKind};
 use rdsguard::finding::Finding;
-use rdsguard::group_check::check_security_group;
+use rdsguard::group_check::check_security_group_within;
 use rdsguard::guardduty::{snapshot_identifier, Response};
 use rdsguard::kernel::Deadline;
 use rdsguard::network::GroupRef;
@@ -39,6 +39,7 @@ pub async fn run_responses(
     ports: &ResponderPorts,
     policy: &Policy,
     confirm: Confirmation,
+    deadline: Deadline,
 ) -> Vec<ActionOutcome> {
     if let Err(gated) = policy_gate(RULE, &db.state.tags, policy) {
         return responses.iter().map(|r| ActionOutcome { kind: kind_of(*r), ..gated.clone() }).collect();
@@ -47,8 +48,10 @@ pub async fn run_responses(
     for response in responses {
         outcomes.push(match response {
             Response::Snapshot => snapshot(threat, db, ports.snapshots.as_ref()).await,
-            Response::MakePrivate => make_private(db, ports.databases.as_ref(), policy, confirm).await,
-            Response::RevokeOpenIngress => revoke_open_ingress(threat, db, &ports.network, policy, confirm).await,
+            Response::MakePrivate => make_private(db, ports.databases.as_ref(), policy, confirm, deadline).await,
+            Response::RevokeOpenIngress => {
+                revoke_open_ingress(threat, db, &ports.network, policy, confirm, deadline).await
+            }
         });
     }
     outcomes
@@ -101,7 +104,13 @@ async fn snapshot(threat: &Threat, db: &Database, snapshots: &dyn ForensicSnapsh
 
 /// As RDS.2 does: ModifyDBInstance PubliclyAccessible=false, confirmed by describe. Only a public
 /// instance is changed.
-async fn make_private(db: &Database, rds: &dyn RdsPort, policy: &Policy, confirm: Confirmation) -> ActionOutcome {
+async fn make_private(
+    db: &Database,
+    rds: &dyn RdsPort,
+    policy: &Policy,
+    confirm: Confirmation,
+    deadline: Deadline,
+) -> ActionOutcome {
     let skipped = |detail: &str| ActionOutcome::new(ActionKind::MakePrivate, ActionStatus::Skipped, detail);
     if db.kind == DatabaseKind::Cluster && db.state.is_aurora() {
         return skipped("an Aurora cluster has no PubliclyAccessible setting (its instances do): nothing changed");
@@ -112,10 +121,8 @@ async fn make_private(db: &Database, rds: &dyn RdsPort, policy: &Policy, confirm
         Some(true) => {}
     }
     match plan(RULE, db, policy) {
-        // guardduty-responder's confirmations are bounded by `confirm` alone (its deadline is not
-        // plumbed through yet).
         Plan::Act(ActionKind::MakePrivate) => {
-            execute(ActionKind::MakePrivate, db, rds, policy, confirm, Deadline::none()).await
+            execute(ActionKind::MakePrivate, db, rds, policy, confirm, deadline).await
         }
         Plan::Act(other) => {
             ActionOutcome::new(other, ActionStatus::NotAttempted, "GUARDDUTY.RDS responses only make databases private")
@@ -134,6 +141,7 @@ async fn revoke_open_ingress(
     network: &NetworkPorts,
     policy: &Policy,
     confirm: Confirmation,
+    deadline: Deadline,
 ) -> ActionOutcome {
     let outcome = |status, detail: String| ActionOutcome::new(ActionKind::RevokeIngress, status, detail);
     if db.state.security_groups.is_empty() {
@@ -145,7 +153,17 @@ async fn revoke_open_ingress(
     let mut parts: Vec<ActionOutcome> = Vec::new();
     for group in &db.state.security_groups {
         let group_ref = GroupRef::Id(group.clone());
-        match check_security_group(&group_ref, &threat.account, &threat.region, network, policy, confirm).await {
+        let checked = check_security_group_within(
+            &group_ref,
+            &threat.account,
+            &threat.region,
+            network,
+            policy,
+            confirm,
+            deadline,
+        )
+        .await;
+        match checked {
             Ok(Some(check)) => {
                 let world_open: Vec<&(Finding, ActionOutcome)> =
                     check.findings.iter().filter(|(f, _)| f.rule == RuleId::Ec2_19OpenToInternet).collect();
