@@ -461,6 +461,14 @@ impl Policy {
     }
 }
 
+/// A policy for unit tests: a topic, then `vars`.
+#[cfg(test)]
+pub(crate) fn test_policy(vars: &[(&str, &str)]) -> Policy {
+    let mut all = vec![("ALERT_TOPIC_ARN".to_owned(), "arn:aws:sns:us-east-1:123456789012:t".to_owned())];
+    all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    Policy::from_vars(all).unwrap_or_else(|e| panic!("test policy: {e}"))
+}
+
 /// `ALLOWED_CIDRS`: comma-separated CIDR blocks (IPv4 or IPv6); a bare address means just that
 /// address (/32 or /128). Host bits are cleared (`10.1.2.3/16` is `10.1.0.0/16`).
 fn parse_cidrs(raw: &str) -> Result<Vec<IpNet>, PolicyError> {

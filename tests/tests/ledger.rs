@@ -42,7 +42,7 @@ async fn create_table(estate: &Estate) {
 /// rds-guard as its `main` wires it ([`rdsguard::startup::Plumbing::with_ledger`]) with the
 /// ledger `settings`; the ledger reaches DynamoDB through `ledger_endpoint` (moto, or a proxy).
 async fn guard(estate: &Estate, settings: &[(&str, &str)], ledger_config: aws_config::SdkConfig) -> RdsGuard {
-    let mut guard = estate.rds_guard(&[]).await;
+    let mut guard = estate.rds_guard(settings).await;
     let vars = settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
     let config = LedgerConfig::from_vars(vars).expect("ledger settings");
     let plumbing = estate.plumbing(&guard.policy).await.with_ledger(&config, &ledger_config);
@@ -50,8 +50,11 @@ async fn guard(estate: &Estate, settings: &[(&str, &str)], ledger_config: aws_co
     guard
 }
 
+/// rds-guard with the ledger, in the strict profile so that its own fixes (RDS.8, RDS.11) show the
+/// "resolved by rdsguard" half of the lifecycle next to the alert-only findings.
 async fn ledgered(estate: &Estate) -> RdsGuard {
-    guard(estate, &[("FINDINGS_TABLE", TABLE)], estate.moto.sdk_config(HOME_REGION).await).await
+    let settings = [("FINDINGS_TABLE", TABLE), ("REMEDIATION_PROFILE", "strict")];
+    guard(estate, &settings, estate.moto.sdk_config(HOME_REGION).await).await
 }
 
 async fn items(estate: &Estate) -> Vec<LedgerItem> {

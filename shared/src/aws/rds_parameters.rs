@@ -4,7 +4,6 @@
 use async_trait::async_trait;
 use aws_sdk_rds::types::{ApplyMethod, Parameter};
 
-use super::rds::{cluster_state, instance_state};
 use super::{AwsError, SdkRds};
 use crate::database::{Database, DatabaseKind};
 
@@ -133,35 +132,8 @@ impl ParameterGroups for SdkRds {
         kind: DatabaseKind,
         group: &str,
     ) -> Result<Vec<Database>, AwsError> {
-        let mut found = Vec::new();
-        match kind {
-            DatabaseKind::Instance => {
-                let mut pages = self.client.describe_db_instances().into_paginator().send();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| AwsError::from_sdk("DescribeDBInstances", e))?;
-                    found.extend(
-                        page.db_instances()
-                            .iter()
-                            .filter(|db| {
-                                db.db_parameter_groups().iter().any(|g| g.db_parameter_group_name() == Some(group))
-                            })
-                            .map(|db| Database::instance(instance_state(db))),
-                    );
-                }
-            }
-            DatabaseKind::Cluster => {
-                let mut pages = self.client.describe_db_clusters().into_paginator().send();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| AwsError::from_sdk("DescribeDBClusters", e))?;
-                    found.extend(
-                        page.db_clusters()
-                            .iter()
-                            .filter(|db| db.db_cluster_parameter_group() == Some(group))
-                            .map(|db| Database::cluster(cluster_state(db))),
-                    );
-                }
-            }
-        }
-        Ok(found)
+        // One listing of the region's databases (EstateListing), kept to those on the group.
+        let all = super::EstateListing::list_databases(self, kind).await?;
+        Ok(all.into_iter().filter(|db| db.state.parameter_group.as_deref() == Some(group)).collect())
     }
 }

@@ -338,11 +338,7 @@ fn operation_name(kind: DatabaseKind) -> &'static str {
 mod tests {
     use super::*;
 
-    fn policy(vars: &[(&str, &str)]) -> Policy {
-        let mut all = vec![("ALERT_TOPIC_ARN".to_owned(), "arn:aws:sns:us-east-1:123456789012:t".to_owned())];
-        all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        Policy::from_vars(all).unwrap()
-    }
+    use crate::policy::test_policy as policy;
 
     fn db(status: &str) -> Database {
         Database::instance(DatabaseState {
