@@ -126,7 +126,8 @@ pub fn function_iam_actions(adapters: &[&[&'static str]]) -> Vec<&'static str> {
 /// The functions that act in member accounts, each through its own member role
 /// (`<MEMBER_ROLE_NAME>-<function>`, templates/member.yaml). guardrail-manager works on the
 /// organisation from the management side and assumes no member role.
-pub const MEMBER_FUNCTIONS: [&str; 4] = ["rds-guard", "network-guard", "pipeline-guard", "guardduty-responder"];
+pub const MEMBER_FUNCTIONS: [&str; 5] =
+    ["rds-guard", "network-guard", "pipeline-guard", "guardduty-responder", "sweep-worker"];
 
 /// The IAM actions a member role (templates/member.yaml) must allow: what the functions given call
 /// in the accounts they watch — the union of their `iam_actions()` without the central plumbing

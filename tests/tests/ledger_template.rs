@@ -12,8 +12,13 @@ use rdsguard_tests::template::{at, function, member_template, resource, set_of, 
 use serde_yaml::Value;
 
 /// The functions whose alerts pass through the ledger (`Plumbing::for_function`).
-const LEDGERED: [&str; 4] =
-    ["RdsGuardFunction", "NetworkGuardFunction", "PipelineGuardFunction", "GuardDutyResponderFunction"];
+const LEDGERED: [&str; 5] = [
+    "RdsGuardFunction",
+    "NetworkGuardFunction",
+    "PipelineGuardFunction",
+    "GuardDutyResponderFunction",
+    "SweepWorkerFunction",
+];
 
 #[test]
 fn the_table_is_the_one_the_adapter_expects() {
@@ -96,7 +101,11 @@ fn assert_export_policy(policy: &Value, condition: &str, roles: &[String], what:
         .as_sequence()
         .unwrap()
         .iter()
-        .map(|r| at(r, &["Ref"]).as_str().unwrap().to_owned())
+        // A role that exists only under a condition is attached as Fn::If [cond, Ref, NoValue].
+        .map(|r| match r.get("Fn::If").and_then(Value::as_sequence) {
+            Some(branches) => at(&branches[1], &["Ref"]).as_str().unwrap().to_owned(),
+            None => at(r, &["Ref"]).as_str().unwrap().to_owned(),
+        })
         .collect();
     assert_eq!(attached, roles, "{what}");
     let statements = at(policy, &["Properties", "PolicyDocument", "Statement"]).as_sequence().unwrap();
@@ -131,10 +140,15 @@ fn security_hub_is_granted_only_with_the_export_on_in_both_templates() {
 
     let member = member_template();
     assert_eq!(at(&member, &["Parameters", "SecurityHubExport", "Default"]).as_str(), Some("off"));
-    let member_roles: Vec<String> =
-        ["RdsGuardMemberRole", "NetworkGuardMemberRole", "PipelineGuardMemberRole", "GuardDutyResponderMemberRole"]
-            .map(str::to_owned)
-            .to_vec();
+    let member_roles: Vec<String> = [
+        "RdsGuardMemberRole",
+        "NetworkGuardMemberRole",
+        "PipelineGuardMemberRole",
+        "GuardDutyResponderMemberRole",
+        "SweepWorkerMemberRole",
+    ]
+    .map(str::to_owned)
+    .to_vec();
     assert_export_policy(
         resource(&member, "SecurityHubExportMemberPolicy"),
         "ExportToSecurityHub",

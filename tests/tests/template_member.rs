@@ -27,6 +27,7 @@ fn member_functions() -> Vec<(&'static str, &'static str, BTreeSet<String>)> {
         ("NetworkGuard", network_guard::FUNCTION_NAME, declared(network_guard::iam_actions())),
         ("PipelineGuard", pipeline_guard::FUNCTION_NAME, declared(pipeline_guard::iam_actions())),
         ("GuardDutyResponder", guardduty_responder::FUNCTION_NAME, declared(guardduty_responder::iam_actions())),
+        ("SweepWorker", sweep_worker::FUNCTION_NAME, declared(sweep_worker::iam_actions())),
     ]
 }
 
@@ -90,8 +91,11 @@ fn each_member_role_is_named_for_its_function_and_trusted_only_by_that_functions
             "{role_id}: named as rdsguard::aws::member_role_name_for names it"
         );
         assert_eq!(member_role_name_for("x", function), format!("x-{function}"));
-        // IAM is global: one stack instance (RoleRegion) creates the roles.
-        assert_eq!(at(role, &["Condition"]).as_str(), Some("CreateMemberRole"), "{role_id}");
+        // IAM is global: one stack instance (RoleRegion) creates the roles; sweep-worker's only
+        // when its central role is given (SweepWorkerRoleArn, optional so that existing StackSets
+        // update without it).
+        let condition = if logical == "SweepWorker" { "CreateSweepWorkerRole" } else { "CreateMemberRole" };
+        assert_eq!(at(role, &["Condition"]).as_str(), Some(condition), "{role_id}");
         let statements = at(role, &["Properties", "AssumeRolePolicyDocument", "Statement"]).as_sequence().unwrap();
         assert_eq!(statements.len(), 1, "{role_id}: one trust statement");
         let trust = &statements[0];
@@ -146,9 +150,11 @@ fn the_upgrade_only_shared_role_exists_only_on_request_and_carries_the_four_poli
         .iter()
         .map(|p| at(p, &["Ref"]).as_str().unwrap().to_owned())
         .collect();
-    let expected: BTreeSet<String> = member_functions().iter().map(|(l, _, _)| format!("{l}MemberPolicy")).collect();
+    // The former shared role served the four event functions; sweep-worker never used it.
+    let former = || member_functions().into_iter().filter(|(l, _, _)| *l != "SweepWorker");
+    let expected: BTreeSet<String> = former().map(|(l, _, _)| format!("{l}MemberPolicy")).collect();
     assert_eq!(policies, expected);
-    let union: BTreeSet<String> = member_functions().into_iter().flat_map(|(_, _, actions)| actions).collect();
+    let union: BTreeSet<String> = former().flat_map(|(_, _, actions)| actions).collect();
     assert_eq!(member_role_actions("MemberRole"), union, "the former role's permissions, no more");
 }
 

@@ -28,7 +28,7 @@ pub use ec2::{
 pub use error::AwsError;
 pub use guardduty::{DetectorControl, DetectorState, SdkGuardDuty};
 pub use organizations::{
-    Organization, OrganizationTree, ScpSummary, SdkOrganizations, ORGANIZATIONS_IAM_ACTIONS,
+    AccountDirectory, Organization, OrganizationTree, ScpSummary, SdkOrganizations, ORGANIZATIONS_IAM_ACTIONS,
     ORGANIZATIONS_UNSCOPED_IAM_ACTIONS, SCP_TYPE,
 };
 pub use pipeline::{PipelineConnector, PipelinePorts, SessionPipelineConnector};
@@ -46,4 +46,4 @@ pub use snapshot::{
     SNAPSHOT_EXISTS_CODES,
 };
 pub use sns::{AlertPublisher, SnsAlertPublisher};
-pub use sqs::{SqsUndeliveredAlerts, UndeliveredAlertSink};
+pub use sqs::{SqsSweepQueue, SqsUndeliveredAlerts, SweepQueue, UndeliveredAlertSink, SQS_BATCH_MAX};

@@ -290,3 +290,89 @@ impl Organization for SdkOrganizations {
         }
     }
 }
+
+/// The accounts a sweep covers: sweep-planner's only Organizations capability.
+#[async_trait]
+pub trait AccountDirectory: Send + Sync {
+    /// The ACTIVE accounts of the organisation (`parents` empty), or those anywhere under the
+    /// given roots or OUs (nested OUs included). Sorted, without repeats; every page read.
+    async fn active_accounts(&self, parents: &[String]) -> Result<Vec<String>, AwsError>;
+}
+
+impl SdkOrganizations {
+    /// IAM actions of [`AccountDirectory`]. Organizations authorises ListAccounts only on
+    /// `Resource: "*"`; the two others on the root or OU they read.
+    pub const ACCOUNT_LISTING_IAM_ACTIONS: &'static [&'static str] =
+        &["organizations:ListAccounts", "organizations:ListAccountsForParent", "organizations:ListChildren"];
+
+    /// Of [`Self::ACCOUNT_LISTING_IAM_ACTIONS`], those AWS authorises only on `Resource: "*"`.
+    pub const ACCOUNT_LISTING_UNSCOPED_IAM_ACTIONS: &'static [&'static str] = &["organizations:ListAccounts"];
+}
+
+/// Whether Organizations lists the account as ACTIVE: `State` (the field AWS keeps), else the
+/// `Status` it replaced (retired in 2026; what older emulators such as moto still send).
+#[allow(deprecated)]
+fn is_active(account: &aws_sdk_organizations::types::Account) -> bool {
+    use aws_sdk_organizations::types::{AccountState, AccountStatus};
+    match account.state() {
+        Some(state) => *state == AccountState::Active,
+        None => account.status() == Some(&AccountStatus::Active),
+    }
+}
+
+impl SdkOrganizations {
+    async fn accounts_directly_under(&self, parent: &str) -> Result<Vec<String>, AwsError> {
+        let mut pages = self.client.list_accounts_for_parent().parent_id(parent).into_paginator().send();
+        let mut accounts = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("ListAccountsForParent", e))?;
+            accounts.extend(page.accounts().iter().filter(|a| is_active(a)).filter_map(|a| a.id()).map(str::to_owned));
+        }
+        Ok(accounts)
+    }
+
+    async fn child_ous(&self, parent: &str) -> Result<Vec<String>, AwsError> {
+        let mut pages = self
+            .client
+            .list_children()
+            .parent_id(parent)
+            .child_type(aws_sdk_organizations::types::ChildType::OrganizationalUnit)
+            .into_paginator()
+            .send();
+        let mut children = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("ListChildren", e))?;
+            children.extend(page.children().iter().filter_map(|c| c.id()).map(str::to_owned));
+        }
+        Ok(children)
+    }
+}
+
+#[async_trait]
+impl AccountDirectory for SdkOrganizations {
+    async fn active_accounts(&self, parents: &[String]) -> Result<Vec<String>, AwsError> {
+        let mut accounts = Vec::new();
+        if parents.is_empty() {
+            let mut pages = self.client.list_accounts().into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| AwsError::from_sdk("ListAccounts", e))?;
+                accounts
+                    .extend(page.accounts().iter().filter(|a| is_active(a)).filter_map(|a| a.id()).map(str::to_owned));
+            }
+        } else {
+            // Breadth first through the OU tree (an OU is at most five levels deep).
+            let mut pending: Vec<String> = parents.to_vec();
+            let mut seen = std::collections::BTreeSet::new();
+            while let Some(parent) = pending.pop() {
+                if !seen.insert(parent.clone()) {
+                    continue;
+                }
+                accounts.extend(self.accounts_directly_under(&parent).await?);
+                pending.extend(self.child_ous(&parent).await?);
+            }
+        }
+        accounts.sort();
+        accounts.dedup();
+        Ok(accounts)
+    }
+}

@@ -59,3 +59,50 @@ impl UndeliveredAlertSink for SqsUndeliveredAlerts {
             .map_err(|e| AwsError::from_sdk("SendMessage", e))
     }
 }
+
+/// The sweep queue: sweep-planner sends one message per account-region.
+#[async_trait]
+pub trait SweepQueue: Send + Sync {
+    /// SendMessageBatch of at most [`SQS_BATCH_MAX`] `(id, body)` entries; returns the ids of the
+    /// entries SQS did not take (with its reason), the others were sent.
+    async fn send_batch(&self, entries: &[(String, String)]) -> Result<Vec<(String, String)>, AwsError>;
+}
+
+/// SendMessageBatch takes at most 10 entries.
+pub const SQS_BATCH_MAX: usize = 10;
+
+#[derive(Debug, Clone)]
+pub struct SqsSweepQueue {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl SqsSweepQueue {
+    /// IAM actions this adapter calls: SendMessageBatch is authorised as sqs:SendMessage.
+    pub const IAM_ACTIONS: &'static [&'static str] = &["sqs:SendMessage"];
+
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+        Self { client, queue_url: queue_url.into() }
+    }
+}
+
+#[async_trait]
+impl SweepQueue for SqsSweepQueue {
+    async fn send_batch(&self, entries: &[(String, String)]) -> Result<Vec<(String, String)>, AwsError> {
+        let mut request = self.client.send_message_batch().queue_url(&self.queue_url);
+        for (id, body) in entries {
+            let entry = aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                .id(id)
+                .message_body(body)
+                .build()
+                .map_err(|e| AwsError { operation: "SendMessageBatch", code: None, message: e.to_string() })?;
+            request = request.entries(entry);
+        }
+        let output = request.send().await.map_err(|e| AwsError::from_sdk("SendMessageBatch", e))?;
+        Ok(output
+            .failed()
+            .iter()
+            .map(|f| (f.id().to_owned(), format!("{}: {}", f.code(), f.message().unwrap_or_default())))
+            .collect())
+    }
+}

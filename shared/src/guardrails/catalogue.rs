@@ -392,6 +392,7 @@ mod tests {
             "arn:*:iam::*:role/rdsguard-remediation-network-guard",
             "arn:*:iam::*:role/rdsguard-remediation-pipeline-guard",
             "arn:*:iam::*:role/rdsguard-remediation-guardduty-responder",
+            "arn:*:iam::*:role/rdsguard-remediation-sweep-worker",
         ];
         let mut lock_exempt = vec!["arn:aws:iam::*:role/BreakGlass"];
         lock_exempt.extend(member_roles);

@@ -1,0 +1,289 @@
+//! The sweep-worker handler: SQS batch → per message (account, region) → connect through the
+//! member session → [`sweep_region`] → deliver every finding (the findings ledger included) →
+//! the message's outcome. Messages that failed are answered as `batchItemFailures`, the others are
+//! deleted from the queue by Lambda.
+
+use std::sync::Arc;
+
+use aws_config::retry::RetryConfig;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use rdsguard::aws::{AccountSessions, AlertPublisher, NetworkPorts, SdkEc2, SdkRds, UndeliveredAlertSink};
+use rdsguard::checks::CheckScope;
+use rdsguard::finding::EventContext;
+use rdsguard::identity::{AccountId, AwsRegion};
+use rdsguard::kernel::Deadline;
+use rdsguard::policy::Policy;
+use rdsguard::remediate::Confirmation;
+use rdsguard::report::{deliver_judged, AlertDelivery, FindingSummary, Outcome};
+use rdsguard::sweep::{sweep_region, RegionSweep};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tracing::{error, info, warn};
+
+/// Name of this function in alerts and in its member role's name.
+pub const FUNCTION_NAME: &str = "sweep-worker";
+
+/// The event name alerts cite for a finding a sweep made.
+pub const SWEEP_EVENT_NAME: &str = "ScheduledSweep";
+
+/// One message of the sweep queue: the account-region to sweep.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepRequest {
+    pub account: String,
+    pub region: String,
+}
+
+/// Everything the handler needs, built once per container.
+pub struct SweepWorker {
+    pub policy: Policy,
+    /// Sessions in member accounts through `<MEMBER_ROLE_NAME>-sweep-worker` (own account: the
+    /// function's own role).
+    pub sessions: Arc<AccountSessions>,
+    pub alerts: Arc<dyn AlertPublisher>,
+    pub undelivered: Option<Arc<dyn UndeliveredAlertSink>>,
+    pub confirmation: Confirmation,
+}
+
+/// Why a whole invocation failed (not one message: those are batch item failures).
+#[derive(Debug, thiserror::Error)]
+pub enum SweepWorkerError {
+    #[error("sweep-worker expects an SQS event ({{\"Records\": [...]}}): {0}")]
+    NotAnSqsEvent(String),
+}
+
+impl SweepWorkerError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::NotAnSqsEvent(_) => "UnusableEvent",
+        }
+    }
+}
+
+impl rdsguard::kernel::InvocationFailure for SweepWorkerError {
+    fn kind(&self) -> &'static str {
+        SweepWorkerError::kind(self)
+    }
+}
+
+/// What one message's sweep did.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageReport {
+    pub message_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// `swept` (complete), `partial` (some listing or check failed), `failed` (nothing swept or
+    /// an alert could not be published).
+    pub outcome: &'static str,
+    pub resources_judged: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+/// The invocation's answer: Lambda reads `batchItemFailures`; the rest is for logs and tests.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchReport {
+    #[serde(rename = "batchItemFailures")]
+    pub batch_item_failures: Vec<BatchItemFailure>,
+    pub messages: Vec<MessageReport>,
+    pub findings: Vec<FindingSummary>,
+}
+
+impl rdsguard::kernel::InvocationReport for BatchReport {
+    fn findings(&self) -> &[FindingSummary] {
+        &self.findings
+    }
+}
+
+impl BatchReport {
+    /// The SQS batch response Lambda expects (only the failures).
+    pub fn response(&self) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        response.batch_item_failures = self.batch_item_failures.clone();
+        response
+    }
+}
+
+/// Handles one SQS batch, message after message (one sweep at a time per invocation: the
+/// function's reserved concurrency is the number of account-regions swept at once). A message
+/// fails when it cannot be read, when its account cannot be reached, when the sweep was partial
+/// or when an alert could not be published; outcomes reached are published in every case.
+pub async fn handle_batch(
+    payload: Value,
+    worker: &SweepWorker,
+    deadline: Deadline,
+) -> Result<BatchReport, SweepWorkerError> {
+    let event: SqsEvent =
+        serde_json::from_value(payload).map_err(|e| SweepWorkerError::NotAnSqsEvent(e.to_string()))?;
+    let mut report = BatchReport { batch_item_failures: Vec::new(), messages: Vec::new(), findings: Vec::new() };
+    for message in &event.records {
+        let message_id = message.message_id.clone().unwrap_or_default();
+        let (outcome, findings) = handle_message(message, worker, deadline).await;
+        let failed = outcome.outcome != "swept";
+        if failed {
+            warn!(message_id = %message_id, outcome = outcome.outcome, errors = ?outcome.errors, "sweep message failed; SQS delivers it again");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = message_id;
+            report.batch_item_failures.push(failure);
+        }
+        report.messages.push(outcome);
+        report.findings.extend(findings);
+    }
+    Ok(report)
+}
+
+fn failed(message_id: &str, request: Option<&SweepRequest>, error: String) -> MessageReport {
+    MessageReport {
+        message_id: message_id.to_owned(),
+        account: request.map(|r| r.account.clone()),
+        region: request.map(|r| r.region.clone()),
+        outcome: "failed",
+        resources_judged: 0,
+        errors: vec![error],
+    }
+}
+
+/// Parses a message body into a checked account and region.
+pub fn parse_request(body: &str) -> Result<(SweepRequest, AccountId, AwsRegion), String> {
+    let request: SweepRequest = serde_json::from_str(body)
+        .map_err(|e| format!("the message is not {{\"account\": \"...\", \"region\": \"...\"}}: {e}"))?;
+    let account = AccountId::parse(&request.account).map_err(|e| format!("account: {e}"))?;
+    let region = AwsRegion::parse(&request.region).map_err(|e| format!("region: {e}"))?;
+    Ok((request, account, region))
+}
+
+async fn handle_message(
+    message: &SqsMessage,
+    worker: &SweepWorker,
+    deadline: Deadline,
+) -> (MessageReport, Vec<FindingSummary>) {
+    let message_id = message.message_id.clone().unwrap_or_default();
+    let (request, account, region) = match parse_request(message.body.as_deref().unwrap_or_default()) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            error!(message_id = %message_id, error = %e, "sweep message could not be read");
+            return (failed(&message_id, None, e), Vec::new());
+        }
+    };
+    if !deadline.allows(rdsguard::kernel::PUBLISH_RESERVE) {
+        return (failed(&message_id, Some(&request), "no time left in this invocation".to_owned()), Vec::new());
+    }
+    let config = match worker.sessions.config_for(&account, &region).await {
+        Ok(config) => config,
+        Err(e) => {
+            error!(%account, %region, error = %e, "cannot reach the account-region");
+            return (failed(&message_id, Some(&request), e.to_string()), Vec::new());
+        }
+    };
+    let acted_as = worker.sessions.acting_as(&account, &region).await.ok();
+    // RDS's API rate limits are per account and region: adaptive retry slows down on throttling
+    // instead of failing the sweep.
+    let rds_config = aws_sdk_rds::config::Builder::from(&config).retry_config(RetryConfig::adaptive()).build();
+    let ec2_config = aws_sdk_ec2::config::Builder::from(&config).retry_config(RetryConfig::adaptive()).build();
+    let rds = SdkRds::new(aws_sdk_rds::Client::from_conf(rds_config));
+    let network = NetworkPorts {
+        groups: Arc::new(SdkEc2::new(aws_sdk_ec2::Client::from_conf(ec2_config))),
+        databases: Arc::new(rds.clone()),
+    };
+    let scope = CheckScope {
+        account: &account,
+        region: &region,
+        policy: &worker.policy,
+        confirmation: worker.confirmation,
+        deadline: deadline.for_work(),
+    };
+    let sweep = sweep_region(scope, &rds, &network).await;
+    deliver(&message_id, &request, sweep, acted_as.as_deref(), worker).await
+}
+
+/// Alerts every finding of `sweep` through the ledger. Rules judged compliant are passed on only
+/// when the sweep is complete: a partial sweep resolves nothing.
+async fn deliver(
+    message_id: &str,
+    request: &SweepRequest,
+    sweep: RegionSweep,
+    acted_as: Option<&str>,
+    worker: &SweepWorker,
+) -> (MessageReport, Vec<FindingSummary>) {
+    let complete = sweep.complete();
+    let context = EventContext {
+        event_id: format!("sweep:{message_id}"),
+        event_name: SWEEP_EVENT_NAME.to_owned(),
+        event_time: None,
+        actor: FUNCTION_NAME.to_owned(),
+    };
+    let due: Vec<Outcome<'_>> = sweep
+        .findings
+        .iter()
+        .map(|(finding, action)| {
+            info!(
+                rule = %finding.rule, resource = %finding.resource, action = ?action.kind,
+                status = action.status.as_str(), detail = %action.detail, "finding"
+            );
+            Outcome { finding, action: action.clone(), suppressed: None }
+        })
+        .collect();
+    let cleared: &[rdsguard::finding::Finding] = if complete { &sweep.compliant } else { &[] };
+    let delivery = AlertDelivery {
+        publisher: worker.alerts.as_ref(),
+        undelivered: worker.undelivered.as_deref(),
+        source: FUNCTION_NAME,
+        acted_as,
+    };
+    let mut errors = sweep.errors.clone();
+    let findings = match deliver_judged(due, cleared, &context, delivery).await {
+        Ok(findings) => findings,
+        Err((findings, failure)) => {
+            errors.push(failure.to_string());
+            let report = MessageReport {
+                message_id: message_id.to_owned(),
+                account: Some(request.account.clone()),
+                region: Some(request.region.clone()),
+                outcome: "failed",
+                resources_judged: sweep.judged.total(),
+                errors,
+            };
+            return (report, findings);
+        }
+    };
+    info!(
+        account = %sweep.account, region = %sweep.region, judged = sweep.judged.total(),
+        findings = findings.len(), complete, "account-region swept"
+    );
+    let report = MessageReport {
+        message_id: message_id.to_owned(),
+        account: Some(request.account.clone()),
+        region: Some(request.region.clone()),
+        outcome: if complete { "swept" } else { "partial" },
+        resources_judged: sweep.judged.total(),
+        errors,
+    };
+    (report, findings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_read_or_refused_with_a_reason() {
+        let cases: [(&str, Result<(), &str>); 5] = [
+            (r#"{"account": "123456789012", "region": "eu-west-1"}"#, Ok(())),
+            (r#"{"account": "12345", "region": "eu-west-1"}"#, Err("account")),
+            (r#"{"account": "123456789012", "region": "not a region"}"#, Err("region")),
+            (r#"{"account": "123456789012"}"#, Err("is not")),
+            ("garbage", Err("is not")),
+        ];
+        for (body, expected) in cases {
+            match (parse_request(body), expected) {
+                (Ok((request, account, region)), Ok(())) => {
+                    assert_eq!(account.as_str(), request.account);
+                    assert_eq!(region.as_str(), request.region);
+                }
+                (Err(e), Err(part)) => assert!(e.contains(part), "{body}: {e}"),
+                (got, want) => panic!("{body}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! sweep-worker: sweeps one account and region per SQS message (`{"account": "...", "region": "..."}`,
+//! sent by sweep-planner) — every DB instance, DB cluster, manual DB (cluster) snapshot, parameter
+//! group in use and security group in front of a database, judged by the same checks, policy,
+//! exemptions and remediation as the event functions ([`rdsguard::sweep::sweep_region`]), each
+//! finding alerted through the findings ledger. Messages whose region could not be swept
+//! completely, or whose alerts could not be published, are reported as batch item failures
+//! (`ReportBatchItemFailures`): SQS delivers them again and, in the end, keeps them in the sweep
+//! dead-letter queue.
+
+pub mod handler;
+
+pub use handler::{handle_batch, BatchReport, SweepRequest, SweepWorker, SweepWorkerError, FUNCTION_NAME};
+
+use rdsguard::aws::{SdkEc2, SdkRds};
+
+/// Every IAM action sweep-worker's code can call (the union of its adapters' declarations).
+/// template.yaml must grant exactly these to the function, and templates/member.yaml the member
+/// side of them to its member role; tests check both.
+pub fn iam_actions() -> Vec<&'static str> {
+    rdsguard::startup::function_iam_actions(&[
+        SdkRds::LISTING_IAM_ACTIONS,
+        SdkRds::INVENTORY_IAM_ACTIONS,
+        SdkRds::REMEDIATION_IAM_ACTIONS,
+        SdkRds::SNAPSHOT_INVENTORY_IAM_ACTIONS,
+        SdkRds::SNAPSHOT_SHARING_IAM_ACTIONS,
+        SdkRds::PARAMETER_INVENTORY_IAM_ACTIONS,
+        SdkRds::PARAMETER_REMEDIATION_IAM_ACTIONS,
+        SdkEc2::INVENTORY_IAM_ACTIONS,
+        SdkEc2::REMEDIATION_IAM_ACTIONS,
+    ])
+}
