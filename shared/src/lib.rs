@@ -5,6 +5,7 @@
 //! judge it with pure rules ([`rules`]) under the configured [`policy`] → plan and run the
 //! remediation ([`remediate`]) → publish one alert per finding ([`alert`]).
 
+pub mod action;
 pub mod alert;
 pub mod aws;
 pub mod checks;
