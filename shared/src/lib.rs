@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod alert;
+pub mod arn;
 pub mod aws;
 pub mod checks;
 pub mod database;

@@ -6,6 +6,7 @@ use tracing::info;
 
 use super::{CheckError, CheckOutcome, CheckScope, Checked};
 use crate::action::{ActionKind, ActionOutcome, ActionStatus};
+use crate::arn::Arn;
 use crate::aws::RdsGuardPort;
 use crate::db_snapshot::{Snapshot, SnapshotKind, RESTORE_BY_ANYONE};
 use crate::finding::Finding;
@@ -58,11 +59,8 @@ pub async fn check_snapshot(
     };
     let snapshot = Snapshot { kind, state };
     let arn = snapshot.state.arn.clone().unwrap_or_else(|| {
-        let segment = match kind {
-            SnapshotKind::Instance => "snapshot",
-            SnapshotKind::Cluster => "cluster-snapshot",
-        };
-        format!("arn:{}:rds:{}:{}:{segment}:{identifier}", scope.region.partition(), scope.region, scope.account)
+        let (region, account) = (scope.region, scope.account);
+        Arn::rds(region.partition(), region.as_str(), account.as_str(), kind.resource_kind(), identifier).to_string()
     });
     info!(snapshot = %arn, ?change, encrypted = ?snapshot.state.encrypted, "checking snapshot");
     let policy = scope.policy;
