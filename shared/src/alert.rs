@@ -7,9 +7,9 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::action::{ActionKind, ActionOutcome, ActionStatus};
 use crate::finding::{EventContext, Finding};
 use crate::ledger::{AlertLifecycle, AlertReason, LedgerItem};
-use crate::remediate::{ActionKind, ActionOutcome, ActionStatus};
 use crate::rules::Severity;
 
 /// Version of the alert body; bumped on any incompatible change.

@@ -15,9 +15,14 @@ pub enum DatabaseKind {
 impl DatabaseKind {
     /// The name AWS uses in ARNs and alerts.
     pub fn aws_type(self) -> &'static str {
+        self.resource_kind().cloudformation_type()
+    }
+
+    /// The kind's names in CloudFormation and ARNs.
+    pub fn resource_kind(self) -> crate::arn::RdsResourceKind {
         match self {
-            Self::Instance => "AWS::RDS::DBInstance",
-            Self::Cluster => "AWS::RDS::DBCluster",
+            Self::Instance => crate::arn::RdsResourceKind::DbInstance,
+            Self::Cluster => crate::arn::RdsResourceKind::DbCluster,
         }
     }
 }

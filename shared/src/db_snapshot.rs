@@ -15,9 +15,14 @@ pub enum SnapshotKind {
 impl SnapshotKind {
     /// The CloudFormation type name used in alerts.
     pub fn aws_type(self) -> &'static str {
+        self.resource_kind().cloudformation_type()
+    }
+
+    /// The kind's names in CloudFormation and ARNs.
+    pub fn resource_kind(self) -> crate::arn::RdsResourceKind {
         match self {
-            Self::Instance => "AWS::RDS::DBSnapshot",
-            Self::Cluster => "AWS::RDS::DBClusterSnapshot",
+            Self::Instance => crate::arn::RdsResourceKind::DbSnapshot,
+            Self::Cluster => crate::arn::RdsResourceKind::DbClusterSnapshot,
         }
     }
 

@@ -3,7 +3,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::database::{Database, DatabaseKind};
+use crate::arn::Arn;
+use crate::database::Database;
 use crate::identity::{AccountId, AwsRegion};
 use crate::rules::{RuleId, Severity};
 
@@ -37,11 +38,8 @@ pub struct Finding {
 impl Finding {
     pub fn new(rule: RuleId, db: &Database, account: &AccountId, region: &AwsRegion, observed: Value) -> Self {
         let resource = db.state.arn.clone().unwrap_or_else(|| {
-            let kind = match db.kind {
-                DatabaseKind::Instance => "db",
-                DatabaseKind::Cluster => "cluster",
-            };
-            format!("arn:{}:rds:{region}:{account}:{kind}:{}", region.partition(), db.state.identifier)
+            let kind = db.kind.resource_kind();
+            Arn::rds(region.partition(), region.as_str(), account.as_str(), kind, &db.state.identifier).to_string()
         });
         Self {
             rule,

@@ -11,6 +11,7 @@
 use serde_json::{json, Value};
 use tracing::warn;
 
+use crate::arn::Arn;
 use crate::aws::{AwsError, NetworkPorts, EC2_NOT_FOUND_CODES};
 use crate::finding::Finding;
 use crate::identity::{AccountId, AwsRegion};
@@ -45,7 +46,7 @@ pub struct GroupCheck {
 /// The group's ARN (EC2 names security groups `security-group/<id>` in the owner's account).
 pub fn security_group_arn(group: &SecurityGroup, account: &AccountId, region: &AwsRegion) -> String {
     let owner = group.owner_id.as_deref().filter(|o| AccountId::parse(o).is_ok()).unwrap_or(account.as_str());
-    format!("arn:{}:ec2:{region}:{owner}:security-group/{}", region.partition(), group.id)
+    Arn::new(region.partition(), "ec2", region.as_str(), owner, format!("security-group/{}", group.id)).to_string()
 }
 
 /// [`check_security_group_within`] without a deadline.

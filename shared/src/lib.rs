@@ -5,7 +5,9 @@
 //! judge it with pure rules ([`rules`]) under the configured [`policy`] → plan and run the
 //! remediation ([`remediate`]) → publish one alert per finding ([`alert`]).
 
+pub mod action;
 pub mod alert;
+pub mod arn;
 pub mod aws;
 pub mod checks;
 pub mod database;

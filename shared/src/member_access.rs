@@ -7,11 +7,11 @@
 
 use serde_json::json;
 
+use crate::action::{ActionKind, ActionOutcome, ActionStatus};
 use crate::alert::{Alert, ALERT_SCHEMA_VERSION};
 use crate::aws::SessionError;
 use crate::finding::EventContext;
 use crate::identity::{AccountId, AwsRegion};
-use crate::remediate::{ActionKind, ActionOutcome, ActionStatus};
 use crate::rules::Severity;
 
 /// The `rule` of these alerts. Not a compliance rule of the estate (so not in `RuleId` and not

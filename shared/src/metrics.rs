@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
-use crate::remediate::ActionStatus;
+use crate::action::ActionStatus;
 use crate::report::FindingSummary;
 
 /// The CloudWatch namespace the metrics land in.
@@ -110,7 +110,7 @@ impl InvocationMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::remediate::{ActionKind, ActionOutcome};
+    use crate::action::{ActionKind, ActionOutcome};
 
     fn finding(status: ActionStatus, published: bool) -> FindingSummary {
         FindingSummary {

@@ -9,11 +9,11 @@
 use serde::Serialize;
 use tracing::{error, warn};
 
+use crate::action::ActionOutcome;
 use crate::alert::Alert;
 use crate::aws::{AlertPublisher, AwsError, UndeliveredAlertSink};
 use crate::finding::{EventContext, Finding};
 use crate::ledger::{id_of, key_of, violation_of, AlertLifecycle, Gate, Ledger, LedgerItem, QuietReason, Seen};
-use crate::remediate::ActionOutcome;
 
 /// One finding as the invocation's JSON summary reports it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::action::ActionOutcome;
 use crate::aws::{NetworkPorts, SweepPort};
 use crate::checks::{check_snapshot, judge_database, CheckOutcome, CheckScope, Checked};
 use crate::database::DatabaseKind;
@@ -18,7 +19,6 @@ use crate::finding::Finding;
 use crate::group_check::check_security_group_within;
 use crate::identity::{AccountId, AwsRegion};
 use crate::network::GroupRef;
-use crate::remediate::ActionOutcome;
 
 /// How many resources of each type a sweep judged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -1,6 +1,8 @@
 //! Which database a GuardDuty finding is about, in which account and region, how severe it is —
 //! or why the finding is none of guardduty-responder's business.
 
+use rdsguard::arn::Arn;
+use rdsguard::arn::RdsResourceKind::{DbCluster, DbInstance};
 use rdsguard::database::DatabaseKind;
 use rdsguard::event::{parse_guardduty_event, EventError, GuardDutyEvent, GuardDutyFinding};
 use rdsguard::finding::EventContext;
@@ -96,14 +98,13 @@ fn database_ref(
     let partition = region.partition();
     if let Some(instance) = details.instance_id.as_deref() {
         let identifier = instance.to_ascii_lowercase();
-        let arn = details
-            .instance_arn
-            .clone()
-            .unwrap_or_else(|| format!("arn:{partition}:rds:{region}:{account}:db:{identifier}"));
+        let arn = details.instance_arn.clone().unwrap_or_else(|| {
+            Arn::rds(partition, region.as_str(), account.as_str(), DbInstance, &identifier).to_string()
+        });
         return Ok(DatabaseRef { kind: DatabaseKind::Instance, identifier, cluster_identifier: cluster, arn });
     }
     if let Some(identifier) = cluster {
-        let arn = format!("arn:{partition}:rds:{region}:{account}:cluster:{identifier}");
+        let arn = Arn::rds(partition, region.as_str(), account.as_str(), DbCluster, &identifier).to_string();
         return Ok(DatabaseRef { kind: DatabaseKind::Cluster, identifier, cluster_identifier: None, arn });
     }
     Err(EventError::MissingField("resource.rdsDbInstanceDetails.dbInstanceIdentifier"))
@@ -111,9 +112,8 @@ fn database_ref(
 
 /// `arn:<partition>:rds:<region>:<account>:...` must name the finding's own account and region.
 fn arn_mismatch(arn: &str, account: &AccountId, region: &AwsRegion) -> Option<String> {
-    let parts: Vec<&str> = arn.split(':').collect();
-    match (parts.get(3), parts.get(4)) {
-        (Some(r), Some(a)) if *r == region.as_str() && *a == account.as_str() => None,
+    match Arn::parse(arn) {
+        Ok(parsed) if parsed.region == region.as_str() && parsed.account == account.as_str() => None,
         _ => Some(format!(
             "the finding's database ARN {arn} is not in the finding's account and region ({account}/{region}): \
              nothing is changed on contradictory information"

@@ -7,7 +7,11 @@
 
 use rdsguard::aws::{AwsError, DetectorControl, TrailLogging};
 use rdsguard::policy::Policy;
-use rdsguard::remediate::{policy_gate, ActionKind, ActionOutcome, ActionStatus, Confirmation};
+use std::time::Duration;
+
+use rdsguard::action::{ActionKind, ActionOutcome, ActionStatus};
+use rdsguard::kernel::Deadline;
+use rdsguard::remediate::{self, policy_gate, Confirmation, Confirmed, Read};
 use rdsguard::rules::RuleId;
 
 const RULE: RuleId = RuleId::PipelineTampered;
@@ -44,7 +48,7 @@ pub async fn restore_logging(
     if let Err(e) = trails.start_logging(trail).await {
         return outcome(ActionStatus::Failed, e.to_string());
     }
-    let confirmed = confirm_state(confirm, || async { trails.is_logging(trail).await.map(|s| s == Some(true)) }).await;
+    let confirmed = confirm_state(confirm, async || trails.is_logging(trail).await.map(|s| s == Some(true))).await;
     match confirmed {
         Ok(true) => {
             outcome(ActionStatus::Succeeded, "StartLogging applied; GetTrailStatus reports IsLogging=true".into())
@@ -89,7 +93,7 @@ pub async fn restore_detector(
     if let Err(e) = detectors.enable_detector(detector_id).await {
         return outcome(ActionStatus::Failed, e.to_string());
     }
-    let confirmed = confirm_state(confirm, || async {
+    let confirmed = confirm_state(confirm, async || {
         detectors.detector(detector_id).await.map(|d| d.is_some_and(|d| d.is_enabled()))
     })
     .await;
@@ -111,25 +115,27 @@ pub async fn restore_detector(
     }
 }
 
-/// Reads the state up to `confirm.attempts` times, `confirm.delay` apart, until it is as wanted.
-async fn confirm_state<F, Fut>(confirm: Confirmation, mut read: F) -> Result<bool, AwsError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<bool, AwsError>>,
-{
-    for attempt in 0..confirm.attempts.max(1) {
-        if attempt > 0 {
-            tokio::time::sleep(confirm.delay).await;
-        }
-        if read().await? {
-            return Ok(true);
-        }
+/// Reads the state with [`rdsguard::remediate::confirm`] (pipeline-guard's restores are bounded by
+/// `confirm` alone) until it is as wanted: `Ok(false)` when every read said not yet.
+async fn confirm_state(
+    confirm: Confirmation,
+    mut read: impl AsyncFnMut() -> Result<bool, AwsError>,
+) -> Result<bool, AwsError> {
+    let confirmed = remediate::confirm(confirm, Deadline::none(), Duration::ZERO, async || match read().await {
+        Ok(true) => Read::Ready(()),
+        Ok(false) => Read::NotYet,
+        Err(error) => Read::Failed(error),
+    })
+    .await;
+    match confirmed {
+        Confirmed::Ready(()) => Ok(true),
+        Confirmed::Failed(error) => Err(error),
+        Confirmed::NotYet | Confirmed::DeadlineReached => Ok(false),
     }
-    Ok(false)
 }
 
 fn waited(confirm: Confirmation) -> u64 {
-    (confirm.delay * confirm.attempts.saturating_sub(1)).as_secs()
+    confirm.waited().as_secs()
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Which watcher a CloudTrail call tampered with, in which account and region, who did it and from
 //! where — or why the call is none of pipeline-guard's business.
 
+use rdsguard::arn::Arn;
 use rdsguard::event::{detail_type, parse_event, CloudTrailCall, EventError, IncomingEvent};
 use rdsguard::finding::EventContext;
 use rdsguard::identity::{AccountId, AwsRegion};
@@ -94,7 +95,7 @@ pub fn triage_call(call: &CloudTrailCall, config: &PipelineConfig) -> Result<Tri
         }
         Watcher::Detector => {
             let id = call.string_param("detectorId").ok_or(EventError::MissingField("requestParameters.detectorId"))?;
-            let arn = format!("arn:{}:guardduty:{call_region}:{call_account}:detector/{id}", call_region.partition());
+            let arn = regional_arn(&call_region, &call_account, "guardduty", format!("detector/{id}"));
             (call_account, call_region, id.to_owned(), arn, None)
         }
         Watcher::SuiteRule => {
@@ -111,7 +112,7 @@ pub fn triage_call(call: &CloudTrailCall, config: &PipelineConfig) -> Result<Tri
             let bus = call.string_param("eventBusName").filter(|b| *b != "default");
             let path =
                 bus.map_or_else(|| name.to_owned(), |bus| format!("{}/{name}", bus.rsplit('/').next().unwrap_or(bus)));
-            let arn = format!("arn:{}:events:{call_region}:{call_account}:rule/{path}", call_region.partition());
+            let arn = regional_arn(&call_region, &call_account, "events", format!("rule/{path}"));
             (call_account, call_region, name.to_owned(), arn, None)
         }
     };
@@ -177,9 +178,14 @@ impl TrailRef {
             account: call_account.clone(),
             region: call_region.clone(),
             name: reference.to_owned(),
-            arn: format!("arn:{}:cloudtrail:{call_region}:{call_account}:trail/{reference}", call_region.partition()),
+            arn: regional_arn(call_region, call_account, "cloudtrail", format!("trail/{reference}")),
         })
     }
+}
+
+/// `arn:{partition}:{service}:{region}:{account}:{resource}` for a resource of the call's account and region.
+fn regional_arn(region: &AwsRegion, account: &AccountId, service: &str, resource: String) -> String {
+    Arn::new(region.partition(), service, region.as_str(), account.as_str(), resource).to_string()
 }
 
 fn observed(call: &CloudTrailCall) -> Value {

@@ -1,6 +1,7 @@
 //! RDSGUARD.DELETE_NO_SNAPSHOT: a database deleted without a final snapshot. Judged on the call
 //! itself (the database is gone); there is nothing left to fix, so it is a CRITICAL alert.
 
+use rdsguard::arn::Arn;
 use rdsguard::database::DatabaseKind;
 use rdsguard::finding::Finding;
 use rdsguard::policy::{Policy, RuleAction};
@@ -43,11 +44,8 @@ pub(crate) fn judge_deletion(
         DatabaseKind::Cluster => "dBClusterArn",
     };
     let arn = response.get(arn_key).and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| {
-        let segment = match kind {
-            DatabaseKind::Instance => "db",
-            DatabaseKind::Cluster => "cluster",
-        };
-        format!("arn:{}:rds:{}:{}:{segment}:{identifier}", target.region.partition(), target.region, target.account)
+        let (region, account) = (&target.region, &target.account);
+        Arn::rds(region.partition(), region.as_str(), account.as_str(), kind.resource_kind(), identifier).to_string()
     });
     let mut checked = Checked::new(arn.clone());
     match deleted_without_final_snapshot(request, response) {

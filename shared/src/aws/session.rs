@@ -19,6 +19,7 @@ use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use tokio::sync::{Mutex, OnceCell};
 
 use super::AwsError;
+use crate::arn::Arn;
 use crate::identity::{AccountId, AwsRegion};
 
 /// The member role `function` assumes in other accounts: `<MEMBER_ROLE_NAME>-<function>`, e.g.
@@ -84,7 +85,7 @@ impl AccountSessions {
 
     /// The role assumed in a member account.
     pub fn member_role_arn(&self, account: &AccountId, region: &AwsRegion) -> String {
-        format!("arn:{}:iam::{account}:role/{}", region.partition(), self.member_role_name)
+        Arn::new(region.partition(), "iam", "", account.as_str(), format!("role/{}", self.member_role_name)).to_string()
     }
 
     /// The account the function's own credentials belong to (asked of STS once).
@@ -152,11 +153,12 @@ impl AccountSessions {
 /// (a Lambda function's credentials are a session of its execution role). Any other identity (an
 /// IAM user, outside Lambda) is returned as it is.
 fn role_of_session(caller_arn: &str) -> String {
-    let parts: Vec<&str> = caller_arn.splitn(6, ':').collect();
-    if let [arn, partition, "sts", "", account, resource] = parts.as_slice() {
-        if let Some(rest) = resource.strip_prefix("assumed-role/") {
-            if let Some((role, _session)) = rest.split_once('/') {
-                return format!("{arn}:{partition}:iam::{account}:role/{role}");
+    if let Ok(session) = Arn::parse(caller_arn) {
+        if session.service == "sts" && session.region.is_empty() {
+            if let Some((role, _session)) =
+                session.resource.strip_prefix("assumed-role/").and_then(|r| r.split_once('/'))
+            {
+                return Arn::new(session.partition, "iam", "", session.account, format!("role/{role}")).to_string();
             }
         }
     }

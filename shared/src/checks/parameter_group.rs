@@ -9,11 +9,12 @@ use serde_json::Value;
 use tracing::info;
 
 use super::{CheckError, CheckOutcome, CheckScope, Checked};
+use crate::action::{ActionKind, ActionOutcome, ActionStatus};
 use crate::aws::{AwsError, ParameterLookup, RdsGuardPort};
 use crate::database::{Database, DatabaseKind};
 use crate::finding::Finding;
 use crate::policy::RuleAction;
-use crate::remediate::{policy_gate, shared_group_gate, ActionKind, ActionOutcome, ActionStatus};
+use crate::remediate::{confirm, policy_gate, shared_group_gate, Read};
 use crate::rules::{
     enforcing_value, is_on, tls_enforced, tls_parameter_for, DatabaseChange, TlsParameter, TlsReading, Verdict,
 };
@@ -218,38 +219,23 @@ async fn enforce(
     if let Err(error) = rds.set_parameter(kind, group, parameter.name, value).await {
         return ActionOutcome::new(action, ActionStatus::Failed, error.to_string());
     }
-    let confirm = scope.confirmation;
     let mut last = String::from("unread");
-    for attempt in 0..confirm.attempts.max(1) {
-        if attempt > 0 {
-            if !deadline.allows(confirm.delay + STEP_ALLOWANCE) {
-                return ActionOutcome::new(
-                    action,
-                    ActionStatus::Deferred,
-                    format!(
-                        "{operation} accepted; not confirmed before the invocation's deadline; rechecked on the next event"
-                    ),
-                );
-            }
-            tokio::time::sleep(confirm.delay).await;
+    let read = async || match rds.parameter(kind, group, parameter.name).await {
+        Ok(ParameterLookup::Found { value: Some(now), .. }) if is_on(&now) => Read::Ready(format!(
+            "{operation} applied; {} is now {now} in {group} (confirmed by describe)",
+            parameter.name
+        )),
+        Ok(other) => {
+            last = format!("{other:?}");
+            Read::NotYet
         }
-        match rds.parameter(kind, group, parameter.name).await {
-            Ok(ParameterLookup::Found { value: Some(now), .. }) if is_on(&now) => {
-                return ActionOutcome::new(
-                    action,
-                    ActionStatus::Succeeded,
-                    format!("{operation} applied; {} is now {now} in {group} (confirmed by describe)", parameter.name),
-                )
-            }
-            Ok(other) => last = format!("{other:?}"),
-            Err(error) => {
-                return ActionOutcome::new(
-                    action,
-                    ActionStatus::Failed,
-                    format!("{operation} accepted; confirming failed: {error}"),
-                )
-            }
-        }
+        Err(error) => Read::Failed(format!("{operation} accepted; confirming failed: {error}")),
+    };
+    let confirmed = confirm(scope.confirmation, deadline, STEP_ALLOWANCE, read).await;
+    if let Some(outcome) = confirmed.outcome(action, || {
+        format!("{operation} accepted; not confirmed before the invocation's deadline; rechecked on the next event")
+    }) {
+        return outcome;
     }
     ActionOutcome::new(
         action,

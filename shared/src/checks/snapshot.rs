@@ -5,11 +5,13 @@
 use tracing::info;
 
 use super::{CheckError, CheckOutcome, CheckScope, Checked};
+use crate::action::{ActionKind, ActionOutcome, ActionStatus};
+use crate::arn::Arn;
 use crate::aws::RdsGuardPort;
 use crate::db_snapshot::{Snapshot, SnapshotKind, RESTORE_BY_ANYONE};
 use crate::finding::Finding;
 use crate::policy::RuleAction;
-use crate::remediate::{policy_gate, ActionKind, ActionOutcome, ActionStatus};
+use crate::remediate::{confirm, policy_gate, Read};
 use crate::rules::{evaluate_snapshot, untrusted_accounts, RuleId, Verdict};
 
 /// What a snapshot call did: a new snapshot is judged for encryption (RDS.4), a sharing change
@@ -57,11 +59,8 @@ pub async fn check_snapshot(
     };
     let snapshot = Snapshot { kind, state };
     let arn = snapshot.state.arn.clone().unwrap_or_else(|| {
-        let segment = match kind {
-            SnapshotKind::Instance => "snapshot",
-            SnapshotKind::Cluster => "cluster-snapshot",
-        };
-        format!("arn:{}:rds:{}:{}:{segment}:{identifier}", scope.region.partition(), scope.region, scope.account)
+        let (region, account) = (scope.region, scope.account);
+        Arn::rds(region.partition(), region.as_str(), account.as_str(), kind.resource_kind(), identifier).to_string()
     });
     info!(snapshot = %arn, ?change, encrypted = ?snapshot.state.encrypted, "checking snapshot");
     let policy = scope.policy;
@@ -111,6 +110,9 @@ async fn act(scope: CheckScope<'_>, rule: RuleId, snapshot: &Snapshot, rds: &dyn
     unshare(scope, kind, snapshot, &remove, rds).await
 }
 
+/// What one read of the snapshot takes at most, for deadline checks.
+const READ_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Removes `remove` from the `restore` attribute and reads it back until they are gone.
 async fn unshare(
     scope: CheckScope<'_>,
@@ -124,52 +126,28 @@ async fn unshare(
     if let Err(error) = rds.unshare_snapshot(snapshot.kind, id, remove).await {
         return ActionOutcome::new(kind, ActionStatus::Failed, error.to_string());
     }
-    let confirm = scope.confirmation;
     let mut last = String::from("unread");
-    for attempt in 0..confirm.attempts.max(1) {
-        if attempt > 0 {
-            if !scope.deadline.allows(confirm.delay + std::time::Duration::from_secs(3)) {
-                return ActionOutcome::new(
-                    kind,
-                    ActionStatus::Deferred,
-                    format!(
-                        "{operation} accepted; not confirmed before the invocation's deadline; rechecked on the next event"
-                    ),
-                );
+    let read = async || match rds.describe_snapshot(snapshot.kind, id).await {
+        Ok(Some(after)) => {
+            let now = after.restore_shared_with.unwrap_or_default();
+            if !now.iter().any(|v| remove.iter().any(|r| r.eq_ignore_ascii_case(v))) {
+                return Read::Ready(format!(
+                    "{operation} removed {} from restore; restore is now [{}] (confirmed by describe)",
+                    remove.join(", "),
+                    now.join(", ")
+                ));
             }
-            tokio::time::sleep(confirm.delay).await;
+            last = now.join(", ");
+            Read::NotYet
         }
-        match rds.describe_snapshot(snapshot.kind, id).await {
-            Ok(Some(after)) => {
-                let now = after.restore_shared_with.unwrap_or_default();
-                if !now.iter().any(|v| remove.iter().any(|r| r.eq_ignore_ascii_case(v))) {
-                    return ActionOutcome::new(
-                        kind,
-                        ActionStatus::Succeeded,
-                        format!(
-                            "{operation} removed {} from restore; restore is now [{}] (confirmed by describe)",
-                            remove.join(", "),
-                            now.join(", ")
-                        ),
-                    );
-                }
-                last = now.join(", ");
-            }
-            Ok(None) => {
-                return ActionOutcome::new(
-                    kind,
-                    ActionStatus::Failed,
-                    format!("{operation} accepted, but {id} no longer exists"),
-                )
-            }
-            Err(error) => {
-                return ActionOutcome::new(
-                    kind,
-                    ActionStatus::Failed,
-                    format!("{operation} accepted; confirming failed: {error}"),
-                )
-            }
-        }
+        Ok(None) => Read::Failed(format!("{operation} accepted, but {id} no longer exists")),
+        Err(error) => Read::Failed(format!("{operation} accepted; confirming failed: {error}")),
+    };
+    let confirmed = confirm(scope.confirmation, scope.deadline, READ_ALLOWANCE, read).await;
+    if let Some(outcome) = confirmed.outcome(kind, || {
+        format!("{operation} accepted; not confirmed before the invocation's deadline; rechecked on the next event")
+    }) {
+        return outcome;
     }
     ActionOutcome::new(kind, ActionStatus::Failed, format!("{operation} accepted, but restore still lists [{last}]"))
 }

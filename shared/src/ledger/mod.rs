@@ -26,8 +26,8 @@ pub use publisher::LedgeredAlerts;
 pub use store::{FindingsStore, StoreError};
 pub use transition::{transition, AlertReason, Due, FindingKey, Lifecycle, QuietReason, Seen, Violation};
 
+use crate::action::{ActionKind, ActionOutcome, ActionStatus};
 use crate::finding::Finding;
-use crate::remediate::{ActionKind, ActionOutcome, ActionStatus};
 
 /// Whether a succeeded action of this kind makes the rule hold (so the finding is resolved by
 /// rdsguard). Stopping a database contains a finding but does not fix it; a forensic snapshot or a

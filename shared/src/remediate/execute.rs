@@ -9,7 +9,8 @@
 
 use std::time::Duration;
 
-use super::{ActionKind, ActionOutcome, ActionStatus, Confirmation};
+use super::{Confirmation, Confirmed, Read};
+use crate::action::{ActionKind, ActionOutcome, ActionStatus};
 use crate::aws::{AwsError, DatabaseInventory, DatabaseRemediation, SettingsChange};
 use crate::database::{Database, DatabaseKind, DatabaseState};
 use crate::kernel::Deadline;
@@ -114,31 +115,11 @@ where
     }
 
     let mut last_status = String::from("unread");
-    for attempt in 0..confirm.attempts.max(1) {
-        if attempt > 0 {
-            if !deadline.allows(confirm.delay + READ_ALLOWANCE) {
-                fill(
-                    &mut outcomes,
-                    ActionStatus::Deferred,
-                    &format!(
-                        "{request} accepted; not confirmed before the invocation's deadline (status {last_status}); \
-                         rechecked on the next event for this database"
-                    ),
-                );
-                return outcomes.into_iter().flatten().collect();
-            }
-            tokio::time::sleep(confirm.delay).await;
-        }
+    let confirmed_all = super::confirm(confirm, deadline, READ_ALLOWANCE, async || {
         let after = match read(port, db.kind, id).await {
             Ok(Some(state)) => state,
-            Ok(None) => {
-                fill(&mut outcomes, ActionStatus::Failed, &format!("{request} accepted, but {id} no longer exists"));
-                return outcomes.into_iter().flatten().collect();
-            }
-            Err(error) => {
-                fill(&mut outcomes, ActionStatus::Failed, &format!("{request} accepted; confirming failed: {error}"));
-                return outcomes.into_iter().flatten().collect();
-            }
+            Ok(None) => return Read::Failed(format!("{request} accepted, but {id} no longer exists")),
+            Err(error) => return Read::Failed(format!("{request} accepted; confirming failed: {error}")),
         };
         last_status = after.status.clone().unwrap_or_else(|| "unknown".into());
         for (slot, kind) in outcomes.iter_mut().zip(kinds) {
@@ -149,10 +130,32 @@ where
             }
         }
         if outcomes.iter().all(Option::is_some) {
+            Read::Ready(())
+        } else {
+            Read::NotYet
+        }
+    })
+    .await;
+    match confirmed_all {
+        Confirmed::Ready(()) => return outcomes.into_iter().flatten().collect(),
+        Confirmed::Failed(detail) => {
+            fill(&mut outcomes, ActionStatus::Failed, &detail);
             return outcomes.into_iter().flatten().collect();
         }
+        Confirmed::DeadlineReached => {
+            fill(
+                &mut outcomes,
+                ActionStatus::Deferred,
+                &format!(
+                    "{request} accepted; not confirmed before the invocation's deadline (status {last_status}); \
+                     rechecked on the next event for this database"
+                ),
+            );
+            return outcomes.into_iter().flatten().collect();
+        }
+        Confirmed::NotYet => {}
     }
-    let waited = confirm.delay * confirm.attempts.saturating_sub(1);
+    let waited = confirm.waited();
     for (slot, kind) in outcomes.iter_mut().zip(kinds) {
         if slot.is_none() {
             *slot = Some(ActionOutcome::new(
@@ -258,48 +261,28 @@ where
         return ActionOutcome::new(kind, ActionStatus::Failed, error.to_string());
     }
     let mut last = String::from("unread");
-    for attempt in 0..confirm.attempts.max(1) {
-        if attempt > 0 {
-            if !deadline.allows(confirm.delay + READ_ALLOWANCE) {
-                return ActionOutcome::new(
-                    kind,
-                    ActionStatus::Deferred,
-                    format!(
-                        "{operation} accepted; not confirmed before the invocation's deadline (status {last}); \
-                         rechecked on the next event"
-                    ),
-                );
-            }
-            tokio::time::sleep(confirm.delay).await;
-        }
-        match read(port, db.kind, id).await {
-            Ok(Some(after)) => {
-                last = after.status.unwrap_or_else(|| "unknown".into());
-                if matches!(last.as_str(), "stopping" | "stopped") {
-                    return ActionOutcome::new(
-                        kind,
-                        ActionStatus::Succeeded,
-                        format!("{operation} accepted; status is now {last}"),
-                    );
-                }
-            }
-            Ok(None) => {
-                return ActionOutcome::new(
-                    kind,
-                    ActionStatus::Failed,
-                    format!("{operation} accepted, but {id} no longer exists"),
-                )
-            }
-            Err(error) => {
-                return ActionOutcome::new(
-                    kind,
-                    ActionStatus::Failed,
-                    format!("{operation} accepted; confirming failed: {error}"),
-                )
+    let stopped = super::confirm(confirm, deadline, READ_ALLOWANCE, async || match read(port, db.kind, id).await {
+        Ok(Some(after)) => {
+            last = after.status.unwrap_or_else(|| "unknown".into());
+            if matches!(last.as_str(), "stopping" | "stopped") {
+                Read::Ready(format!("{operation} accepted; status is now {last}"))
+            } else {
+                Read::NotYet
             }
         }
+        Ok(None) => Read::Failed(format!("{operation} accepted, but {id} no longer exists")),
+        Err(error) => Read::Failed(format!("{operation} accepted; confirming failed: {error}")),
+    })
+    .await;
+    if let Some(outcome) = stopped.outcome(kind, || {
+        format!(
+            "{operation} accepted; not confirmed before the invocation's deadline (status {last}); \
+             rechecked on the next event"
+        )
+    }) {
+        return outcome;
     }
-    let waited = confirm.delay * confirm.attempts.saturating_sub(1);
+    let waited = confirm.waited();
     ActionOutcome::new(
         kind,
         ActionStatus::Failed,

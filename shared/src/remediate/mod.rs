@@ -5,93 +5,17 @@
 //! Execution calls the remediation port, then reads the state back to confirm: an API call that
 //! returned 200 is not proof the database is private.
 
+mod confirm;
 mod execute;
 
-use std::time::Duration;
-
-use serde::Serialize;
-
+pub use confirm::{confirm, Confirmation, Confirmed, Read};
 pub use execute::{execute, execute_settings};
+
+pub use crate::action::{ActionKind, ActionOutcome, ActionStatus};
 
 use crate::database::{Database, DatabaseKind};
 use crate::policy::{Mode, Policy, RemediationProfile, RuleAction};
 use crate::rules::RuleId;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActionKind {
-    /// ModifyDBInstance PubliclyAccessible=false, ApplyImmediately=true.
-    MakePrivate,
-    /// StopDBInstance / StopDBCluster.
-    StopDatabase,
-    /// ModifyDBInstance / ModifyDBCluster DeletionProtection=true (RDS.8 / RDS.7).
-    EnableDeletionProtection,
-    /// ModifyDBInstance / ModifyDBCluster BackupRetentionPeriod=MIN_BACKUP_RETENTION_DAYS (RDS.11 / RDS.50).
-    SetBackupRetention,
-    /// ModifyDBInstance / ModifyDBCluster AutoMinorVersionUpgrade=true (RDS.13 / RDS.35).
-    EnableMinorVersionUpgrade,
-    /// ModifyDB(Cluster)ParameterGroup: the TLS parameter set back to enforced (RDS.38 / RDS.39).
-    EnforceTls,
-    /// ModifyDB(Cluster)SnapshotAttribute: `all` removed from `restore` (RDS.1).
-    MakeSnapshotPrivate,
-    /// ModifyDB(Cluster)SnapshotAttribute: untrusted accounts removed from `restore`.
-    UnshareSnapshot,
-    /// RevokeSecurityGroupIngress of exactly the offending rule, by SecurityGroupRuleId.
-    RevokeIngress,
-    /// CreateDBSnapshot / CreateDBClusterSnapshot for forensics (guardduty-responder).
-    CreateSnapshot,
-    /// The responses configured for a GuardDuty finding, taken together; each one's own outcome is
-    /// listed in the alert (guardduty-responder).
-    Responses,
-    /// CloudTrail StartLogging on a trail someone stopped (pipeline-guard).
-    StartLogging,
-    /// GuardDuty UpdateDetector Enable=true on a detector someone disabled (pipeline-guard).
-    EnableDetector,
-    /// guardrail-manager re-applies its managed Service Control Policies (content, attachments).
-    ReapplyGuardrails,
-    /// sts:AssumeRole of the member role in the resource's account, before anything could be
-    /// checked there (fails when the account is not set up: see [`crate::member_access`]).
-    AssumeMemberRole,
-    /// The policy says alert only.
-    AlertOnly,
-    /// Nothing is done (exempt resource).
-    None,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActionStatus {
-    Succeeded,
-    Failed,
-    Deferred,
-    Skipped,
-    NotAttempted,
-}
-
-impl ActionStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-            Self::Deferred => "deferred",
-            Self::Skipped => "skipped",
-            Self::NotAttempted => "not_attempted",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ActionOutcome {
-    pub kind: ActionKind,
-    pub status: ActionStatus,
-    pub detail: String,
-}
-
-impl ActionOutcome {
-    pub fn new(kind: ActionKind, status: ActionStatus, detail: impl Into<String>) -> Self {
-        Self { kind, status, detail: detail.into() }
-    }
-}
 
 /// What to do about one finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,22 +191,6 @@ pub fn plan(rule: RuleId, db: &Database, policy: &Policy) -> Plan {
         ActionStatus::Deferred,
         format!("status is {status}: RDS does not accept the change yet; rechecked {when}"),
     ))
-}
-
-/// How long to keep reading the state back after a change was accepted. RDS applies
-/// `PubliclyAccessible` and starts a stop within seconds; this bounded check is not a wait for a
-/// database to finish creating (that is deferred to RDS's own events).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Confirmation {
-    pub attempts: u32,
-    pub delay: Duration,
-}
-
-impl Default for Confirmation {
-    /// Up to 6 reads, 2 s apart (at most 10 s of waiting).
-    fn default() -> Self {
-        Self { attempts: 6, delay: Duration::from_secs(2) }
-    }
 }
 
 #[cfg(test)]
