@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
+use futures::StreamExt;
 use rdsguard::aws::{AccountSessions, NetworkPorts, SdkEc2, SdkRds};
 use rdsguard::checks::CheckScope;
 use rdsguard::finding::Finding;
@@ -20,7 +21,6 @@ use rdsguard::remediate::ActionOutcome;
 use rdsguard::rules::Severity;
 use rdsguard::sweep::{sweep_region, Judged, RegionSweep};
 use serde_json::{json, Value};
-use tokio::sync::Semaphore;
 
 const FORMATS: [&str; 3] = ["table", "json", "csv"];
 const SEVERITIES: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
@@ -144,25 +144,22 @@ pub async fn run(args: &ArgMatches) -> ExitCode {
         },
     };
     let concurrency = usize::from(args.get_one::<u16>("concurrency").copied().unwrap_or(8));
-    let limit = Arc::new(Semaphore::new(concurrency));
-    let mut tasks = tokio::task::JoinSet::new();
-    for account in &accounts {
-        for region in &regions {
-            let (account, region, policy, sessions, limit) =
-                (account.clone(), region.clone(), policy.clone(), sessions.clone(), limit.clone());
-            tasks.spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                scan_one(&account, &region, &policy, &sessions).await
-            });
-        }
-    }
+    let targets: Vec<(AccountId, AwsRegion)> =
+        accounts.iter().flat_map(|a| regions.iter().map(move |r| (a.clone(), r.clone()))).collect();
+    let results: Vec<Result<RegionSweep, String>> = futures::stream::iter(targets)
+        .map(|(account, region)| {
+            let (policy, sessions) = (policy.clone(), sessions.clone());
+            async move { scan_one(&account, &region, &policy, &sessions).await }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
     let mut sweeps: Vec<RegionSweep> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
-    while let Some(done) = tasks.join_next().await {
-        match done {
-            Ok(Ok(sweep)) => sweeps.push(sweep),
-            Ok(Err(e)) => errors.push(e),
-            Err(e) => errors.push(format!("a scan task failed: {e}")),
+    for result in results {
+        match result {
+            Ok(sweep) => sweeps.push(sweep),
+            Err(e) => errors.push(e),
         }
     }
     sweeps.sort_by(|a, b| (a.account.as_str(), a.region.as_str()).cmp(&(b.account.as_str(), b.region.as_str())));
