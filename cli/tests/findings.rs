@@ -3,9 +3,9 @@
 
 use std::process::Command;
 
-use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
-use rdsguard::aws::{DynamoDbFindings, FINDING_ID_KEY};
+use rdsguard::aws::DynamoDbFindings;
 use rdsguard::ledger::{transition, FindingKey, FindingsStore, Lifecycle, Seen, Violation};
+use rdsguard_tests::ledger::create_findings_table;
 use rdsguard_tests::MotoServer;
 use serde_json::Value;
 
@@ -38,23 +38,7 @@ fn seen(severity: &str, fixed: bool) -> Seen {
 }
 
 async fn seed(moto: &MotoServer) {
-    let config = moto.sdk_config("us-east-1").await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
-    client
-        .create_table()
-        .table_name(TABLE)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(FINDING_ID_KEY)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(KeySchemaElement::builder().attribute_name(FINDING_ID_KEY).key_type(KeyType::Hash).build().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let client = create_findings_table(moto, "us-east-1", TABLE).await;
     let store = DynamoDbFindings::new(client, TABLE);
     for (key, seen) in [(key("RDS.10", "a"), seen("MEDIUM", false)), (key("RDS.2", "b"), seen("CRITICAL", true))] {
         let item = transition(None, &key, &seen, 1_800_000_000, &Lifecycle::default()).next.unwrap();

@@ -5,6 +5,7 @@
 
 pub mod estate;
 pub mod events;
+pub mod ledger;
 pub mod moto;
 pub mod network;
 pub mod organization;

@@ -6,14 +6,14 @@
 //! Tokio task, `join!`), which is where the race between two invocations is decided.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
 use rds_guard::{handle_event, RdsGuard};
-use rdsguard::aws::{DynamoDbFindings, FINDING_ID_KEY};
+use rdsguard::aws::DynamoDbFindings;
 use rdsguard::ledger::{FindingStatus, LedgerConfig, LedgerItem, ResolvedBy};
 use rdsguard::metrics::InvocationMetrics;
 use rdsguard::startup::Plumbing;
 use rdsguard_tests::estate::{NewInstance, ReceivedAlert, HOME_REGION};
 use rdsguard_tests::events::{authorize_ingress, create_db_instance, rds_api_call};
+use rdsguard_tests::ledger::create_findings_table;
 use rdsguard_tests::proxy::{Fault, FaultProxy};
 use rdsguard_tests::{Estate, MOTO_ACCOUNT};
 use serde_json::{json, Value};
@@ -21,22 +21,7 @@ use serde_json::{json, Value};
 const TABLE: &str = "rdsguard-findings";
 
 async fn create_table(estate: &Estate) {
-    let dynamodb = aws_sdk_dynamodb::Client::new(&estate.moto.sdk_config(HOME_REGION).await);
-    dynamodb
-        .create_table()
-        .table_name(TABLE)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(FINDING_ID_KEY)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(KeySchemaElement::builder().attribute_name(FINDING_ID_KEY).key_type(KeyType::Hash).build().unwrap())
-        .send()
-        .await
-        .expect("create table");
+    create_findings_table(&estate.moto, HOME_REGION, TABLE).await;
 }
 
 /// rds-guard as its `main` wires it ([`rdsguard::startup::Plumbing::with_ledger`]) with the

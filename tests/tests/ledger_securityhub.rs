@@ -8,13 +8,13 @@
 
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
 use aws_sdk_securityhub::types::{ComplianceStatus, RecordState};
 use rds_guard::{handle_event, RdsGuard};
-use rdsguard::aws::{AccountSessions, FindingsExport, SdkSecurityHub, FINDING_ID_KEY};
+use rdsguard::aws::{AccountSessions, FindingsExport, SdkSecurityHub};
 use rdsguard::ledger::LedgerConfig;
 use rdsguard_tests::estate::{NewInstance, HOME_REGION};
 use rdsguard_tests::events::{create_db_instance, rds_api_call};
+use rdsguard_tests::ledger::create_findings_table;
 use rdsguard_tests::proxy::{Fault, FaultProxy, On, Times};
 use rdsguard_tests::{Estate, MOTO_ACCOUNT};
 use serde_json::json;
@@ -22,22 +22,7 @@ use serde_json::json;
 const TABLE: &str = "rdsguard-findings";
 
 async fn create_table(estate: &Estate) {
-    let dynamodb = aws_sdk_dynamodb::Client::new(&estate.moto.sdk_config(HOME_REGION).await);
-    dynamodb
-        .create_table()
-        .table_name(TABLE)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(FINDING_ID_KEY)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(KeySchemaElement::builder().attribute_name(FINDING_ID_KEY).key_type(KeyType::Hash).build().unwrap())
-        .send()
-        .await
-        .expect("create table");
+    create_findings_table(&estate.moto, HOME_REGION, TABLE).await;
 }
 
 /// rds-guard with the ledger and the export on; Security Hub reached through `proxy`.
