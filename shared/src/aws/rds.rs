@@ -200,52 +200,47 @@ pub(super) fn cluster_state(db: &DbCluster) -> DatabaseState {
 
 /// Every pending modification of an instance as `Name=value` (a password is named, never shown).
 fn instance_pending(p: &PendingModifiedValues) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut add = |name: &str, value: Option<String>| {
-        if let Some(value) = value {
-            out.push(format!("{name}={value}"));
-        }
-    };
-    add("DBInstanceClass", p.db_instance_class().map(str::to_owned));
-    add("AllocatedStorage", p.allocated_storage().map(|v| v.to_string()));
-    add("MasterUserPassword", p.master_user_password().map(|_| "(changed)".to_owned()));
-    add("Port", p.port().map(|v| v.to_string()));
-    add("BackupRetentionPeriod", p.backup_retention_period().map(|v| v.to_string()));
-    add("MultiAZ", p.multi_az().map(|v| v.to_string()));
-    add("EngineVersion", p.engine_version().map(str::to_owned));
-    add("LicenseModel", p.license_model().map(str::to_owned));
-    add("Iops", p.iops().map(|v| v.to_string()));
-    add("StorageThroughput", p.storage_throughput().map(|v| v.to_string()));
-    add("DBInstanceIdentifier", p.db_instance_identifier().map(str::to_owned));
-    add("StorageType", p.storage_type().map(str::to_owned));
-    add("CACertificateIdentifier", p.ca_certificate_identifier().map(str::to_owned));
-    add("DBSubnetGroupName", p.db_subnet_group_name().map(str::to_owned));
-    add("PendingCloudwatchLogsExports", p.pending_cloudwatch_logs_exports().map(logs_change));
-    add("MultiTenant", p.multi_tenant().map(|v| v.to_string()));
-    add("IAMDatabaseAuthenticationEnabled", p.iam_database_authentication_enabled().map(|v| v.to_string()));
-    add("DedicatedLogVolume", p.dedicated_log_volume().map(|v| v.to_string()));
-    add("Engine", p.engine().map(str::to_owned));
-    out
+    named(vec![
+        ("DBInstanceClass", p.db_instance_class().map(str::to_owned)),
+        ("AllocatedStorage", p.allocated_storage().map(|v| v.to_string())),
+        ("MasterUserPassword", p.master_user_password().map(|_| "(changed)".to_owned())),
+        ("Port", p.port().map(|v| v.to_string())),
+        ("BackupRetentionPeriod", p.backup_retention_period().map(|v| v.to_string())),
+        ("MultiAZ", p.multi_az().map(|v| v.to_string())),
+        ("EngineVersion", p.engine_version().map(str::to_owned)),
+        ("LicenseModel", p.license_model().map(str::to_owned)),
+        ("Iops", p.iops().map(|v| v.to_string())),
+        ("StorageThroughput", p.storage_throughput().map(|v| v.to_string())),
+        ("DBInstanceIdentifier", p.db_instance_identifier().map(str::to_owned)),
+        ("StorageType", p.storage_type().map(str::to_owned)),
+        ("CACertificateIdentifier", p.ca_certificate_identifier().map(str::to_owned)),
+        ("DBSubnetGroupName", p.db_subnet_group_name().map(str::to_owned)),
+        ("PendingCloudwatchLogsExports", p.pending_cloudwatch_logs_exports().map(logs_change)),
+        ("MultiTenant", p.multi_tenant().map(|v| v.to_string())),
+        ("IAMDatabaseAuthenticationEnabled", p.iam_database_authentication_enabled().map(|v| v.to_string())),
+        ("DedicatedLogVolume", p.dedicated_log_volume().map(|v| v.to_string())),
+        ("Engine", p.engine().map(str::to_owned)),
+    ])
 }
 
 /// Every pending modification of a cluster as `Name=value`.
 fn cluster_pending(p: &ClusterPendingModifiedValues) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut add = |name: &str, value: Option<String>| {
-        if let Some(value) = value {
-            out.push(format!("{name}={value}"));
-        }
-    };
-    add("DBClusterIdentifier", p.db_cluster_identifier().map(str::to_owned));
-    add("MasterUserPassword", p.master_user_password().map(|_| "(changed)".to_owned()));
-    add("IAMDatabaseAuthenticationEnabled", p.iam_database_authentication_enabled().map(|v| v.to_string()));
-    add("EngineVersion", p.engine_version().map(str::to_owned));
-    add("BackupRetentionPeriod", p.backup_retention_period().map(|v| v.to_string()));
-    add("StorageType", p.storage_type().map(str::to_owned));
-    add("AllocatedStorage", p.allocated_storage().map(|v| v.to_string()));
-    add("Iops", p.iops().map(|v| v.to_string()));
-    add("PendingCloudwatchLogsExports", p.pending_cloudwatch_logs_exports().map(logs_change));
-    out
+    named(vec![
+        ("DBClusterIdentifier", p.db_cluster_identifier().map(str::to_owned)),
+        ("MasterUserPassword", p.master_user_password().map(|_| "(changed)".to_owned())),
+        ("IAMDatabaseAuthenticationEnabled", p.iam_database_authentication_enabled().map(|v| v.to_string())),
+        ("EngineVersion", p.engine_version().map(str::to_owned)),
+        ("BackupRetentionPeriod", p.backup_retention_period().map(|v| v.to_string())),
+        ("StorageType", p.storage_type().map(str::to_owned)),
+        ("AllocatedStorage", p.allocated_storage().map(|v| v.to_string())),
+        ("Iops", p.iops().map(|v| v.to_string())),
+        ("PendingCloudwatchLogsExports", p.pending_cloudwatch_logs_exports().map(logs_change)),
+    ])
+}
+
+/// `Name=value` for each setting that is present.
+fn named(settings: Vec<(&str, Option<String>)>) -> Vec<String> {
+    settings.into_iter().filter_map(|(name, value)| value.map(|v| format!("{name}={v}"))).collect()
 }
 
 fn logs_change(logs: &aws_sdk_rds::types::PendingCloudwatchLogsExports) -> String {
