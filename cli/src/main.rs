@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Command;
 
+mod encrypt;
 mod findings;
 mod guardrails;
 mod scan;
@@ -17,6 +18,7 @@ fn command() -> Command {
         .subcommand(guardrails::command())
         .subcommand(scan::command())
         .subcommand(findings::command())
+        .subcommand(encrypt::command())
 }
 
 #[tokio::main]
@@ -26,6 +28,7 @@ async fn main() -> ExitCode {
         Some(("guardrails", guardrails)) => guardrails::run(guardrails).await,
         Some(("scan", scan)) => scan::run(scan).await,
         Some(("findings", findings)) => findings::run(findings).await,
+        Some(("encrypt", encrypt)) => encrypt::run_command(encrypt).await,
         _ => fail("unknown command (see rdsguard --help)"),
     }
 }

@@ -32,3 +32,5 @@ pub mod telemetry;
 // Issue 7: organisation-wide deployment.
 pub mod member_access;
 pub mod metrics;
+// Issue 18: encrypting an unencrypted database.
+pub mod migration;

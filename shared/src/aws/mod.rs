@@ -11,6 +11,7 @@ mod organizations;
 mod pipeline;
 mod rds;
 mod rds_listing;
+mod rds_migration;
 mod rds_parameters;
 mod rds_snapshots;
 mod securityhub;
@@ -37,6 +38,7 @@ pub use rds::{
     SessionRdsConnector, SettingsChange,
 };
 pub use rds_listing::{EstateListing, SweepPort};
+pub use rds_migration::{MigrationActions, MigrationInventory, MigrationPort, SdkRdsMigration};
 pub use rds_parameters::{ParameterGroups, ParameterLookup};
 pub use rds_snapshots::SnapshotSharing;
 pub use securityhub::{sdk_finding, FindingsExport, SdkSecurityHub, SECURITY_HUB_BATCH_MAX};
