@@ -6,6 +6,7 @@
 pub mod estate;
 pub mod events;
 pub mod ledger;
+pub mod migration;
 pub mod moto;
 pub mod network;
 pub mod organization;

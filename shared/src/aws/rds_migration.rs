@@ -458,7 +458,9 @@ impl MigrationActions for SdkRdsMigration {
                     .set_db_subnet_group_name(s.subnet_group.clone())
                     .set_vpc_security_group_ids(Some(s.security_groups.clone()))
                     .set_db_parameter_group_name(s.parameter_group.clone())
-                    .set_option_group_name(s.option_group.clone())
+                    // A default option group (`default:<engine>-<version>`) is what the restore takes
+                    // anyway; naming it is refused where it was never created.
+                    .set_option_group_name(s.option_group.clone().filter(|g| !g.starts_with("default:")))
                     .set_storage_type(s.storage_type.clone())
                     .set_allocated_storage(s.allocated_storage)
                     .set_iops(s.iops.filter(|i| *i > 0))
