@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use rdsguard::aws::{AccountSessions, SdkRdsMigration};
+use rdsguard::aws::{AccountSessions, SdkRds};
 use rdsguard::identity::{AccountId, AwsRegion};
 use rdsguard::migration::engine::{new_migration_id, Request};
 use rdsguard::migration::settings::Kind;
@@ -63,7 +63,7 @@ fn target(args: &ArgMatches) -> Result<Target, String> {
     }
 }
 
-async fn client(args: &ArgMatches) -> Result<SdkRdsMigration, String> {
+async fn client(args: &ArgMatches) -> Result<SdkRds, String> {
     let region = args.get_one::<String>("region").ok_or("--region (or AWS_REGION) is required")?;
     let region = AwsRegion::parse(region).map_err(|e| e.to_string())?;
     let base = aws_config::from_env().region(aws_config::Region::new(region.to_string())).load().await;
@@ -77,7 +77,7 @@ async fn client(args: &ArgMatches) -> Result<SdkRdsMigration, String> {
             sessions.config_for(&account, &region).await.map_err(|e| e.to_string())?
         }
     };
-    Ok(SdkRdsMigration::from_config(&config))
+    Ok(SdkRds::from_config(&config))
 }
 
 /// Asks on the terminal; without one, only `--yes` answers.

@@ -15,6 +15,9 @@ pub enum ActionKind {
     MakePrivate,
     /// StopDBInstance / StopDBCluster.
     StopDatabase,
+    /// RDS.3 / RDS.27 `migrate`: snapshot, encrypted copy, restore with every setting, verify, and
+    /// cutover on approval (the `rdsguard encrypt` migration, [`crate::migration`]).
+    EncryptionMigration,
     /// ModifyDBInstance / ModifyDBCluster DeletionProtection=true (RDS.8 / RDS.7).
     EnableDeletionProtection,
     /// ModifyDBInstance / ModifyDBCluster BackupRetentionPeriod=MIN_BACKUP_RETENTION_DAYS (RDS.11 / RDS.50).

@@ -23,6 +23,11 @@ pub const ENV_MIN_BACKUP_RETENTION_DAYS: &str = "MIN_BACKUP_RETENTION_DAYS";
 pub const ENV_TRUSTED_ACCOUNTS: &str = "TRUSTED_ACCOUNTS";
 pub const ENV_PRODUCTION_TAG: &str = "PRODUCTION_TAG";
 pub const ENV_REMEDIATION_PROFILE: &str = "REMEDIATION_PROFILE";
+/// The KMS key (id, ARN or alias) `RDS.3=migrate` / `RDS.27=migrate` encrypt with.
+pub const ENV_MIGRATION_KMS_KEY: &str = "MIGRATION_KMS_KEY";
+/// `approval` (default: cutover waits for `rdsguard encrypt cutover` or the source's tag
+/// `rdsguard:cutover=approved`) or `auto`.
+pub const ENV_MIGRATION_CUTOVER: &str = "MIGRATION_CUTOVER";
 
 pub const DEFAULT_EXEMPT_TAG_KEY: &str = "rdsguard:exempt";
 pub const DEFAULT_MEMBER_ROLE_NAME: &str = "rdsguard-remediation";
@@ -107,6 +112,9 @@ pub enum RuleAction {
     Remediate,
     /// Stop the database, then alert (for what cannot be fixed in place).
     Stop,
+    /// RDS.3 / RDS.27: encrypt by snapshot, encrypted copy and restore (the `rdsguard encrypt`
+    /// migration), cutover on approval. Opt-in only; needs `MIGRATION_KMS_KEY`.
+    Migrate,
 }
 
 impl RuleAction {
@@ -116,6 +124,7 @@ impl RuleAction {
             Self::Alert => "alert",
             Self::Remediate => "remediate",
             Self::Stop => "stop",
+            Self::Migrate => "migrate",
         }
     }
 
@@ -131,9 +140,10 @@ impl RuleAction {
             // RDSGUARD.GUARDRAIL=remediate re-applies the managed SCPs (guardrail-manager).
             RuleId::GuardrailTampered => &[Self::Remediate, Self::Alert, Self::Off],
             RuleId::SgSourceNotAllowed => &[Self::Alert, Self::Remediate, Self::Off],
-            RuleId::Rds3InstanceEncryption | RuleId::Rds27ClusterEncryption | RuleId::RegionNotAllowed => {
-                &[Self::Alert, Self::Stop, Self::Off]
+            RuleId::Rds3InstanceEncryption | RuleId::Rds27ClusterEncryption => {
+                &[Self::Alert, Self::Stop, Self::Migrate, Self::Off]
             }
+            RuleId::RegionNotAllowed => &[Self::Alert, Self::Stop, Self::Off],
             // In-place fixes: on in the strict profile; RDS.1 in the safe one too.
             RuleId::Rds1SnapshotPublic
             | RuleId::Rds8InstanceDeletionProtection
@@ -169,6 +179,7 @@ impl RuleAction {
             "alert" => Some(Self::Alert),
             "remediate" => Some(Self::Remediate),
             "stop" => Some(Self::Stop),
+            "migrate" => Some(Self::Migrate),
             _ => None,
         }
     }
@@ -271,6 +282,24 @@ pub struct Policy {
     pub production_tag: ProductionTag,
     /// `REMEDIATION_PROFILE` (default `safe`): the defaults `rule_actions` started from.
     pub profile: RemediationProfile,
+    /// `MIGRATION_KMS_KEY` and `MIGRATION_CUTOVER`: how `migrate` encrypts; `None` unless set.
+    pub migration: Option<MigrationSettings>,
+}
+
+/// When a migration started by `migrate` cuts over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrationCutover {
+    /// Only once approved: `rdsguard encrypt cutover`, or the tag `rdsguard:cutover=approved` on
+    /// the source database.
+    Approval,
+    /// As soon as the encrypted database is verified.
+    Auto,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationSettings {
+    pub kms_key: String,
+    pub cutover: MigrationCutover,
 }
 
 impl Policy {
@@ -381,6 +410,30 @@ impl Policy {
 
         let production_tag = ProductionTag::parse(get(ENV_PRODUCTION_TAG).unwrap_or(DEFAULT_PRODUCTION_TAG))?;
 
+        let cutover = match get(ENV_MIGRATION_CUTOVER).map(|c| c.trim().to_ascii_lowercase()) {
+            None => MigrationCutover::Approval,
+            Some(c) if c == "approval" => MigrationCutover::Approval,
+            Some(c) if c == "auto" => MigrationCutover::Auto,
+            Some(_) => {
+                return Err(invalid(
+                    ENV_MIGRATION_CUTOVER,
+                    get(ENV_MIGRATION_CUTOVER).unwrap_or_default(),
+                    "expected approval or auto",
+                ))
+            }
+        };
+        let migration =
+            get(ENV_MIGRATION_KMS_KEY).map(|key| MigrationSettings { kms_key: key.trim().to_owned(), cutover });
+        if migration.is_none() {
+            if let Some((rule, _)) = rule_actions.iter().find(|(_, action)| **action == RuleAction::Migrate) {
+                return Err(invalid(
+                    ENV_RULE_ACTIONS,
+                    &format!("{rule}=migrate"),
+                    format!("migrate needs {ENV_MIGRATION_KMS_KEY} (the KMS key to encrypt with)"),
+                ));
+            }
+        }
+
         Ok(Self {
             alert_topic,
             allowed_regions,
@@ -394,6 +447,7 @@ impl Policy {
             trusted_accounts,
             production_tag,
             profile,
+            migration,
         })
     }
 
@@ -406,7 +460,7 @@ impl Policy {
     pub fn effective_action(&self, rule: RuleId) -> RuleAction {
         let configured = self.rule_actions.get(&rule).copied().unwrap_or(RuleAction::Alert);
         match (self.mode, configured) {
-            (Mode::AlertOnly, RuleAction::Remediate | RuleAction::Stop) => RuleAction::Alert,
+            (Mode::AlertOnly, RuleAction::Remediate | RuleAction::Stop | RuleAction::Migrate) => RuleAction::Alert,
             (_, action) => action,
         }
     }
@@ -553,7 +607,18 @@ mod tests {
             ),
             (&[("RULE_ACTIONS", "RDS.2=off")], Ok((RuleId::Rds2PublicAccess, RuleAction::Off))),
             (&[("RULE_ACTIONS", "RDS.2=stop")], Err("RDS.2 accepts remediate | alert | off")),
-            (&[("RULE_ACTIONS", "RDS.3=remediate")], Err("RDS.3 accepts alert | stop | off")),
+            (&[("RULE_ACTIONS", "RDS.3=remediate")], Err("RDS.3 accepts alert | stop | migrate | off")),
+            (&[("RULE_ACTIONS", "RDS.3=migrate")], Err("migrate needs MIGRATION_KMS_KEY")),
+            (
+                &[("RULE_ACTIONS", "RDS.27=migrate"), ("MIGRATION_KMS_KEY", "alias/rds-data")],
+                Ok((RuleId::Rds27ClusterEncryption, RuleAction::Migrate)),
+            ),
+            (
+                &[("MODE", "alert"), ("RULE_ACTIONS", "RDS.3=migrate"), ("MIGRATION_KMS_KEY", "alias/rds-data")],
+                Ok((RuleId::Rds3InstanceEncryption, RuleAction::Alert)),
+            ),
+            (&[("RULE_ACTIONS", "RDSGUARD.REGION=migrate")], Err("RDSGUARD.REGION accepts alert | stop | off")),
+            (&[("MIGRATION_CUTOVER", "now")], Err("expected approval or auto")),
             (&[("RULE_ACTIONS", "RDS.99=alert")], Err("unknown rule id")),
             (&[("RULE_ACTIONS", "RDS.2")], Err("is not RULE=ACTION")),
             (&[("MODE", "yolo")], Err("expected remediate or alert")),

@@ -69,6 +69,23 @@ pub fn event_pattern<'a>(template: &'a Value, logical_id: &str, event: &str) -> 
     at(event, &["Properties", "Pattern"])
 }
 
+/// Every statement of a function's inline policies, in order. A conditional document (`Fn::If:
+/// [Condition, document, Ref: AWS::NoValue]`) counts with what it grants when its condition holds.
+pub fn function_statements(template: &Value, logical_id: &str) -> Vec<Value> {
+    at(function(template, logical_id), &["Properties", "Policies"])
+        .as_sequence()
+        .expect("Policies is a list")
+        .iter()
+        .map(unconditional)
+        .flat_map(|policy| at(policy, &["Statement"]).as_sequence().cloned().unwrap_or_default())
+        .collect()
+}
+
+/// The branch of an `Fn::If` taken when its condition holds; anything else as it is.
+pub fn unconditional(value: &Value) -> &Value {
+    value.get("Fn::If").and_then(|branches| branches.get(1)).unwrap_or(value)
+}
+
 /// Every action the function's inline policies grant, checking that each statement is an Allow
 /// without NotAction or wildcard actions, and that `Resource: "*"` appears only for actions in
 /// `unscoped` (those AWS authorises only on "*", as the code declares).
@@ -79,6 +96,7 @@ pub fn granted_actions(template: &Value, logical_id: &str, unscoped: &[&str]) ->
     assert!(!policies.is_empty(), "{logical_id} has no inline policies");
     let mut granted = BTreeSet::new();
     for (p, policy) in policies.iter().enumerate() {
+        let policy = unconditional(policy);
         let statements = at(policy, &["Statement"]).as_sequence().unwrap_or_else(|| {
             panic!("{logical_id} Policies[{p}] must be an inline document with a Statement list, not a SAM policy template")
         });
@@ -131,7 +149,7 @@ pub fn member_role_statements(member: &Value, role: &str) -> Vec<Value> {
     for arn in arns {
         let policy = at(arn, &["Ref"]).as_str().expect("ManagedPolicyArns are Refs to the stack's policies");
         let document = at(resource(member, policy), &["Properties", "PolicyDocument", "Statement"]);
-        statements.extend(document.as_sequence().expect("Statement list").iter().cloned());
+        statements.extend(document.as_sequence().expect("Statement list").iter().map(|s| unconditional(s).clone()));
     }
     statements
 }

@@ -8,7 +8,9 @@ use rdsguard::ledger::config::{
     ENV_ALERT_ON_RESOLVE, ENV_FINDINGS_TABLE, ENV_REALERT_AFTER_DAYS, ENV_SECURITY_HUB_EXPORT,
 };
 use rdsguard::ledger::Lifecycle;
-use rdsguard_tests::template::{at, function, member_template, resource, set_of, strings, template};
+use rdsguard_tests::template::{
+    at, function, function_statements, member_template, resource, set_of, strings, template,
+};
 use serde_yaml::Value;
 
 /// The functions whose alerts pass through the ledger (`Plumbing::for_function`).
@@ -57,10 +59,8 @@ fn every_ledgered_function_is_configured_and_granted_the_table_only() {
             "{logical_id}"
         );
 
-        let policies = at(function(&template, logical_id), &["Properties", "Policies"]).as_sequence().unwrap();
-        let statements: Vec<&Value> =
-            policies.iter().flat_map(|p| at(p, &["Statement"]).as_sequence().unwrap().iter()).collect();
-        let ledger: Vec<&&Value> = statements
+        let statements = function_statements(&template, logical_id);
+        let ledger: Vec<&Value> = statements
             .iter()
             .filter(|s| strings(at(s, &["Action"]), "Action").iter().any(|a| a.starts_with("dynamodb:")))
             .collect();

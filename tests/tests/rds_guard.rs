@@ -7,12 +7,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rds_guard::{handle_event, RdsGuardError};
 use rdsguard::aws::{
-    AwsError, DatabaseInventory, DatabaseRemediation, ParameterGroups, ParameterLookup, RdsConnector, RdsGuardPort,
-    SessionError, SettingsChange, SnapshotSharing,
+    AwsError, DatabaseInventory, DatabaseRemediation, MigrationActions, MigrationInventory, ParameterGroups,
+    ParameterLookup, RdsConnector, RdsGuardPort, SessionError, SettingsChange, SnapshotSharing,
 };
 use rdsguard::database::{Database, DatabaseKind, DatabaseState};
 use rdsguard::db_snapshot::{SnapshotKind, SnapshotState};
 use rdsguard::identity::{AccountId, AwsRegion};
+use rdsguard::migration::settings::{Db, Kind, Member, Settings, Snapshot};
 use rdsguard::report::PublishFailure;
 use rdsguard_tests::estate::{NewInstance, HOME_REGION};
 use rdsguard_tests::events::{create_db_instance, rds_api_call, rds_event};
@@ -288,6 +289,81 @@ impl ParameterGroups for InstanceDeletedAfterDescribe {
         group: &str,
     ) -> Result<Vec<Database>, AwsError> {
         self.inner.databases_using_parameter_group(kind, group).await
+    }
+}
+
+// The encryption migration (not exercised here): straight through.
+#[async_trait]
+impl MigrationInventory for InstanceDeletedAfterDescribe {
+    async fn databases(&self, kind: Kind) -> Result<Vec<Db>, AwsError> {
+        self.inner.databases(kind).await
+    }
+    async fn snapshot(&self, kind: Kind, id: &str) -> Result<Option<Snapshot>, AwsError> {
+        self.inner.snapshot(kind, id).await
+    }
+}
+
+#[async_trait]
+impl MigrationActions for InstanceDeletedAfterDescribe {
+    async fn tag(&self, arn: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
+        self.inner.tag(arn, tags).await
+    }
+    async fn create_snapshot(&self, kind: Kind, db: &str, id: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
+        self.inner.create_snapshot(kind, db, id, tags).await
+    }
+    async fn copy_snapshot_encrypted(
+        &self,
+        from: &str,
+        to: &str,
+        key: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), AwsError> {
+        self.inner.copy_snapshot_encrypted(from, to, key, tags).await
+    }
+    async fn restore(
+        &self,
+        kind: Kind,
+        snapshot: &str,
+        from: &Db,
+        new_id: &str,
+        key: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), AwsError> {
+        self.inner.restore(kind, snapshot, from, new_id, key, tags).await
+    }
+    async fn create_member(
+        &self,
+        cluster: &str,
+        engine: &str,
+        member: &Member,
+        new_id: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), AwsError> {
+        self.inner.create_member(cluster, engine, member, new_id, tags).await
+    }
+    async fn apply_settings(
+        &self,
+        kind: Kind,
+        id: &str,
+        wanted: &Settings,
+        current: &Settings,
+    ) -> Result<(), AwsError> {
+        self.inner.apply_settings(kind, id, wanted, current).await
+    }
+    async fn rename(&self, kind: Kind, id: &str, new_id: &str) -> Result<(), AwsError> {
+        self.inner.rename(kind, id, new_id).await
+    }
+    async fn reboot_instance(&self, id: &str) -> Result<(), AwsError> {
+        self.inner.reboot_instance(id).await
+    }
+    async fn stop(&self, kind: Kind, id: &str) -> Result<(), AwsError> {
+        self.inner.stop(kind, id).await
+    }
+    async fn start(&self, kind: Kind, id: &str) -> Result<(), AwsError> {
+        self.inner.start(kind, id).await
+    }
+    async fn create_read_replica(&self, source: &str, like: &Db, new_id: &str) -> Result<(), AwsError> {
+        self.inner.create_read_replica(source, like, new_id).await
     }
 }
 

@@ -11,8 +11,8 @@ use std::process::Command;
 use rdsguard::aws::{member_role_name_for, SdkEc2};
 use rdsguard::startup::{member_role_iam_actions, MEMBER_FUNCTIONS};
 use rdsguard_tests::template::{
-    at, member_role_actions, member_role_statements, member_template, resource, set_of, strings, template,
-    MEMBER_TEMPLATE_PATH, TEMPLATE_PATH,
+    at, function_statements, member_role_actions, member_role_statements, member_template, resource, set_of, strings,
+    template, MEMBER_TEMPLATE_PATH, TEMPLATE_PATH,
 };
 
 const FUNCTIONS: [&str; 4] =
@@ -122,11 +122,8 @@ fn each_member_role_is_named_for_its_function_and_trusted_only_by_that_functions
             Some(format!("{logical}FunctionRole").as_str())
         );
         // ...and the central function may assume only its own member role.
-        let assumes: Vec<String> = at(resource(&central, &format!("{logical}Function")), &["Properties", "Policies"])
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .flat_map(|p| at(p, &["Statement"]).as_sequence().cloned().unwrap_or_default())
+        let assumes: Vec<String> = function_statements(&central, &format!("{logical}Function"))
+            .into_iter()
             .filter(|st| strings(at(st, &["Action"]), "Action").contains("sts:AssumeRole"))
             .map(|st| at(&st, &["Resource", "Fn::Sub"]).as_str().unwrap_or("<not one Fn::Sub>").to_owned())
             .collect();

@@ -16,7 +16,7 @@ use rdsguard::policy::{
     ENV_UNDELIVERED_ALERTS_QUEUE_URL,
 };
 use rdsguard_tests::template::{
-    assert_same_set, at, event_pattern, function, granted_actions, set_of, strings, template,
+    assert_same_set, at, event_pattern, function, function_statements, granted_actions, set_of, strings, template,
 };
 use serde_yaml::Value;
 
@@ -48,8 +48,7 @@ fn each_function_is_granted_exactly_the_actions_its_code_declares() {
 #[test]
 fn forensic_snapshots_can_only_be_created_and_tagged_under_rdsguards_names() {
     let template = template();
-    let policies = at(function(&template, GUARDDUTY_RESPONDER), &["Properties", "Policies"]).as_sequence().unwrap();
-    for statement in policies.iter().flat_map(|p| at(p, &["Statement"]).as_sequence().unwrap()) {
+    for statement in &function_statements(&template, GUARDDUTY_RESPONDER) {
         let actions = strings(at(statement, &["Action"]), "Action");
         if !actions.iter().any(|a| a == "rds:AddTagsToResource" || a.starts_with("rds:Create")) {
             continue;

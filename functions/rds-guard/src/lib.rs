@@ -22,5 +22,8 @@ pub fn iam_actions() -> Vec<&'static str> {
         SdkRds::SNAPSHOT_SHARING_IAM_ACTIONS,
         SdkRds::PARAMETER_INVENTORY_IAM_ACTIONS,
         SdkRds::PARAMETER_REMEDIATION_IAM_ACTIONS,
+        // Granted only when the stack's MigrationKmsKey is set (`RDS.3=migrate`; see template.yaml).
+        SdkRds::MIGRATION_IAM_ACTIONS,
+        SdkRds::MIGRATION_KMS_IAM_ACTIONS,
     ])
 }

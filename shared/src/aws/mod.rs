@@ -38,7 +38,7 @@ pub use rds::{
     SessionRdsConnector, SettingsChange,
 };
 pub use rds_listing::{EstateListing, SweepPort};
-pub use rds_migration::{MigrationActions, MigrationInventory, MigrationPort, SdkRdsMigration};
+pub use rds_migration::{MigrationActions, MigrationInventory, MigrationPort};
 pub use rds_parameters::{ParameterGroups, ParameterLookup};
 pub use rds_snapshots::SnapshotSharing;
 pub use securityhub::{sdk_finding, FindingsExport, SdkSecurityHub, SECURITY_HUB_BATCH_MAX};

@@ -7,7 +7,7 @@ use aws_sdk_rds::types::{
     ClusterPendingModifiedValues, DbCluster, DbInstance, PendingModifiedValues, Tag, VpcSecurityGroupMembership,
 };
 
-use super::{AccountSessions, AwsError, ClientCache, ParameterGroups, SessionError, SnapshotSharing};
+use super::{AccountSessions, AwsError, ClientCache, MigrationPort, ParameterGroups, SessionError, SnapshotSharing};
 use crate::database::{DatabaseKind, DatabaseState};
 use crate::identity::{AccountId, AwsRegion};
 use crate::network::{default_port, DatabaseListener};
@@ -90,10 +90,10 @@ pub trait DatabaseNetworkInventory: Send + Sync {
 pub trait RdsPort: DatabaseInventory + DatabaseRemediation {}
 impl<T: DatabaseInventory + DatabaseRemediation> RdsPort for T {}
 
-/// Everything rds-guard reads and changes in one account and region: databases, their snapshots
-/// and their parameter groups.
-pub trait RdsGuardPort: RdsPort + SnapshotSharing + ParameterGroups {}
-impl<T: RdsPort + SnapshotSharing + ParameterGroups> RdsGuardPort for T {}
+/// Everything rds-guard reads and changes in one account and region: databases, their snapshots,
+/// their parameter groups, and the encryption migration (`RDS.3=migrate`).
+pub trait RdsGuardPort: RdsPort + SnapshotSharing + ParameterGroups + MigrationPort {}
+impl<T: RdsPort + SnapshotSharing + ParameterGroups + MigrationPort> RdsGuardPort for T {}
 
 /// Hands out RDS access for the account and region an event happened in.
 #[async_trait]

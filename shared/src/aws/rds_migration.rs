@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::types::{CloudwatchLogsExportConfiguration, DbCluster, DbInstance, Tag};
 
-use super::AwsError;
+use super::{AwsError, SdkRds};
 use crate::migration::settings::{Db, Kind, Member, Settings, Snapshot};
 
 /// The reads: all a plan needs (a plan is made of these calls alone).
@@ -81,12 +81,6 @@ pub trait MigrationActions: Send + Sync {
 pub trait MigrationPort: MigrationInventory + MigrationActions {}
 impl<T: MigrationInventory + MigrationActions> MigrationPort for T {}
 
-/// The migration's RDS calls through the AWS SDK.
-#[derive(Debug, Clone)]
-pub struct SdkRdsMigration {
-    client: aws_sdk_rds::Client,
-}
-
 /// Error codes that say "it exists already": the step was done before (a retry, a crash).
 const EXISTS_CODES: &[&str] = &[
     "DBSnapshotAlreadyExists",
@@ -97,17 +91,17 @@ const EXISTS_CODES: &[&str] = &[
     "DBClusterAlreadyExistsFault",
 ];
 
-impl SdkRdsMigration {
+impl SdkRds {
     /// IAM actions of [`MigrationInventory`] (what `plan` and `status` call).
-    pub const READ_IAM_ACTIONS: &'static [&'static str] = &[
+    pub const MIGRATION_READ_IAM_ACTIONS: &'static [&'static str] = &[
         "rds:DescribeDBInstances",
         "rds:DescribeDBClusters",
         "rds:DescribeDBSnapshots",
         "rds:DescribeDBClusterSnapshots",
     ];
     /// Every IAM action of the adapter: the reads and [`MigrationActions`]. KMS actions RDS needs
-    /// on the caller's behalf are in [`Self::KMS_IAM_ACTIONS`].
-    pub const IAM_ACTIONS: &'static [&'static str] = &[
+    /// on the caller's behalf are in [`Self::MIGRATION_KMS_IAM_ACTIONS`].
+    pub const MIGRATION_IAM_ACTIONS: &'static [&'static str] = &[
         "rds:DescribeDBInstances",
         "rds:DescribeDBClusters",
         "rds:DescribeDBSnapshots",
@@ -129,13 +123,9 @@ impl SdkRdsMigration {
         "rds:StartDBCluster",
     ];
     /// What the caller needs on the KMS key for RDS to encrypt with it (copy, restore, new members).
-    pub const KMS_IAM_ACTIONS: &'static [&'static str] =
-        &["kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"];
+    pub const MIGRATION_KMS_IAM_ACTIONS: &'static [&'static str] = &["kms:CreateGrant", "kms:DescribeKey"];
 
-    pub fn new(client: aws_sdk_rds::Client) -> Self {
-        Self { client }
-    }
-
+    /// RDS in the account and region of `config`.
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
         Self::new(aws_sdk_rds::Client::new(config))
     }
@@ -149,9 +139,15 @@ fn tag_pairs(list: &[Tag]) -> Vec<(String, String)> {
     list.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
 }
 
-/// The database's own tags: rdsguard's bookkeeping left out, sorted.
+/// The database's own tags, sorted: the migration's bookkeeping (`rdsguard:migration*`) and the
+/// cutover approval (`rdsguard:cutover`) left out; everything else (an exemption included) is the
+/// database's and goes with it.
 fn own_tags(all: &[(String, String)]) -> Vec<(String, String)> {
-    let mut own: Vec<_> = all.iter().filter(|(k, _)| !k.starts_with("rdsguard:migration")).cloned().collect();
+    let mut own: Vec<_> = all
+        .iter()
+        .filter(|(k, _)| !k.starts_with("rdsguard:migration") && k != crate::migration::TAG_CUTOVER)
+        .cloned()
+        .collect();
     own.sort();
     own
 }
@@ -161,10 +157,9 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-fn done_if_exists<E: ProvideErrorMetadata>(result: Result<(), (&'static str, E)>) -> Result<(), AwsError>
-where
-    E: std::fmt::Debug,
-{
+fn done_if_exists<E: ProvideErrorMetadata + std::fmt::Debug>(
+    result: Result<(), (&'static str, E)>,
+) -> Result<(), AwsError> {
     match result {
         Ok(()) => Ok(()),
         Err((_, e)) if e.code().is_some_and(|c| EXISTS_CODES.contains(&c)) => Ok(()),
@@ -305,7 +300,7 @@ fn cluster_db(db: &DbCluster, instances: &[DbInstance]) -> Db {
     }
 }
 
-impl SdkRdsMigration {
+impl SdkRds {
     async fn all_instances(&self) -> Result<Vec<DbInstance>, AwsError> {
         let mut out = Vec::new();
         let mut pages = self.client.describe_db_instances().into_paginator().send();
@@ -317,7 +312,7 @@ impl SdkRdsMigration {
 }
 
 #[async_trait]
-impl MigrationInventory for SdkRdsMigration {
+impl MigrationInventory for SdkRds {
     async fn databases(&self, kind: Kind) -> Result<Vec<Db>, AwsError> {
         let instances = self.all_instances().await?;
         match kind {
@@ -372,7 +367,7 @@ impl MigrationInventory for SdkRdsMigration {
 }
 
 #[async_trait]
-impl MigrationActions for SdkRdsMigration {
+impl MigrationActions for SdkRds {
     async fn tag(&self, arn: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
         self.client
             .add_tags_to_resource()

@@ -9,6 +9,8 @@ use super::{CheckError, CheckOutcome, CheckScope, Checked};
 use crate::aws::RdsGuardPort;
 use crate::database::{Database, DatabaseKind};
 use crate::finding::Finding;
+use crate::migration::continue_migration;
+use crate::migration::settings::Kind as MigrationKind;
 use crate::policy::RuleAction;
 use crate::remediate::{execute, execute_settings, plan, ActionKind, ActionOutcome, ActionStatus, Plan};
 use crate::rules::{evaluate_database, DatabaseChange, RuleId, Verdict};
@@ -125,6 +127,7 @@ async fn act_on_findings(
                     "stopped by rdsguard for {rule}; rechecked when it is started again (RDS event 'DB instance started')"
                 ),
             )),
+            (Plan::Act(ActionKind::EncryptionMigration), None) => Some(migrate(scope, db, rds).await),
             (Plan::Act(kind), None) => {
                 settings.push((i, kind));
                 None
@@ -143,6 +146,22 @@ async fn act_on_findings(
         .into_iter()
         .map(|o| o.unwrap_or_else(|| ActionOutcome::new(ActionKind::None, ActionStatus::NotAttempted, "no plan")))
         .collect()
+}
+
+/// RDS.3 / RDS.27 `migrate`: the encryption migration carried as far as it goes now.
+async fn migrate(scope: CheckScope<'_>, db: &Database, rds: &dyn RdsGuardPort) -> ActionOutcome {
+    let Some(settings) = &scope.policy.migration else {
+        return ActionOutcome::new(
+            ActionKind::EncryptionMigration,
+            ActionStatus::Failed,
+            "migrate needs MIGRATION_KMS_KEY (the KMS key to encrypt with)",
+        );
+    };
+    let kind = match db.kind {
+        DatabaseKind::Instance => MigrationKind::Instance,
+        DatabaseKind::Cluster => MigrationKind::Cluster,
+    };
+    continue_migration(rds, kind, &db.state.identifier, settings, scope.deadline).await
 }
 
 /// Describes the identifiers in order; the first that exists is the database.

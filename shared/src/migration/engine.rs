@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::names::{self, TAG_KEY, TAG_MIGRATION, TAG_MODE, TAG_OF, TAG_REPLICAS, TAG_ROLE, TAG_STEP};
 use super::settings::{Db, Kind};
 use super::steps::{next, Mode, Next, Observation, Outcome, Phase, Step};
-use crate::aws::{AwsError, MigrationActions, MigrationInventory};
+use crate::aws::{AwsError, MigrationInventory, MigrationPort};
 
 pub type Observed = Observation;
 
@@ -64,16 +64,13 @@ pub struct Request {
 }
 
 /// Observes, decides and does at most one step.
-pub async fn advance<R>(
-    rds: &R,
+pub async fn advance(
+    rds: &dyn MigrationPort,
     kind: Kind,
     original: &str,
     phase: Phase,
     request: &Request,
-) -> Result<Progress, AwsError>
-where
-    R: MigrationInventory + MigrationActions,
-{
+) -> Result<Progress, AwsError> {
     let obs = observe(rds, kind, original).await?;
     let step = match next(phase, &obs, &new_migration_id()) {
         Next::Do(step) => step,
@@ -85,10 +82,7 @@ where
     Ok(Progress::Did(step))
 }
 
-async fn perform<R>(rds: &R, obs: &Observation, step: &Step, request: &Request) -> Result<(), AwsError>
-where
-    R: MigrationInventory + MigrationActions,
-{
+async fn perform(rds: &dyn MigrationPort, obs: &Observation, step: &Step, request: &Request) -> Result<(), AwsError> {
     let kind = obs.kind();
     let original = obs.original.as_str();
     // `next` only returns a step when the source exists.
@@ -196,18 +190,15 @@ where
 
 /// Drives `phase` as far as it goes: every step that can be done now; with `poll`, also waits
 /// for AWS (sleeping `poll` between looks, reporting each wait through `progress`) until done.
-pub async fn run<R>(
-    rds: &R,
+pub async fn run(
+    rds: &dyn MigrationPort,
     kind: Kind,
     original: &str,
     phase: Phase,
     request: &Request,
     poll: Option<Duration>,
     progress: &mut (dyn FnMut(&Progress) + Send),
-) -> Result<Progress, AwsError>
-where
-    R: MigrationInventory + MigrationActions,
-{
+) -> Result<Progress, AwsError> {
     loop {
         let step = advance(rds, kind, original, phase, request).await?;
         progress(&step);

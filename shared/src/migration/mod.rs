@@ -6,11 +6,13 @@
 //! AWS shows now). Its state lives in AWS alone: tags on the source, the snapshots and the new
 //! database ([`names`]); a crashed or repeated run simply observes again and carries on.
 
+pub mod continuation;
 pub mod engine;
 pub mod names;
 pub mod plan;
 pub mod settings;
 pub mod steps;
 
+pub use continuation::{continue_migration, CUTOVER_APPROVED, TAG_CUTOVER};
 pub use engine::{advance, observe, run, Observed, Progress};
 pub use steps::{next, Mode, Next, Outcome, Phase, Step};

@@ -129,7 +129,7 @@ pub fn render(obs: &Observation, kms_key: &str, mode: Mode, migration: &str) -> 
     } else {
         let _ = writeln!(out, "  A customer-managed key is recommended (you control its policy, rotation, and which accounts may use it; snapshots encrypted with it can be shared across accounts, which aws/rds snapshots cannot).");
     }
-    let _ = writeln!(out, "  Its key policy must allow the caller kms:CreateGrant, kms:DescribeKey, kms:Decrypt, kms:GenerateDataKey*, kms:ReEncrypt* (with kms:ViaService rds.<region>.amazonaws.com), and RDS to use grants.");
+    let _ = writeln!(out, "  The caller needs kms:CreateGrant and kms:DescribeKey on it (RDS uses grants for the rest), and its key policy must allow that principal.");
 
     let _ = writeln!(out, "\nPitfalls handled or to know:");
     for line in [

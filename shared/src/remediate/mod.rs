@@ -12,6 +12,7 @@ pub use confirm::{confirm, Confirmation, Confirmed, Read};
 pub use execute::{execute, execute_settings};
 
 pub use crate::action::{ActionKind, ActionOutcome, ActionStatus};
+use crate::migration::names;
 
 use crate::database::{Database, DatabaseKind};
 use crate::policy::{Mode, Policy, RemediationProfile, RuleAction};
@@ -64,7 +65,7 @@ pub fn policy_gate(rule: RuleId, tags: &[(String, String)], policy: &Policy) -> 
         ));
     }
     match policy.effective_action(rule) {
-        action @ (RuleAction::Remediate | RuleAction::Stop) => Ok(action),
+        action @ (RuleAction::Remediate | RuleAction::Stop | RuleAction::Migrate) => Ok(action),
         RuleAction::Alert | RuleAction::Off => {
             let why = if policy.mode == Mode::AlertOnly {
                 "MODE=alert: rdsguard changes nothing".to_owned()
@@ -133,6 +134,23 @@ pub fn database_fix(rule: RuleId) -> Option<ActionKind> {
 pub fn plan(rule: RuleId, db: &Database, policy: &Policy) -> Plan {
     let kind = match policy_gate(rule, &db.state.tags, policy) {
         Ok(RuleAction::Stop) => ActionKind::StopDatabase,
+        // The migration reads the database's state itself at every step (it waits, refuses or acts).
+        Ok(RuleAction::Migrate) => {
+            let tag = |key: &str| db.state.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+            if tag(names::TAG_ROLE) == Some("source") && tag(names::TAG_STEP) == Some("cut-over") {
+                return Plan::Report(ActionOutcome::new(
+                    ActionKind::EncryptionMigration,
+                    ActionStatus::Skipped,
+                    format!(
+                        "the unencrypted original of {}, kept (stopped) by migration {} after its cutover: delete it \
+                         once it is no longer needed (`rdsguard encrypt rollback` while it exists)",
+                        tag(names::TAG_OF).unwrap_or("-"),
+                        tag(names::TAG_MIGRATION).unwrap_or("-")
+                    ),
+                ));
+            }
+            return Plan::Act(ActionKind::EncryptionMigration);
+        }
         Ok(_) => match database_fix(rule) {
             Some(kind) => kind,
             None => {
