@@ -12,6 +12,7 @@ mod pipeline;
 mod rds;
 mod rds_listing;
 mod rds_migration;
+mod rds_migration_state;
 mod rds_parameters;
 mod rds_snapshots;
 mod securityhub;

@@ -3,9 +3,10 @@
 //! here deletes anything.
 
 use async_trait::async_trait;
-use aws_sdk_rds::error::ProvideErrorMetadata;
-use aws_sdk_rds::types::{CloudwatchLogsExportConfiguration, DbCluster, DbInstance, Tag};
+use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_rds::types::{CloudwatchLogsExportConfiguration, DbInstance, Tag};
 
+use super::rds_migration_state::{cluster_db, instance_db};
 use super::{AwsError, SdkRds};
 use crate::migration::settings::{Db, Kind, Member, Settings, Snapshot};
 
@@ -135,169 +136,26 @@ fn rds_tags(tags: &[(String, String)]) -> Vec<Tag> {
     tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
-fn tag_pairs(list: &[Tag]) -> Vec<(String, String)> {
-    list.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
-}
-
-/// The database's own tags, sorted: the migration's bookkeeping (`rdsguard:migration*`) and the
-/// cutover approval (`rdsguard:cutover`) left out; everything else (an exemption included) is the
-/// database's and goes with it.
-fn own_tags(all: &[(String, String)]) -> Vec<(String, String)> {
-    let mut own: Vec<_> = all
-        .iter()
-        .filter(|(k, _)| !k.starts_with("rdsguard:migration") && k != crate::migration::TAG_CUTOVER)
-        .cloned()
-        .collect();
-    own.sort();
-    own
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
-}
-
-fn done_if_exists<E: ProvideErrorMetadata + std::fmt::Debug>(
-    result: Result<(), (&'static str, E)>,
-) -> Result<(), AwsError> {
+/// A create call's answer: "it exists already" means the step was done before (a retry, a crash).
+fn created<T, E, R>(operation: &'static str, result: Result<T, SdkError<E, R>>) -> Result<(), AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
     match result {
-        Ok(()) => Ok(()),
-        Err((_, e)) if e.code().is_some_and(|c| EXISTS_CODES.contains(&c)) => Ok(()),
-        Err((operation, e)) => Err(AwsError {
-            operation,
-            code: e.code().map(str::to_owned),
-            message: e.message().map_or_else(|| format!("{e:?}"), str::to_owned),
-        }),
+        Ok(_) => Ok(()),
+        Err(e) if e.code().is_some_and(|c| EXISTS_CODES.contains(&c)) => Ok(()),
+        Err(e) => Err(AwsError::from_sdk(operation, e)),
     }
 }
 
-fn instance_db(db: &DbInstance) -> Db {
-    let all_tags = tag_pairs(db.tag_list());
-    Db {
-        kind: Some(Kind::Instance),
-        identifier: db.db_instance_identifier().unwrap_or_default().to_owned(),
-        arn: db.db_instance_arn().unwrap_or_default().to_owned(),
-        status: db.db_instance_status().unwrap_or_default().to_owned(),
-        encrypted: db.storage_encrypted().unwrap_or(false),
-        kms_key_id: db.kms_key_id().map(str::to_owned),
-        endpoint: db.endpoint().and_then(|e| e.address()).map(str::to_owned),
-        read_replicas: db.read_replica_db_instance_identifiers().to_vec(),
-        replica_source: db.read_replica_source_db_instance_identifier().filter(|s| !s.is_empty()).map(str::to_owned),
-        cluster: db.db_cluster_identifier().filter(|s| !s.is_empty()).map(str::to_owned),
-        settings: Settings {
-            engine: db.engine().map(str::to_owned),
-            engine_version: db.engine_version().map(str::to_owned),
-            master_username: db.master_username().map(str::to_owned),
-            instance_class: db.db_instance_class().map(str::to_owned),
-            subnet_group: db.db_subnet_group().and_then(|g| g.db_subnet_group_name()).map(str::to_owned),
-            security_groups: sorted(
-                db.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).map(str::to_owned).collect(),
-            ),
-            parameter_group: db
-                .db_parameter_groups()
-                .iter()
-                .find_map(|g| g.db_parameter_group_name())
-                .map(str::to_owned),
-            option_group: db.option_group_memberships().iter().find_map(|g| g.option_group_name()).map(str::to_owned),
-            storage_type: db.storage_type().map(str::to_owned),
-            allocated_storage: db.allocated_storage(),
-            iops: db.iops(),
-            storage_throughput: db.storage_throughput(),
-            max_allocated_storage: db.max_allocated_storage(),
-            port: db.endpoint().and_then(|e| e.port()).or(db.db_instance_port()),
-            multi_az: db.multi_az(),
-            publicly_accessible: db.publicly_accessible(),
-            iam_auth: db.iam_database_authentication_enabled(),
-            backup_retention: db.backup_retention_period(),
-            backup_window: db.preferred_backup_window().map(str::to_owned),
-            maintenance_window: db.preferred_maintenance_window().map(str::to_owned),
-            deletion_protection: db.deletion_protection(),
-            monitoring_interval: db.monitoring_interval(),
-            monitoring_role_arn: db.monitoring_role_arn().map(str::to_owned),
-            performance_insights: db.performance_insights_enabled(),
-            performance_insights_retention: db.performance_insights_retention_period(),
-            log_exports: sorted(db.enabled_cloudwatch_logs_exports().to_vec()),
-            ca_certificate: db.ca_certificate_identifier().map(str::to_owned),
-            copy_tags_to_snapshot: db.copy_tags_to_snapshot(),
-            master_user_secret: Some(db.master_user_secret().is_some()),
-            auto_minor_version_upgrade: db.auto_minor_version_upgrade(),
-            tags: own_tags(&all_tags),
-        },
-        all_tags,
-        members: Vec::new(),
-    }
-}
-
-fn member_of(instance: &DbInstance, writer: bool, tier: Option<i32>) -> Member {
-    Member {
-        identifier: instance.db_instance_identifier().unwrap_or_default().to_owned(),
-        status: instance.db_instance_status().map(str::to_owned),
-        writer,
-        instance_class: instance.db_instance_class().map(str::to_owned),
-        promotion_tier: tier.or(instance.promotion_tier()),
-        parameter_group: instance
-            .db_parameter_groups()
-            .iter()
-            .find_map(|g| g.db_parameter_group_name())
-            .map(str::to_owned),
-        availability_zone: instance.availability_zone().map(str::to_owned),
-        publicly_accessible: instance.publicly_accessible(),
-        monitoring_interval: instance.monitoring_interval(),
-        monitoring_role_arn: instance.monitoring_role_arn().map(str::to_owned),
-        performance_insights: instance.performance_insights_enabled(),
-        ca_certificate: instance.ca_certificate_identifier().map(str::to_owned),
-        auto_minor_version_upgrade: instance.auto_minor_version_upgrade(),
-    }
-}
-
-fn cluster_db(db: &DbCluster, instances: &[DbInstance]) -> Db {
-    let all_tags = tag_pairs(db.tag_list());
-    let mut members: Vec<Member> = db
-        .db_cluster_members()
-        .iter()
-        .filter_map(|m| {
-            let id = m.db_instance_identifier()?;
-            let instance = instances.iter().find(|i| i.db_instance_identifier() == Some(id))?;
-            Some(member_of(instance, m.is_cluster_writer().unwrap_or(false), m.promotion_tier()))
-        })
-        .collect();
-    // Writer first, then by identifier: how old and new members are paired.
-    members.sort_by(|a, b| b.writer.cmp(&a.writer).then_with(|| a.identifier.cmp(&b.identifier)));
-    Db {
-        kind: Some(Kind::Cluster),
-        identifier: db.db_cluster_identifier().unwrap_or_default().to_owned(),
-        arn: db.db_cluster_arn().unwrap_or_default().to_owned(),
-        status: db.status().unwrap_or_default().to_owned(),
-        encrypted: db.storage_encrypted().unwrap_or(false),
-        kms_key_id: db.kms_key_id().map(str::to_owned),
-        endpoint: db.endpoint().map(str::to_owned),
-        read_replicas: db.read_replica_identifiers().to_vec(),
-        replica_source: db.replication_source_identifier().filter(|s| !s.is_empty()).map(str::to_owned),
-        cluster: None,
-        settings: Settings {
-            engine: db.engine().map(str::to_owned),
-            engine_version: db.engine_version().map(str::to_owned),
-            master_username: db.master_username().map(str::to_owned),
-            subnet_group: db.db_subnet_group().map(str::to_owned),
-            security_groups: sorted(
-                db.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).map(str::to_owned).collect(),
-            ),
-            parameter_group: db.db_cluster_parameter_group().map(str::to_owned),
-            port: db.port(),
-            iam_auth: db.iam_database_authentication_enabled(),
-            backup_retention: db.backup_retention_period(),
-            backup_window: db.preferred_backup_window().map(str::to_owned),
-            maintenance_window: db.preferred_maintenance_window().map(str::to_owned),
-            deletion_protection: db.deletion_protection(),
-            log_exports: sorted(db.enabled_cloudwatch_logs_exports().to_vec()),
-            copy_tags_to_snapshot: db.copy_tags_to_snapshot(),
-            master_user_secret: Some(db.master_user_secret().is_some()),
-            tags: own_tags(&all_tags),
-            ..Settings::default()
-        },
-        all_tags,
-        members,
-    }
+/// Any other call's answer.
+fn sent<T, E, R>(operation: &'static str, result: Result<T, SdkError<E, R>>) -> Result<(), AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    result.map(drop).map_err(|e| AwsError::from_sdk(operation, e))
 }
 
 impl SdkRds {
@@ -369,14 +227,10 @@ impl MigrationInventory for SdkRds {
 #[async_trait]
 impl MigrationActions for SdkRds {
     async fn tag(&self, arn: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
-        self.client
-            .add_tags_to_resource()
-            .resource_name(arn)
-            .set_tags(Some(rds_tags(tags)))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| AwsError::from_sdk("AddTagsToResource", e))
+        sent(
+            "AddTagsToResource",
+            self.client.add_tags_to_resource().resource_name(arn).set_tags(Some(rds_tags(tags))).send().await,
+        )
     }
 
     async fn create_snapshot(
@@ -387,27 +241,25 @@ impl MigrationActions for SdkRds {
         tags: &[(String, String)],
     ) -> Result<(), AwsError> {
         match kind {
-            Kind::Instance => done_if_exists(
+            Kind::Instance => created(
+                "CreateDBSnapshot",
                 self.client
                     .create_db_snapshot()
                     .db_instance_identifier(database)
                     .db_snapshot_identifier(snapshot)
                     .set_tags(Some(rds_tags(tags)))
                     .send()
-                    .await
-                    .map(drop)
-                    .map_err(|e| ("CreateDBSnapshot", e.into_service_error())),
+                    .await,
             ),
-            Kind::Cluster => done_if_exists(
+            Kind::Cluster => created(
+                "CreateDBClusterSnapshot",
                 self.client
                     .create_db_cluster_snapshot()
                     .db_cluster_identifier(database)
                     .db_cluster_snapshot_identifier(snapshot)
                     .set_tags(Some(rds_tags(tags)))
                     .send()
-                    .await
-                    .map(drop)
-                    .map_err(|e| ("CreateDBClusterSnapshot", e.into_service_error())),
+                    .await,
             ),
         }
     }
@@ -419,7 +271,8 @@ impl MigrationActions for SdkRds {
         kms_key: &str,
         tags: &[(String, String)],
     ) -> Result<(), AwsError> {
-        done_if_exists(
+        created(
+            "CopyDBSnapshot",
             self.client
                 .copy_db_snapshot()
                 .source_db_snapshot_identifier(source)
@@ -427,9 +280,7 @@ impl MigrationActions for SdkRds {
                 .kms_key_id(kms_key)
                 .set_tags(Some(rds_tags(tags)))
                 .send()
-                .await
-                .map(drop)
-                .map_err(|e| ("CopyDBSnapshot", e.into_service_error())),
+                .await,
         )
     }
 
@@ -444,7 +295,8 @@ impl MigrationActions for SdkRds {
     ) -> Result<(), AwsError> {
         let s = &from.settings;
         match kind {
-            Kind::Instance => done_if_exists(
+            Kind::Instance => created(
+                "RestoreDBInstanceFromDBSnapshot",
                 self.client
                     .restore_db_instance_from_db_snapshot()
                     .db_snapshot_identifier(snapshot)
@@ -474,11 +326,10 @@ impl MigrationActions for SdkRds {
                     .set_auto_minor_version_upgrade(s.auto_minor_version_upgrade)
                     .set_tags(Some(rds_tags(tags)))
                     .send()
-                    .await
-                    .map(drop)
-                    .map_err(|e| ("RestoreDBInstanceFromDBSnapshot", e.into_service_error())),
+                    .await,
             ),
-            Kind::Cluster => done_if_exists(
+            Kind::Cluster => created(
+                "RestoreDBClusterFromSnapshot",
                 self.client
                     .restore_db_cluster_from_snapshot()
                     .snapshot_identifier(snapshot)
@@ -498,9 +349,7 @@ impl MigrationActions for SdkRds {
                     .set_copy_tags_to_snapshot(s.copy_tags_to_snapshot)
                     .set_tags(Some(rds_tags(tags)))
                     .send()
-                    .await
-                    .map(drop)
-                    .map_err(|e| ("RestoreDBClusterFromSnapshot", e.into_service_error())),
+                    .await,
             ),
         }
     }
@@ -513,7 +362,8 @@ impl MigrationActions for SdkRds {
         new_id: &str,
         tags: &[(String, String)],
     ) -> Result<(), AwsError> {
-        done_if_exists(
+        created(
+            "CreateDBInstance",
             self.client
                 .create_db_instance()
                 .db_cluster_identifier(cluster)
@@ -531,9 +381,7 @@ impl MigrationActions for SdkRds {
                 .set_auto_minor_version_upgrade(member.auto_minor_version_upgrade)
                 .set_tags(Some(rds_tags(tags)))
                 .send()
-                .await
-                .map(drop)
-                .map_err(|e| ("CreateDBInstance", e.into_service_error())),
+                .await,
         )
     }
 
@@ -565,153 +413,131 @@ impl MigrationActions for SdkRds {
         // Managing the master password: only switched on (switching it off needs a new password).
         let secret = changed(&wanted.master_user_secret, &current.master_user_secret).filter(|m| *m);
         match kind {
-            Kind::Instance => self
-                .client
-                .modify_db_instance()
-                .db_instance_identifier(identifier)
-                .apply_immediately(true)
-                .set_db_instance_class(changed(&wanted.instance_class, &current.instance_class))
-                .set_db_subnet_group_name(changed(&wanted.subnet_group, &current.subnet_group))
-                .set_vpc_security_group_ids(groups)
-                .set_db_parameter_group_name(changed(&wanted.parameter_group, &current.parameter_group))
-                .set_option_group_name(changed(&wanted.option_group, &current.option_group))
-                .set_storage_type(changed(&wanted.storage_type, &current.storage_type))
-                .set_allocated_storage(changed(&wanted.allocated_storage, &current.allocated_storage))
-                .set_iops(changed(&wanted.iops, &current.iops).filter(|i| *i > 0))
-                .set_storage_throughput(
-                    changed(&wanted.storage_throughput, &current.storage_throughput).filter(|t| *t > 0),
-                )
-                .set_max_allocated_storage(changed(&wanted.max_allocated_storage, &current.max_allocated_storage))
-                .set_db_port_number(changed(&wanted.port, &current.port))
-                .set_multi_az(changed(&wanted.multi_az, &current.multi_az))
-                .set_publicly_accessible(changed(&wanted.publicly_accessible, &current.publicly_accessible))
-                .set_enable_iam_database_authentication(changed(&wanted.iam_auth, &current.iam_auth))
-                .set_backup_retention_period(changed(&wanted.backup_retention, &current.backup_retention))
-                .set_preferred_backup_window(changed(&wanted.backup_window, &current.backup_window))
-                .set_preferred_maintenance_window(changed(&wanted.maintenance_window, &current.maintenance_window))
-                .set_deletion_protection(changed(&wanted.deletion_protection, &current.deletion_protection))
-                .set_monitoring_interval(changed(&wanted.monitoring_interval, &current.monitoring_interval))
-                .set_monitoring_role_arn(changed(&wanted.monitoring_role_arn, &current.monitoring_role_arn))
-                .set_enable_performance_insights(changed(&wanted.performance_insights, &current.performance_insights))
-                .set_performance_insights_retention_period(changed(
-                    &wanted.performance_insights_retention,
-                    &current.performance_insights_retention,
-                ))
-                .set_cloudwatch_logs_export_configuration(logs)
-                .set_ca_certificate_identifier(changed(&wanted.ca_certificate, &current.ca_certificate))
-                .set_copy_tags_to_snapshot(changed(&wanted.copy_tags_to_snapshot, &current.copy_tags_to_snapshot))
-                .set_manage_master_user_password(secret)
-                .set_auto_minor_version_upgrade(changed(
-                    &wanted.auto_minor_version_upgrade,
-                    &current.auto_minor_version_upgrade,
-                ))
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| AwsError::from_sdk("ModifyDBInstance", e)),
-            Kind::Cluster => self
-                .client
-                .modify_db_cluster()
-                .db_cluster_identifier(identifier)
-                .apply_immediately(true)
-                .set_vpc_security_group_ids(groups)
-                .set_db_cluster_parameter_group_name(changed(&wanted.parameter_group, &current.parameter_group))
-                .set_port(changed(&wanted.port, &current.port))
-                .set_enable_iam_database_authentication(changed(&wanted.iam_auth, &current.iam_auth))
-                .set_backup_retention_period(changed(&wanted.backup_retention, &current.backup_retention))
-                .set_preferred_backup_window(changed(&wanted.backup_window, &current.backup_window))
-                .set_preferred_maintenance_window(changed(&wanted.maintenance_window, &current.maintenance_window))
-                .set_deletion_protection(changed(&wanted.deletion_protection, &current.deletion_protection))
-                .set_cloudwatch_logs_export_configuration(logs)
-                .set_copy_tags_to_snapshot(changed(&wanted.copy_tags_to_snapshot, &current.copy_tags_to_snapshot))
-                .set_manage_master_user_password(secret)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| AwsError::from_sdk("ModifyDBCluster", e)),
+            Kind::Instance => sent(
+                "ModifyDBInstance",
+                self.client
+                    .modify_db_instance()
+                    .db_instance_identifier(identifier)
+                    .apply_immediately(true)
+                    .set_db_instance_class(changed(&wanted.instance_class, &current.instance_class))
+                    .set_db_subnet_group_name(changed(&wanted.subnet_group, &current.subnet_group))
+                    .set_vpc_security_group_ids(groups)
+                    .set_db_parameter_group_name(changed(&wanted.parameter_group, &current.parameter_group))
+                    .set_option_group_name(changed(&wanted.option_group, &current.option_group))
+                    .set_storage_type(changed(&wanted.storage_type, &current.storage_type))
+                    .set_allocated_storage(changed(&wanted.allocated_storage, &current.allocated_storage))
+                    .set_iops(changed(&wanted.iops, &current.iops).filter(|i| *i > 0))
+                    .set_storage_throughput(
+                        changed(&wanted.storage_throughput, &current.storage_throughput).filter(|t| *t > 0),
+                    )
+                    .set_max_allocated_storage(changed(&wanted.max_allocated_storage, &current.max_allocated_storage))
+                    .set_db_port_number(changed(&wanted.port, &current.port))
+                    .set_multi_az(changed(&wanted.multi_az, &current.multi_az))
+                    .set_publicly_accessible(changed(&wanted.publicly_accessible, &current.publicly_accessible))
+                    .set_enable_iam_database_authentication(changed(&wanted.iam_auth, &current.iam_auth))
+                    .set_backup_retention_period(changed(&wanted.backup_retention, &current.backup_retention))
+                    .set_preferred_backup_window(changed(&wanted.backup_window, &current.backup_window))
+                    .set_preferred_maintenance_window(changed(&wanted.maintenance_window, &current.maintenance_window))
+                    .set_deletion_protection(changed(&wanted.deletion_protection, &current.deletion_protection))
+                    .set_monitoring_interval(changed(&wanted.monitoring_interval, &current.monitoring_interval))
+                    .set_monitoring_role_arn(changed(&wanted.monitoring_role_arn, &current.monitoring_role_arn))
+                    .set_enable_performance_insights(changed(
+                        &wanted.performance_insights,
+                        &current.performance_insights,
+                    ))
+                    .set_performance_insights_retention_period(changed(
+                        &wanted.performance_insights_retention,
+                        &current.performance_insights_retention,
+                    ))
+                    .set_cloudwatch_logs_export_configuration(logs)
+                    .set_ca_certificate_identifier(changed(&wanted.ca_certificate, &current.ca_certificate))
+                    .set_copy_tags_to_snapshot(changed(&wanted.copy_tags_to_snapshot, &current.copy_tags_to_snapshot))
+                    .set_manage_master_user_password(secret)
+                    .set_auto_minor_version_upgrade(changed(
+                        &wanted.auto_minor_version_upgrade,
+                        &current.auto_minor_version_upgrade,
+                    ))
+                    .send()
+                    .await,
+            ),
+            Kind::Cluster => sent(
+                "ModifyDBCluster",
+                self.client
+                    .modify_db_cluster()
+                    .db_cluster_identifier(identifier)
+                    .apply_immediately(true)
+                    .set_vpc_security_group_ids(groups)
+                    .set_db_cluster_parameter_group_name(changed(&wanted.parameter_group, &current.parameter_group))
+                    .set_port(changed(&wanted.port, &current.port))
+                    .set_enable_iam_database_authentication(changed(&wanted.iam_auth, &current.iam_auth))
+                    .set_backup_retention_period(changed(&wanted.backup_retention, &current.backup_retention))
+                    .set_preferred_backup_window(changed(&wanted.backup_window, &current.backup_window))
+                    .set_preferred_maintenance_window(changed(&wanted.maintenance_window, &current.maintenance_window))
+                    .set_deletion_protection(changed(&wanted.deletion_protection, &current.deletion_protection))
+                    .set_cloudwatch_logs_export_configuration(logs)
+                    .set_copy_tags_to_snapshot(changed(&wanted.copy_tags_to_snapshot, &current.copy_tags_to_snapshot))
+                    .set_manage_master_user_password(secret)
+                    .send()
+                    .await,
+            ),
         }
     }
 
     async fn rename(&self, kind: Kind, identifier: &str, new_id: &str) -> Result<(), AwsError> {
         match kind {
-            Kind::Instance => self
-                .client
-                .modify_db_instance()
-                .db_instance_identifier(identifier)
-                .new_db_instance_identifier(new_id)
-                .apply_immediately(true)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| AwsError::from_sdk("ModifyDBInstance", e)),
-            Kind::Cluster => self
-                .client
-                .modify_db_cluster()
-                .db_cluster_identifier(identifier)
-                .new_db_cluster_identifier(new_id)
-                .apply_immediately(true)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| AwsError::from_sdk("ModifyDBCluster", e)),
+            Kind::Instance => sent(
+                "ModifyDBInstance",
+                self.client
+                    .modify_db_instance()
+                    .db_instance_identifier(identifier)
+                    .new_db_instance_identifier(new_id)
+                    .apply_immediately(true)
+                    .send()
+                    .await,
+            ),
+            Kind::Cluster => sent(
+                "ModifyDBCluster",
+                self.client
+                    .modify_db_cluster()
+                    .db_cluster_identifier(identifier)
+                    .new_db_cluster_identifier(new_id)
+                    .apply_immediately(true)
+                    .send()
+                    .await,
+            ),
         }
     }
 
     async fn reboot_instance(&self, identifier: &str) -> Result<(), AwsError> {
-        self.client
-            .reboot_db_instance()
-            .db_instance_identifier(identifier)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| AwsError::from_sdk("RebootDBInstance", e))
+        sent("RebootDBInstance", self.client.reboot_db_instance().db_instance_identifier(identifier).send().await)
     }
 
     async fn stop(&self, kind: Kind, identifier: &str) -> Result<(), AwsError> {
         match kind {
-            Kind::Instance => self
-                .client
-                .stop_db_instance()
-                .db_instance_identifier(identifier)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| AwsError::from_sdk("StopDBInstance", e)),
-            Kind::Cluster => self
-                .client
-                .stop_db_cluster()
-                .db_cluster_identifier(identifier)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| AwsError::from_sdk("StopDBCluster", e)),
+            Kind::Instance => {
+                sent("StopDBInstance", self.client.stop_db_instance().db_instance_identifier(identifier).send().await)
+            }
+            Kind::Cluster => {
+                sent("StopDBCluster", self.client.stop_db_cluster().db_cluster_identifier(identifier).send().await)
+            }
         }
     }
 
     async fn start(&self, kind: Kind, identifier: &str) -> Result<(), AwsError> {
         match kind {
-            Kind::Instance => self
-                .client
-                .start_db_instance()
-                .db_instance_identifier(identifier)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| AwsError::from_sdk("StartDBInstance", e)),
-            Kind::Cluster => self
-                .client
-                .start_db_cluster()
-                .db_cluster_identifier(identifier)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| AwsError::from_sdk("StartDBCluster", e)),
+            Kind::Instance => {
+                sent("StartDBInstance", self.client.start_db_instance().db_instance_identifier(identifier).send().await)
+            }
+            Kind::Cluster => {
+                sent("StartDBCluster", self.client.start_db_cluster().db_cluster_identifier(identifier).send().await)
+            }
         }
     }
 
     async fn create_read_replica(&self, source: &str, like: &Db, new_id: &str) -> Result<(), AwsError> {
         let s = &like.settings;
-        done_if_exists(
+        created(
+            "CreateDBInstanceReadReplica",
             self.client
                 .create_db_instance_read_replica()
                 .source_db_instance_identifier(source)
@@ -727,9 +553,7 @@ impl MigrationActions for SdkRds {
                 .set_copy_tags_to_snapshot(s.copy_tags_to_snapshot)
                 .set_tags(Some(rds_tags(&s.tags)))
                 .send()
-                .await
-                .map(drop)
-                .map_err(|e| ("CreateDBInstanceReadReplica", e.into_service_error())),
+                .await,
         )
     }
 }
