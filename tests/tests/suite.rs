@@ -11,6 +11,7 @@
 
 mod checks;
 mod faults;
+mod faults_guardrails;
 mod fuzz;
 mod guardduty_responder;
 mod guardrail_manager;
