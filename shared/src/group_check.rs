@@ -8,6 +8,8 @@
 //! in time is `deferred`. Used by network-guard, and by any function that must close a database's
 //! groups.
 
+use std::collections::HashMap;
+
 use serde_json::{json, Value};
 use tracing::warn;
 
@@ -18,7 +20,7 @@ use crate::identity::{AccountId, AwsRegion};
 use crate::kernel::Deadline;
 use crate::network::{DatabaseListener, GroupRef, IngressRule, SecurityGroup, SECURITY_GROUP_TYPE};
 use crate::policy::{Policy, RuleAction};
-use crate::remediate::{policy_gate, ActionKind, ActionOutcome, ActionStatus, Confirmation};
+use crate::remediate::{confirm, policy_gate, ActionKind, ActionOutcome, ActionStatus, Confirmation, Confirmed, Read};
 use crate::rules::{admitted_from_evidence, evaluate_group_ingress, DatabasePorts, Severity, Verdict};
 
 /// The severity of a world-open rule on a group no database is known to listen behind: it exposes
@@ -198,7 +200,9 @@ fn revoke_error(rule_id: &str, error: AwsError) -> ActionOutcome {
     ActionOutcome::new(ActionKind::RevokeIngress, ActionStatus::Failed, error.to_string())
 }
 
-/// Reads the group's rules until every revoked rule is gone (bounded by `confirmation`).
+/// Reads the group's rules until every revoked rule is gone, with the shared confirmation poller
+/// ([`confirm`]: bounded by `confirmation` and the deadline). The first read is gated by the
+/// deadline too: the revokes were sent without one.
 async fn confirm_gone(
     group: &SecurityGroup,
     offending: &[(Finding, &IngressRule)],
@@ -206,62 +210,65 @@ async fn confirm_gone(
     aws: &NetworkPorts,
     confirmation: Confirmation,
     deadline: Deadline,
-) -> std::collections::HashMap<usize, ActionOutcome> {
-    let mut results = std::collections::HashMap::new();
+) -> HashMap<usize, ActionOutcome> {
+    let mut results = HashMap::new();
     if revoked.is_empty() {
         return results;
     }
     let mut pending: Vec<usize> = revoked.to_vec();
-    for attempt in 0..confirmation.attempts.max(1) {
-        let wait = if attempt > 0 { confirmation.delay } else { std::time::Duration::ZERO };
-        if !deadline.allows(wait + READ_ALLOWANCE) {
-            for i in pending {
-                let detail = format!(
-                    "RevokeSecurityGroupIngress of {} accepted; not confirmed before the invocation's deadline \
-                     (the next event about {} judges it again)",
-                    offending[i].1.rule_id, group.id
-                );
-                results.insert(i, ActionOutcome::new(ActionKind::RevokeIngress, ActionStatus::Deferred, detail));
-            }
-            return results;
-        }
-        if attempt > 0 {
-            tokio::time::sleep(wait).await;
-        }
-        let present = match aws.groups.ingress_rules(&group.id).await {
-            Ok(rules) => rules.into_iter().map(|r| r.rule_id).collect::<Vec<_>>(),
-            Err(error) => {
-                for i in pending {
-                    let detail = format!("RevokeSecurityGroupIngress accepted; confirming failed: {error}");
-                    results.insert(i, ActionOutcome::new(ActionKind::RevokeIngress, ActionStatus::Failed, detail));
+    let confirmed = if deadline.allows(READ_ALLOWANCE) {
+        confirm(confirmation, deadline, READ_ALLOWANCE, async || {
+            let present: Vec<String> = match aws.groups.ingress_rules(&group.id).await {
+                Ok(rules) => rules.into_iter().map(|r| r.rule_id).collect(),
+                Err(error) => return Read::Failed(error),
+            };
+            pending.retain(|i| {
+                let rule = &offending[*i].1;
+                if present.contains(&rule.rule_id) {
+                    return true;
                 }
-                return results;
+                let detail = format!(
+                    "revoked {} ({} {} from {}) from {}; confirmed gone by DescribeSecurityGroupRules",
+                    rule.rule_id,
+                    rule.protocol,
+                    rule.ports(),
+                    rule.source.describe(),
+                    group.id
+                );
+                results.insert(*i, ActionOutcome::new(ActionKind::RevokeIngress, ActionStatus::Succeeded, detail));
+                false
+            });
+            if pending.is_empty() {
+                Read::Ready(())
+            } else {
+                Read::NotYet
             }
-        };
-        pending.retain(|i| {
-            let rule = &offending[*i].1;
-            if present.contains(&rule.rule_id) {
-                return true;
-            }
-            let detail = format!(
-                "revoked {} ({} {} from {}) from {}; confirmed gone by DescribeSecurityGroupRules",
-                rule.rule_id,
-                rule.protocol,
-                rule.ports(),
-                rule.source.describe(),
-                group.id
-            );
-            results.insert(*i, ActionOutcome::new(ActionKind::RevokeIngress, ActionStatus::Succeeded, detail));
-            false
-        });
-        if pending.is_empty() {
-            break;
-        }
-    }
+        })
+        .await
+    } else {
+        Confirmed::DeadlineReached
+    };
     for i in pending {
-        let detail =
-            format!("RevokeSecurityGroupIngress accepted, but {} is still in {}", offending[i].1.rule_id, group.id);
-        results.insert(i, ActionOutcome::new(ActionKind::RevokeIngress, ActionStatus::Failed, detail));
+        let rule_id = &offending[i].1.rule_id;
+        let (status, detail) = match &confirmed {
+            Confirmed::Ready(()) => continue,
+            Confirmed::Failed(error) => {
+                (ActionStatus::Failed, format!("RevokeSecurityGroupIngress accepted; confirming failed: {error}"))
+            }
+            Confirmed::DeadlineReached => (
+                ActionStatus::Deferred,
+                format!(
+                    "RevokeSecurityGroupIngress of {rule_id} accepted; not confirmed before the invocation's deadline \
+                     (the next event about {} judges it again)",
+                    group.id
+                ),
+            ),
+            Confirmed::NotYet => (
+                ActionStatus::Failed,
+                format!("RevokeSecurityGroupIngress accepted, but {rule_id} is still in {}", group.id),
+            ),
+        };
+        results.insert(i, ActionOutcome::new(ActionKind::RevokeIngress, status, detail));
     }
     results
 }

@@ -6,6 +6,8 @@
 //! lifecycle"); the ledger never costs an alert: a finding it cannot read or write is alerted anyway,
 //! logged, and counted (`LedgerErrors`).
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use tracing::{error, warn};
 
@@ -69,6 +71,23 @@ pub struct AlertDelivery<'a> {
     pub source: &'a str,
     /// The IAM role the function acted as in the resource's account (named in each alert).
     pub acted_as: Option<&'a str>,
+}
+
+impl<'a> AlertDelivery<'a> {
+    /// Alerts raised by `source`, published to `publisher`, kept in `undelivered` when SNS would
+    /// not take them; as each function's handler holds them.
+    pub fn new(
+        publisher: &'a Arc<dyn AlertPublisher>,
+        undelivered: &'a Option<Arc<dyn UndeliveredAlertSink>>,
+        source: &'a str,
+    ) -> Self {
+        Self { publisher: publisher.as_ref(), undelivered: undelivered.as_deref(), source, acted_as: None }
+    }
+
+    /// The same delivery, naming the role acted as in the resource's account.
+    pub fn acting_as(self, role: Option<&'a str>) -> Self {
+        Self { acted_as: role, ..self }
+    }
 }
 
 /// A finding, what was done about it, and whether its alert is due (`Some(note)`: not alerted,

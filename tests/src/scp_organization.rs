@@ -8,16 +8,18 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_config::SdkConfig;
 use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
 use guardrail_manager::custom_resource::HttpResponseSender;
 use guardrail_manager::GuardrailManager;
 use rdsguard::aws::SdkOrganizations;
 use rdsguard::guardrails::GuardrailSettings;
 use rdsguard::policy::Policy;
+use rdsguard::startup::Plumbing;
 use serde_json::{json, Value};
 
 use crate::estate::HOME_REGION;
-use crate::Estate;
+use crate::{Estate, FaultProxy};
 
 /// The organisation's ids.
 #[derive(Debug, Clone)]
@@ -199,11 +201,21 @@ impl Estate {
 
     /// guardrail-manager wired as its `main` wires it, against moto, with extra settings.
     pub async fn guardrail_manager(&self, settings: &[(&str, &str)]) -> GuardrailManager {
+        self.guardrail_manager_with(self.moto.sdk_config(HOME_REGION).await, settings)
+    }
+
+    /// guardrail-manager whose AWS calls (Organizations, SNS, SQS) go through `proxy`, to fault
+    /// them; the Estate helpers keep talking to moto directly.
+    pub async fn guardrail_manager_through(&self, proxy: &FaultProxy, settings: &[(&str, &str)]) -> GuardrailManager {
+        self.guardrail_manager_with(proxy.sdk_config(HOME_REGION).await, settings)
+    }
+
+    fn guardrail_manager_with(&self, base: SdkConfig, settings: &[(&str, &str)]) -> GuardrailManager {
         let vars = self.variables(settings);
         let policy = Policy::from_vars(vars.clone()).expect("policy");
         let guardrails = GuardrailSettings::from_vars(vars).expect("guardrail settings");
-        let plumbing = self.plumbing(&policy).await;
-        let organizations = self.organizations().await;
+        let organizations = aws_sdk_organizations::Client::new(&base);
+        let plumbing = Plumbing::new(policy.clone(), base);
         GuardrailManager {
             policy,
             settings: guardrails,

@@ -1,5 +1,5 @@
 //! Fault scenarios, table-driven, for rds-guard, network-guard, pipeline-guard and
-//! guardduty-responder: the real handlers and the real
+//! guardduty-responder (guardrail-manager's are in faults_guardrails.rs): the real handlers and the real
 //! SDK talk to moto through the fault-injecting proxy (`rdsguard_tests::proxy`), which throttles,
 //! refuses, slows down or takes down the AWS calls each scenario names. Seeding and reading back go
 //! to moto directly, so only the code under test sees the faults.
@@ -20,10 +20,12 @@ use pipeline_guard::PipelineGuard;
 use rds_guard::RdsGuard;
 use rdsguard::aws::{SessionNetworkConnector, SessionPipelineConnector, SessionResponderConnector};
 use rdsguard::kernel::{Deadline, InvocationFailure, PUBLISH_RESERVE};
+use rdsguard::ledger::LedgerConfig;
 use rdsguard::policy::Policy;
 use rdsguard::startup::Plumbing;
 use rdsguard_tests::estate::{NewInstance, HOME_REGION};
 use rdsguard_tests::events::{authorize_ingress, create_db_instance, rds_api_call};
+use rdsguard_tests::ledger::create_findings_table;
 use rdsguard_tests::proxy::ClientBudget;
 use rdsguard_tests::threat_events::{api_call, RdsFinding};
 use rdsguard_tests::{Estate, Fault, FaultProxy, On, Times, MOTO_ACCOUNT};
@@ -60,7 +62,12 @@ struct World {
     /// The database (rds-guard) or security group (network-guard).
     resource: String,
     event: Value,
+    /// Alerts pass through the findings ledger (FINDINGS_TABLE) as in a stack that has one.
+    ledger: bool,
 }
+
+/// The findings ledger's table in [`World::with_ledger`].
+const FINDINGS_TABLE: &str = "rdsguard-findings";
 
 impl Function {
     fn name(self) -> &'static str {
@@ -137,7 +144,7 @@ impl Function {
             }
         };
         let proxy = FaultProxy::in_front_of(&estate.moto);
-        World { function: self, estate, proxy, resource, event }
+        World { function: self, estate, proxy, resource, event, ledger: false }
     }
 }
 
@@ -154,9 +161,15 @@ async fn open_group(estate: &Estate, name: &str) -> String {
 impl World {
     /// Runs the real handler, wired as its `main` wires it, with every AWS call through the proxy.
     async fn invoke_with(&self, budget: ClientBudget, deadline: Deadline) -> Ended {
-        let variables = self.estate.variables(&[RESPOND]);
+        let with_ledger = [RESPOND, ("FINDINGS_TABLE", FINDINGS_TABLE)];
+        let variables = self.estate.variables(if self.ledger { &with_ledger } else { &with_ledger[..1] });
         let policy = Policy::from_vars(variables.clone()).expect("policy");
-        let plumbing = Plumbing::new(policy.clone(), self.proxy.sdk_config_with(HOME_REGION, budget).await);
+        let mut plumbing = Plumbing::new(policy.clone(), self.proxy.sdk_config_with(HOME_REGION, budget).await);
+        if self.ledger {
+            // The ledger reaches DynamoDB directly: the scenarios fault the function's own calls.
+            let config = LedgerConfig::from_vars(variables.clone()).expect("ledger settings");
+            plumbing = plumbing.with_ledger(&config, &self.estate.moto.sdk_config(HOME_REGION).await);
+        }
         match self.function {
             Function::RdsGuard => {
                 let guard = RdsGuard {
@@ -166,9 +179,7 @@ impl World {
                     undelivered: plumbing.undelivered,
                     confirmation: Default::default(),
                 };
-                // rds-guard takes no deadline (its main does not pass the invocation's on).
-                assert_eq!(deadline, Deadline::none(), "rds-guard has no deadline to give");
-                ended(rds_guard::handle_event(&self.event, &guard).await.map(|s| s.findings))
+                ended(rds_guard::handle_event_within(&self.event, &guard, deadline).await.map(|s| s.findings))
             }
             Function::NetworkGuard => {
                 let network = Arc::new(SessionNetworkConnector::new(plumbing.sessions));
@@ -196,10 +207,20 @@ impl World {
                     undelivered: plumbing.undelivered,
                     confirmation: Default::default(),
                 };
-                assert_eq!(deadline, Deadline::none(), "guardduty-responder has no deadline to give");
-                ended(guardduty_responder::handle_event(&self.event, &responder).await.map(|s| s.findings))
+                ended(
+                    guardduty_responder::handle_event_within(&self.event, &responder, deadline)
+                        .await
+                        .map(|s| s.findings),
+                )
             }
         }
+    }
+
+    /// The same world with the findings ledger on (its table created on moto).
+    async fn with_ledger(mut self) -> Self {
+        create_findings_table(&self.estate.moto, HOME_REGION, FINDINGS_TABLE).await;
+        self.ledger = true;
+        self
     }
 
     async fn invoke(&self) -> Ended {
@@ -413,7 +434,8 @@ async fn network_guard_near_the_deadline_publishes_what_it_reached_then_fails() 
         json!({"dBInstanceIdentifier": "two-groups-db"}),
     );
     let proxy = FaultProxy::in_front_of(&estate.moto);
-    let world = World { function: Function::NetworkGuard, estate, proxy, resource: first.clone(), event };
+    let world =
+        World { function: Function::NetworkGuard, estate, proxy, resource: first.clone(), event, ledger: false };
     // The deadline leaves the publishing reserve, one group's allowance (5 s) and 1.5 s; the first
     // group's rule read answers after 2.5 s (inside the 5 s attempt timeout), so when the second
     // group's turn comes, less than its allowance is left.
@@ -480,4 +502,95 @@ async fn describe_throttled_past_the_retry_budget_changes_nothing_and_is_never_s
             }
         }
     }
+}
+
+/// rds-guard and guardduty-responder, the database's first read answered slowly (2.5 s) close to
+/// the invocation's deadline: what was reached, the finding judged, is published before the
+/// deadline with the fix `deferred` (not sent: too little time was left to send and confirm it;
+/// rechecked on the next event), and the invocation succeeds. Nothing is lost to Lambda's timeout.
+#[tokio::test]
+async fn a_slow_read_near_the_deadline_publishes_the_outcome_reached_with_the_fix_deferred() {
+    for function in [Function::RdsGuard, Function::GuardDutyResponder] {
+        let world = function.world().await;
+        let name = world.label();
+        let slow = Duration::from_millis(2_500);
+        world.proxy.inject(On::action("DescribeDBInstances"), Fault::Slow(slow), Times::First(1));
+        // Room for the read, not for the fix after it: the publishing reserve, the fix's 5 s write
+        // allowance, and 1.5 s.
+        let time = PUBLISH_RESERVE + Duration::from_millis(6_500);
+
+        let started = Instant::now();
+        let ended = world.invoke_with(ClientBudget::default(), Deadline::after(time)).await;
+
+        assert!(started.elapsed() < time, "{name}: finished before the deadline: {:?}", started.elapsed());
+        assert!(started.elapsed() >= slow, "{name}: the slow read was waited for");
+        assert!(matches!(&ended, Ended::Succeeded(s) if s == &["deferred"]), "{name}: {ended:?}");
+        assert_eq!(world.proxy.count(function.fix()), 0, "{name}: no fix started that could not be confirmed");
+        assert!(!world.fixed().await, "{name}");
+        let alerts = world.estate.alerts().await;
+        assert_eq!(alerts.len(), 1, "{name}: {alerts:#?}");
+        assert_eq!(alerts[0].action_status(), "deferred", "{name}");
+        let detail = alerts[0].body["action"]["detail"].as_str().unwrap_or_default();
+        eprintln!("{name}: slow read near the deadline: {detail}");
+        assert!(detail.contains("deadline"), "{name}: {detail}");
+    }
+}
+
+/// What two deliveries of one event ended in: fix calls AWS served, alerts published.
+async fn delivered_twice(function: Function, at_once: bool) -> (usize, usize) {
+    let world = function.world().await.with_ledger().await;
+    let name = world.label();
+    let (first, second) = if at_once {
+        tokio::join!(world.invoke(), world.invoke())
+    } else {
+        (world.invoke().await, world.invoke().await)
+    };
+    for ended in [&first, &second] {
+        assert!(matches!(ended, Ended::Succeeded(_)), "{name}: {ended:?}");
+    }
+    assert!(world.fixed().await, "{name}");
+    let alerts = world.estate.alerts().await;
+    assert!(alerts.iter().any(|a| a.action_status() == "succeeded"), "{name}: {alerts:#?}");
+    (world.proxy.served_calls_of(function.fix()).len(), alerts.len())
+}
+
+/// The same event delivered twice (EventBridge and Lambda deliver at least once), one delivery
+/// after the other, with the findings ledger on: one fix, one alert; the second delivery finds the
+/// resource compliant and the ledger has nothing new to say. rds-guard and network-guard; for
+/// pipeline-guard and guardduty-responder see the ignored test below.
+#[tokio::test]
+async fn the_same_event_delivered_twice_with_the_ledger_fixes_once_and_alerts_once() {
+    for function in [Function::RdsGuard, Function::NetworkGuard] {
+        assert_eq!(delivered_twice(function, false).await, (1, 1), "{}: (fix calls, alerts)", function.name());
+    }
+}
+
+/// The goal for every function, with the findings ledger on: the same event delivered twice, one
+/// after the other or two at once, fixes once and alerts once. Not met today, so ignored in the
+/// normal run (README "Reliability" lists it; run with `--ignored` to see where it stands):
+/// - pipeline-guard and guardduty-responder alert a replayed event again (`skipped`: the trail
+///   logs again / the database is private; the ledger sees the resolved finding `reopened`);
+/// - two at once, both invocations read the resource before either fixed it, so every function
+///   sends the fix twice (rds-guard's second ModifyDBInstance sets the same value again; on AWS it
+///   may be answered InvalidDBInstanceState and be `deferred`; network-guard's second revoke is
+///   usually `skipped`, rule already gone), and network-guard can alert twice, depending on how
+///   the calls interleave (`succeeded` and `skipped`: two different transitions for the ledger).
+///
+/// moto runs requests one at a time; "at once" is two invocations on one Tokio task (`join!`),
+/// interleaving at every AWS call, which is where a race between two invocations is decided.
+#[tokio::test]
+#[ignore = "known gap (README Reliability): replayed and concurrent deliveries can fix or alert twice"]
+async fn every_function_fixes_once_and_alerts_once_for_an_event_delivered_twice_or_at_once() {
+    let mut gaps = Vec::new();
+    for function in FUNCTIONS {
+        for at_once in [false, true] {
+            let (fixes, alerts) = delivered_twice(function, at_once).await;
+            let how = if at_once { "two at once" } else { "one after the other" };
+            eprintln!("{} ({how}): {fixes} fix call(s), {alerts} alert(s)", function.name());
+            if (fixes, alerts) != (1, 1) {
+                gaps.push(format!("{} ({how}): {fixes} fix calls, {alerts} alerts", function.name()));
+            }
+        }
+    }
+    assert!(gaps.is_empty(), "{gaps:#?}");
 }

@@ -7,7 +7,7 @@
 //! tests/fuzz/regressions/ (with a line in its README.md), which `regressions_stay_fixed` replays.
 //!
 //! Normal run: 10,000 cases per function. Long run (200,000 per function):
-//! `cargo test -p rdsguard-tests --test fuzz -- --ignored`; `FUZZ_CASES=N` sets both.
+//! `cargo test -p rdsguard-tests --test suite fuzz:: -- --ignored`; `FUZZ_CASES=N` sets both.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 #[path = "../fuzz/mutate.rs"]
@@ -355,7 +355,7 @@ fn shared_parsers_survive_mutated_real_events() {
 }
 
 #[test]
-#[ignore = "long run: cargo test -p rdsguard-tests --test fuzz -- --ignored"]
+#[ignore = "long run: cargo test -p rdsguard-tests --test suite fuzz:: -- --ignored"]
 fn long_run_every_function() {
     for (function, _) in TARGETS {
         fuzz(function, LONG_CASES);

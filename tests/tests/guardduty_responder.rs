@@ -3,7 +3,8 @@
 //! subscribed to the topic.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use guardduty_responder::{handle_event, ResponderError};
+use guardduty_responder::handle_event;
+use rdsguard::kernel::{InvocationError, InvocationOutcome};
 use rdsguard::report::PublishFailure;
 use rdsguard_tests::estate::{NewInstance, HOME_REGION};
 use rdsguard_tests::threat_events::RdsFinding;
@@ -43,7 +44,7 @@ async fn login_finding_on_a_public_instance_is_snapshotted_made_private_and_aler
     // The instance is private.
     assert_eq!(estate.instance(&rds, "orders-db").await.unwrap().publicly_accessible, Some(false));
 
-    assert_eq!(summary.outcome, "alerted");
+    assert_eq!(summary.outcome, InvocationOutcome::Alerted);
     let alerts = estate.alerts().await;
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     let alert = &alerts[0];
@@ -138,7 +139,7 @@ async fn updates_are_alerted_only_at_high_and_responses_do_not_repeat() {
         handle_event(&medium_update.event(), &responder).await.expect("medium update"),
     ];
 
-    let got: Vec<&str> = outcomes.iter().map(|s| s.outcome).collect();
+    let got: Vec<&str> = outcomes.iter().map(|s| s.outcome.as_str()).collect();
     assert_eq!(got, ["alerted", "alerted", "logged"]);
     assert!(outcomes[2].reason.as_deref().unwrap().contains("update of a MEDIUM finding"), "{:?}", outcomes[2].reason);
     assert_eq!(estate.db_snapshots(HOME_REGION).await.len(), 1, "one forensic snapshot per finding");
@@ -231,10 +232,10 @@ async fn other_findings_are_acknowledged_and_unusable_ones_fail_the_invocation()
     placeholder["detail"]["accountId"] = json!("<MEMBER_ACCT_ID>");
     let unusable = handle_event(&placeholder, &responder).await;
 
-    assert_eq!(ec2.outcome, "ignored");
+    assert_eq!(ec2.outcome, InvocationOutcome::Ignored);
     assert!(ec2.reason.unwrap().contains("is not about a database"));
     match unusable {
-        Err(e @ ResponderError::Event(_)) => assert_eq!(e.kind(), "UnusableEvent"),
+        Err(e @ InvocationError::Event { .. }) => assert_eq!(e.kind(), "UnusableEvent"),
         other => panic!("expected an unusable-event error, got {other:?}"),
     }
     assert!(estate.alerts().await.is_empty());
@@ -250,7 +251,7 @@ async fn alert_that_cannot_be_published_fails_the_invocation_and_is_kept() {
         handle_event(&RdsFinding::malicious_login(MOTO_ACCOUNT, HOME_REGION, "orders-db").event(), &responder).await;
 
     match result {
-        Err(ResponderError::Publish(PublishFailure { failed, total, .. })) => assert_eq!((failed, total), (1, 1)),
+        Err(InvocationError::Publish(PublishFailure { failed, total, .. })) => assert_eq!((failed, total), (1, 1)),
         other => panic!("expected a publish error, got {other:?}"),
     }
     let kept = estate.dead_letters().await;

@@ -6,6 +6,7 @@
 use guardrail_manager::handle_event;
 use rdsguard::aws::SdkOrganizations;
 use rdsguard::guardrails::{desired_policies, GuardrailSettings};
+use rdsguard::kernel::InvocationOutcome;
 use rdsguard_tests::estate::HOME_REGION;
 use rdsguard_tests::scp_organization::{custom_resource_request, Org, ResponseCatcher};
 use rdsguard_tests::threat_events::api_call;
@@ -59,7 +60,7 @@ async fn create_applies_and_attaches_and_a_second_apply_changes_nothing() {
     assert_eq!(response.body["PhysicalResourceId"], "rdsguard-guardrails");
     assert_eq!(response.body["RequestId"], "Create-request");
     assert_eq!(response.body["LogicalResourceId"], "GuardrailPolicies");
-    assert_eq!(summary.outcome, "applied");
+    assert_eq!(summary.outcome, InvocationOutcome::Applied);
 
     let wanted = expected(&settings);
     let policies = ours(&estate).await;
@@ -114,7 +115,7 @@ async fn a_manual_update_policy_is_alerted_critical_and_the_content_restored() {
     );
     let summary = handle_event(&event, &manager).await.unwrap();
 
-    assert_eq!(summary.outcome, "alerted");
+    assert_eq!(summary.outcome, InvocationOutcome::Alerted);
     assert_eq!(estate.scp_content(&id).await, expected(&settings)[0].1, "the content must be restored");
     let alerts = estate.alerts().await;
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
@@ -140,7 +141,7 @@ async fn a_manual_update_policy_is_alerted_critical_and_the_content_restored() {
     own["detail"]["userIdentity"]["arn"] = json!(
         "arn:aws:sts::123456789012:assumed-role/rdsguard-GuardrailManagerFunctionRole-X/rdsguard-guardrail-manager"
     );
-    assert_eq!(handle_event(&own, &manager).await.unwrap().outcome, "ignored");
+    assert_eq!(handle_event(&own, &manager).await.unwrap().outcome, InvocationOutcome::Ignored);
     assert!(estate.alerts().await.is_empty());
 
     // Another role's session named after the function is not the function.
@@ -148,7 +149,7 @@ async fn a_manual_update_policy_is_alerted_critical_and_the_content_restored() {
     let mut impostor = event.clone();
     impostor["detail"]["userIdentity"]["arn"] =
         json!("arn:aws:sts::123456789012:assumed-role/Mallory/rdsguard-guardrail-manager");
-    assert_eq!(handle_event(&impostor, &manager).await.unwrap().outcome, "alerted");
+    assert_eq!(handle_event(&impostor, &manager).await.unwrap().outcome, InvocationOutcome::Alerted);
     assert_eq!(estate.scp_content(&id).await, expected(&settings)[0].1, "restored again");
     assert_eq!(estate.alerts().await.len(), 1);
 }
@@ -195,13 +196,13 @@ async fn the_scheduled_drift_check_re_attaches_and_is_quiet_when_in_sync() {
         "version": "0", "id": "drift-1", "detail-type": "Scheduled Event", "source": "aws.scheduler",
         "account": MOTO_ACCOUNT, "time": "2026-11-23T10:00:00Z", "region": HOME_REGION, "resources": [], "detail": {}
     });
-    assert_eq!(handle_event(&scheduled, &manager).await.unwrap().outcome, "in_sync");
+    assert_eq!(handle_event(&scheduled, &manager).await.unwrap().outcome, InvocationOutcome::InSync);
 
     let (id, _) = ours(&estate).await.pop().unwrap();
     estate.organizations().await.detach_policy().policy_id(&id).target_id(&org.root_id).send().await.unwrap();
     let summary = handle_event(&scheduled, &manager).await.unwrap();
 
-    assert_eq!(summary.outcome, "alerted");
+    assert_eq!(summary.outcome, InvocationOutcome::Alerted);
     assert_eq!(estate.scps_on(&org.root_id).await, ["FullAWSAccess", "rdsguard-guardrails-1"]);
     let alerts = estate.alerts().await;
     assert_eq!(alerts.len(), 1);
@@ -224,14 +225,14 @@ async fn foreign_policies_are_never_modified_and_delete_removes_only_ours() {
     // Someone edits their own policy: none of rdsguard's business.
     let event = api_call(ORGANIZATIONS, "UpdatePolicy", MOTO_ACCOUNT, HOME_REGION, json!({"policyId": foreign}), None);
     let summary = handle_event(&event, &manager).await.unwrap();
-    assert_eq!(summary.outcome, "ignored", "{summary:?}");
+    assert_eq!(summary.outcome, InvocationOutcome::Ignored, "{summary:?}");
     assert!(estate.alerts().await.is_empty());
 
     let deleted =
         handle_event(&custom_resource_request("Delete", &cloudformation.url, Some("rdsguard-guardrails")), &manager)
             .await
             .unwrap();
-    assert_eq!(deleted.outcome, "removed");
+    assert_eq!(deleted.outcome, InvocationOutcome::Removed);
     assert_eq!(cloudformation.next().body["Status"], "SUCCESS");
     assert!(ours(&estate).await.iter().all(|(id, _)| id == &lookalike), "only the lookalike keeps the prefix");
     for id in [&foreign, &lookalike] {
@@ -253,7 +254,7 @@ async fn a_target_at_its_quota_fails_the_stack_with_the_limit_named_and_changes_
 
     let summary = handle_event(&custom_resource_request("Create", &cloudformation.url, None), &manager).await.unwrap();
 
-    assert_eq!(summary.outcome, "failed");
+    assert_eq!(summary.outcome, InvocationOutcome::Failed);
     let response = cloudformation.next();
     assert_eq!(response.body["Status"], "FAILED");
     let reason = response.body["Reason"].as_str().unwrap();
@@ -302,7 +303,7 @@ async fn invalid_settings_still_answer_cloudformation_with_the_variable_named() 
     .await
     .unwrap();
 
-    assert_eq!(summary.outcome, "failed");
+    assert_eq!(summary.outcome, InvocationOutcome::Failed);
     let response = cloudformation.next();
     assert_eq!(response.body["Status"], "FAILED");
     assert!(
@@ -347,7 +348,7 @@ async fn with_an_invalid_configuration_delete_still_succeeds_so_the_stack_can_ro
     let response = cloudformation.next();
     assert_eq!(response.body["Status"], "SUCCESS", "{}", response.body);
     assert_eq!(response.body["PhysicalResourceId"], UNCONFIGURED_PHYSICAL_ID);
-    assert_eq!(summary.outcome, "removed");
+    assert_eq!(summary.outcome, InvocationOutcome::Removed);
     assert_eq!(ours(&estate).await.len(), expected(&settings).len(), "nothing of the real prefix touched");
 
     // Deleting a stack whose configuration became invalid removes what its physical id names.
@@ -396,7 +397,7 @@ async fn delete_succeeds_when_a_target_ou_no_longer_exists() {
 
     let response = cloudformation.next();
     assert_eq!(response.body["Status"], "SUCCESS", "{}", response.body);
-    assert_eq!(summary.outcome, "removed");
+    assert_eq!(summary.outcome, InvocationOutcome::Removed);
     assert!(ours(&estate).await.is_empty());
     assert_eq!(estate.scps_on(&org.root_id).await, ["FullAWSAccess"]);
 
@@ -466,7 +467,7 @@ async fn real_organizations_records_are_handled_as_captured() {
         "cloudtrail-organizations-LeaveOrganization-AccessDenied-stratus-red-team.json",
     ))
     .unwrap();
-    assert_eq!(handle_event(&leave, &manager).await.unwrap().outcome, "ignored");
+    assert_eq!(handle_event(&leave, &manager).await.unwrap().outcome, InvocationOutcome::Ignored);
 
     let alerts = estate.alerts().await;
     let seen: Vec<(&str, &str, &str, &str)> = alerts
@@ -571,7 +572,7 @@ async fn removing_the_managed_tag_is_tampering_re_tagged_and_alerted_not_a_faile
 
     let summary = handle_event(&event, &manager).await.unwrap();
 
-    assert_eq!(summary.outcome, "alerted");
+    assert_eq!(summary.outcome, InvocationOutcome::Alerted);
     let tags = organizations.list_tags_for_resource().resource_id(&id).send().await.unwrap();
     assert!(
         tags.tags().iter().any(|t| t.key() == "rdsguard:managed-by" && t.value() == "rdsguard-guardrails"),
@@ -589,13 +590,17 @@ async fn removing_the_managed_tag_is_tampering_re_tagged_and_alerted_not_a_faile
         "detail-type": "Scheduled Event", "source": "aws.events", "id": "drift-1",
         "account": MOTO_ACCOUNT, "region": HOME_REGION, "time": "2026-11-23T16:00:00Z", "detail": {}
     });
-    assert_eq!(handle_event(&drift, &manager).await.unwrap().outcome, "in_sync", "the policy is managed again");
+    assert_eq!(
+        handle_event(&drift, &manager).await.unwrap().outcome,
+        InvocationOutcome::InSync,
+        "the policy is managed again"
+    );
 
     // Found by the drift check (the event was missed): a CRITICAL alert naming the missing tag,
     // never a failed invocation, and the policy is not taken over.
     untag().await.unwrap();
     let summary = handle_event(&drift, &manager).await.unwrap();
-    assert_eq!(summary.outcome, "alerted");
+    assert_eq!(summary.outcome, InvocationOutcome::Alerted);
     let alerts = estate.alerts().await;
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert_eq!(alerts[0].body["severity"], "CRITICAL");
@@ -649,13 +654,13 @@ async fn an_account_moved_out_of_a_guardrail_ou_or_removed_is_alerted_and_a_move
     // Into a child OU: the guardrails attached to the OU still apply.
     move_account(&org.ou_id, &team).await.unwrap();
     let within = handle_event(&moved(&org.ou_id, &team), &manager).await.unwrap();
-    assert_eq!(within.outcome, "ignored", "{within:?}");
+    assert_eq!(within.outcome, InvocationOutcome::Ignored, "{within:?}");
     assert!(estate.alerts().await.is_empty());
 
     // From the child OU to the root: nothing targeted is on its path any more.
     move_account(&team, &org.root_id).await.unwrap();
     let out = handle_event(&moved(&team, &org.root_id), &manager).await.unwrap();
-    assert_eq!(out.outcome, "alerted");
+    assert_eq!(out.outcome, InvocationOutcome::Alerted);
     let alerts = estate.alerts().await;
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     let alert = &alerts[0];
@@ -674,7 +679,7 @@ async fn an_account_moved_out_of_a_guardrail_ou_or_removed_is_alerted_and_a_move
     // A failed move changed nothing.
     let mut refused = moved(&org.root_id, &team);
     refused["detail"]["errorCode"] = json!("AccessDenied");
-    assert_eq!(handle_event(&refused, &manager).await.unwrap().outcome, "ignored");
+    assert_eq!(handle_event(&refused, &manager).await.unwrap().outcome, InvocationOutcome::Ignored);
 
     let removed = api_call(
         ORGANIZATIONS,
@@ -684,7 +689,7 @@ async fn an_account_moved_out_of_a_guardrail_ou_or_removed_is_alerted_and_a_move
         json!({"accountId": account}),
         None,
     );
-    assert_eq!(handle_event(&removed, &manager).await.unwrap().outcome, "alerted");
+    assert_eq!(handle_event(&removed, &manager).await.unwrap().outcome, InvocationOutcome::Alerted);
     let alerts = estate.alerts().await;
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert_eq!(alerts[0].body["severity"], "HIGH");

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use rds_guard::{handle_event, RdsGuard};
 use rdsguard::aws::{SessionNetworkConnector, SessionRdsConnector};
+use rdsguard::kernel::InvocationOutcome;
 use rdsguard::member_access::MEMBER_ACCESS_RULE;
 use rdsguard::startup::Plumbing;
 use rdsguard_tests::estate::NewInstance;
@@ -75,14 +76,14 @@ async fn a_public_database_in_a_member_is_fixed_there_through_the_member_role_an
 
     // Member A: fixed there, and only there.
     let in_a = in_a.expect("member A handled");
-    assert_eq!(in_a.outcome, "checked");
+    assert_eq!(in_a.outcome, InvocationOutcome::Checked);
     assert_eq!(estate.instance(&a_rds, DB).await.unwrap().publicly_accessible, Some(false));
     assert_eq!(estate.instance(&central_rds, DB).await.unwrap().publicly_accessible, Some(true), "central untouched");
     assert_eq!(estate.instance(&b_rds, DB).await.unwrap().publicly_accessible, Some(true), "member B untouched");
 
     // Member B: not set up → a failed-status alert and a successful invocation (no retry loop).
     let in_b = in_b.expect("member B's event must not fail the invocation");
-    assert_eq!(in_b.outcome, "unreachable");
+    assert_eq!(in_b.outcome, InvocationOutcome::Unreachable);
     assert_eq!(in_b.findings.len(), 1);
 
     let in_a_again = in_a_again.expect("duplicate handled");
@@ -131,7 +132,7 @@ async fn the_central_accounts_own_database_is_fixed_with_the_functions_own_crede
     let summary = handle_event(&create_db_instance(CENTRAL, REGION, DB, true, true), &guard).await;
     org.enforce_iam(false);
 
-    assert_eq!(summary.expect("handled").outcome, "checked");
+    assert_eq!(summary.expect("handled").outcome, InvocationOutcome::Checked);
     assert_eq!(estate.instance(&central_rds, DB).await.unwrap().publicly_accessible, Some(false));
     assert_eq!(estate.instance(&a_rds, DB).await.unwrap().publicly_accessible, Some(true), "member A untouched");
     let alerts = estate.alerts().await;
@@ -162,7 +163,7 @@ async fn network_guard_alerts_a_member_that_is_not_set_up_instead_of_failing() {
     org.enforce_iam(false);
 
     let summary = summary.expect("a member that is not set up must not fail the invocation");
-    assert_eq!(summary.outcome, "unreachable");
+    assert_eq!(summary.outcome, InvocationOutcome::Unreachable);
     let alerts = estate.alerts().await;
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert_eq!(alerts[0].rule(), MEMBER_ACCESS_RULE);

@@ -3,7 +3,8 @@
 //! topic, as a security team would see them.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use pipeline_guard::{handle_event, PipelineGuardError};
+use pipeline_guard::handle_event;
+use rdsguard::kernel::{InvocationError, InvocationOutcome};
 use rdsguard::report::PublishFailure;
 use rdsguard_tests::estate::HOME_REGION;
 use rdsguard_tests::threat_events::api_call;
@@ -29,7 +30,7 @@ async fn stopped_trail_logs_again_and_a_critical_alert_names_who_and_from_where(
     let summary = handle_event(&stop_logging("org-audit", None), &guard).await.expect("handled");
 
     assert!(estate.is_logging(HOME_REGION, "org-audit").await, "the trail must be logging again");
-    assert_eq!(summary.outcome, "alerted");
+    assert_eq!(summary.outcome, InvocationOutcome::Alerted);
     let alerts = estate.alerts().await;
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     let alert = &alerts[0];
@@ -178,7 +179,7 @@ async fn what_cannot_be_undone_is_alerted_with_what_to_do() {
     ];
     let mut outcomes = Vec::new();
     for event in &events {
-        outcomes.push(handle_event(event, &guard).await.expect("handled").outcome);
+        outcomes.push(handle_event(event, &guard).await.expect("handled").outcome.as_str());
     }
 
     assert_eq!(outcomes, ["alerted", "alerted", "alerted", "ignored", "ignored"]);
@@ -233,14 +234,14 @@ async fn unusable_tampering_events_fail_the_invocation_and_alert_nothing() {
     let result = handle_event(&stratus, &guard).await;
 
     match result {
-        Err(e @ PipelineGuardError::Event(_)) => {
+        Err(e @ InvocationError::Event { .. }) => {
             assert_eq!(e.kind(), "UnusableEvent");
             assert!(e.to_string().contains("apiso-centralnorth-2r"), "{e}");
         }
         other => panic!("expected an unusable-event error, got {other:?}"),
     }
     for junk in [json!({"hello": "world"}), json!([1, 2]), json!("StopLogging")] {
-        assert_eq!(handle_event(&junk, &guard).await.expect("ignored").outcome, "ignored");
+        assert_eq!(handle_event(&junk, &guard).await.expect("ignored").outcome, InvocationOutcome::Ignored);
     }
     assert!(estate.alerts().await.is_empty());
 }
@@ -255,7 +256,7 @@ async fn alert_that_cannot_be_published_fails_the_invocation_and_is_kept() {
     let result = handle_event(&stop_logging("org-audit", None), &guard).await;
 
     match result {
-        Err(PipelineGuardError::Publish(PublishFailure { failed, total, .. })) => assert_eq!((failed, total), (1, 1)),
+        Err(InvocationError::Publish(PublishFailure { failed, total, .. })) => assert_eq!((failed, total), (1, 1)),
         other => panic!("expected a publish error, got {other:?}"),
     }
     assert!(estate.is_logging(HOME_REGION, "org-audit").await);

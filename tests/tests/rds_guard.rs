@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rds_guard::{handle_event, RdsGuardError};
+use rds_guard::handle_event;
 use rdsguard::aws::{
     AwsError, DatabaseInventory, DatabaseRemediation, MigrationActions, MigrationInventory, ParameterGroups,
     ParameterLookup, RdsConnector, RdsGuardPort, SessionError, SettingsChange, SnapshotSharing,
@@ -13,6 +13,7 @@ use rdsguard::aws::{
 use rdsguard::database::{Database, DatabaseKind, DatabaseState};
 use rdsguard::db_snapshot::{SnapshotKind, SnapshotState};
 use rdsguard::identity::{AccountId, AwsRegion};
+use rdsguard::kernel::{InvocationError, InvocationOutcome};
 use rdsguard::migration::settings::{Db, Kind, Member, Settings, Snapshot};
 use rdsguard::report::PublishFailure;
 use rdsguard_tests::estate::{NewInstance, HOME_REGION};
@@ -32,7 +33,7 @@ async fn public_instance_is_made_private_and_one_succeeded_alert_arrives() {
 
     let after = estate.instance(&rds, "cruddur-db-instance").await.expect("instance still exists");
     assert_eq!(after.publicly_accessible, Some(false), "instance must be private afterwards");
-    assert_eq!(summary.outcome, "checked");
+    assert_eq!(summary.outcome, InvocationOutcome::Checked);
     assert_eq!(summary.findings.len(), 1);
 
     let alerts = estate.alerts().await;
@@ -502,7 +503,7 @@ async fn alert_that_cannot_be_published_fails_the_invocation() {
     let result = handle_event(&create_db_instance(MOTO_ACCOUNT, HOME_REGION, "loud-db", true, true), &guard).await;
 
     match result {
-        Err(RdsGuardError::Publish(PublishFailure { failed, total, .. })) => assert_eq!((failed, total), (1, 1)),
+        Err(InvocationError::Publish(PublishFailure { failed, total, .. })) => assert_eq!((failed, total), (1, 1)),
         other => panic!("expected a publish error, got {other:?}"),
     }
     assert_eq!(estate.instance(&rds, "loud-db").await.unwrap().publicly_accessible, Some(false));
@@ -532,7 +533,7 @@ async fn failed_calls_and_unknown_events_change_nothing_and_alert_nothing() {
     let deleted = create_db_instance(MOTO_ACCOUNT, HOME_REGION, "never-existed", true, true);
     for event in [failed, deleted, json!({"hello": "world"}), json!([1, 2, 3])] {
         let summary = handle_event(&event, &guard).await.expect("ignored, not an error");
-        assert_eq!(summary.outcome, "ignored", "{summary:?}");
+        assert_eq!(summary.outcome, InvocationOutcome::Ignored, "{summary:?}");
     }
     assert_eq!(estate.instance(&rds, "untouched").await.unwrap().publicly_accessible, Some(true));
     assert!(estate.alerts().await.is_empty());

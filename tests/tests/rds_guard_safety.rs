@@ -7,7 +7,8 @@
 //! one, and assert on the requests the SDK really sent.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use rds_guard::{handle_event, RdsGuardError};
+use rds_guard::handle_event;
+use rdsguard::kernel::InvocationError;
 use rdsguard_tests::estate::{NewInstance, ReceivedAlert, HOME_REGION};
 use rdsguard_tests::events::{create_db_instance, rds_api_call};
 use rdsguard_tests::{Estate, Fault, FaultProxy, On, MOTO_ACCOUNT};
@@ -87,7 +88,7 @@ async fn a_failed_read_after_a_fix_still_publishes_the_fix() {
 
     let result = handle_event(&create_db_instance(MOTO_ACCOUNT, HOME_REGION, "public-db", true, true), &guard).await;
 
-    let Err(RdsGuardError::Describe(error)) = result else { panic!("the invocation must fail: {result:?}") };
+    let Err(InvocationError::Describe { error, .. }) = result else { panic!("the invocation must fail: {result:?}") };
     assert_eq!(error.operation, "DescribeDBParameters");
     assert!(proxy.count("DescribeDBParameters") >= 1);
     let after = estate.instance(&rds, "public-db").await.unwrap();

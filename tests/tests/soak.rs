@@ -7,7 +7,7 @@
 //! read from /proc along the way: after warm-up they must stay flat.
 //!
 //! Ignored in the normal run (it takes minutes): `scripts/bench` runs it, or
-//! `cargo build -p rds-guard && cargo test -p rdsguard-tests --test soak -- --ignored --nocapture`.
+//! `cargo build -p rds-guard && cargo test -p rdsguard-tests --test suite soak:: -- --ignored --nocapture`.
 //! `SOAK_BINARY` picks the binary (default target/debug/rds-guard; scripts/bench passes the release
 //! build), `SOAK_EVENTS` the number of events (default 10,000).
 #![allow(clippy::expect_used, clippy::unwrap_used)]

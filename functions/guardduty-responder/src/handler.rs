@@ -4,14 +4,13 @@ use std::sync::Arc;
 
 use rdsguard::aws::{AlertPublisher, ResponderConnector, UndeliveredAlertSink};
 use rdsguard::database::{Database, DatabaseKind};
-use rdsguard::event::EventError;
 use rdsguard::finding::Finding;
 use rdsguard::guardduty::{decide_alert, finding_console_url, sighting, AlertDecision, Response, Sighting};
-use rdsguard::kernel::Deadline;
+use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome};
 use rdsguard::member_access::session_failure_detail;
 use rdsguard::policy::{Policy, RuleAction};
 use rdsguard::remediate::{ActionKind, ActionOutcome, ActionStatus, Confirmation};
-use rdsguard::report::{deliver, AlertDelivery, FindingSummary, Outcome, PublishFailure};
+use rdsguard::report::{deliver, AlertDelivery, FindingSummary, Outcome};
 use rdsguard::rules::{RuleId, Severity};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -35,31 +34,11 @@ pub struct GuardDutyResponder {
     pub confirmation: Confirmation,
 }
 
-/// Why an invocation failed (Lambda retries, then keeps the event in the dead-letter queue). A
-/// response that cannot run is not an error: it is reported `failed` in the alert.
-#[derive(Debug, thiserror::Error)]
-pub enum ResponderError {
-    #[error("guardduty-responder handles this finding but cannot act on it safely: {0}")]
-    Event(#[from] EventError),
-    #[error(transparent)]
-    Publish(#[from] PublishFailure),
-}
-
-impl ResponderError {
-    /// Short error type reported to Lambda (`errorType`).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Event(_) => "UnusableEvent",
-            Self::Publish(_) => "AlertPublishFailed",
-        }
-    }
-}
-
 /// What the invocation did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     /// `alerted`, `logged` (an update not worth another alert) or `ignored`.
-    pub outcome: &'static str,
+    pub outcome: InvocationOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,7 +52,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn without_alert(outcome: &'static str, reason: String, threat: Option<&Threat>) -> Self {
+    fn without_alert(outcome: InvocationOutcome, reason: String, threat: Option<&Threat>) -> Self {
         Self {
             outcome,
             reason: Some(reason),
@@ -86,7 +65,7 @@ impl Summary {
 }
 
 /// Handles one event without a deadline (tests, the command line).
-pub async fn handle_event(payload: &Value, responder: &GuardDutyResponder) -> Result<Summary, ResponderError> {
+pub async fn handle_event(payload: &Value, responder: &GuardDutyResponder) -> Result<Summary, InvocationError> {
     handle_event_within(payload, responder, Deadline::none()).await
 }
 
@@ -96,22 +75,22 @@ pub async fn handle_event_within(
     payload: &Value,
     responder: &GuardDutyResponder,
     deadline: Deadline,
-) -> Result<Summary, ResponderError> {
+) -> Result<Summary, InvocationError> {
     let threat = match triage_payload(payload) {
         Ok(Triage::Respond(threat)) => threat,
         Ok(Triage::Ignore(reason)) => {
             info!(%reason, "event ignored");
-            return Ok(Summary::without_alert("ignored", reason, None));
+            return Ok(Summary::without_alert(InvocationOutcome::Ignored, reason, None));
         }
         Err(e) => {
             error!(error = %e, "finding could not be read");
-            return Err(e.into());
+            return Err(InvocationError::event(FUNCTION_NAME, e));
         }
     };
     if responder.policy.effective_action(RuleId::GuardDutyRdsThreat) == RuleAction::Off {
         let reason = "RULE_ACTIONS turns GUARDDUTY.RDS off".to_owned();
         warn!(%reason, finding = %threat.finding.id, "finding not alerted");
-        return Ok(Summary::without_alert("ignored", reason, Some(&threat)));
+        return Ok(Summary::without_alert(InvocationOutcome::Ignored, reason, Some(&threat)));
     }
     let seen = sighting(&threat.finding);
     let why_alerted = match decide_alert(threat.finding.sample, &seen, threat.severity) {
@@ -119,7 +98,7 @@ pub async fn handle_event_within(
         AlertDecision::LogOnly(why) => {
             info!(finding = %threat.finding.id, finding_type = %threat.finding.finding_type, severity = threat.severity.as_str(),
                   count = ?threat.finding.count, reason = %why, "finding update logged, not alerted");
-            return Ok(Summary::without_alert("logged", why, Some(&threat)));
+            return Ok(Summary::without_alert(InvocationOutcome::Logged, why, Some(&threat)));
         }
     };
 
@@ -143,17 +122,13 @@ pub async fn handle_event_within(
         severity = finding.severity.as_str(), why = %why_alerted, status = action.status.as_str(), detail = %action.detail,
         "GuardDuty finding"
     );
-    let delivery = AlertDelivery {
-        publisher: responder.alerts.as_ref(),
-        undelivered: responder.undelivered.as_deref(),
-        source: FUNCTION_NAME,
-        acted_as: acted_as.as_deref(),
-    };
+    let delivery =
+        AlertDelivery::new(&responder.alerts, &responder.undelivered, FUNCTION_NAME).acting_as(acted_as.as_deref());
     let findings = deliver(vec![Outcome { finding: &finding, action, suppressed: None }], &threat.context, delivery)
         .await
         .map_err(|(_, failure)| failure)?;
     Ok(Summary {
-        outcome: "alerted",
+        outcome: InvocationOutcome::Alerted,
         reason: Some(why_alerted),
         finding_id: Some(threat.finding.id.clone()),
         finding_type: Some(threat.finding.finding_type.clone()),
@@ -279,12 +254,6 @@ fn observed(threat: &Threat, seen: &Sighting, why_alerted: &str, responses: &[Ac
         put("responses", json!(responses));
     }
     Value::Object(o)
-}
-
-impl rdsguard::kernel::InvocationFailure for ResponderError {
-    fn kind(&self) -> &'static str {
-        ResponderError::kind(self)
-    }
 }
 
 impl rdsguard::kernel::InvocationReport for Summary {

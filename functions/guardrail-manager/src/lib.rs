@@ -11,7 +11,10 @@ pub mod handler;
 pub mod membership;
 pub mod tamper;
 
-pub use handler::{handle_event, handle_unconfigured, GuardrailManager, GuardrailManagerError, Summary, FUNCTION_NAME};
+pub use handler::{
+    handle_event, handle_unconfigured, GuardrailFailure, GuardrailManager, GuardrailManagerError, Summary,
+    FUNCTION_NAME,
+};
 
 use rdsguard::aws::{SdkOrganizations, SnsAlertPublisher, SqsUndeliveredAlerts};
 

@@ -3,14 +3,13 @@
 
 use std::sync::Arc;
 
-use rdsguard::aws::{AlertPublisher, AwsError, NetworkConnector, SessionError, UndeliveredAlertSink};
-use rdsguard::event::EventError;
+use rdsguard::aws::{AlertPublisher, NetworkConnector, SessionError, UndeliveredAlertSink};
 use rdsguard::group_check::{check_security_group_within, GroupCheck};
-use rdsguard::kernel::Deadline;
+use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome};
 use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::network::{DatabaseListener, GroupRef, IngressRule};
 use rdsguard::remediate::Confirmation;
-use rdsguard::report::{deliver, deliver_alerts, AlertDelivery, FindingSummary, Outcome, PublishFailure};
+use rdsguard::report::{deliver, deliver_alerts, AlertDelivery, FindingSummary, Outcome};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info};
@@ -31,44 +30,6 @@ pub struct NetworkGuard {
     pub confirmation: Confirmation,
 }
 
-/// Why an invocation failed. Each of these makes Lambda retry the event and, in the end, keep it
-/// in the dead-letter queue.
-#[derive(Debug, thiserror::Error)]
-pub enum NetworkGuardError {
-    #[error("network-guard handles this event but cannot act on it safely: {0}")]
-    Event(#[from] EventError),
-    #[error(transparent)]
-    Session(#[from] SessionError),
-    #[error("cannot read security group {group}: {error}{}", reached(*.alerted))]
-    Describe { group: String, error: AwsError, alerted: usize },
-    #[error("the invocation's deadline came before {} could be checked{}", unchecked.join(", "), reached(*.alerted))]
-    OutOfTime { unchecked: Vec<String>, alerted: usize },
-    #[error(transparent)]
-    Publish(#[from] PublishFailure),
-}
-
-impl NetworkGuardError {
-    /// Short error type reported to Lambda (shows as `errorType` in logs and the DLQ).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Event(_) => "UnusableEvent",
-            Self::Session(_) => "AccountSessionFailed",
-            Self::Describe { .. } => "DescribeFailed",
-            Self::OutOfTime { .. } => "DeadlineReached",
-            Self::Publish(_) => "AlertPublishFailed",
-        }
-    }
-}
-
-/// `; the N outcomes already reached were alerted`, for the error message.
-fn reached(alerted: usize) -> String {
-    if alerted == 0 {
-        String::new()
-    } else {
-        format!("; the {alerted} outcome(s) already reached were alerted first")
-    }
-}
-
 /// Time one group's reads and revokes are given when deciding whether to start on it before the
 /// deadline (confirmation reads check the deadline themselves).
 const GROUP_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -77,7 +38,7 @@ const GROUP_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(5);
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     /// `checked`, `ignored`, or `unreachable` (the member role could not be assumed: alerted).
-    pub outcome: &'static str,
+    pub outcome: InvocationOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -140,7 +101,7 @@ impl Summary {
     fn ignored(reason: String) -> Self {
         info!(%reason, "event ignored");
         Self {
-            outcome: "ignored",
+            outcome: InvocationOutcome::Ignored,
             reason: Some(reason),
             event_id: None,
             event_name: None,
@@ -153,7 +114,7 @@ impl Summary {
 }
 
 /// Handles one event without a deadline (tests, the command line).
-pub async fn handle_event(payload: &Value, guard: &NetworkGuard) -> Result<Summary, NetworkGuardError> {
+pub async fn handle_event(payload: &Value, guard: &NetworkGuard) -> Result<Summary, InvocationError> {
     handle_event_within(payload, guard, Deadline::none()).await
 }
 
@@ -165,19 +126,19 @@ pub async fn handle_event_within(
     payload: &Value,
     guard: &NetworkGuard,
     deadline: Deadline,
-) -> Result<Summary, NetworkGuardError> {
+) -> Result<Summary, InvocationError> {
     let target = match triage_payload(payload) {
         Ok(Triage::Check(target)) => target,
         Ok(Triage::Ignore(reason)) => return Ok(Summary::ignored(reason)),
         Err(e) => {
             error!(error = %e, "event could not be read");
-            return Err(e.into());
+            return Err(InvocationError::event(FUNCTION_NAME, e));
         }
     };
     check_target(&target, guard, deadline).await
 }
 
-async fn check_target(target: &Target, guard: &NetworkGuard, deadline: Deadline) -> Result<Summary, NetworkGuardError> {
+async fn check_target(target: &Target, guard: &NetworkGuard, deadline: Deadline) -> Result<Summary, InvocationError> {
     let context = &target.context;
     let requested: Vec<String> = target.requested.iter().map(describe_requested).collect();
     if !requested.is_empty() {
@@ -192,12 +153,12 @@ async fn check_target(target: &Target, guard: &NetworkGuard, deadline: Deadline)
     let mut checks = Vec::new();
     let mut groups = Vec::new();
     // The step that stopped the invocation (alerts for what was reached go out first).
-    let mut stopped: Option<NetworkGuardError> = None;
+    let mut stopped: Option<InvocationError> = None;
     for (position, group) in target.groups.iter().enumerate() {
         if !deadline.allows(GROUP_ALLOWANCE) {
             let unchecked = target.groups[position..].iter().map(ToString::to_string).collect();
             error!(event_id = %context.event_id, ?unchecked, "deadline reached; groups left unchecked");
-            stopped = Some(NetworkGuardError::OutOfTime { unchecked, alerted: 0 });
+            stopped = Some(InvocationError::OutOfTime { unchecked, alerted: 0 });
             break;
         }
         info!(
@@ -225,7 +186,7 @@ async fn check_target(target: &Target, guard: &NetworkGuard, deadline: Deadline)
             }
             Err(error) => {
                 error!(%group, %error, "security group could not be read; alerting what was reached, then failing");
-                stopped = Some(NetworkGuardError::Describe { group: group.to_string(), error, alerted: 0 });
+                stopped = Some(InvocationError::describe(format!("security group {group}"), error));
                 break;
             }
         }
@@ -243,25 +204,14 @@ async fn check_target(target: &Target, guard: &NetworkGuard, deadline: Deadline)
             due.push(Outcome { finding, action: action.clone(), suppressed: None });
         }
     }
-    let delivery = AlertDelivery {
-        publisher: guard.alerts.as_ref(),
-        undelivered: guard.undelivered.as_deref(),
-        source: FUNCTION_NAME,
-        acted_as: acted_as.as_deref(),
-    };
+    let delivery = AlertDelivery::new(&guard.alerts, &guard.undelivered, FUNCTION_NAME).acting_as(acted_as.as_deref());
     let alerted = due.len();
     let findings = deliver(due, context, delivery).await.map_err(|(_, failure)| failure)?;
-    if let Some(mut error) = stopped {
-        match &mut error {
-            NetworkGuardError::Describe { alerted: n, .. } | NetworkGuardError::OutOfTime { alerted: n, .. } => {
-                *n = alerted;
-            }
-            _ => {}
-        }
-        return Err(error);
+    if let Some(error) = stopped {
+        return Err(error.after_alerting(alerted));
     }
     Ok(Summary {
-        outcome: "checked",
+        outcome: InvocationOutcome::Checked,
         reason: None,
         event_id: Some(context.event_id.clone()),
         event_name: Some(context.event_name.clone()),
@@ -279,7 +229,7 @@ async fn alert_unreachable(
     requested: Vec<String>,
     error: &SessionError,
     guard: &NetworkGuard,
-) -> Result<Summary, NetworkGuardError> {
+) -> Result<Summary, InvocationError> {
     error!(account = %target.account, region = %target.region, error = %error, "member account not reachable; alerting");
     let alerts = target
         .groups
@@ -303,15 +253,10 @@ async fn alert_unreachable(
             unreachable_alert(&target.account, &target.region, &resource, &target.context, error, FUNCTION_NAME)
         })
         .collect();
-    let delivery = AlertDelivery {
-        publisher: guard.alerts.as_ref(),
-        undelivered: guard.undelivered.as_deref(),
-        source: FUNCTION_NAME,
-        acted_as: None,
-    };
+    let delivery = AlertDelivery::new(&guard.alerts, &guard.undelivered, FUNCTION_NAME);
     let findings = deliver_alerts(alerts, delivery).await.map_err(|(_, failure)| failure)?;
     Ok(Summary {
-        outcome: "unreachable",
+        outcome: InvocationOutcome::Unreachable,
         reason: Some(error.to_string()),
         event_id: Some(target.context.event_id.clone()),
         event_name: Some(target.context.event_name.clone()),
@@ -325,12 +270,6 @@ async fn alert_unreachable(
 fn describe_requested(rule: &IngressRule) -> String {
     let protocol = if rule.protocol == "-1" { "all protocols" } else { rule.protocol.as_str() };
     format!("{protocol} {} from {} into {}", rule.ports(), rule.source.describe(), rule.group_id)
-}
-
-impl rdsguard::kernel::InvocationFailure for NetworkGuardError {
-    fn kind(&self) -> &'static str {
-        NetworkGuardError::kind(self)
-    }
 }
 
 impl rdsguard::kernel::InvocationReport for Summary {

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use rdsguard::aws::{AlertPublisher, PipelineConnector, UndeliveredAlertSink};
-use rdsguard::event::EventError;
 use rdsguard::finding::Finding;
+use rdsguard::kernel::{InvocationError, InvocationOutcome};
 use rdsguard::member_access::session_failure_detail;
 use rdsguard::policy::{Policy, RuleAction};
 use rdsguard::remediate::{ActionKind, ActionOutcome, ActionStatus, Confirmation};
-use rdsguard::report::{deliver, AlertDelivery, FindingSummary, Outcome, PublishFailure};
+use rdsguard::report::{deliver, AlertDelivery, FindingSummary, Outcome};
 use rdsguard::rules::{RuleId, Severity};
 use serde::Serialize;
 use serde_json::Value;
@@ -33,31 +33,11 @@ pub struct PipelineGuard {
     pub confirmation: Confirmation,
 }
 
-/// Why an invocation failed (Lambda retries, then keeps the event in the dead-letter queue).
-/// A restore that cannot be done is not an error: it is reported `failed` in the alert.
-#[derive(Debug, thiserror::Error)]
-pub enum PipelineGuardError {
-    #[error("pipeline-guard handles this event but cannot act on it safely: {0}")]
-    Event(#[from] EventError),
-    #[error(transparent)]
-    Publish(#[from] PublishFailure),
-}
-
-impl PipelineGuardError {
-    /// Short error type reported to Lambda (`errorType`).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Event(_) => "UnusableEvent",
-            Self::Publish(_) => "AlertPublishFailed",
-        }
-    }
-}
-
 /// What the invocation did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     /// `alerted` or `ignored`.
-    pub outcome: &'static str,
+    pub outcome: InvocationOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -68,13 +48,13 @@ pub struct Summary {
 }
 
 /// Handles one event.
-pub async fn handle_event(payload: &Value, guard: &PipelineGuard) -> Result<Summary, PipelineGuardError> {
+pub async fn handle_event(payload: &Value, guard: &PipelineGuard) -> Result<Summary, InvocationError> {
     let tamper = match triage_payload(payload, &guard.config) {
         Ok(Triage::Alert(tamper)) => tamper,
         Ok(Triage::Ignore(reason)) => {
             info!(%reason, "event ignored");
             return Ok(Summary {
-                outcome: "ignored",
+                outcome: InvocationOutcome::Ignored,
                 reason: Some(reason),
                 event_id: None,
                 event_name: None,
@@ -83,14 +63,14 @@ pub async fn handle_event(payload: &Value, guard: &PipelineGuard) -> Result<Summ
         }
         Err(e) => {
             error!(error = %e, "event could not be read");
-            return Err(e.into());
+            return Err(InvocationError::event(FUNCTION_NAME, e));
         }
     };
     if guard.policy.effective_action(RuleId::PipelineTampered) == RuleAction::Off {
         let reason = "RULE_ACTIONS turns RDSGUARD.PIPELINE off".to_owned();
         warn!(%reason, event_id = %tamper.context.event_id, event_name = %tamper.context.event_name, "tampering not alerted");
         return Ok(Summary {
-            outcome: "ignored",
+            outcome: InvocationOutcome::Ignored,
             reason: Some(reason),
             event_id: Some(tamper.context.event_id.clone()),
             event_name: Some(tamper.context.event_name.clone()),
@@ -120,16 +100,11 @@ pub async fn handle_event(payload: &Value, guard: &PipelineGuard) -> Result<Summ
         resource = %finding.resource, severity = finding.severity.as_str(), action = ?action.kind,
         status = action.status.as_str(), detail = %action.detail, "tampering"
     );
-    let delivery = AlertDelivery {
-        publisher: guard.alerts.as_ref(),
-        undelivered: guard.undelivered.as_deref(),
-        source: FUNCTION_NAME,
-        acted_as: acted_as.as_deref(),
-    };
+    let delivery = AlertDelivery::new(&guard.alerts, &guard.undelivered, FUNCTION_NAME).acting_as(acted_as.as_deref());
     let outcome = Outcome { finding: &finding, action, suppressed: None };
     let findings = deliver(vec![outcome], &tamper.context, delivery).await.map_err(|(_, failure)| failure)?;
     Ok(Summary {
-        outcome: "alerted",
+        outcome: InvocationOutcome::Alerted,
         reason: None,
         event_id: Some(tamper.context.event_id.clone()),
         event_name: Some(tamper.context.event_name.clone()),
@@ -180,12 +155,6 @@ async fn respond(tamper: &Tamper, guard: &PipelineGuard) -> (ActionOutcome, Opti
         _ => restore_detector(&tamper.resource_id, ports.detectors.as_ref(), &guard.policy, guard.confirmation).await,
     };
     (outcome, acted_as)
-}
-
-impl rdsguard::kernel::InvocationFailure for PipelineGuardError {
-    fn kind(&self) -> &'static str {
-        PipelineGuardError::kind(self)
-    }
 }
 
 impl rdsguard::kernel::InvocationReport for Summary {

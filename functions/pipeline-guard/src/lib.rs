@@ -8,7 +8,7 @@ pub mod restore;
 pub mod tampering;
 pub mod target;
 
-pub use handler::{handle_event, PipelineGuard, PipelineGuardError, Summary, FUNCTION_NAME};
+pub use handler::{handle_event, PipelineGuard, Summary, FUNCTION_NAME};
 
 use rdsguard::aws::{SdkCloudTrail, SdkGuardDuty};
 

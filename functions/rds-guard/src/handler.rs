@@ -4,16 +4,15 @@
 
 use std::sync::Arc;
 
-use rdsguard::aws::{AlertPublisher, AwsError, RdsConnector, SessionError, UndeliveredAlertSink};
-use rdsguard::checks::{check_database, check_parameter_group, check_snapshot, CheckError, CheckOutcome, CheckScope};
+use rdsguard::aws::{AlertPublisher, RdsConnector, SessionError, UndeliveredAlertSink};
+use rdsguard::checks::{check_database, check_parameter_group, check_snapshot, CheckOutcome, CheckScope};
 use rdsguard::database::DatabaseKind;
-use rdsguard::event::EventError;
 use rdsguard::finding::EventContext;
-use rdsguard::kernel::Deadline;
+use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome};
 use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::policy::Policy;
 use rdsguard::remediate::{ActionStatus, Confirmation};
-use rdsguard::report::{deliver_alerts, deliver_judged, AlertDelivery, FindingSummary, Outcome, PublishFailure};
+use rdsguard::report::{deliver_alerts, deliver_judged, AlertDelivery, FindingSummary, Outcome};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info};
@@ -37,45 +36,11 @@ pub struct RdsGuard {
     pub confirmation: Confirmation,
 }
 
-/// Why an invocation failed. Each of these makes Lambda retry the event and, in the end, keep it in
-/// the dead-letter queue.
-#[derive(Debug, thiserror::Error)]
-pub enum RdsGuardError {
-    #[error("rds-guard handles this event but cannot act on it safely: {0}")]
-    Event(#[from] EventError),
-    #[error(transparent)]
-    Session(#[from] SessionError),
-    #[error("cannot read the resource's current state: {0}")]
-    Describe(AwsError),
-    #[error(transparent)]
-    Publish(#[from] PublishFailure),
-}
-
-impl From<CheckError> for RdsGuardError {
-    fn from(error: CheckError) -> Self {
-        match error {
-            CheckError::Describe(e) => Self::Describe(e),
-        }
-    }
-}
-
-impl RdsGuardError {
-    /// Short error type reported to Lambda (shows as `errorType` in logs and the DLQ).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Event(_) => "UnusableEvent",
-            Self::Session(_) => "AccountSessionFailed",
-            Self::Describe(_) => "DescribeFailed",
-            Self::Publish(_) => "AlertPublishFailed",
-        }
-    }
-}
-
 /// What the invocation did, returned to the caller (and visible in `cargo lambda invoke`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     /// `checked`, `ignored`, or `unreachable` (the member role could not be assumed: alerted).
-    pub outcome: &'static str,
+    pub outcome: InvocationOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -94,7 +59,7 @@ impl Summary {
     pub(crate) fn ignored(reason: String, context: Option<&EventContext>) -> Self {
         info!(%reason, event_id = ?context.map(|c| &c.event_id), "event ignored");
         Self {
-            outcome: "ignored",
+            outcome: InvocationOutcome::Ignored,
             reason: Some(reason),
             event_id: context.map(|c| c.event_id.clone()),
             event_name: context.map(|c| c.event_name.clone()),
@@ -106,7 +71,7 @@ impl Summary {
 }
 
 /// Handles one event without a deadline (tests, the command line).
-pub async fn handle_event(payload: &Value, guard: &RdsGuard) -> Result<Summary, RdsGuardError> {
+pub async fn handle_event(payload: &Value, guard: &RdsGuard) -> Result<Summary, InvocationError> {
     handle_event_within(payload, guard, Deadline::none()).await
 }
 
@@ -117,13 +82,13 @@ pub async fn handle_event_within(
     payload: &Value,
     guard: &RdsGuard,
     deadline: Deadline,
-) -> Result<Summary, RdsGuardError> {
+) -> Result<Summary, InvocationError> {
     let target = match triage_payload(payload) {
         Ok(Triage::Check(target)) => target,
         Ok(Triage::Ignore(reason)) => return Ok(Summary::ignored(reason, None)),
         Err(e) => {
             error!(error = %e, "event could not be read");
-            return Err(e.into());
+            return Err(InvocationError::event(FUNCTION_NAME, e));
         }
     };
     if let Subject::Deletion { kind, identifier, request, response } = &target.subject {
@@ -213,7 +178,7 @@ async fn report(
     checked: Checked,
     acted_as: Option<String>,
     guard: &RdsGuard,
-) -> Result<Summary, RdsGuardError> {
+) -> Result<Summary, InvocationError> {
     let context = &target.context;
     let mut due = Vec::with_capacity(checked.findings.len());
     for (finding, action) in &checked.findings {
@@ -226,18 +191,13 @@ async fn report(
             (unchanged && !target.realert_unchanged).then_some("not re-alerted on a routine RDS notification");
         due.push(Outcome { finding, action: action.clone(), suppressed });
     }
-    let delivery = AlertDelivery {
-        publisher: guard.alerts.as_ref(),
-        undelivered: guard.undelivered.as_deref(),
-        source: FUNCTION_NAME,
-        acted_as: acted_as.as_deref(),
-    };
+    let delivery = AlertDelivery::new(&guard.alerts, &guard.undelivered, FUNCTION_NAME).acting_as(acted_as.as_deref());
     let summaries = deliver_judged(due, &checked.compliant, context, delivery).await.map_err(|(_, failure)| failure)?;
     if let Some(failure) = checked.failure {
         return Err(failure.into());
     }
     Ok(Summary {
-        outcome: "checked",
+        outcome: InvocationOutcome::Checked,
         reason: None,
         event_id: Some(context.event_id.clone()),
         event_name: Some(context.event_name.clone()),
@@ -249,19 +209,18 @@ async fn report(
 
 /// The account is not set up for rdsguard (its member role cannot be assumed): one failed-status
 /// alert saying so, and a successful invocation — retrying cannot create the role.
-async fn alert_unreachable(target: &Target, error: &SessionError, guard: &RdsGuard) -> Result<Summary, RdsGuardError> {
+async fn alert_unreachable(
+    target: &Target,
+    error: &SessionError,
+    guard: &RdsGuard,
+) -> Result<Summary, InvocationError> {
     error!(account = %target.account, region = %target.region, error = %error, "member account not reachable; alerting");
     let resource = unreachable_resource(target);
     let alert = unreachable_alert(&target.account, &target.region, &resource, &target.context, error, FUNCTION_NAME);
-    let delivery = AlertDelivery {
-        publisher: guard.alerts.as_ref(),
-        undelivered: guard.undelivered.as_deref(),
-        source: FUNCTION_NAME,
-        acted_as: None,
-    };
+    let delivery = AlertDelivery::new(&guard.alerts, &guard.undelivered, FUNCTION_NAME);
     let findings = deliver_alerts(vec![alert], delivery).await.map_err(|(_, failure)| failure)?;
     Ok(Summary {
-        outcome: "unreachable",
+        outcome: InvocationOutcome::Unreachable,
         reason: Some(error.to_string()),
         event_id: Some(target.context.event_id.clone()),
         event_name: Some(target.context.event_name.clone()),
@@ -269,12 +228,6 @@ async fn alert_unreachable(target: &Target, error: &SessionError, guard: &RdsGua
         findings,
         undetermined: Vec::new(),
     })
-}
-
-impl rdsguard::kernel::InvocationFailure for RdsGuardError {
-    fn kind(&self) -> &'static str {
-        RdsGuardError::kind(self)
-    }
 }
 
 impl rdsguard::kernel::InvocationReport for Summary {

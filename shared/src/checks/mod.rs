@@ -43,6 +43,14 @@ pub enum CheckError {
     Describe(AwsError),
 }
 
+impl<F> From<CheckError> for crate::kernel::InvocationError<F> {
+    fn from(error: CheckError) -> Self {
+        match error {
+            CheckError::Describe(e) => Self::describe("the resource's current state", e),
+        }
+    }
+}
+
 /// What a check concluded about its subject.
 #[derive(Debug)]
 pub enum CheckOutcome {

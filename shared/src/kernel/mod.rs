@@ -1,12 +1,14 @@
 //! The invocation kernel every function's `main` calls: [`serve`] runs Lambda's runtime loop, hands
 //! the handler the payload and the [`Invocation`] (request id, function ARN, [`Deadline`]), writes
 //! one CloudWatch EMF line per invocation ([`crate::metrics`]) and turns a handler error into the
-//! Lambda error Diagnostic (`errorType` = [`InvocationFailure::kind`]). A panic in the handler is an
+//! Lambda error Diagnostic (`errorType` = [`InvocationFailure::kind`]; the guard functions share one
+//! error type, [`InvocationError`], and one outcome vocabulary, [`InvocationOutcome`]). A panic in the handler is an
 //! error invocation too (`errorType` [`PANIC_ERROR_TYPE`], metric [`PANIC_METRIC`]), never a
 //! silent end; an invalid configuration is reported to the Runtime API's init error endpoint
 //! ([`init_error`]).
 
 mod deadline;
+mod failure;
 pub mod init_error;
 mod panic;
 
@@ -17,6 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use deadline::{Deadline, PUBLISH_RESERVE};
+pub use failure::{InvocationError, InvocationOutcome};
 pub use panic::{catch_panic, panic_metric, Panicked, PANIC_ERROR_TYPE, PANIC_METRIC};
 
 use crate::metrics::InvocationMetrics;

@@ -2,6 +2,7 @@
 //! IPv6) and on every port, next to a web server's group open on 443.
 
 use network_guard::handle_event;
+use rdsguard::kernel::InvocationOutcome;
 use rdsguard_tests::estate::{NewInstance, HOME_REGION};
 use rdsguard_tests::Estate;
 
@@ -35,7 +36,7 @@ pub async fn run(estate: &Estate, events: &[(String, String)]) {
         let text = text.replace(SAMPLE_DB_GROUP, &db_group).replace(SAMPLE_WEB_GROUP, &web_group);
         let Some(payload) = replay::parse(name, &text) else { continue };
         match handle_event(&payload, &guard).await {
-            Ok(summary) if summary.outcome == "ignored" => {
+            Ok(summary) if summary.outcome == InvocationOutcome::Ignored => {
                 println!("-- {name}: ignored: {}", summary.reason.unwrap_or_default())
             }
             Ok(summary) => {

@@ -5,6 +5,7 @@
 
 use aws_sdk_rds::types::DbInstance;
 use rds_guard::handle_event;
+use rdsguard::kernel::InvocationOutcome;
 use rdsguard_tests::estate::HOME_REGION;
 use rdsguard_tests::Estate;
 
@@ -87,7 +88,7 @@ pub async fn run(estate: &Estate, events: &[(String, String)]) {
     for (name, text) in events {
         let Some(payload) = replay::parse(name, text) else { continue };
         match handle_event(&payload, &guard).await {
-            Ok(summary) if summary.outcome == "ignored" => {
+            Ok(summary) if summary.outcome == InvocationOutcome::Ignored => {
                 println!("-- {name}: ignored: {}", summary.reason.unwrap_or_default())
             }
             Ok(summary) => {

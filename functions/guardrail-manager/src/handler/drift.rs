@@ -1,0 +1,62 @@
+//! The scheduled drift check: alert when the organisation no longer matches the plan, and
+//! re-apply (RDSGUARD.GUARDRAIL=remediate).
+
+use rdsguard::event::EventError;
+use rdsguard::finding::{EventContext, Finding};
+use rdsguard::guardrails::{plan_for, PlanError, ReconcileError};
+use rdsguard::identity::{AccountId, AwsRegion};
+use rdsguard::kernel::InvocationOutcome;
+use rdsguard::rules::{RuleId, Severity};
+use serde_json::{json, Value};
+use tracing::info;
+
+use super::policy_call::name_taken;
+use super::reapply::respond;
+use super::{alert, not_reconciled, plan_lines, unusable, Failure, GuardrailManager, Summary};
+
+/// The scheduled check: alert when the organisation no longer matches, and re-apply.
+pub(super) async fn drift_check(payload: &Value, manager: &GuardrailManager) -> Result<Summary, Failure> {
+    let text = |key: &str| payload.get(key).and_then(Value::as_str).map(str::to_owned);
+    let context = EventContext {
+        event_id: text("id").unwrap_or_else(|| "scheduled-drift-check".to_owned()),
+        event_name: "ScheduledDriftCheck".to_owned(),
+        event_time: text("time"),
+        actor: "unknown (changed outside guardrail-manager; found by the scheduled drift check)".to_owned(),
+    };
+    let planned = plan_for(manager.organization.as_ref(), &manager.settings).await;
+    let account = text("account").map(|a| AccountId::parse(&a)).transpose().map_err(unusable)?;
+    let region = text("region").map(|r| AwsRegion::parse(&r)).transpose().map_err(unusable)?;
+    let (plan, state) = match (planned, account.as_ref(), region.as_ref()) {
+        (Ok(planned), ..) => planned,
+        (Err(ReconcileError::Plan(PlanError::NameTaken(name))), Some(account), Some(region)) => {
+            return name_taken(manager, &name, None, account, region, &context, None).await;
+        }
+        (Err(e), ..) => return Err(not_reconciled(e)),
+    };
+    if plan.is_empty() {
+        info!("guardrails in sync");
+        return Ok(Summary {
+            outcome: InvocationOutcome::InSync,
+            reason: None,
+            event_name: None,
+            plan: vec![],
+            findings: vec![],
+        });
+    }
+    let (Some(account), Some(region)) = (account, region) else {
+        return Err(unusable(EventError::MissingField("account/region")));
+    };
+    let mut finding = Finding::for_resource(
+        RuleId::GuardrailTampered,
+        &account,
+        &region,
+        "AWS::Organizations::Policy",
+        manager.settings.policy_name_prefix.clone(),
+        manager.settings.policy_name_prefix.clone(),
+        json!({"Drift": plan_lines(&plan)}),
+    );
+    finding.severity = Severity::High;
+    finding.short_title = "guardrail SCPs drifted";
+    let action = respond(manager, &plan, &state, None).await;
+    alert(manager, finding, action, &context, plan_lines(&plan), Some("ScheduledDriftCheck")).await
+}
