@@ -9,6 +9,7 @@ use rdsguard::group_check::{check_security_group_within, GroupCheck};
 use rdsguard::kernel::Deadline;
 use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::network::{DatabaseListener, GroupRef, IngressRule};
+use rdsguard::recheck::{queue_deferred, RecheckSendFailure};
 use rdsguard::remediate::Confirmation;
 use rdsguard::report::{deliver, deliver_alerts, AlertDelivery, FindingSummary, Outcome, PublishFailure};
 use serde::Serialize;
@@ -45,6 +46,8 @@ pub enum NetworkGuardError {
     OutOfTime { unchecked: Vec<String>, alerted: usize },
     #[error(transparent)]
     Publish(#[from] PublishFailure),
+    #[error(transparent)]
+    Recheck(#[from] RecheckSendFailure),
 }
 
 impl NetworkGuardError {
@@ -56,6 +59,7 @@ impl NetworkGuardError {
             Self::Describe { .. } => "DescribeFailed",
             Self::OutOfTime { .. } => "DeadlineReached",
             Self::Publish(_) => "AlertPublishFailed",
+            Self::Recheck(_) => "RecheckSendFailed",
         }
     }
 }
@@ -250,7 +254,12 @@ async fn check_target(target: &Target, guard: &NetworkGuard, deadline: Deadline)
         acted_as: acted_as.as_deref(),
     };
     let alerted = due.len();
-    let findings = deliver(due, context, delivery).await.map_err(|(_, failure)| failure)?;
+    let delivered = deliver(due, context, delivery).await.map_err(|(_, failure)| failure);
+    // After the alerts: a delayed re-check of every deferred revoke.
+    let deferred = checks.iter().flat_map(|check| check.findings.iter().map(|(f, a)| (f, a)));
+    let queued = queue_deferred(guard.alerts.rechecks(), deferred).await;
+    let findings = delivered?;
+    queued?;
     if let Some(mut error) = stopped {
         match &mut error {
             NetworkGuardError::Describe { alerted: n, .. } | NetworkGuardError::OutOfTime { alerted: n, .. } => {

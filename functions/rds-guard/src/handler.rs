@@ -12,6 +12,7 @@ use rdsguard::finding::EventContext;
 use rdsguard::kernel::Deadline;
 use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::policy::Policy;
+use rdsguard::recheck::{queue_deferred, RecheckSendFailure};
 use rdsguard::remediate::{ActionStatus, Confirmation};
 use rdsguard::report::{deliver_alerts, deliver_judged, AlertDelivery, FindingSummary, Outcome, PublishFailure};
 use serde::Serialize;
@@ -49,6 +50,8 @@ pub enum RdsGuardError {
     Describe(AwsError),
     #[error(transparent)]
     Publish(#[from] PublishFailure),
+    #[error(transparent)]
+    Recheck(#[from] RecheckSendFailure),
 }
 
 impl From<CheckError> for RdsGuardError {
@@ -67,6 +70,7 @@ impl RdsGuardError {
             Self::Session(_) => "AccountSessionFailed",
             Self::Describe(_) => "DescribeFailed",
             Self::Publish(_) => "AlertPublishFailed",
+            Self::Recheck(_) => "RecheckSendFailed",
         }
     }
 }
@@ -232,7 +236,11 @@ async fn report(
         source: FUNCTION_NAME,
         acted_as: acted_as.as_deref(),
     };
-    let summaries = deliver_judged(due, &checked.compliant, context, delivery).await.map_err(|(_, failure)| failure)?;
+    let delivered = deliver_judged(due, &checked.compliant, context, delivery).await.map_err(|(_, failure)| failure);
+    // After the alerts: a delayed re-check of every deferred fix.
+    let queued = queue_deferred(guard.alerts.rechecks(), checked.findings.iter().map(|(f, a)| (f, a))).await;
+    let summaries = delivered?;
+    queued?;
     if let Some(failure) = checked.failure {
         return Err(failure.into());
     }
