@@ -150,3 +150,53 @@ fn deferred_fixes_are_queued_to_an_alarmed_recheck_queue_the_worker_consumes() {
         assert_eq!(sends, set_of(["DeadLetterQueue", "RecheckQueue"]), "{producer}");
     }
 }
+
+#[test]
+fn the_dashboard_shows_only_metrics_the_code_emits_and_every_dead_letter_queue() {
+    let template = template();
+    let dashboard = resource(&template, "Dashboard");
+    assert_eq!(at(dashboard, &["Type"]).as_str(), Some("AWS::CloudWatch::Dashboard"));
+    let body = at(dashboard, &["Properties", "DashboardBody", "Fn::Sub"]).as_str().expect("a Fn::Sub string");
+    // The placeholders CloudFormation fills in are all strings inside the JSON.
+    let placeholders: BTreeSet<String> =
+        body.split("${").skip(1).map(|s| s[..s.find('}').unwrap()].to_owned()).collect();
+    assert_eq!(
+        placeholders,
+        set_of([
+            "AWS::Region",
+            "DeadLetterQueue.QueueName",
+            "SweepDeadLetterQueue.QueueName",
+            "RecheckDeadLetterQueue.QueueName"
+        ])
+    );
+    let parsed: serde_json::Value = serde_json::from_str(body).expect("the dashboard body is JSON");
+    let emitted = set_of(rdsguard::metrics::metric_names());
+    let mut shown = BTreeSet::new();
+    for widget in parsed["widgets"].as_array().unwrap() {
+        for line in widget["properties"]["metrics"].as_array().unwrap() {
+            let line = line.as_array().unwrap();
+            if line[0] == rdsguard::metrics::NAMESPACE {
+                shown.insert(line[1].as_str().unwrap().to_owned());
+            }
+            if let Some(expression) = line[0]["expression"].as_str() {
+                for part in expression.split("MetricName=\"").skip(1) {
+                    shown.insert(part[..part.find('"').unwrap()].to_owned());
+                }
+            }
+        }
+    }
+    let unknown: Vec<&String> = shown.difference(&emitted).collect();
+    assert!(unknown.is_empty(), "the dashboard shows metrics nothing emits: {unknown:?}");
+    for needed in [
+        "EventsSeen",
+        "FindingsCritical",
+        "FindingsInformational",
+        "RemediationsSucceeded",
+        "RemediationsDeferred",
+        "Errors",
+        rdsguard::metrics::ACCOUNT_REGIONS_DUE,
+        rdsguard::metrics::ACCOUNT_REGIONS_SWEPT,
+    ] {
+        assert!(shown.contains(needed), "the dashboard lacks {needed}");
+    }
+}

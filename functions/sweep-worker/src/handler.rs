@@ -102,6 +102,16 @@ impl rdsguard::kernel::InvocationReport for BatchReport {
 }
 
 impl BatchReport {
+    /// The sweep-coverage counts of this batch (EMF, [`rdsguard::metrics::emit_counts`]).
+    pub fn coverage(&self) -> [(&'static str, u64); 3] {
+        let count = |outcome: &str| self.messages.iter().filter(|m| m.outcome == outcome).count() as u64;
+        [
+            (rdsguard::metrics::ACCOUNT_REGIONS_SWEPT, count("swept")),
+            (rdsguard::metrics::ACCOUNT_REGIONS_PARTIAL, count("partial")),
+            (rdsguard::metrics::RECHECKS_RUN, count("rechecked")),
+        ]
+    }
+
     /// The SQS batch response Lambda expects (only the failures).
     pub fn response(&self) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
