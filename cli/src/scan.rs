@@ -4,6 +4,9 @@
 //! `--role`. Read-only unless `--fix`: without it the policy runs in `MODE=alert` whatever the
 //! environment says.
 
+mod asff;
+mod html;
+
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -22,7 +25,7 @@ use rdsguard::rules::Severity;
 use rdsguard::sweep::{sweep_region, Judged, RegionSweep};
 use serde_json::{json, Value};
 
-const FORMATS: [&str; 3] = ["table", "json", "csv"];
+const FORMATS: [&str; 5] = ["table", "json", "csv", "asff", "html"];
 const SEVERITIES: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
 /// Never published to: a scan prints its findings. The policy parser requires a topic.
 const NO_TOPIC: &str = "arn:aws:sns:us-east-1:000000000000:rdsguard-scan-publishes-nothing";
@@ -77,7 +80,11 @@ pub fn command() -> Command {
                 .long("format")
                 .value_parser(FORMATS)
                 .default_value("table")
-                .help("table (for people), json (an array of findings with the alert's fields), csv"),
+                .help(
+                    "table (for people), json (an array of findings with the alert's fields), csv, asff (AWS Security \
+                     Finding Format, for Security Hub BatchImportFindings), html (one self-contained page: charts, then \
+                     the table)",
+                ),
         )
         .arg(Arg::new("output").long("output").value_name("FILE").help("Write the findings here instead of stdout"))
         .arg(
@@ -170,10 +177,22 @@ pub async fn run(args: &ArgMatches) -> ExitCode {
     findings.sort_by(|a, b| {
         (b.0.severity, a.0.rule.as_str(), &a.0.resource).cmp(&(a.0.severity, b.0.rule.as_str(), &b.0.resource))
     });
+    let mut judged = Judged::default();
+    sweeps.iter().for_each(|s| judged.add(s.judged));
+    let summary = summary(&judged, &findings, accounts.len() * regions.len(), started);
     let text = match args.get_one::<String>("format").map_or("table", String::as_str) {
         "json" => serde_json::to_string_pretty(&Value::Array(findings.iter().map(|f| to_json(f)).collect()))
             .unwrap_or_default(),
         "csv" => csv(&findings),
+        "asff" => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            let (array, problems) = asff::asff(&findings, now);
+            errors.extend(problems.into_iter().map(|p| format!("not expressible in ASFF: {p}")));
+            serde_json::to_string_pretty(&array).unwrap_or_default()
+        }
+        "html" => html::html(&findings, &summary),
         _ => table(&findings),
     };
     match args.get_one::<String>("output") {
@@ -184,9 +203,7 @@ pub async fn run(args: &ArgMatches) -> ExitCode {
         }
         None => println!("{text}"),
     }
-    let mut judged = Judged::default();
-    sweeps.iter().for_each(|s| judged.add(s.judged));
-    summary(&judged, &findings, accounts.len() * regions.len(), started);
+    eprintln!("{summary}");
     for e in &errors {
         eprintln!("rdsguard: not scanned: {e}");
     }
@@ -296,13 +313,19 @@ fn csv(findings: &[&(Finding, ActionOutcome)]) -> String {
     out
 }
 
-fn summary(judged: &Judged, findings: &[&(Finding, ActionOutcome)], account_regions: usize, started: Instant) {
+/// The end summary: account-regions, resources judged per type, findings per severity, time taken.
+fn summary(
+    judged: &Judged,
+    findings: &[&(Finding, ActionOutcome)],
+    account_regions: usize,
+    started: Instant,
+) -> String {
     let mut by_severity: BTreeMap<Severity, usize> = BTreeMap::new();
     for (finding, _) in findings {
         *by_severity.entry(finding.severity).or_default() += 1;
     }
     let severities: Vec<String> = by_severity.iter().rev().map(|(s, n)| format!("{n} {}", s.as_str())).collect();
-    eprintln!(
+    format!(
         "rdsguard scan: {account_regions} account-region(s), {} resource(s) judged ({} DB instances, {} DB clusters, \
          {} snapshots, {} security groups), {} finding(s){}{} in {:.1}s",
         judged.total(),
@@ -314,7 +337,7 @@ fn summary(judged: &Judged, findings: &[&(Finding, ActionOutcome)], account_regi
         if severities.is_empty() { "" } else { ": " },
         severities.join(", "),
         started.elapsed().as_secs_f64()
-    );
+    )
 }
 
 fn usage(message: &str) -> ExitCode {

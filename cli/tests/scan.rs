@@ -109,3 +109,58 @@ fn bad_settings_exit_2_with_the_reason() {
     assert_eq!(run.code, Some(2));
     assert!(run.stderr.contains("--regions"), "{}", run.stderr);
 }
+
+/// `--format asff` is what Security Hub imports (moto's BatchImportFindings takes every one), and
+/// `--format html --output FILE` one self-contained page: charts by severity, rule, account and
+/// region, then the table, nothing fetched from the network (escaping: html.rs's unit tests; moto
+/// refuses identifiers with markup in them, as RDS does). The summary names resources judged
+/// per type, findings per severity and the time taken.
+#[tokio::test]
+async fn asff_is_imported_by_security_hub_and_html_is_one_self_contained_page() {
+    let estate = Estate::start().await;
+    let us = estate.rds(HOME_REGION).await;
+    estate.create_instance(&us, &NewInstance { public: true, ..NewInstance::postgres("legacy-public") }).await;
+    estate.create_instance(&us, &NewInstance::seed("seed-db")).await;
+
+    let run = scan(&estate.moto, &["--regions", "us-east-1", "--format", "asff"], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let findings: Vec<Value> = serde_json::from_str(&run.stdout).expect("an ASFF array");
+    let public = findings
+        .iter()
+        .find(|f| f["GeneratorId"] == "rdsguard/RDS.2")
+        .unwrap_or_else(|| panic!("no RDS.2 in {findings:#?}"));
+    assert_eq!(public["Severity"]["Label"], "CRITICAL");
+    assert_eq!(public["AwsAccountId"], "123456789012");
+    assert_eq!(public["Resources"][0]["Id"], "arn:aws:rds:us-east-1:123456789012:db:legacy-public");
+    assert_eq!(public["Compliance"]["Status"], "FAILED");
+    let hub = aws_sdk_securityhub::Client::new(&estate.moto.sdk_config(HOME_REGION).await);
+    let mut request = hub.batch_import_findings();
+    for finding in findings.iter().take(100) {
+        request = request.findings(rdsguard::aws::sdk_finding(finding));
+    }
+    let imported = request.send().await.expect("BatchImportFindings");
+    assert_eq!(imported.failed_count(), Some(0), "{imported:?}");
+    assert_eq!(imported.success_count(), Some(findings.len().min(100) as i32));
+
+    let dir = std::env::temp_dir().join(format!("rdsguard-scan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("report.html");
+    let run =
+        scan(&estate.moto, &["--regions", "us-east-1", "--format", "html", "--output", path.to_str().unwrap()], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "--output takes the report: {}", run.stdout);
+    let page = std::fs::read_to_string(&path).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    for caption in ["Findings by severity", "Findings by rule", "Findings by account", "Findings by region"] {
+        assert!(page.contains(&format!("<figcaption>{caption}</figcaption><svg")), "no {caption} chart");
+    }
+    assert!(page.contains("<td>legacy-public</td>") || page.contains(">legacy-public</td>"), "the table");
+    assert!(page.contains(">seed-db</td>"), "the seeds' instance is in the table");
+    assert!(!page.contains("<script") && !page.contains("<link") && !page.contains("src="), "nothing loaded");
+    assert_eq!(page.matches("://").count(), 4, "the only URLs are the charts' SVG namespace");
+    let bars_of_critical = page.matches("<title>CRITICAL: ").count();
+    assert_eq!(bars_of_critical, 1, "one CRITICAL bar");
+    assert!(run.stderr.contains("resource(s) judged (2 DB instances"), "{}", run.stderr);
+    assert!(run.stderr.contains(" CRITICAL") && run.stderr.contains(" in "), "per severity and time: {}", run.stderr);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -22,6 +22,7 @@ pub mod kernel;
 pub mod ledger;
 pub mod network;
 pub mod policy;
+pub mod recheck;
 pub mod remediate;
 pub mod report;
 pub mod rules;

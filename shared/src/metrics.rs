@@ -5,8 +5,13 @@
 //! Metrics (all `Count`): `EventsSeen`, `Findings`, `AlertsPublished`, `Remediations<Status>` for
 //! each action status (`RemediationsSucceeded`, `RemediationsFailed`, `RemediationsDeferred`,
 //! `RemediationsSkipped`, `RemediationsNotAttempted`), `LedgerErrors` (findings the findings
-//! ledger could not read or write, alerted anyway) and `Errors` (invocations that failed and will
-//! be retried).
+//! ledger could not read or write, alerted anyway), `Errors` (invocations that failed and will
+//! be retried) and `Findings<Severity>` per severity (`FindingsCritical`, `FindingsHigh`,
+//! `FindingsMedium`, `FindingsLow`, `FindingsInformational`).
+//!
+//! Sweep coverage ([`emit_counts`]): sweep-planner emits `AccountRegionsDue` (messages sent),
+//! sweep-worker `AccountRegionsSwept` (complete sweeps), `AccountRegionsPartial` and
+//! `RechecksRun`; the dashboard (template.yaml `Dashboard`) sets swept against due.
 //!
 //! Format: <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>
 
@@ -30,6 +35,63 @@ const STATUSES: [(ActionStatus, &str); 5] = [
     (ActionStatus::NotAttempted, "RemediationsNotAttempted"),
 ];
 
+const SEVERITIES: [(&str, &str); 5] = [
+    ("CRITICAL", "FindingsCritical"),
+    ("HIGH", "FindingsHigh"),
+    ("MEDIUM", "FindingsMedium"),
+    ("LOW", "FindingsLow"),
+    ("INFORMATIONAL", "FindingsInformational"),
+];
+
+/// sweep-planner: account-regions sent to the sweep queue.
+pub const ACCOUNT_REGIONS_DUE: &str = "AccountRegionsDue";
+/// sweep-worker: account-regions swept completely.
+pub const ACCOUNT_REGIONS_SWEPT: &str = "AccountRegionsSwept";
+/// sweep-worker: account-regions swept partially (a listing or check failed).
+pub const ACCOUNT_REGIONS_PARTIAL: &str = "AccountRegionsPartial";
+/// sweep-worker: re-check messages run.
+pub const RECHECKS_RUN: &str = "RechecksRun";
+
+/// Every metric name rdsguard emits in its namespace (the dashboard may show only these).
+pub fn metric_names() -> Vec<&'static str> {
+    let mut names = vec!["EventsSeen", "Findings", "AlertsPublished"];
+    names.extend(STATUSES.iter().map(|(_, name)| *name));
+    names.extend(["LedgerErrors", "Errors"]);
+    names.extend(SEVERITIES.iter().map(|(_, name)| *name));
+    names.extend([
+        crate::kernel::PANIC_METRIC,
+        ACCOUNT_REGIONS_DUE,
+        ACCOUNT_REGIONS_SWEPT,
+        ACCOUNT_REGIONS_PARTIAL,
+        RECHECKS_RUN,
+    ]);
+    names
+}
+
+/// One EMF document of `counts` for `function`, stamped `timestamp_ms`.
+pub fn counts_emf(function: &str, counts: &[(&str, u64)], timestamp_ms: u128) -> Value {
+    let definitions: Vec<Value> = counts.iter().map(|(name, _)| json!({"Name": name, "Unit": "Count"})).collect();
+    let mut document = Map::new();
+    document.insert(
+        "_aws".to_owned(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [[DIMENSION]], "Metrics": definitions}],
+        }),
+    );
+    document.insert(DIMENSION.to_owned(), json!(function));
+    for (name, value) in counts {
+        document.insert((*name).to_owned(), json!(value));
+    }
+    Value::Object(document)
+}
+
+/// Writes [`counts_emf`] to stdout (a function's own counts, besides the kernel's per invocation).
+pub fn emit_counts(function: &str, counts: &[(&str, u64)]) {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
+    println!("{}", counts_emf(function, counts, now));
+}
+
 /// What one invocation saw and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InvocationMetrics {
@@ -40,6 +102,8 @@ pub struct InvocationMetrics {
     remediations: [u64; 5],
     pub ledger_errors: u64,
     pub errors: u64,
+    /// Findings per severity, in the order of `SEVERITIES`.
+    by_severity: [u64; 5],
 }
 
 impl InvocationMetrics {
@@ -50,6 +114,9 @@ impl InvocationMetrics {
             metrics.alerts_published += u64::from(finding.alert_message_id.is_some());
             metrics.ledger_errors += u64::from(finding.ledger_error.is_some());
             metrics.count_action(finding.action.status);
+            if let Some(i) = SEVERITIES.iter().position(|(s, _)| *s == finding.severity) {
+                metrics.by_severity[i] += 1;
+            }
         }
         metrics
     }
@@ -63,6 +130,11 @@ impl InvocationMetrics {
         if let Some(i) = STATUSES.iter().position(|(s, _)| *s == status) {
             self.remediations[i] += 1;
         }
+    }
+
+    /// Findings of `severity` (`CRITICAL`...).
+    pub fn findings_of(&self, severity: &str) -> u64 {
+        SEVERITIES.iter().position(|(s, _)| *s == severity).map_or(0, |i| self.by_severity[i])
     }
 
     /// Remediations that ended with `status`.
@@ -80,6 +152,7 @@ impl InvocationMetrics {
         values.extend(STATUSES.iter().zip(self.remediations).map(|((_, name), n)| (*name, n)));
         values.push(("LedgerErrors", self.ledger_errors));
         values.push(("Errors", self.errors));
+        values.extend(SEVERITIES.iter().zip(self.by_severity).map(|((_, name), n)| (*name, n)));
         let definitions: Vec<Value> = values.iter().map(|(name, _)| json!({"Name": name, "Unit": "Count"})).collect();
         let mut document = Map::new();
         document.insert(
@@ -139,6 +212,7 @@ mod tests {
         assert_eq!(metrics.remediations(ActionStatus::Deferred), 0);
         assert_eq!(metrics.remediations(ActionStatus::NotAttempted), 1);
         assert_eq!(metrics.ledger_errors, 0);
+        assert_eq!((metrics.findings_of("CRITICAL"), metrics.findings_of("HIGH")), (4, 0));
         let unledgered =
             FindingSummary { ledger_error: Some("BatchGetItem failed".into()), ..finding(ActionStatus::Failed, true) };
         assert_eq!(InvocationMetrics::handled(&[unledgered.clone(), unledgered]).ledger_errors, 2);
@@ -169,7 +243,12 @@ mod tests {
                 "RemediationsSkipped",
                 "RemediationsNotAttempted",
                 "LedgerErrors",
-                "Errors"
+                "Errors",
+                "FindingsCritical",
+                "FindingsHigh",
+                "FindingsMedium",
+                "FindingsLow",
+                "FindingsInformational"
             ]
         );
         for metric in directive["Metrics"].as_array().unwrap() {
@@ -183,5 +262,16 @@ mod tests {
         );
         // One line: CloudWatch Logs reads EMF only from a single-line JSON log event.
         assert!(!doc.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn counts_documents_declare_their_counts() {
+        let doc = counts_emf("sweep-planner", &[(ACCOUNT_REGIONS_DUE, 51)], 1);
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Metrics"],
+            json!([{"Name": "AccountRegionsDue", "Unit": "Count"}])
+        );
+        assert_eq!((doc["Function"].clone(), doc["AccountRegionsDue"].clone()), (json!("sweep-planner"), json!(51)));
+        assert!(metric_names().contains(&ACCOUNT_REGIONS_SWEPT));
     }
 }

@@ -10,11 +10,12 @@ use aws_config::{Region, SdkConfig};
 
 use crate::aws::{
     AccountSessions, AlertPublisher, DynamoDbFindings, FindingsExport, SdkSecurityHub, SnsAlertPublisher,
-    SqsUndeliveredAlerts, UndeliveredAlertSink,
+    SqsRecheckQueue, SqsUndeliveredAlerts, UndeliveredAlertSink,
 };
 use crate::kernel::init_error;
 use crate::ledger::{Ledger, LedgerConfig, LedgeredAlerts};
 use crate::policy::Policy;
+use crate::recheck::{RecheckingAlerts, Rechecks};
 
 /// The configuration, or — logged once as JSON and reported to the Lambda Runtime API's init error
 /// endpoint ([`crate::kernel::init_error`]), so the console shows the reason — exit status 1, which
@@ -58,6 +59,12 @@ impl Plumbing {
             ))) as Arc<dyn FindingsExport>
         });
         let mut plumbing = Self::new(policy, base.clone()).with_ledger_exporting(&ledger, &base, export);
+        let max_attempts = config_or_exit(
+            function,
+            crate::recheck::max_attempts_from(std::env::var(crate::recheck::ENV_RECHECK_MAX_ATTEMPTS).ok().as_deref()),
+        );
+        let queue_url = std::env::var(crate::recheck::ENV_RECHECK_QUEUE_URL).ok().filter(|url| !url.trim().is_empty());
+        plumbing = plumbing.with_rechecks(queue_url.as_deref(), max_attempts, &base);
         plumbing.sessions = AccountSessions::for_function(base, &plumbing.policy.member_role_name, function);
         plumbing
     }
@@ -88,6 +95,21 @@ impl Plumbing {
         self
     }
 
+    /// The same plumbing with deferred outcomes queued for a re-check on `queue_url` (SQS,
+    /// reached with `base`; [`crate::recheck`]); unchanged without a URL. Logs which.
+    pub fn with_rechecks(mut self, queue_url: Option<&str>, max_attempts: u32, base: &SdkConfig) -> Self {
+        match queue_url {
+            Some(url) => {
+                tracing::info!(queue = url, max_attempts, "deferred outcomes are re-checked");
+                let queue = SqsRecheckQueue::new(aws_sdk_sqs::Client::new(base), url);
+                let rechecks = Rechecks::new(Arc::new(queue), max_attempts);
+                self.alerts = Arc::new(RecheckingAlerts::new(self.alerts, rechecks));
+            }
+            None => tracing::info!("no RECHECK_QUEUE_URL: deferred outcomes are alerted, not re-checked"),
+        }
+        self
+    }
+
     /// `base` is the SDK configuration from the environment (`aws_config::load_from_env`, which
     /// honours `AWS_ENDPOINT_URL`); SNS is reached in the alert topic's own region.
     pub fn new(policy: Policy, base: SdkConfig) -> Self {
@@ -103,11 +125,12 @@ impl Plumbing {
 }
 
 impl Plumbing {
-    /// IAM actions of what [`Plumbing`] builds: publishing alerts, keeping undelivered ones, the
-    /// findings ledger, assuming member roles.
-    pub const IAM_ACTIONS: [&'static [&'static str]; 4] = [
+    /// IAM actions of what [`Plumbing`] builds: publishing alerts, keeping undelivered ones,
+    /// queueing re-checks of deferred outcomes, the findings ledger, assuming member roles.
+    pub const IAM_ACTIONS: [&'static [&'static str]; 5] = [
         SnsAlertPublisher::IAM_ACTIONS,
         SqsUndeliveredAlerts::IAM_ACTIONS,
+        SqsRecheckQueue::IAM_ACTIONS,
         DynamoDbFindings::IAM_ACTIONS,
         AccountSessions::IAM_ACTIONS,
     ];

@@ -25,6 +25,7 @@ mod pipeline_guard;
 mod rds_guard;
 mod rds_guard_safety;
 mod rds_rulebook;
+mod recheck;
 mod soak;
 mod sweep;
 mod template;

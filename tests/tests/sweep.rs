@@ -269,3 +269,187 @@ async fn the_planner_fans_out_the_active_accounts_under_sweep_ous() {
     assert!(members.iter().all(|m| report.accounts.contains(m)));
     assert_eq!(queued(&estate, &queue_url).await.len(), 5);
 }
+
+const LEDGER_TABLE: &str = "rdsguard-findings";
+
+/// sweep-worker with the findings ledger, as `main` wires it when FINDINGS_TABLE is set.
+async fn ledgered_worker(estate: &Estate, config: aws_config::SdkConfig) -> SweepWorker {
+    let mut worker = worker(estate.policy(&[]), config);
+    let ledger = rdsguard::ledger::LedgerConfig::from_vars([("FINDINGS_TABLE".to_owned(), LEDGER_TABLE.to_owned())])
+        .expect("ledger settings");
+    let plumbing =
+        estate.plumbing(&worker.policy).await.with_ledger(&ledger, &estate.moto.sdk_config(HOME_REGION).await);
+    worker.alerts = plumbing.alerts;
+    worker
+}
+
+async fn ledger_item(estate: &Estate, rule: &str, resource_id: &str) -> rdsguard::ledger::LedgerItem {
+    let client = aws_sdk_dynamodb::Client::new(&estate.moto.sdk_config(HOME_REGION).await);
+    let items = rdsguard::aws::DynamoDbFindings::new(client, LEDGER_TABLE).list(None).await.expect("scan the ledger");
+    items
+        .into_iter()
+        .find(|i| i.rule == rule && i.resource_id == resource_id)
+        .unwrap_or_else(|| panic!("no {rule} item for {resource_id}"))
+}
+
+#[tokio::test]
+async fn a_complete_sweep_resolves_a_fixed_finding_in_the_ledger_and_a_partial_one_resolves_none() {
+    let estate = Estate::start().await;
+    rdsguard_tests::ledger::create_findings_table(&estate.moto, HOME_REGION, LEDGER_TABLE).await;
+    let rds = estate.rds(HOME_REGION).await;
+    // The seeds' instance has IAM authentication off: RDS.10, alerted only (nothing fixes it).
+    estate.create_instance(&rds, &NewInstance::seed("iam-db")).await;
+    let proxy = FaultProxy::in_front_of(&estate.moto);
+    let worker = ledgered_worker(&estate, proxy.sdk_config(HOME_REGION).await).await;
+    let sweep = |id: &str| sqs_event(&[(id, json!({"account": MOTO_ACCOUNT, "region": HOME_REGION}))]);
+
+    let first = handle_batch(sweep("s-1"), &worker, Deadline::none()).await.unwrap();
+    assert_eq!(first.messages[0].outcome, "swept", "{first:#?}");
+    assert!(estate.alerts().await.iter().any(|a| a.rule() == "RDS.10" && a.body["transition"] == "new"));
+    assert_eq!(ledger_item(&estate, "RDS.10", "iam-db").await.status, rdsguard::ledger::FindingStatus::Open);
+
+    rds.modify_db_instance()
+        .db_instance_identifier("iam-db")
+        .enable_iam_database_authentication(true)
+        .apply_immediately(true)
+        .send()
+        .await
+        .expect("someone switches IAM authentication on");
+
+    // A sweep whose cluster listing is denied is partial: the instance is seen compliant, yet
+    // nothing is resolved (a finding it did not see may be in what it could not list).
+    proxy.fail_first("DescribeDBClusters", 1, Fault::AccessDenied);
+    let partial = handle_batch(sweep("s-2"), &worker, Deadline::none()).await.unwrap();
+    assert_eq!(partial.messages[0].outcome, "partial", "{partial:#?}");
+    assert_eq!(failed_ids(&partial), ["s-2"], "SQS delivers it again");
+    let quiet = estate.alerts().await;
+    assert!(quiet.iter().all(|a| a.rule() != "RDS.10"), "a partial sweep resolved RDS.10: {quiet:#?}");
+    assert_eq!(ledger_item(&estate, "RDS.10", "iam-db").await.status, rdsguard::ledger::FindingStatus::Open);
+
+    // The next complete sweep resolves it, once, as fixed by someone else.
+    let complete = handle_batch(sweep("s-3"), &worker, Deadline::none()).await.unwrap();
+    assert_eq!(complete.messages[0].outcome, "swept", "{complete:#?}");
+    let alerts = estate.alerts().await;
+    let resolved: Vec<_> = alerts.iter().filter(|a| a.rule() == "RDS.10").collect();
+    assert_eq!(resolved.len(), 1, "{alerts:#?}");
+    assert_eq!(resolved[0].body["transition"], "resolved");
+    assert_eq!(resolved[0].body["resolved_by"], "other");
+    assert_eq!(ledger_item(&estate, "RDS.10", "iam-db").await.status, rdsguard::ledger::FindingStatus::Resolved);
+}
+
+/// 25 regions in each of two accounts: 50 account-regions.
+const SCALE_REGIONS: [&str; 25] = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-central-1",
+    "eu-north-1",
+    "eu-south-1",
+    "ap-south-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ca-central-1",
+    "sa-east-1",
+    "me-south-1",
+    "af-south-1",
+    "ap-east-1",
+    "eu-central-2",
+    "ap-south-2",
+    "ap-southeast-3",
+    "me-central-1",
+];
+const MEMBER_ACCOUNT: &str = "210987654321";
+const DATABASES_PER_REGION: usize = 20;
+
+#[tokio::test]
+async fn fifty_account_regions_of_twenty_databases_are_swept_with_bounded_concurrency_and_throttling_retried() {
+    let estate = Estate::start().await;
+    let mut messages = Vec::new();
+    for account in [MOTO_ACCOUNT, MEMBER_ACCOUNT] {
+        for region in SCALE_REGIONS {
+            let rds = estate.rds_in_account(account, region).await;
+            for n in 0..DATABASES_PER_REGION {
+                let id = format!("db-{n:02}");
+                // One public database per account-region: each sweep has one fix to make.
+                estate.create_instance(&rds, &NewInstance { public: n == 0, ..NewInstance::postgres(&id) }).await;
+            }
+            messages.push((format!("{account}-{region}"), json!({"account": account, "region": region})));
+        }
+    }
+    let proxy = FaultProxy::in_front_of(&estate.moto);
+    // RDS throttles the first listings of the burst (what a cold start of many workers meets).
+    const THROTTLED: usize = 40;
+    proxy.fail_first("DescribeDBInstances", THROTTLED, Fault::Throttle);
+    let worker = std::rc::Rc::new(worker(estate.policy(&[]), proxy.sdk_config(HOME_REGION).await));
+
+    // Lambda runs at most SweepConcurrency (10) workers at once, one message each; a message
+    // answered as a batch item failure is delivered again by SQS.
+    const CONCURRENCY: usize = 10;
+    let in_flight = std::rc::Rc::new(std::cell::Cell::new((0usize, 0usize)));
+    let mut pending: Vec<(String, Value)> = messages.clone();
+    let mut swept: BTreeSet<String> = BTreeSet::new();
+    let mut judged = 0;
+    let mut rounds = 0;
+    while !pending.is_empty() && rounds < 3 {
+        rounds += 1;
+        let local = tokio::task::LocalSet::new();
+        let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+        let mut handles = Vec::new();
+        for (id, body) in pending.drain(..) {
+            let (worker, limit, in_flight) = (worker.clone(), limit.clone(), in_flight.clone());
+            handles.push(local.spawn_local(async move {
+                let _permit = limit.acquire_owned().await.unwrap();
+                let (now, peak) = in_flight.get();
+                in_flight.set((now + 1, peak.max(now + 1)));
+                let report = handle_batch(sqs_event(&[(&id, body.clone())]), &worker, Deadline::none()).await.unwrap();
+                let (now, peak) = in_flight.get();
+                in_flight.set((now - 1, peak));
+                (id, body, report)
+            }));
+        }
+        let results = local
+            .run_until(async move {
+                let mut results = Vec::new();
+                for handle in handles {
+                    results.push(handle.await.unwrap());
+                }
+                results
+            })
+            .await;
+        for (id, body, report) in results {
+            if report.batch_item_failures.is_empty() {
+                judged += report.messages[0].resources_judged;
+                swept.insert(id);
+            } else {
+                let errors = &report.messages[0].errors;
+                assert!(
+                    errors.iter().all(|e| e.contains("Throttling")),
+                    "only throttling may fail a sweep: {errors:?}"
+                );
+                pending.push((id, body));
+            }
+        }
+    }
+
+    assert!(pending.is_empty(), "account-regions left unswept after {rounds} deliveries: {pending:?}");
+    assert_eq!(swept.len(), 50);
+    assert!(in_flight.get().1 <= CONCURRENCY, "peak {} sweeps at once", in_flight.get().1);
+    let throttled = proxy.calls_of("DescribeDBInstances").iter().filter(|c| !c.reached_upstream()).count();
+    assert_eq!(throttled, THROTTLED, "the throttling happened");
+    assert!(judged >= 50 * DATABASES_PER_REGION, "every database judged: {judged}");
+    // Every account-region's public database was found and fixed.
+    let alerts = estate.alerts().await;
+    let fixed: BTreeSet<String> = alerts
+        .iter()
+        .filter(|a| a.rule() == "RDS.2" && a.action_status() == "succeeded")
+        .map(|a| format!("{}-{}", a.body["account"].as_str().unwrap(), a.body["region"].as_str().unwrap()))
+        .collect();
+    assert_eq!(fixed, swept, "one RDS.2 fix per account-region");
+}

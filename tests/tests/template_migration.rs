@@ -76,18 +76,21 @@ fn check(label: &str, found: &[(Value, bool)]) {
 #[test]
 fn the_migration_is_granted_only_under_its_condition_and_kms_only_on_its_key() {
     let central = template();
-    let policies = at(resource(&central, "RdsGuardFunction"), &["Properties", "Policies"]).as_sequence().unwrap();
-    let mut found = Vec::new();
-    statements(policies, false, &mut found);
-    check("RdsGuardFunction", &found);
-
     let member = member_template();
-    let document = at(resource(&member, "RdsGuardMemberPolicy"), &["Properties", "PolicyDocument", "Statement"])
-        .as_sequence()
-        .unwrap();
-    let mut found = Vec::new();
-    statements(document, false, &mut found);
-    check("RdsGuardMemberPolicy", &found);
+    for function in ["RdsGuard", "SweepWorker"] {
+        let logical = format!("{function}Function");
+        let policies = at(resource(&central, &logical), &["Properties", "Policies"]).as_sequence().unwrap();
+        let mut found = Vec::new();
+        statements(policies, false, &mut found);
+        check(&logical, &found);
+
+        let policy = format!("{function}MemberPolicy");
+        let document =
+            at(resource(&member, &policy), &["Properties", "PolicyDocument", "Statement"]).as_sequence().unwrap();
+        let mut found = Vec::new();
+        statements(document, false, &mut found);
+        check(&policy, &found);
+    }
 }
 
 #[test]

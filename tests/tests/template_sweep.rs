@@ -4,8 +4,12 @@
 //! the schedule's role may only invoke the planner.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+use std::collections::BTreeSet;
+
 use rdsguard::aws::{SdkEc2, SdkOrganizations};
-use rdsguard_tests::template::{assert_same_set, at, function, granted_actions, resource, set_of, strings, template};
+use rdsguard_tests::template::{
+    assert_same_set, at, function, function_statements, granted_actions, resource, set_of, strings, template,
+};
 use sweep_planner::{ENV_ORGANIZATION_ID, ENV_SWEEP_OUS, ENV_SWEEP_QUEUE_URL, ENV_SWEEP_REGIONS};
 
 #[test]
@@ -100,4 +104,98 @@ fn the_planner_is_configured_as_its_code_reads() {
     assert_eq!(at(variables, &[ENV_SWEEP_OUS, "Ref"]).as_str(), Some("SweepOus"));
     assert_eq!(at(variables, &[ENV_SWEEP_REGIONS, "Ref"]).as_str(), Some("SweepRegions"));
     assert_eq!(at(variables, &[ENV_ORGANIZATION_ID, "Ref"]).as_str(), Some("OrganizationId"));
+}
+
+#[test]
+fn deferred_fixes_are_queued_to_an_alarmed_recheck_queue_the_worker_consumes() {
+    let template = template();
+    let queue = at(resource(&template, "RecheckQueue"), &["Properties"]);
+    assert_eq!(
+        at(queue, &["RedrivePolicy", "deadLetterTargetArn", "Fn::GetAtt"]).as_sequence().unwrap()[0].as_str(),
+        Some("RecheckDeadLetterQueue")
+    );
+    let worker = at(function(&template, "SweepWorkerFunction"), &["Properties"]);
+    assert!(at(queue, &["VisibilityTimeout"]).as_u64().unwrap() >= 6 * at(worker, &["Timeout"]).as_u64().unwrap());
+    let event = at(worker, &["Events", "RecheckMessages"]);
+    assert_eq!(at(event, &["Type"]).as_str(), Some("SQS"));
+    assert_eq!(
+        at(event, &["Properties", "Queue", "Fn::GetAtt"]).as_sequence().unwrap()[0].as_str(),
+        Some("RecheckQueue")
+    );
+    assert_eq!(
+        strings(at(event, &["Properties", "FunctionResponseTypes"]), "FunctionResponseTypes"),
+        set_of(["ReportBatchItemFailures"])
+    );
+    let alarm = at(resource(&template, "RecheckDeadLetterQueueAlarm"), &["Properties"]);
+    let watched = at(&at(alarm, &["Dimensions"]).as_sequence().unwrap()[0], &["Value", "Fn::GetAtt"]);
+    assert_eq!(watched.as_sequence().unwrap()[0].as_str(), Some("RecheckDeadLetterQueue"));
+    assert_eq!(at(&at(alarm, &["AlarmActions"]).as_sequence().unwrap()[0], &["Ref"]).as_str(), Some("AlertTopic"));
+    assert_eq!(at(&template, &["Parameters", "RecheckMaxAttempts", "Default"]).as_u64(), Some(8));
+    assert_eq!(
+        at(worker, &["Environment", "Variables", rdsguard::recheck::ENV_RECHECK_MAX_ATTEMPTS, "Ref"]).as_str(),
+        Some("RecheckMaxAttempts")
+    );
+    // Every function that can alert `deferred` sends its re-checks there, and may send nowhere else
+    // but its dead-letter queue.
+    for producer in ["RdsGuardFunction", "NetworkGuardFunction", "GuardDutyResponderFunction", "SweepWorkerFunction"] {
+        let properties = at(function(&template, producer), &["Properties"]);
+        let url = at(properties, &["Environment", "Variables", rdsguard::recheck::ENV_RECHECK_QUEUE_URL, "Ref"]);
+        assert_eq!(url.as_str(), Some("RecheckQueue"), "{producer}");
+        let sends: BTreeSet<String> = function_statements(&template, producer)
+            .iter()
+            .filter(|s| strings(at(s, &["Action"]), "Action").contains("sqs:SendMessage"))
+            .map(|s| at(s, &["Resource", "Fn::GetAtt"]).as_sequence().unwrap()[0].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(sends, set_of(["DeadLetterQueue", "RecheckQueue"]), "{producer}");
+    }
+}
+
+#[test]
+fn the_dashboard_shows_only_metrics_the_code_emits_and_every_dead_letter_queue() {
+    let template = template();
+    let dashboard = resource(&template, "Dashboard");
+    assert_eq!(at(dashboard, &["Type"]).as_str(), Some("AWS::CloudWatch::Dashboard"));
+    let body = at(dashboard, &["Properties", "DashboardBody", "Fn::Sub"]).as_str().expect("a Fn::Sub string");
+    // The placeholders CloudFormation fills in are all strings inside the JSON.
+    let placeholders: BTreeSet<String> =
+        body.split("${").skip(1).map(|s| s[..s.find('}').unwrap()].to_owned()).collect();
+    assert_eq!(
+        placeholders,
+        set_of([
+            "AWS::Region",
+            "DeadLetterQueue.QueueName",
+            "SweepDeadLetterQueue.QueueName",
+            "RecheckDeadLetterQueue.QueueName"
+        ])
+    );
+    let parsed: serde_json::Value = serde_json::from_str(body).expect("the dashboard body is JSON");
+    let emitted = set_of(rdsguard::metrics::metric_names());
+    let mut shown = BTreeSet::new();
+    for widget in parsed["widgets"].as_array().unwrap() {
+        for line in widget["properties"]["metrics"].as_array().unwrap() {
+            let line = line.as_array().unwrap();
+            if line[0] == rdsguard::metrics::NAMESPACE {
+                shown.insert(line[1].as_str().unwrap().to_owned());
+            }
+            if let Some(expression) = line[0]["expression"].as_str() {
+                for part in expression.split("MetricName=\"").skip(1) {
+                    shown.insert(part[..part.find('"').unwrap()].to_owned());
+                }
+            }
+        }
+    }
+    let unknown: Vec<&String> = shown.difference(&emitted).collect();
+    assert!(unknown.is_empty(), "the dashboard shows metrics nothing emits: {unknown:?}");
+    for needed in [
+        "EventsSeen",
+        "FindingsCritical",
+        "FindingsInformational",
+        "RemediationsSucceeded",
+        "RemediationsDeferred",
+        "Errors",
+        rdsguard::metrics::ACCOUNT_REGIONS_DUE,
+        rdsguard::metrics::ACCOUNT_REGIONS_SWEPT,
+    ] {
+        assert!(shown.contains(needed), "the dashboard lacks {needed}");
+    }
 }

@@ -9,6 +9,7 @@ use rdsguard::guardduty::{decide_alert, finding_console_url, sighting, AlertDeci
 use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome};
 use rdsguard::member_access::session_failure_detail;
 use rdsguard::policy::{Policy, RuleAction};
+use rdsguard::recheck::{queue_messages, RecheckMessage, RecheckResource, ResourceRecheck};
 use rdsguard::remediate::{ActionKind, ActionOutcome, ActionStatus, Confirmation};
 use rdsguard::report::{deliver, AlertDelivery, FindingSummary, Outcome};
 use rdsguard::rules::{RuleId, Severity};
@@ -124,9 +125,13 @@ pub async fn handle_event_within(
     );
     let delivery =
         AlertDelivery::new(&responder.alerts, &responder.undelivered, FUNCTION_NAME).acting_as(acted_as.as_deref());
-    let findings = deliver(vec![Outcome { finding: &finding, action, suppressed: None }], &threat.context, delivery)
+    let delivered = deliver(vec![Outcome { finding: &finding, action, suppressed: None }], &threat.context, delivery)
         .await
-        .map_err(|(_, failure)| failure)?;
+        .map_err(|(_, failure)| failure);
+    // After the alert: a deferred isolation is re-checked as the rulebook's RDS.2 on the database.
+    let queued = queue_messages(responder.alerts.rechecks(), &rechecks_of(&threat, &outcomes)).await;
+    let findings = delivered?;
+    queued?;
     Ok(Summary {
         outcome: InvocationOutcome::Alerted,
         reason: Some(why_alerted),
@@ -197,6 +202,28 @@ async fn describe_and_run(
         Err(e) => all(responses, ActionStatus::Failed, &format!("cannot read the database: {e}")),
     };
     (outcomes, acted_as)
+}
+
+/// The re-checks of deferred responses: making the database private is RDS.2's fix, which the
+/// re-check runs (with the rulebook's policy); a deferred snapshot or revoke is not re-run (the
+/// alert says so; GuardDuty's next finding update runs the responses again).
+fn rechecks_of(threat: &Threat, outcomes: &[ActionOutcome]) -> Vec<RecheckMessage> {
+    let isolation_deferred =
+        outcomes.iter().any(|o| o.kind == ActionKind::MakePrivate && o.status == ActionStatus::Deferred);
+    let Some(resource) = RecheckResource::from_aws_type(threat.database.kind.aws_type()) else {
+        return Vec::new();
+    };
+    if !isolation_deferred {
+        return Vec::new();
+    }
+    vec![RecheckMessage::Resource(ResourceRecheck {
+        account: threat.account.to_string(),
+        region: threat.region.to_string(),
+        resource,
+        id: threat.database.identifier.clone(),
+        rule: RuleId::Rds2PublicAccess.as_str().to_owned(),
+        attempt: 1,
+    })]
 }
 
 /// A few words for the subject, which SNS limits to 99 characters.

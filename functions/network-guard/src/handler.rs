@@ -8,6 +8,7 @@ use rdsguard::group_check::{check_security_group_within, GroupCheck};
 use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome};
 use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::network::{DatabaseListener, GroupRef, IngressRule};
+use rdsguard::recheck::queue_deferred;
 use rdsguard::remediate::Confirmation;
 use rdsguard::report::{deliver, deliver_alerts, AlertDelivery, FindingSummary, Outcome};
 use serde::Serialize;
@@ -206,7 +207,12 @@ async fn check_target(target: &Target, guard: &NetworkGuard, deadline: Deadline)
     }
     let delivery = AlertDelivery::new(&guard.alerts, &guard.undelivered, FUNCTION_NAME).acting_as(acted_as.as_deref());
     let alerted = due.len();
-    let findings = deliver(due, context, delivery).await.map_err(|(_, failure)| failure)?;
+    let delivered = deliver(due, context, delivery).await.map_err(|(_, failure)| failure);
+    // After the alerts: a delayed re-check of every deferred revoke.
+    let deferred = checks.iter().flat_map(|check| check.findings.iter().map(|(f, a)| (f, a)));
+    let queued = queue_deferred(guard.alerts.rechecks(), deferred).await;
+    let findings = delivered?;
+    queued?;
     if let Some(error) = stopped {
         return Err(error.after_alerting(alerted));
     }

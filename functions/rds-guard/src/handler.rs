@@ -11,6 +11,7 @@ use rdsguard::finding::EventContext;
 use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome};
 use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::policy::Policy;
+use rdsguard::recheck::queue_deferred;
 use rdsguard::remediate::{ActionStatus, Confirmation};
 use rdsguard::report::{deliver_alerts, deliver_judged, AlertDelivery, FindingSummary, Outcome};
 use serde::Serialize;
@@ -192,7 +193,11 @@ async fn report(
         due.push(Outcome { finding, action: action.clone(), suppressed });
     }
     let delivery = AlertDelivery::new(&guard.alerts, &guard.undelivered, FUNCTION_NAME).acting_as(acted_as.as_deref());
-    let summaries = deliver_judged(due, &checked.compliant, context, delivery).await.map_err(|(_, failure)| failure)?;
+    let delivered = deliver_judged(due, &checked.compliant, context, delivery).await.map_err(|(_, failure)| failure);
+    // After the alerts: a delayed re-check of every deferred fix.
+    let queued = queue_deferred(guard.alerts.rechecks(), checked.findings.iter().map(|(f, a)| (f, a))).await;
+    let summaries = delivered?;
+    queued?;
     if let Some(failure) = checked.failure {
         return Err(failure.into());
     }

@@ -32,7 +32,18 @@ async fn main() -> Result<(), Error> {
     };
     serve(sweep_planner::FUNCTION_NAME, |_payload: Value, _invocation| {
         let targets = &targets;
-        async move { plan(targets).await }
+        async move {
+            let planned = plan(targets).await;
+            if let Ok(report) = &planned {
+                // Sweep coverage: what is due this period (the dashboard sets it against what was swept).
+                let due = report.messages_sent as u64;
+                rdsguard::metrics::emit_counts(
+                    sweep_planner::FUNCTION_NAME,
+                    &[(rdsguard::metrics::ACCOUNT_REGIONS_DUE, due)],
+                );
+            }
+            planned
+        }
     })
     .await
 }

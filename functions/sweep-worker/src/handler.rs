@@ -13,6 +13,7 @@ use rdsguard::finding::EventContext;
 use rdsguard::identity::{AccountId, AwsRegion};
 use rdsguard::kernel::Deadline;
 use rdsguard::policy::Policy;
+use rdsguard::recheck::{queue_deferred, RecheckMessage};
 use rdsguard::remediate::Confirmation;
 use rdsguard::report::{deliver_judged, AlertDelivery, FindingSummary, Outcome};
 use rdsguard::sweep::{sweep_region, RegionSweep};
@@ -20,13 +21,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::{error, info, warn};
 
+use crate::recheck::recheck_resource;
+
 /// Name of this function in alerts and in its member role's name.
 pub const FUNCTION_NAME: &str = "sweep-worker";
 
 /// The event name alerts cite for a finding a sweep made.
 pub const SWEEP_EVENT_NAME: &str = "ScheduledSweep";
 
-/// One message of the sweep queue: the account-region to sweep.
+/// One message of the sweep queue: the account-region to sweep (no `kind`: a message with one is
+/// a re-check, [`RecheckMessage`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SweepRequest {
     pub account: String,
@@ -73,8 +77,9 @@ pub struct MessageReport {
     pub account: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
-    /// `swept` (complete), `partial` (some listing or check failed), `failed` (nothing swept or
-    /// an alert could not be published).
+    /// `swept` (complete), `partial` (some listing or check failed), `rechecked` (a re-check
+    /// message ran), `failed` (nothing swept, an alert could not be published or a re-check could
+    /// not be queued).
     pub outcome: &'static str,
     pub resources_judged: usize,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -97,6 +102,16 @@ impl rdsguard::kernel::InvocationReport for BatchReport {
 }
 
 impl BatchReport {
+    /// The sweep-coverage counts of this batch (EMF, [`rdsguard::metrics::emit_counts`]).
+    pub fn coverage(&self) -> [(&'static str, u64); 3] {
+        let count = |outcome: &str| self.messages.iter().filter(|m| m.outcome == outcome).count() as u64;
+        [
+            (rdsguard::metrics::ACCOUNT_REGIONS_SWEPT, count("swept")),
+            (rdsguard::metrics::ACCOUNT_REGIONS_PARTIAL, count("partial")),
+            (rdsguard::metrics::RECHECKS_RUN, count("rechecked")),
+        ]
+    }
+
     /// The SQS batch response Lambda expects (only the failures).
     pub fn response(&self) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
@@ -120,7 +135,7 @@ pub async fn handle_batch(
     for message in &event.records {
         let message_id = message.message_id.clone().unwrap_or_default();
         let (outcome, findings) = handle_message(message, worker, deadline).await;
-        let failed = outcome.outcome != "swept";
+        let failed = matches!(outcome.outcome, "failed" | "partial");
         if failed {
             warn!(message_id = %message_id, outcome = outcome.outcome, errors = ?outcome.errors, "sweep message failed; SQS delivers it again");
             let mut failure = BatchItemFailure::default();
@@ -148,9 +163,30 @@ fn failed(message_id: &str, request: Option<&SweepRequest>, error: String) -> Me
 pub fn parse_request(body: &str) -> Result<(SweepRequest, AccountId, AwsRegion), String> {
     let request: SweepRequest = serde_json::from_str(body)
         .map_err(|e| format!("the message is not {{\"account\": \"...\", \"region\": \"...\"}}: {e}"))?;
+    let (account, region) = parse_request_parts(&request)?;
+    Ok((request, account, region))
+}
+
+fn parse_request_parts(request: &SweepRequest) -> Result<(AccountId, AwsRegion), String> {
     let account = AccountId::parse(&request.account).map_err(|e| format!("account: {e}"))?;
     let region = AwsRegion::parse(&request.region).map_err(|e| format!("region: {e}"))?;
-    Ok((request, account, region))
+    Ok((account, region))
+}
+
+/// What one message asks for: a sweep of an account-region (sweep-planner's messages, no `kind`)
+/// or a re-check (a [`RecheckMessage`], tagged by `kind`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkerMessage {
+    Sweep(SweepRequest),
+    Recheck(RecheckMessage),
+}
+
+/// Reads a message body of either queue.
+pub fn parse_message(body: &str) -> Result<WorkerMessage, String> {
+    match RecheckMessage::parse(body)? {
+        Some(recheck) => Ok(WorkerMessage::Recheck(recheck)),
+        None => parse_request(body).map(|(request, _, _)| WorkerMessage::Sweep(request)),
+    }
 }
 
 async fn handle_message(
@@ -159,32 +195,79 @@ async fn handle_message(
     deadline: Deadline,
 ) -> (MessageReport, Vec<FindingSummary>) {
     let message_id = message.message_id.clone().unwrap_or_default();
-    let (request, account, region) = match parse_request(message.body.as_deref().unwrap_or_default()) {
+    let parsed = match parse_message(message.body.as_deref().unwrap_or_default()) {
         Ok(parsed) => parsed,
         Err(e) => {
-            error!(message_id = %message_id, error = %e, "sweep message could not be read");
+            error!(message_id = %message_id, error = %e, "message could not be read");
             return (failed(&message_id, None, e), Vec::new());
         }
     };
     if !deadline.allows(rdsguard::kernel::PUBLISH_RESERVE) {
-        return (failed(&message_id, Some(&request), "no time left in this invocation".to_owned()), Vec::new());
+        return (failed(&message_id, None, "no time left in this invocation".to_owned()), Vec::new());
     }
-    let config = match worker.sessions.config_for(&account, &region).await {
+    dispatch(&message_id, parsed, worker, deadline).await
+}
+
+/// The one place a message's kind picks what runs.
+async fn dispatch(
+    message_id: &str,
+    message: WorkerMessage,
+    worker: &SweepWorker,
+    deadline: Deadline,
+) -> (MessageReport, Vec<FindingSummary>) {
+    match message {
+        WorkerMessage::Sweep(request) => sweep_message(message_id, &request, worker, deadline).await,
+        WorkerMessage::Recheck(RecheckMessage::Resource(recheck)) => {
+            recheck_resource(message_id, &recheck, worker, deadline).await
+        }
+    }
+}
+
+/// Clients in one account-region, through the member session.
+pub(crate) struct Connected {
+    pub rds: SdkRds,
+    pub network: NetworkPorts,
+    pub acted_as: Option<String>,
+}
+
+/// Connects to `account`/`region` with the SDK's adaptive retry (RDS's API rate limits are per
+/// account and region: it slows down on throttling instead of failing).
+pub(crate) async fn connect(
+    worker: &SweepWorker,
+    account: &AccountId,
+    region: &AwsRegion,
+) -> Result<Connected, String> {
+    let config = match worker.sessions.config_for(account, region).await {
         Ok(config) => config,
         Err(e) => {
             error!(%account, %region, error = %e, "cannot reach the account-region");
-            return (failed(&message_id, Some(&request), e.to_string()), Vec::new());
+            return Err(e.to_string());
         }
     };
-    let acted_as = worker.sessions.acting_as(&account, &region).await.ok();
-    // RDS's API rate limits are per account and region: adaptive retry slows down on throttling
-    // instead of failing the sweep.
+    let acted_as = worker.sessions.acting_as(account, region).await.ok();
     let rds_config = aws_sdk_rds::config::Builder::from(&config).retry_config(RetryConfig::adaptive()).build();
     let ec2_config = aws_sdk_ec2::config::Builder::from(&config).retry_config(RetryConfig::adaptive()).build();
     let rds = SdkRds::new(aws_sdk_rds::Client::from_conf(rds_config));
     let network = NetworkPorts {
         groups: Arc::new(SdkEc2::new(aws_sdk_ec2::Client::from_conf(ec2_config))),
         databases: Arc::new(rds.clone()),
+    };
+    Ok(Connected { rds, network, acted_as })
+}
+
+async fn sweep_message(
+    message_id: &str,
+    request: &SweepRequest,
+    worker: &SweepWorker,
+    deadline: Deadline,
+) -> (MessageReport, Vec<FindingSummary>) {
+    let (account, region) = match parse_request_parts(request) {
+        Ok(parsed) => parsed,
+        Err(e) => return (failed(message_id, Some(request), e), Vec::new()),
+    };
+    let connected = match connect(worker, &account, &region).await {
+        Ok(connected) => connected,
+        Err(e) => return (failed(message_id, Some(request), e), Vec::new()),
     };
     let scope = CheckScope {
         account: &account,
@@ -193,8 +276,8 @@ async fn handle_message(
         confirmation: worker.confirmation,
         deadline: deadline.for_work(),
     };
-    let sweep = sweep_region(scope, &rds, &network).await;
-    deliver(&message_id, &request, sweep, acted_as.as_deref(), worker).await
+    let sweep = sweep_region(scope, &connected.rds, &connected.network).await;
+    deliver(message_id, request, sweep, connected.acted_as.as_deref(), worker).await
 }
 
 /// Alerts every finding of `sweep` through the ledger. Rules judged compliant are passed on only
@@ -232,10 +315,18 @@ async fn deliver(
         acted_as,
     };
     let mut errors = sweep.errors.clone();
-    let findings = match deliver_judged(due, cleared, &context, delivery).await {
+    let delivered = deliver_judged(due, cleared, &context, delivery).await;
+    // After the alerts: a re-check of every deferred fix.
+    let queued = queue_deferred(worker.alerts.rechecks(), sweep.findings.iter().map(|(f, a)| (f, a))).await;
+    let delivered = match (delivered, queued) {
+        (Ok(findings), Err(failure)) => Err((findings, failure.to_string())),
+        (Err((findings, failure)), _) => Err((findings, failure.to_string())),
+        (Ok(findings), Ok(_)) => Ok(findings),
+    };
+    let findings = match delivered {
         Ok(findings) => findings,
         Err((findings, failure)) => {
-            errors.push(failure.to_string());
+            errors.push(failure);
             let report = MessageReport {
                 message_id: message_id.to_owned(),
                 account: Some(request.account.clone()),

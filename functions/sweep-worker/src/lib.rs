@@ -6,10 +6,17 @@
 //! completely, or whose alerts could not be published, are reported as batch item failures
 //! (`ReportBatchItemFailures`): SQS delivers them again and, in the end, keeps them in the sweep
 //! dead-letter queue.
+//!
+//! It also consumes the re-check queue ([`rdsguard::recheck`]): a message with a `kind` runs the
+//! one check of one resource again for a deferred fix ([`recheck`]).
 
 pub mod handler;
+pub mod recheck;
 
-pub use handler::{handle_batch, BatchReport, SweepRequest, SweepWorker, SweepWorkerError, FUNCTION_NAME};
+pub use handler::{
+    handle_batch, parse_message, BatchReport, SweepRequest, SweepWorker, SweepWorkerError, WorkerMessage, FUNCTION_NAME,
+};
+pub use recheck::RECHECK_EVENT_NAME;
 
 use rdsguard::aws::{SdkEc2, SdkRds};
 
@@ -27,5 +34,8 @@ pub fn iam_actions() -> Vec<&'static str> {
         SdkRds::PARAMETER_REMEDIATION_IAM_ACTIONS,
         SdkEc2::INVENTORY_IAM_ACTIONS,
         SdkEc2::REMEDIATION_IAM_ACTIONS,
+        // Granted only when the stack's MigrationKmsKey is set (`RDS.3=migrate`; see template.yaml).
+        SdkRds::MIGRATION_IAM_ACTIONS,
+        SdkRds::MIGRATION_KMS_IAM_ACTIONS,
     ])
 }

@@ -30,7 +30,13 @@ async fn main() -> Result<(), Error> {
 
     serve(sweep_worker::FUNCTION_NAME, |payload: Value, invocation| {
         let worker = &worker;
-        async move { handle_batch(payload, worker, invocation.deadline).await }
+        async move {
+            let handled = handle_batch(payload, worker, invocation.deadline).await;
+            if let Ok(report) = &handled {
+                rdsguard::metrics::emit_counts(sweep_worker::FUNCTION_NAME, &report.coverage());
+            }
+            handled
+        }
     })
     .await
 }

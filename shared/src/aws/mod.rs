@@ -49,4 +49,6 @@ pub use snapshot::{
     SNAPSHOT_EXISTS_CODES,
 };
 pub use sns::{AlertPublisher, SnsAlertPublisher};
-pub use sqs::{SqsSweepQueue, SqsUndeliveredAlerts, SweepQueue, UndeliveredAlertSink, SQS_BATCH_MAX};
+pub use sqs::{
+    RecheckQueue, SqsRecheckQueue, SqsSweepQueue, SqsUndeliveredAlerts, SweepQueue, UndeliveredAlertSink, SQS_BATCH_MAX,
+};

@@ -6,6 +6,7 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use super::AwsError;
 use crate::alert::Alert;
 use crate::ledger::Ledger;
+use crate::recheck::Rechecks;
 
 /// Delivers an alert; returns the SNS message id.
 #[async_trait]
@@ -16,6 +17,12 @@ pub trait AlertPublisher: Send + Sync {
     /// publisher carries it so that every function's delivery ([`crate::report::deliver`]) uses
     /// it without each handler naming it; see [`crate::ledger::LedgeredAlerts`].
     fn ledger(&self) -> Option<&Ledger> {
+        None
+    }
+
+    /// The re-check queue deferred outcomes are sent to after their alerts (RECHECK_QUEUE_URL),
+    /// if any; carried like the ledger, see [`crate::recheck::RecheckingAlerts`].
+    fn rechecks(&self) -> Option<&Rechecks> {
         None
     }
 }

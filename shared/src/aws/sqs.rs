@@ -106,3 +106,41 @@ impl SweepQueue for SqsSweepQueue {
             .collect())
     }
 }
+
+/// The re-check queue ([`crate::recheck`]): one delayed message per deferred outcome.
+#[async_trait]
+pub trait RecheckQueue: Send + Sync {
+    /// SendMessage of `body`, delivered after `delay_seconds` (SQS takes 0 to 900).
+    async fn send_delayed(&self, body: &str, delay_seconds: u32) -> Result<(), AwsError>;
+}
+
+#[derive(Debug, Clone)]
+pub struct SqsRecheckQueue {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl SqsRecheckQueue {
+    /// IAM actions this adapter calls.
+    pub const IAM_ACTIONS: &'static [&'static str] = &["sqs:SendMessage"];
+
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+        Self { client, queue_url: queue_url.into() }
+    }
+}
+
+#[async_trait]
+impl RecheckQueue for SqsRecheckQueue {
+    async fn send_delayed(&self, body: &str, delay_seconds: u32) -> Result<(), AwsError> {
+        let delay = i32::try_from(delay_seconds.min(900)).unwrap_or(900);
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .delay_seconds(delay)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("SendMessage", e))
+    }
+}

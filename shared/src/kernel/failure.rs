@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::aws::{AwsError, SessionError};
 use crate::event::EventError;
+use crate::recheck::RecheckSendFailure;
 use crate::report::PublishFailure;
 
 use super::InvocationFailure;
@@ -84,6 +85,9 @@ pub enum InvocationError<F = Infallible> {
     /// Some alerts could be neither published nor kept in the undelivered-alert queue.
     #[error(transparent)]
     Publish(#[from] PublishFailure),
+    /// Some re-checks of deferred fixes could not be queued (the alerts were out first).
+    #[error(transparent)]
+    Recheck(#[from] RecheckSendFailure),
     /// A failure only this function has.
     #[error(transparent)]
     Function(F),
@@ -127,6 +131,7 @@ impl<F: InvocationFailure> InvocationError<F> {
             Self::Describe { .. } => "DescribeFailed",
             Self::OutOfTime { .. } => "DeadlineReached",
             Self::Publish(_) => "AlertPublishFailed",
+            Self::Recheck(_) => "RecheckSendFailed",
             Self::Function(failure) => failure.kind(),
         }
     }

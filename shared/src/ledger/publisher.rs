@@ -29,4 +29,8 @@ impl AlertPublisher for LedgeredAlerts {
     fn ledger(&self) -> Option<&Ledger> {
         Some(&self.ledger)
     }
+
+    fn rechecks(&self) -> Option<&crate::recheck::Rechecks> {
+        self.publisher.rechecks()
+    }
 }
