@@ -148,3 +148,58 @@ async fn migrate_is_opt_in_and_needs_a_key() {
     let err = rdsguard::policy::Policy::from_vars(estate.variables(&[("RULE_ACTIONS", "RDS.3=migrate")])).unwrap_err();
     assert!(err.to_string().contains("MIGRATION_KMS_KEY"), "{err}");
 }
+
+/// On AWS a snapshot takes minutes: the check that started the migration reports `deferred` and
+/// queues a re-check (RECHECK_QUEUE_URL); sweep-worker, handed that message, goes on from what AWS
+/// shows — the snapshot is not taken again — to "ready for cutover". moto's snapshots are
+/// `available` at once, so the proxy makes the first check see the snapshot still `creating`.
+#[tokio::test]
+async fn a_migration_waiting_on_rds_is_continued_by_the_recheck_message() {
+    use crate::recheck::{recheck_queue, sent, sqs_event, with_rechecks, worker};
+    use rdsguard::kernel::Deadline;
+    use rdsguard_tests::On;
+
+    let estate = Estate::start().await;
+    let rds = estate.rds(HOME_REGION).await;
+    let network = create_app_network(&estate.moto, &rds).await;
+    let (_, alias) = create_kms_key(&estate.moto, "rds-data").await;
+    create_unencrypted_postgres(&rds, "orders", &network).await;
+    let queue_url = recheck_queue(&estate).await;
+    let proxy = FaultProxy::in_front_of(&estate.moto);
+    proxy.rewrite(On::action("DescribeDBSnapshots"), |_, body| {
+        body.replace("<Status>available</Status>", "<Status>creating</Status>")
+    });
+    let settings = [("RULE_ACTIONS", "RDS.3=migrate"), ("MIGRATION_KMS_KEY", alias.as_str())];
+    let mut guard = estate.rds_guard_through(&proxy, &settings).await;
+    guard.alerts = with_rechecks(guard.alerts, &proxy, &queue_url, 8).await;
+
+    handle_event(&create_db_instance(MOTO_ACCOUNT, HOME_REGION, "orders", false, false), &guard)
+        .await
+        .expect("handled");
+    let first = estate.alerts().await;
+    let started = rds3(&first);
+    assert_eq!(started.len(), 1, "{first:#?}");
+    assert_eq!(started[0].action_status(), "deferred", "{}", detail(started[0]));
+    assert!(detail(started[0]).contains("did Begin"), "{}", detail(started[0]));
+    assert!(detail(started[0]).contains("is creating"), "{}", detail(started[0]));
+    assert_eq!(proxy.count("CopyDBSnapshot"), 0, "nothing is copied from a snapshot still being taken");
+    let queued = sent(&proxy);
+    assert_eq!(queued.len(), 1, "one re-check: {queued:#?}");
+
+    // The re-check arrives once RDS has finished the snapshot.
+    proxy.clear_rewrites();
+    let mut worker = worker(estate.policy(&settings), proxy.sdk_config(HOME_REGION).await);
+    worker.alerts = with_rechecks(worker.alerts, &proxy, &queue_url, 8).await;
+    let report = sweep_worker::handle_batch(sqs_event("m-1", &queued[0].0), &worker, Deadline::none()).await.unwrap();
+    assert!(report.batch_item_failures.is_empty(), "{report:#?}");
+
+    let after = estate.alerts().await;
+    let ready = rds3(&after);
+    assert_eq!(ready.len(), 1, "one alert for the step reached: {after:#?}");
+    assert_eq!(ready[0].action_status(), "not_attempted", "{}", detail(ready[0]));
+    assert!(detail(ready[0]).contains("ready for cutover"), "{}", detail(ready[0]));
+    assert_eq!(proxy.count("CreateDBSnapshot"), 1, "the snapshot is not taken again");
+    assert_eq!(proxy.count("CopyDBSnapshot"), 1);
+    assert_eq!(proxy.count("RestoreDBInstanceFromDBSnapshot"), 1);
+    assert_eq!(sent(&proxy).len(), 1, "ready waits for approval: nothing more to re-check");
+}

@@ -30,13 +30,13 @@ use serde_json::{json, Value};
 use sweep_worker::{handle_batch, BatchReport, SweepWorker};
 
 /// The stack's RecheckQueue, in moto.
-async fn recheck_queue(estate: &Estate) -> String {
+pub(crate) async fn recheck_queue(estate: &Estate) -> String {
     let sqs = aws_sdk_sqs::Client::new(&estate.moto.sdk_config(HOME_REGION).await);
     sqs.create_queue().queue_name("rdsguard-recheck").send().await.unwrap().queue_url.unwrap()
 }
 
 /// `alerts` carrying the re-check queue at `queue_url`, its SendMessage calls going through `proxy`.
-async fn with_rechecks(
+pub(crate) async fn with_rechecks(
     alerts: Arc<dyn AlertPublisher>,
     proxy: &FaultProxy,
     queue_url: &str,
@@ -47,7 +47,7 @@ async fn with_rechecks(
     Arc::new(RecheckingAlerts::new(alerts, rechecks))
 }
 
-fn worker(policy: Policy, config: aws_config::SdkConfig) -> SweepWorker {
+pub(crate) fn worker(policy: Policy, config: aws_config::SdkConfig) -> SweepWorker {
     let plumbing = Plumbing::new(policy, config);
     SweepWorker {
         policy: plumbing.policy,
@@ -58,7 +58,7 @@ fn worker(policy: Policy, config: aws_config::SdkConfig) -> SweepWorker {
     }
 }
 
-fn sqs_event(id: &str, body: &str) -> Value {
+pub(crate) fn sqs_event(id: &str, body: &str) -> Value {
     json!({ "Records": [{
         "messageId": id,
         "receiptHandle": format!("handle-{id}"),
@@ -73,7 +73,7 @@ fn sqs_event(id: &str, body: &str) -> Value {
 }
 
 /// The (body, DelaySeconds) of every SendMessage the SDK sent, in order.
-fn sent(proxy: &FaultProxy) -> Vec<(String, i64)> {
+pub(crate) fn sent(proxy: &FaultProxy) -> Vec<(String, i64)> {
     proxy
         .calls_of("SendMessage")
         .iter()

@@ -12,6 +12,7 @@ use rdsguard::finding::{EventContext, Finding};
 use rdsguard::group_check::check_security_group_within;
 use rdsguard::identity::{AccountId, AwsRegion};
 use rdsguard::kernel::Deadline;
+use rdsguard::migration::migration_progressed;
 use rdsguard::network::GroupRef;
 use rdsguard::recheck::{
     queue_messages, waited_seconds, RecheckMessage, RecheckResource, ResourceRecheck, DEFAULT_MAX_ATTEMPTS,
@@ -147,6 +148,12 @@ fn judge_again(
     if action.status != ActionStatus::Deferred {
         return (action.clone(), None);
     }
+    // An encryption migration that did a step is alerted (one alert per step), and its re-checks
+    // start over: only a migration that stops moving runs out of attempts.
+    if migration_progressed(action) {
+        continuation.get_or_insert_with(|| ResourceRecheck { attempt: 1, ..recheck.clone() });
+        return (action.clone(), None);
+    }
     if recheck.attempt >= max_attempts {
         let minutes = waited_seconds(recheck.attempt).div_ceil(60);
         let detail = format!(
@@ -220,11 +227,23 @@ mod tests {
     fn a_fix_still_deferred_is_queued_again_quietly_until_the_last_attempt_fails_it() {
         let deferred = ActionOutcome::new(ActionKind::MakePrivate, ActionStatus::Deferred, "status is modifying");
         let done = ActionOutcome::new(ActionKind::MakePrivate, ActionStatus::Succeeded, "private");
+        let moved_on = ActionOutcome::new(
+            ActionKind::EncryptionMigration,
+            ActionStatus::Deferred,
+            "encryption migration: did Copy; waiting: encrypted copy orders-x is creating; the next check goes on from here",
+        );
+        let migration_waiting = ActionOutcome::new(
+            ActionKind::EncryptionMigration,
+            ActionStatus::Deferred,
+            "encryption migration: waiting: encrypted copy orders-x is creating; the next check goes on from here",
+        );
         let cases = [
             (recheck(1), &deferred, Some(STILL_DEFERRED), ActionStatus::Deferred, Some(2)),
             (recheck(7), &deferred, Some(STILL_DEFERRED), ActionStatus::Deferred, Some(8)),
             (recheck(8), &deferred, None, ActionStatus::Failed, None),
             (recheck(3), &done, None, ActionStatus::Succeeded, None),
+            (recheck(8), &moved_on, None, ActionStatus::Deferred, Some(1)),
+            (recheck(8), &migration_waiting, None, ActionStatus::Failed, None),
         ];
         for (message, action, suppressed, status, next) in cases {
             let mut continuation = None;
@@ -237,7 +256,7 @@ mod tests {
                     "{}",
                     outcome.detail
                 );
-                assert!(outcome.detail.ends_with("status is modifying"), "{}", outcome.detail);
+                assert!(outcome.detail.ends_with(&action.detail), "{}", outcome.detail);
             }
         }
     }

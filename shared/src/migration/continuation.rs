@@ -113,10 +113,21 @@ async fn cutover_approved(rds: &dyn MigrationPort, kind: Kind, identifier: &str)
     }
 }
 
+/// How an outcome's detail starts when the invocation did at least one step.
+const PROGRESS: &str = "encryption migration: did ";
+
 fn with_done(done: &[String], then: &str) -> String {
     if done.is_empty() {
         format!("encryption migration: {then}")
     } else {
-        format!("encryption migration: did {}; {then}", done.join(", "))
+        format!("{PROGRESS}{}; {then}", done.join(", "))
     }
+}
+
+/// Whether a `deferred` outcome is a migration that moved on in this check (a step done): it is
+/// alerted, and its re-checks start over, where a fix that is merely still waiting is not.
+pub fn migration_progressed(outcome: &ActionOutcome) -> bool {
+    outcome.kind == ActionKind::EncryptionMigration
+        && outcome.status == ActionStatus::Deferred
+        && outcome.detail.starts_with(PROGRESS)
 }

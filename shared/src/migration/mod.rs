@@ -13,6 +13,6 @@ pub mod plan;
 pub mod settings;
 pub mod steps;
 
-pub use continuation::{continue_migration, CUTOVER_APPROVED, TAG_CUTOVER};
+pub use continuation::{continue_migration, migration_progressed, CUTOVER_APPROVED, TAG_CUTOVER};
 pub use engine::{advance, observe, run, Observed, Progress};
 pub use steps::{next, Mode, Next, Outcome, Phase, Step};
