@@ -323,3 +323,46 @@ async fn a_migration_that_crashed_between_steps_resumes_without_repeating_a_step
     assert_eq!(proxy.count("RestoreDBInstanceFromDBSnapshot"), 1);
     assert_eq!(proxy.count("CreateDBSnapshot"), 1);
 }
+
+/// `--consistent`: before the snapshot the source is renamed away from `<id>` (its DNS name stops
+/// resolving) and rebooted (open sessions cut), so no write made after the snapshot can be lost;
+/// cutover then gives the name to the encrypted database.
+#[tokio::test]
+async fn consistent_mode_fences_writers_before_the_snapshot() {
+    let moto = MotoServer::start();
+    let proxy = FaultProxy::in_front_of(&moto);
+    let rds = aws_sdk_rds::Client::new(&moto.sdk_config(HOME_REGION).await);
+    let network = create_app_network(&moto, &rds).await;
+    let (key_arn, alias) = create_kms_key(&moto, "orders-data").await;
+    create_unencrypted_postgres(&rds, "orders", &network).await;
+
+    let plan = encrypt(&proxy, &["plan", "--db", "orders", "--kms-key", &alias, "--consistent"]);
+    ok(&plan, "plan");
+    assert!(plan.stdout.contains("no write after the snapshot is lost"), "{}", plan.stdout);
+
+    let start = encrypt(&proxy, &["start", "--db", "orders", "--kms-key", &alias, "--consistent", "--wait"]);
+    ok(&start, "start");
+    assert!(start.stdout.contains("ready for cutover"), "{}", start.stdout);
+    let order: Vec<String> = proxy
+        .requests()
+        .iter()
+        .filter(|r| ["ModifyDBInstance", "RebootDBInstance", "CreateDBSnapshot"].contains(&r.action.as_str()))
+        .map(|r| r.action.clone())
+        .collect();
+    assert_eq!(order[..3], ["ModifyDBInstance", "RebootDBInstance", "CreateDBSnapshot"], "fenced first: {order:?}");
+    let fence = &proxy.calls_of("ModifyDBInstance")[0];
+    assert_eq!(fence.param("DBInstanceIdentifier"), Some("orders"));
+    assert!(fence.param("NewDBInstanceIdentifier").is_some_and(|n| n.starts_with("orders-unencrypted-")), "{fence:#?}");
+    assert!(instance(&rds, "orders").await.is_none(), "no database answers to the name orders until cutover");
+
+    let cutover = encrypt(&proxy, &["cutover", "--db", "orders", "--yes", "--wait"]);
+    ok(&cutover, "cutover");
+    let new = instance(&rds, "orders").await.expect("orders exists again");
+    assert_eq!(new.kms_key_id(), Some(key_arn.as_str()));
+    let everything = all_instances(&rds).await;
+    let old = everything
+        .iter()
+        .find(|d| d.db_instance_identifier().is_some_and(|id| id.starts_with("orders-unencrypted-")))
+        .expect("kept");
+    assert_eq!(old.db_instance_status(), Some("stopped"));
+}
