@@ -18,7 +18,7 @@ use std::process::Command;
 
 use rdsguard_tests::estate::HOME_REGION;
 use rdsguard_tests::migration::{
-    create_app_network, create_kms_key, create_unencrypted_aurora, create_unencrypted_postgres, APP_TAGS,
+    create_app_network, create_kms_key, create_unencrypted_aurora, create_unencrypted_postgres, AppNetwork, APP_TAGS,
 };
 use rdsguard_tests::proxy::{On, Recorded};
 use rdsguard_tests::{Fault, FaultProxy, MotoServer};
@@ -89,18 +89,36 @@ async fn cluster(rds: &aws_sdk_rds::Client, id: &str) -> Option<aws_sdk_rds::typ
     rds.describe_db_clusters().db_cluster_identifier(id).send().await.ok()?.db_clusters.unwrap_or_default().pop()
 }
 
+/// moto (kept alive by the field), the recording proxy in front of it, and the unencrypted
+/// `orders` instance in its own network with a customer-managed key to encrypt it with.
+struct Orders {
+    _moto: MotoServer,
+    proxy: FaultProxy,
+    rds: aws_sdk_rds::Client,
+    network: AppNetwork,
+    key_arn: String,
+    alias: String,
+}
+
+impl Orders {
+    async fn seed() -> Self {
+        let moto = MotoServer::start();
+        let proxy = FaultProxy::in_front_of(&moto);
+        let rds = aws_sdk_rds::Client::new(&moto.sdk_config(HOME_REGION).await);
+        let network = create_app_network(&moto, &rds).await;
+        let (key_arn, alias) = create_kms_key(&moto, "orders-data").await;
+        create_unencrypted_postgres(&rds, "orders", &network).await;
+        Self { _moto: moto, proxy, rds, network, key_arn, alias }
+    }
+}
+
 /// A DB instance with its own subnet group, two security groups, a custom parameter group, tags and
 /// IAM authentication: plan writes nothing; start --wait ends "ready for cutover" with an empty
 /// diff; cutover gives the encrypted database the old name with every setting equal, the old one
 /// renamed and stopped and both snapshots kept; rollback gives the names back.
 #[tokio::test]
 async fn an_unencrypted_postgres_instance_is_migrated_cut_over_and_rolled_back() {
-    let moto = MotoServer::start();
-    let proxy = FaultProxy::in_front_of(&moto);
-    let rds = aws_sdk_rds::Client::new(&moto.sdk_config(HOME_REGION).await);
-    let network = create_app_network(&moto, &rds).await;
-    let (key_arn, alias) = create_kms_key(&moto, "orders-data").await;
-    create_unencrypted_postgres(&rds, "orders", &network).await;
+    let Orders { _moto, proxy, rds, network, key_arn, alias } = Orders::seed().await;
 
     // plan: every setting and how it is carried, the downtime, the key policy; no write call.
     let plan = encrypt(&proxy, &["plan", "--db", "orders", "--kms-key", &alias]);
@@ -291,12 +309,7 @@ async fn an_unencrypted_aurora_cluster_with_two_members_is_migrated() {
 /// snapshot is not taken again.
 #[tokio::test]
 async fn a_migration_that_crashed_between_steps_resumes_without_repeating_a_step() {
-    let moto = MotoServer::start();
-    let proxy = FaultProxy::in_front_of(&moto);
-    let rds = aws_sdk_rds::Client::new(&moto.sdk_config(HOME_REGION).await);
-    let network = create_app_network(&moto, &rds).await;
-    let (_, alias) = create_kms_key(&moto, "orders-data").await;
-    create_unencrypted_postgres(&rds, "orders", &network).await;
+    let Orders { _moto, proxy, alias, .. } = Orders::seed().await;
 
     proxy.fail_always("CopyDBSnapshot", Fault::InternalError);
     let crashed = encrypt(&proxy, &["start", "--db", "orders", "--kms-key", &alias, "--wait"]);
@@ -329,12 +342,7 @@ async fn a_migration_that_crashed_between_steps_resumes_without_repeating_a_step
 /// cutover then gives the name to the encrypted database.
 #[tokio::test]
 async fn consistent_mode_fences_writers_before_the_snapshot() {
-    let moto = MotoServer::start();
-    let proxy = FaultProxy::in_front_of(&moto);
-    let rds = aws_sdk_rds::Client::new(&moto.sdk_config(HOME_REGION).await);
-    let network = create_app_network(&moto, &rds).await;
-    let (key_arn, alias) = create_kms_key(&moto, "orders-data").await;
-    create_unencrypted_postgres(&rds, "orders", &network).await;
+    let Orders { _moto, proxy, rds, key_arn, alias, .. } = Orders::seed().await;
 
     let plan = encrypt(&proxy, &["plan", "--db", "orders", "--kms-key", &alias, "--consistent"]);
     ok(&plan, "plan");
