@@ -9,6 +9,8 @@
 //!   ignores boolean parameters set to false, so an equal end state alone would prove little: the
 //!   tests also assert that the restore *request* named every setting (subnet group, both security
 //!   groups, parameter group, IAM authentication, tags …);
+//! - moto keeps a replica's ReadReplicaSourceDBInstanceIdentifier when its primary is renamed (AWS
+//!   shows the new name): the replica test rewrites DescribeDBInstances to say what AWS says;
 //! - moto's RestoreDBClusterFromSnapshot with KmsKeyId keeps the key but leaves StorageEncrypted
 //!   false (AWS encrypts the restored cluster with that key): the proxy rewrites DescribeDBClusters
 //!   to say what AWS says for such a cluster, and the test asserts the request carried the key.
@@ -373,4 +375,71 @@ async fn consistent_mode_fences_writers_before_the_snapshot() {
         .find(|d| d.db_instance_identifier().is_some_and(|id| id.starts_with("orders-unencrypted-")))
         .expect("kept");
     assert_eq!(old.db_instance_status(), Some("stopped"));
+}
+
+/// Marks the unencrypted replicas of `primary` as replicas of its renamed self, as AWS shows it after a
+/// rename (moto keeps the old name in ReadReplicaSourceDBInstanceIdentifier).
+fn aws_follows_the_primary_rename(proxy: &FaultProxy, primary: &'static str) {
+    proxy.rewrite(On::action("DescribeDBInstances"), move |_, body| {
+        let parked = body
+            .split("<DBInstanceIdentifier>")
+            .skip(1)
+            .filter_map(|rest| rest.split('<').next())
+            .find(|id| id.starts_with(&format!("{primary}-unencrypted-")))
+            .map(str::to_owned);
+        let Some(parked) = parked else { return body.to_owned() };
+        let mut out = String::new();
+        for (n, part) in body.split("<DBInstance>").enumerate() {
+            if n > 0 {
+                out.push_str("<DBInstance>");
+            }
+            let old_replica = part.contains("<StorageEncrypted>false</StorageEncrypted>")
+                && part.contains(&format!(
+                    "<ReadReplicaSourceDBInstanceIdentifier>{primary}</ReadReplicaSourceDBInstanceIdentifier>"
+                ));
+            if old_replica && !part.contains(&format!("<DBInstanceIdentifier>{primary}</DBInstanceIdentifier>")) {
+                out.push_str(&part.replace(
+                    &format!(
+                        "<ReadReplicaSourceDBInstanceIdentifier>{primary}</ReadReplicaSourceDBInstanceIdentifier>"
+                    ),
+                    &format!("<ReadReplicaSourceDBInstanceIdentifier>{parked}</ReadReplicaSourceDBInstanceIdentifier>"),
+                ));
+            } else {
+                out.push_str(part);
+            }
+        }
+        out
+    });
+}
+
+/// A read replica of an unencrypted source cannot be encrypted: at cutover it is renamed away
+/// (kept) and recreated, with its name, from the new encrypted primary.
+#[tokio::test]
+async fn read_replicas_are_recreated_from_the_encrypted_primary() {
+    let Orders { _moto, proxy, rds, alias, .. } = Orders::seed().await;
+    rds.create_db_instance_read_replica()
+        .db_instance_identifier("orders-replica")
+        .source_db_instance_identifier("orders")
+        .db_instance_class("db.m6g.large")
+        .send()
+        .await
+        .expect("replica");
+    aws_follows_the_primary_rename(&proxy, "orders");
+
+    let plan = encrypt(&proxy, &["plan", "--db", "orders", "--kms-key", &alias]);
+    ok(&plan, "plan");
+    assert!(plan.stdout.contains("recreate the read replicas orders-replica"), "{}", plan.stdout);
+    ok(&encrypt(&proxy, &["start", "--db", "orders", "--kms-key", &alias, "--wait"]), "start");
+    let cutover = encrypt(&proxy, &["cutover", "--db", "orders", "--yes", "--wait"]);
+    ok(&cutover, "cutover");
+
+    let replicas = proxy.calls_of("CreateDBInstanceReadReplica");
+    assert_eq!(replicas.len(), 1, "{:#?}", proxy.actions());
+    assert_eq!(replicas[0].param("SourceDBInstanceIdentifier"), Some("orders"));
+    assert_eq!(replicas[0].param("DBInstanceIdentifier"), Some("orders-replica"));
+    let new = instance(&rds, "orders-replica").await.expect("the replica has its name again");
+    assert_eq!(new.read_replica_source_db_instance_identifier(), Some("orders"));
+    let names: Vec<String> =
+        all_instances(&rds).await.iter().filter_map(|d| d.db_instance_identifier()).map(str::to_owned).collect();
+    assert!(names.iter().any(|n| n.starts_with("orders-replica-unencrypted-")), "the old replica is kept: {names:?}");
 }
