@@ -20,7 +20,8 @@ use std::process::Command;
 
 use rdsguard_tests::estate::HOME_REGION;
 use rdsguard_tests::migration::{
-    create_app_network, create_kms_key, create_unencrypted_aurora, create_unencrypted_postgres, AppNetwork, APP_TAGS,
+    create_app_network, create_app_network_with, create_kms_key, create_kms_key_in, create_unencrypted_aurora,
+    create_unencrypted_postgres, AppNetwork, APP_TAGS,
 };
 use rdsguard_tests::proxy::{On, Recorded};
 use rdsguard_tests::{Fault, FaultProxy, MotoServer};
@@ -442,4 +443,36 @@ async fn read_replicas_are_recreated_from_the_encrypted_primary() {
     let names: Vec<String> =
         all_instances(&rds).await.iter().filter_map(|d| d.db_instance_identifier()).map(str::to_owned).collect();
     assert!(names.iter().any(|n| n.starts_with("orders-replica-unencrypted-")), "the old replica is kept: {names:?}");
+}
+
+/// `--account` with `--role`: the migration runs in the member account through the assumed role
+/// (moto keeps one estate per account: the database exists only in the member's).
+#[tokio::test]
+async fn a_member_accounts_database_is_migrated_through_the_assumed_role() {
+    const MEMBER: &str = "111122223333";
+    let moto = MotoServer::start();
+    let proxy = FaultProxy::in_front_of(&moto);
+    let member = moto.sdk_config_for_account(MEMBER, HOME_REGION).await;
+    let rds = aws_sdk_rds::Client::new(&member);
+    let network = create_app_network_with(&member, &rds).await;
+    create_unencrypted_postgres(&rds, "orders", &network).await;
+    let key = create_kms_key_in(&moto, MEMBER, "orders-data").await;
+
+    let args = ["--db", "orders", "--account", MEMBER, "--role", "rdsguard-remediation-cli"];
+    let plan = encrypt(&proxy, &[&["plan", "--kms-key", &key.1][..], &args].concat());
+    ok(&plan, "plan");
+    assert!(plan.stdout.contains("orders-private-subnets"), "{}", plan.stdout);
+    let assumed: Vec<String> =
+        proxy.calls_of("AssumeRole").iter().filter_map(|r| r.param("RoleArn").map(str::to_owned)).collect();
+    assert!(!assumed.is_empty(), "the role is assumed");
+    assert!(
+        assumed.iter().all(|arn| *arn == format!("arn:aws:iam::{MEMBER}:role/rdsguard-remediation-cli")),
+        "only the named role in the named account: {assumed:?}"
+    );
+
+    ok(&encrypt(&proxy, &[&["start", "--kms-key", &key.1, "--wait"][..], &args].concat()), "start");
+    ok(&encrypt(&proxy, &[&["cutover", "--yes", "--wait"][..], &args].concat()), "cutover");
+    let new = instance(&rds, "orders").await.expect("orders in the member account");
+    assert_eq!(new.storage_encrypted(), Some(true));
+    assert_eq!(new.kms_key_id(), Some(key.0.as_str()));
 }

@@ -3,6 +3,7 @@
 //! database with every setting a migration must carry: its own subnet group, two security groups, a
 //! custom parameter group, tags and IAM authentication.
 
+use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_rds::types::Tag;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -15,14 +16,16 @@ use crate::estate::HOME_REGION;
 use crate::MotoServer;
 
 /// One call of moto's KMS (JSON 1.1 protocol; moto does not check the signature).
-async fn kms(moto: &MotoServer, target: &str, body: Value) -> Value {
+async fn kms(moto: &MotoServer, access_key: &str, target: &str, body: Value) -> Value {
     let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
     let request = hyper::Request::post(format!("{}/", moto.endpoint()))
         .header("Content-Type", "application/x-amz-json-1.1")
         .header("X-Amz-Target", format!("TrentService.{target}"))
         .header(
             "Authorization",
-            format!("AWS4-HMAC-SHA256 Credential=testing/20261201/{HOME_REGION}/kms/aws4_request, SignedHeaders=host, Signature=0"),
+            format!(
+                "AWS4-HMAC-SHA256 Credential={access_key}/20261201/{HOME_REGION}/kms/aws4_request, SignedHeaders=host, Signature=0"
+            ),
         )
         .body(Full::new(Bytes::from(body.to_string())))
         .expect("KMS request");
@@ -35,11 +38,23 @@ async fn kms(moto: &MotoServer, target: &str, body: Value) -> Value {
 
 /// A customer-managed key in HOME_REGION with `alias`: (key ARN, alias name).
 pub async fn create_kms_key(moto: &MotoServer, alias: &str) -> (String, String) {
-    let key = kms(moto, "CreateKey", json!({ "Description": "rdsguard migration test key" })).await;
+    create_key(moto, "testing", alias).await
+}
+
+/// The same in `account` (moto's KMS in that account, reached with an assumed role's key).
+pub async fn create_kms_key_in(moto: &MotoServer, account: &str, alias: &str) -> (String, String) {
+    let config = moto.sdk_config_for_account(account, HOME_REGION).await;
+    let provider = config.credentials_provider().expect("credentials");
+    let credentials = provider.provide_credentials().await.expect("assumed-role credentials");
+    create_key(moto, credentials.access_key_id(), alias).await
+}
+
+async fn create_key(moto: &MotoServer, access_key: &str, alias: &str) -> (String, String) {
+    let key = kms(moto, access_key, "CreateKey", json!({ "Description": "rdsguard migration test key" })).await;
     let arn = key["KeyMetadata"]["Arn"].as_str().expect("key ARN").to_owned();
     let id = key["KeyMetadata"]["KeyId"].as_str().expect("key id").to_owned();
     let alias = format!("alias/{alias}");
-    kms(moto, "CreateAlias", json!({ "AliasName": alias, "TargetKeyId": id })).await;
+    kms(moto, access_key, "CreateAlias", json!({ "AliasName": alias, "TargetKeyId": id })).await;
     (arn, alias)
 }
 
@@ -53,7 +68,12 @@ pub struct AppNetwork {
 }
 
 pub async fn create_app_network(moto: &MotoServer, rds: &aws_sdk_rds::Client) -> AppNetwork {
-    let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config(HOME_REGION).await);
+    create_app_network_with(&moto.sdk_config(HOME_REGION).await, rds).await
+}
+
+/// The same with `config`'s credentials (another account's, for example).
+pub async fn create_app_network_with(config: &aws_config::SdkConfig, rds: &aws_sdk_rds::Client) -> AppNetwork {
+    let ec2 = aws_sdk_ec2::Client::new(config);
     let vpc = ec2.create_vpc().cidr_block("10.40.0.0/16").send().await.expect("vpc").vpc.expect("vpc");
     let vpc_id = vpc.vpc_id().expect("vpc id").to_owned();
     let mut subnets = Vec::new();
