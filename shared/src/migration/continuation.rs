@@ -38,6 +38,7 @@ pub async fn continue_migration(
     let request = Request { kms_key: settings.kms_key.clone(), mode: Mode::Online };
     let mut done: Vec<String> = Vec::new();
     let mut phase = Phase::Start;
+    let mut last = None;
     loop {
         if !deadline.allows(STEP_BUDGET) {
             return outcome(
@@ -45,12 +46,15 @@ pub async fn continue_migration(
                 with_done(&done, "the invocation's deadline is near: the next check goes on from here"),
             );
         }
-        let progress = match advance(rds, kind, identifier, phase, &request).await {
+        let progress = match advance(rds, kind, identifier, phase, &request, last.as_ref()).await {
             Ok(progress) => progress,
             Err(error) => return outcome(ActionStatus::Failed, with_done(&done, &format!("{error}"))),
         };
         match progress {
-            Progress::Did(step) => done.push(format!("{step:?}")),
+            Progress::Did(step) => {
+                done.push(format!("{step:?}"));
+                last = Some(step);
+            }
             Progress::Waiting(what) => {
                 return outcome(
                     ActionStatus::Deferred,

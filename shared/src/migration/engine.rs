@@ -63,16 +63,22 @@ pub struct Request {
     pub mode: Mode,
 }
 
-/// Observes, decides and does at most one step.
+/// Observes, decides and does at most one step. `just_done` is the step the caller did last: when
+/// AWS does not show its effect yet (a rename takes a moment to appear), it is not sent again but
+/// waited for.
 pub async fn advance(
     rds: &dyn MigrationPort,
     kind: Kind,
     original: &str,
     phase: Phase,
     request: &Request,
+    just_done: Option<&Step>,
 ) -> Result<Progress, AwsError> {
     let obs = observe(rds, kind, original).await?;
     let step = match next(phase, &obs, &new_migration_id()) {
+        Next::Do(step) if Some(&step) == just_done => {
+            return Ok(Progress::Waiting(format!("AWS does not show the effect of {step:?} yet")))
+        }
         Next::Do(step) => step,
         Next::Wait(what) => return Ok(Progress::Waiting(what)),
         Next::Done(outcome) => return Ok(Progress::Done(outcome)),
@@ -199,12 +205,16 @@ pub async fn run(
     poll: Option<Duration>,
     progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> Result<Progress, AwsError> {
+    let mut last: Option<Step> = None;
     loop {
-        let step = advance(rds, kind, original, phase, request).await?;
+        let step = advance(rds, kind, original, phase, request, last.as_ref()).await?;
         progress(&step);
         match (&step, poll) {
-            (Progress::Did(_), _) => continue,
-            (Progress::Waiting(_), Some(pause)) => tokio::time::sleep(pause).await,
+            (Progress::Did(done), _) => last = Some(done.clone()),
+            (Progress::Waiting(_), Some(pause)) => {
+                last = None;
+                tokio::time::sleep(pause).await
+            }
             _ => return Ok(step),
         }
     }

@@ -205,6 +205,13 @@ fn start(obs: &Observation, source: &Db, migration: Option<&str>, milestone: &st
                 "{original} is a read replica of {primary}: migrate {primary}; its replicas are recreated at cutover"
             ));
         }
+        if kind == Kind::Cluster && !source.read_replicas.is_empty() {
+            return Next::Refuse(format!(
+                "{original} has read replica clusters ({}): they cannot follow an encrypted copy; remove them \
+                 first and recreate them after cutover",
+                source.read_replicas.join(", ")
+            ));
+        }
         if let Some(cluster) = &source.cluster {
             return Next::Refuse(format!("{original} is a member of cluster {cluster}: use --cluster {cluster}"));
         }
@@ -313,7 +320,11 @@ fn cutover(obs: &Observation, source: &Db, migration: Option<&str>, milestone: &
             }
             Some(new) if !available(new) => return waiting("new replica", new),
             Some(_) => {}
-            None => return Next::Do(Step::CreateReplica { like: replica }),
+            // Recreated like the old one, kept under its parked name; gone altogether: nothing to copy.
+            None if obs.named(&names::parked(&replica, migration)).is_some() => {
+                return Next::Do(Step::CreateReplica { like: replica })
+            }
+            None => {}
         }
     }
     // RDS cannot stop an instance that has read replicas: then the old one keeps running.
@@ -532,6 +543,15 @@ mod tests {
                 Next::Refuse(why) => assert!(why.contains(needle), "{name}: {why}"),
                 other => panic!("{name}: {other:?}"),
             }
+        }
+        let mut replicated = db("ledger", "available", &[]);
+        replicated.kind = Some(Kind::Cluster);
+        replicated.read_replicas = vec!["arn:aws:rds:eu-west-2:111122223333:cluster:ledger-dr".into()];
+        let mut cluster_obs = obs(replicated, None, None, None);
+        cluster_obs.kind = Some(Kind::Cluster);
+        match next(Phase::Start, &cluster_obs, "new") {
+            Next::Refuse(why) => assert!(why.contains("read replica clusters"), "{why}"),
+            other => panic!("cluster with replicas: {other:?}"),
         }
         let none = Observation { original: "orders".into(), ..Observation::default() };
         assert!(matches!(next(Phase::Cutover, &none, "x"), Next::Refuse(_)));
