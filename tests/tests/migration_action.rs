@@ -203,3 +203,48 @@ async fn a_migration_waiting_on_rds_is_continued_by_the_recheck_message() {
     assert_eq!(proxy.count("RestoreDBInstanceFromDBSnapshot"), 1);
     assert_eq!(sent(&proxy).len(), 1, "ready waits for approval: nothing more to re-check");
 }
+
+/// A cutover that died between its two renames (the original already renamed away, the encrypted
+/// database not yet renamed in) is finished by the next check — even one triggered by an event
+/// on the renamed original, which is judged as the migration of the name it had.
+#[tokio::test]
+async fn a_cutover_interrupted_between_its_renames_is_finished_from_the_renamed_original() {
+    let estate = Estate::start().await;
+    let rds = estate.rds(HOME_REGION).await;
+    let network = create_app_network(&estate.moto, &rds).await;
+    let (key_arn, alias) = create_kms_key(&estate.moto, "rds-data").await;
+    create_unencrypted_postgres(&rds, "orders", &network).await;
+    let guard = estate.rds_guard(&[("RULE_ACTIONS", "RDS.3=migrate"), ("MIGRATION_KMS_KEY", &alias)]).await;
+    handle_event(&create_db_instance(MOTO_ACCOUNT, HOME_REGION, "orders", false, false), &guard)
+        .await
+        .expect("handled");
+
+    let source = rds.describe_db_instances().db_instance_identifier("orders").send().await.unwrap();
+    let source = &source.db_instances()[0];
+    let migration = source.tag_list().iter().find(|t| t.key() == Some("rdsguard:migration")).unwrap();
+    let parked = format!("orders-unencrypted-{}", &migration.value().unwrap()[..8]);
+    rds.add_tags_to_resource()
+        .resource_name(source.db_instance_arn().unwrap())
+        .tags(Tag::builder().key("rdsguard:cutover").value("approved").build())
+        .send()
+        .await
+        .unwrap();
+    // The first rename of the cutover happened; the invocation died before the second.
+    rds.modify_db_instance()
+        .db_instance_identifier("orders")
+        .new_db_instance_identifier(&parked)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    estate.alerts().await;
+
+    handle_event(&create_db_instance(MOTO_ACCOUNT, HOME_REGION, &parked, false, false), &guard).await.expect("handled");
+    let alerts = estate.alerts().await;
+    let done = rds3(&alerts).into_iter().last().expect("an RDS.3 alert");
+    assert_eq!(done.action_status(), "succeeded", "{}", detail(done));
+    let now = rds.describe_db_instances().db_instance_identifier("orders").send().await.unwrap();
+    assert_eq!(now.db_instances()[0].kms_key_id(), Some(key_arn.as_str()), "orders is the encrypted one");
+    let old = rds.describe_db_instances().db_instance_identifier(&parked).send().await.unwrap();
+    assert_eq!(old.db_instances()[0].db_instance_status(), Some("stopped"));
+}

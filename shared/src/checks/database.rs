@@ -9,8 +9,8 @@ use super::{CheckError, CheckOutcome, CheckScope, Checked};
 use crate::aws::RdsGuardPort;
 use crate::database::{Database, DatabaseKind};
 use crate::finding::Finding;
-use crate::migration::continue_migration;
 use crate::migration::settings::Kind as MigrationKind;
+use crate::migration::{continue_migration, names};
 use crate::policy::RuleAction;
 use crate::remediate::{execute, execute_settings, plan, ActionKind, ActionOutcome, ActionStatus, Plan};
 use crate::rules::{evaluate_database, DatabaseChange, RuleId, Verdict};
@@ -161,7 +161,14 @@ async fn migrate(scope: CheckScope<'_>, db: &Database, rds: &dyn RdsGuardPort) -
         DatabaseKind::Instance => MigrationKind::Instance,
         DatabaseKind::Cluster => MigrationKind::Cluster,
     };
-    continue_migration(rds, kind, &db.state.identifier, settings, scope.deadline).await
+    // A source renamed away mid-migration (consistent mode, or between cutover's two renames) is
+    // still the migration of the name it had: observed under that name, never a new migration.
+    let tag = |key: &str| db.state.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let original = match (tag(names::TAG_ROLE), tag(names::TAG_OF)) {
+        (Some("source"), Some(of)) => of,
+        _ => db.state.identifier.as_str(),
+    };
+    continue_migration(rds, kind, original, settings, scope.deadline).await
 }
 
 /// Describes the identifiers in order; the first that exists is the database.

@@ -64,14 +64,24 @@ pub async fn continue_migration(
             Progress::Refused(why) => {
                 return outcome(ActionStatus::Failed, with_done(&done, &format!("refused: {why}")))
             }
+            Progress::Done(Outcome::Ready) if settings.cutover == MigrationCutover::Auto => phase = Phase::Cutover,
             Progress::Done(Outcome::Ready) => {
-                let approved =
-                    settings.cutover == MigrationCutover::Auto || cutover_approved(rds, kind, identifier).await;
-                if !approved {
-                    let diff = match observe(rds, kind, identifier).await {
-                        Ok(obs) => super::engine::status(&obs),
-                        Err(error) => format!("(status unreadable: {error})"),
-                    };
+                // One read for both: the approval tag on the source, and the diff the alert carries.
+                let obs = match observe(rds, kind, identifier).await {
+                    Ok(obs) => obs,
+                    Err(error) => {
+                        return outcome(
+                            ActionStatus::Deferred,
+                            with_done(
+                                &done,
+                                &format!(
+                                "ready, but the approval cannot be read ({error}); the next check goes on from here"
+                            ),
+                            ),
+                        )
+                    }
+                };
+                if obs.source.as_ref().and_then(|s| s.tag(TAG_CUTOVER)) != Some(CUTOVER_APPROVED) {
                     return outcome(
                         ActionStatus::NotAttempted,
                         with_done(
@@ -81,7 +91,7 @@ pub async fn continue_migration(
                                  or tag {identifier} {TAG_CUTOVER}={CUTOVER_APPROVED}. Writes made after the snapshot \
                                  are not in the encrypted copy. {}",
                                 if kind == Kind::Cluster { "cluster" } else { "db" },
-                                diff.replace('\n', " ")
+                                super::engine::status(&obs).replace('\n', " ")
                             ),
                         ),
                     );
@@ -107,13 +117,6 @@ pub async fn continue_migration(
                 )
             }
         }
-    }
-}
-
-async fn cutover_approved(rds: &dyn MigrationPort, kind: Kind, identifier: &str) -> bool {
-    match observe(rds, kind, identifier).await {
-        Ok(obs) => obs.source.as_ref().and_then(|s| s.tag(TAG_CUTOVER)) == Some(CUTOVER_APPROVED),
-        Err(_) => false,
     }
 }
 
