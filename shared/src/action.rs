@@ -6,9 +6,9 @@
 //! ledger can name an outcome without depending on the remediation executors (which depend on
 //! the AWS adapters, which depend on alerts).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionKind {
     /// ModifyDBInstance PubliclyAccessible=false, ApplyImmediately=true.
@@ -52,7 +52,7 @@ pub enum ActionKind {
     None,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionStatus {
     Succeeded,

@@ -97,6 +97,28 @@ impl Alert {
         alert
     }
 
+    /// The alert an earlier invocation owed (it acted, then could neither publish nor keep its
+    /// alert) published by the next check, which found `cleared` compliant: the action and status
+    /// the ledger recorded in `item`, and what was wrong before.
+    pub fn owed(cleared: &Finding, event: &EventContext, item: &LedgerItem, source: &str) -> Self {
+        let word = |raw: &str| serde_json::Value::String(raw.to_owned());
+        let kind = serde_json::from_value(word(&item.last_action)).unwrap_or(ActionKind::None);
+        let status = serde_json::from_value(word(&item.last_action_status)).unwrap_or(ActionStatus::Succeeded);
+        let detail = format!(
+            "{}: {} {} on an earlier delivery of this event, whose alert could not be published; \
+             this check finds the rule holding",
+            item.last_action,
+            item.last_action_status,
+            item.last_event_id.as_deref().map(|id| format!("(event {id})")).unwrap_or_default()
+        );
+        let mut alert = Self::new(cleared, event, ActionOutcome::new(kind, status, detail), source);
+        alert.severity = item.severity.clone();
+        let last = serde_json::from_str::<Value>(&item.evidence).unwrap_or(Value::String(item.evidence.clone()));
+        alert.observed = serde_json::json!({ "compliant": true, "evidence_before_the_action": last });
+        alert.lifecycle = Some(AlertLifecycle::of(item, AlertReason::Unpublished));
+        alert
+    }
+
     /// The same alert, with what the ledger knows of the finding.
     pub fn with_lifecycle(mut self, lifecycle: Option<AlertLifecycle>) -> Self {
         self.lifecycle = lifecycle;

@@ -15,7 +15,9 @@ use crate::action::ActionOutcome;
 use crate::alert::Alert;
 use crate::aws::{AlertPublisher, AwsError, UndeliveredAlertSink};
 use crate::finding::{EventContext, Finding};
-use crate::ledger::{id_of, key_of, violation_of, AlertLifecycle, Gate, Ledger, LedgerItem, QuietReason, Seen};
+use crate::ledger::{
+    id_of, key_of, violation_of, AlertLifecycle, AlertReason, Gate, Ledger, LedgerItem, QuietReason, Seen,
+};
 
 /// One finding as the invocation's JSON summary reports it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -177,6 +179,11 @@ pub async fn deliver_judged(
     }
     for (finding, gate) in cleared.iter().zip(gates) {
         match gate {
+            Gate::Alert { reason: AlertReason::Unpublished, claim } => {
+                let alert = Alert::owed(finding, context, &claim, delivery.source).acting_as(delivery.acted_as);
+                summaries.push(publish_one(alert, Some((ledger, &claim)), delivery, &mut errors).await);
+                transitions.push(claim);
+            }
             Gate::Alert { claim, .. } => {
                 let alert = Alert::resolved(finding, context, &claim, delivery.source).acting_as(delivery.acted_as);
                 summaries.push(publish_one(alert, Some((ledger, &claim)), delivery, &mut errors).await);

@@ -85,8 +85,9 @@ impl Plumbing {
     ) -> Self {
         tracing::info!(ledger = %config.describe(), "findings ledger");
         if let Some(table) = &config.table {
-            let store = DynamoDbFindings::new(aws_sdk_dynamodb::Client::new(base), table.clone());
-            let mut ledger = Ledger::new(Arc::new(store), config.lifecycle);
+            let store = Arc::new(DynamoDbFindings::new(aws_sdk_dynamodb::Client::new(base), table.clone()));
+            // The same table keeps each event's claim, so a repeated delivery is handled once.
+            let mut ledger = Ledger::new(store.clone(), config.lifecycle).claiming_events_in(store);
             if let Some(export) = export {
                 ledger = ledger.exporting_to(export);
             }

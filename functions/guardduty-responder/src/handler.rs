@@ -7,6 +7,7 @@ use rdsguard::database::{Database, DatabaseKind};
 use rdsguard::finding::Finding;
 use rdsguard::guardduty::{decide_alert, finding_console_url, sighting, AlertDecision, Response, Sighting};
 use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome};
+use rdsguard::ledger::{once_per_event, Once};
 use rdsguard::member_access::session_failure_detail;
 use rdsguard::policy::{Policy, RuleAction};
 use rdsguard::recheck::{queue_messages, RecheckMessage, RecheckResource, ResourceRecheck};
@@ -103,8 +104,28 @@ pub async fn handle_event_within(
         }
     };
 
+    // With the ledger on, a repeated delivery of the finding's event is not responded to again.
+    let ledger = responder.alerts.ledger();
+    let respond_and_alert = || respond_and_alert(&threat, why_alerted, &seen, responder, deadline);
+    match once_per_event(ledger, FUNCTION_NAME, &threat.context, deadline, respond_and_alert).await? {
+        Once::Handled(summary) => Ok(summary),
+        Once::Repeated(reason) => {
+            info!(finding = %threat.finding.id, %reason, "event ignored");
+            Ok(Summary::without_alert(InvocationOutcome::Ignored, reason, Some(&threat)))
+        }
+    }
+}
+
+/// Runs the responses configured for the finding and alerts what they did.
+async fn respond_and_alert(
+    threat: &Threat,
+    why_alerted: String,
+    seen: &Sighting,
+    responder: &GuardDutyResponder,
+    deadline: Deadline,
+) -> Result<Summary, InvocationError> {
     let responses = responder.config.responses.for_type(&threat.finding.finding_type);
-    let (action, outcomes, acted_as) = respond(&threat, responses, responder, deadline).await;
+    let (action, outcomes, acted_as) = respond(threat, responses, responder, deadline).await;
     let mut finding = Finding::for_resource(
         RuleId::GuardDutyRdsThreat,
         &threat.account,
@@ -112,12 +133,12 @@ pub async fn handle_event_within(
         threat.database.kind.aws_type(),
         threat.database.identifier.clone(),
         threat.database.arn.clone(),
-        observed(&threat, &seen, &why_alerted, &outcomes),
+        observed(threat, seen, &why_alerted, &outcomes),
     );
     // Samples are tests of the pipeline: INFORMATIONAL, so they page nobody; the severity a real
     // finding would have is in observed.severity_label.
     finding.severity = if threat.finding.sample { Severity::Informational } else { threat.severity };
-    finding.short_title = short_title(&threat);
+    finding.short_title = short_title(threat);
     info!(
         finding = %threat.finding.id, finding_type = %threat.finding.finding_type, resource = %finding.resource,
         severity = finding.severity.as_str(), why = %why_alerted, status = action.status.as_str(), detail = %action.detail,
@@ -129,7 +150,7 @@ pub async fn handle_event_within(
         .await
         .map_err(|(_, failure)| failure);
     // After the alert: a deferred isolation is re-checked as the rulebook's RDS.2 on the database.
-    let queued = queue_messages(responder.alerts.rechecks(), &rechecks_of(&threat, &outcomes)).await;
+    let queued = queue_messages(responder.alerts.rechecks(), &rechecks_of(threat, &outcomes)).await;
     let findings = delivered?;
     queued?;
     Ok(Summary {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use rdsguard::aws::{AlertPublisher, NetworkConnector, SessionError, UndeliveredAlertSink};
 use rdsguard::group_check::{check_security_group_within, GroupCheck};
 use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome};
+use rdsguard::ledger::{once_per_event, Once};
 use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::network::{DatabaseListener, GroupRef, IngressRule};
 use rdsguard::recheck::queue_deferred;
@@ -136,7 +137,19 @@ pub async fn handle_event_within(
             return Err(InvocationError::event(FUNCTION_NAME, e));
         }
     };
-    check_target(&target, guard, deadline).await
+    // With the ledger on, a repeated delivery of the event is not handled again.
+    let ledger = guard.alerts.ledger();
+    match once_per_event(ledger, FUNCTION_NAME, &target.context, deadline, || check_target(&target, guard, deadline))
+        .await?
+    {
+        Once::Handled(summary) => Ok(summary),
+        Once::Repeated(reason) => {
+            let mut summary = Summary::ignored(reason);
+            summary.event_id = Some(target.context.event_id.clone());
+            summary.event_name = Some(target.context.event_name.clone());
+            Ok(summary)
+        }
+    }
 }
 
 async fn check_target(target: &Target, guard: &NetworkGuard, deadline: Deadline) -> Result<Summary, InvocationError> {

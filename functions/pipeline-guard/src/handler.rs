@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use rdsguard::aws::{AlertPublisher, PipelineConnector, UndeliveredAlertSink};
 use rdsguard::finding::Finding;
-use rdsguard::kernel::{InvocationError, InvocationOutcome};
+use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome};
+use rdsguard::ledger::{once_per_event, Once};
 use rdsguard::member_access::session_failure_detail;
 use rdsguard::policy::{Policy, RuleAction};
 use rdsguard::remediate::{ActionKind, ActionOutcome, ActionStatus, Confirmation};
@@ -47,8 +48,18 @@ pub struct Summary {
     pub findings: Vec<FindingSummary>,
 }
 
-/// Handles one event.
+/// Handles one event without a deadline (tests, the command line).
 pub async fn handle_event(payload: &Value, guard: &PipelineGuard) -> Result<Summary, InvocationError> {
+    handle_event_within(payload, guard, Deadline::none()).await
+}
+
+/// Handles one event; `deadline` (the invocation's) bounds how long a concurrent delivery of the
+/// same event is waited for (see [`once_per_event`]).
+pub async fn handle_event_within(
+    payload: &Value,
+    guard: &PipelineGuard,
+    deadline: Deadline,
+) -> Result<Summary, InvocationError> {
     let tamper = match triage_payload(payload, &guard.config) {
         Ok(Triage::Alert(tamper)) => tamper,
         Ok(Triage::Ignore(reason)) => {
@@ -77,7 +88,25 @@ pub async fn handle_event(payload: &Value, guard: &PipelineGuard) -> Result<Summ
             findings: vec![],
         });
     }
+    // With the ledger on, a repeated delivery of the event is not alerted again.
+    let ledger = guard.alerts.ledger();
+    match once_per_event(ledger, FUNCTION_NAME, &tamper.context, deadline, || alert_tamper(&tamper, guard)).await? {
+        Once::Handled(summary) => Ok(summary),
+        Once::Repeated(reason) => {
+            info!(%reason, event_id = %tamper.context.event_id, "event ignored");
+            Ok(Summary {
+                outcome: InvocationOutcome::Ignored,
+                reason: Some(reason),
+                event_id: Some(tamper.context.event_id.clone()),
+                event_name: Some(tamper.context.event_name.clone()),
+                findings: vec![],
+            })
+        }
+    }
+}
 
+/// Undoes what can be undone of `tamper` and alerts it.
+async fn alert_tamper(tamper: &Tamper, guard: &PipelineGuard) -> Result<Summary, InvocationError> {
     let mut finding = Finding::for_resource(
         RuleId::PipelineTampered,
         &tamper.account,
@@ -94,7 +123,7 @@ pub async fn handle_event(payload: &Value, guard: &PipelineGuard) -> Result<Summ
     } else {
         finding.short_title = tamper.kind.short_title();
     }
-    let (action, acted_as) = respond(&tamper, guard).await;
+    let (action, acted_as) = respond(tamper, guard).await;
     info!(
         event_id = %tamper.context.event_id, event_name = %tamper.context.event_name, actor = %tamper.context.actor,
         resource = %finding.resource, severity = finding.severity.as_str(), action = ?action.kind,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use lambda_runtime::Error;
 use pipeline_guard::config::PipelineConfig;
-use pipeline_guard::{handle_event, PipelineGuard};
+use pipeline_guard::{handle_event_within, PipelineGuard};
 use rdsguard::aws::SessionPipelineConnector;
 use rdsguard::kernel::serve;
 use rdsguard::policy::Policy;
@@ -33,9 +33,9 @@ async fn main() -> Result<(), Error> {
         confirmation: Default::default(),
     };
 
-    serve(pipeline_guard::FUNCTION_NAME, |payload: Value, _invocation| {
+    serve(pipeline_guard::FUNCTION_NAME, |payload: Value, invocation: rdsguard::kernel::Invocation| {
         let guard = &guard;
-        async move { handle_event(&payload, guard).await }
+        async move { handle_event_within(&payload, guard, invocation.deadline).await }
     })
     .await
 }

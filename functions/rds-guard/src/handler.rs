@@ -9,6 +9,7 @@ use rdsguard::checks::{check_database, check_parameter_group, check_snapshot, Ch
 use rdsguard::database::DatabaseKind;
 use rdsguard::finding::EventContext;
 use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome};
+use rdsguard::ledger::{once_per_event, Once};
 use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::policy::Policy;
 use rdsguard::recheck::queue_deferred;
@@ -92,15 +93,27 @@ pub async fn handle_event_within(
             return Err(InvocationError::event(FUNCTION_NAME, e));
         }
     };
+    // With the ledger on, a repeated delivery of the event is not handled again.
+    let ledger = guard.alerts.ledger();
+    match once_per_event(ledger, FUNCTION_NAME, &target.context, deadline, || check_target(&target, guard, deadline))
+        .await?
+    {
+        Once::Handled(summary) => Ok(summary),
+        Once::Repeated(reason) => Ok(Summary::ignored(reason, Some(&target.context))),
+    }
+}
+
+/// Checks what the event named: a deletion judged on the call, anything else read and judged.
+async fn check_target(target: &Target, guard: &RdsGuard, deadline: Deadline) -> Result<Summary, InvocationError> {
     if let Subject::Deletion { kind, identifier, request, response } = &target.subject {
-        return match judge_deletion(&target, *kind, identifier, request, response, &guard.policy) {
-            Ok(checked) => report(&target, checked, None, guard).await,
+        return match judge_deletion(target, *kind, identifier, request, response, &guard.policy) {
+            Ok(checked) => report(target, checked, None, guard).await,
             Err(reason) => Ok(Summary::ignored(reason, Some(&target.context))),
         };
     }
     let rds = match guard.rds.connect(&target.account, &target.region).await {
         Ok(rds) => rds,
-        Err(e) if is_member_setup_error(&e) => return alert_unreachable(&target, &e, guard).await,
+        Err(e) if is_member_setup_error(&e) => return alert_unreachable(target, &e, guard).await,
         Err(e) => return Err(e.into()),
     };
     let acted_as = guard.rds.acting_as(&target.account, &target.region).await;
@@ -125,7 +138,7 @@ pub async fn handle_event_within(
         CheckOutcome::Judged(checked) => checked,
         CheckOutcome::NothingToCheck(reason) => return Ok(Summary::ignored(reason, Some(&target.context))),
     };
-    report(&target, checked, acted_as, guard).await
+    report(target, checked, acted_as, guard).await
 }
 
 /// The resource an event named, for the alert that says its account cannot be reached.

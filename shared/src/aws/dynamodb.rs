@@ -3,7 +3,9 @@
 //! One item per finding, partition key `finding_id` (string). Reads are strongly consistent
 //! (BatchGetItem with ConsistentRead); every write is a PutItem conditional on the version read
 //! (`attribute_not_exists(finding_id)` for a new item), so of two invocations racing on one finding
-//! only one write wins. Resolved items carry `expires_at`, the table's TTL attribute.
+//! only one write wins. Resolved items carry `expires_at`, the table's TTL attribute. The same
+//! table keeps each event's claim ([`crate::ledger::event_claim`], keys `event#…`; the adapter is
+//! in `dynamodb_claims.rs`), with the same two actions.
 
 use std::collections::HashMap;
 
@@ -11,6 +13,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
 use super::AwsError;
+use crate::ledger::event_claim::EVENT_CLAIM_PREFIX;
 use crate::ledger::{AlertState, FindingStatus, FindingsStore, LedgerItem, ResolvedBy, StoreError};
 
 /// The table's partition key.
@@ -22,8 +25,8 @@ const BATCH_GET_MAX: usize = 100;
 
 #[derive(Debug, Clone)]
 pub struct DynamoDbFindings {
-    client: aws_sdk_dynamodb::Client,
-    table: String,
+    pub(super) client: aws_sdk_dynamodb::Client,
+    pub(super) table: String,
 }
 
 impl DynamoDbFindings {
@@ -49,7 +52,14 @@ impl DynamoDbFindings {
                     .expression_attribute_values(":s", AttributeValue::S(status.as_str().to_owned()));
             }
             let output = request.send().await.map_err(|e| AwsError::from_sdk("Scan", e))?;
-            for item in output.items() {
+            // The table also keeps event claims (crate::ledger::event_claim): not findings.
+            let findings = output.items().iter().filter(|item| {
+                !item
+                    .get(FINDING_ID_KEY)
+                    .and_then(|v| v.as_s().ok())
+                    .is_some_and(|id| id.starts_with(EVENT_CLAIM_PREFIX))
+            });
+            for item in findings {
                 items.push(decode(item)?);
             }
             match output.last_evaluated_key {

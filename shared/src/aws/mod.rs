@@ -4,6 +4,7 @@
 
 mod cloudtrail;
 mod dynamodb;
+mod dynamodb_claims;
 mod ec2;
 mod error;
 mod guardduty;

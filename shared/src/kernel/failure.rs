@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::aws::{AwsError, SessionError};
 use crate::event::EventError;
+use crate::ledger::EventBusy;
 use crate::recheck::RecheckSendFailure;
 use crate::report::PublishFailure;
 
@@ -88,6 +89,10 @@ pub enum InvocationError<F = Infallible> {
     /// Some re-checks of deferred fixes could not be queued (the alerts were out first).
     #[error(transparent)]
     Recheck(#[from] RecheckSendFailure),
+    /// Another invocation is handling the same event (a concurrent delivery) and had not finished
+    /// by this one's deadline: nothing was done; Lambda delivers the event again.
+    #[error(transparent)]
+    EventBusy(#[from] EventBusy),
     /// A failure only this function has.
     #[error(transparent)]
     Function(F),
@@ -132,6 +137,7 @@ impl<F: InvocationFailure> InvocationError<F> {
             Self::OutOfTime { .. } => "DeadlineReached",
             Self::Publish(_) => "AlertPublishFailed",
             Self::Recheck(_) => "RecheckSendFailed",
+            Self::EventBusy(_) => "EventBeingHandled",
             Self::Function(failure) => failure.kind(),
         }
     }
@@ -166,6 +172,7 @@ mod tests {
             (InvocationError::describe("security group sg-1", denied()), "DescribeFailed"),
             (InvocationError::OutOfTime { unchecked: vec!["sg-2".into()], alerted: 0 }, "DeadlineReached"),
             (InvocationError::Publish(PublishFailure { failed: 1, total: 1, first: denied() }), "AlertPublishFailed"),
+            (InvocationError::EventBusy(EventBusy { key: "event#x".into(), lease_until: 1 }), "EventBeingHandled"),
         ];
         for (error, kind) in cases {
             assert_eq!(error.kind(), kind, "{error}");

@@ -39,6 +39,8 @@ pub struct Ledger {
     lifecycle: Lifecycle,
     clock: Clock,
     export: Option<Arc<dyn FindingsExport>>,
+    /// Where each event's claim is kept ([`super::event_claim`]), if anywhere.
+    pub(super) claims: Option<Arc<dyn super::event_claim::EventClaims>>,
 }
 
 fn system_now() -> i64 {
@@ -47,7 +49,7 @@ fn system_now() -> i64 {
 
 impl Ledger {
     pub fn new(store: Arc<dyn FindingsStore>, lifecycle: Lifecycle) -> Self {
-        Self { store, lifecycle, clock: Arc::new(system_now), export: None }
+        Self { store, lifecycle, clock: Arc::new(system_now), export: None, claims: None }
     }
 
     /// The same ledger exporting every transition to `export` (SECURITY_HUB_EXPORT=on).

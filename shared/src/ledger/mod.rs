@@ -6,9 +6,11 @@
 //! - [`transition`]: the lifecycle, as a pure function;
 //! - [`store`]: the storage port ([`crate::aws::DynamoDbFindings`] is the adapter);
 //! - [`gate`]: reads, judges and writes (conditionally) one invocation's findings;
-//! - [`config`]: FINDINGS_TABLE, ALERT_ON_RESOLVE, REALERT_AFTER_DAYS.
+//! - [`config`]: FINDINGS_TABLE, ALERT_ON_RESOLVE, REALERT_AFTER_DAYS;
+//! - [`event_claim`]: each event handled once, however often it is delivered.
 
 pub mod config;
+pub mod event_claim;
 pub mod gate;
 pub mod id;
 pub mod item;
@@ -19,6 +21,7 @@ pub mod transition;
 use serde::Serialize;
 
 pub use config::{LedgerConfig, LedgerConfigError};
+pub use event_claim::{claim_key, once_per_event, ClaimState, EventBusy, EventClaim, EventClaims, Once};
 pub use gate::{Gate, Ledger};
 pub use id::{finding_id, id_of};
 pub use item::{AlertState, FindingStatus, LedgerItem, ResolvedBy};

@@ -288,6 +288,15 @@ fn seen_again(previous: &LedgerItem, violation: &Violation, now: i64, lifecycle:
 
 fn now_compliant(previous: &LedgerItem, now: i64, lifecycle: &Lifecycle) -> Transition {
     let due = match previous.status {
+        // Fixed by an invocation whose alert could not be published (SNS and the undelivered
+        // queue down; Lambda retries the event): the retry finds the rule holding and owes that
+        // alert, published now (never lost to the fix having worked).
+        FindingStatus::Resolved if owes_alert(previous, now) => {
+            let mut next = previous.clone();
+            next.version = previous.version + 1;
+            next.last_seen = now;
+            return Transition { next: Some(next), due: Due::Alert(AlertReason::Unpublished) };
+        }
         FindingStatus::Resolved => return Transition { next: None, due: Due::Quiet(QuietReason::StillResolved) },
         FindingStatus::Exempt => Due::Quiet(QuietReason::ExemptResolved),
         FindingStatus::Open if lifecycle.alert_on_resolve => Due::Alert(AlertReason::Resolved),
@@ -392,6 +401,7 @@ mod tests {
             ("severity changed", Some(open()), Seen::Violation(higher), T0 + 60, lifecycle, Alert(A::SeverityChanged), Some(Open)),
             ("evidence changed", Some(open()), Seen::Violation(other_evidence), T0 + 60, lifecycle, Alert(A::EvidenceChanged), Some(Open)),
             ("fixed by rdsguard, then compliant", Some(resolved_by_fix.clone()), Seen::Compliant, T0 + 60, lifecycle, Quiet(Q::StillResolved), None),
+            ("fixed, its alert unpublished, then compliant", Some(LedgerItem { alert: AlertState::Unpublished { reason: "new".into() }, ..resolved_by_fix.clone() }), Seen::Compliant, T0 + 60, lifecycle, Alert(A::Unpublished), Some(Resolved)),
             ("resolved by someone else", Some(open()), Seen::Compliant, T0 + 60, lifecycle, Alert(A::Resolved), Some(Resolved)),
             ("resolved elsewhere, ALERT_ON_RESOLVE=false", Some(open()), Seen::Compliant, T0 + 60, no_resolve_alert, Quiet(Q::ResolveAlertOff), Some(Resolved)),
             ("resolved, still compliant", Some(resolved_elsewhere.clone()), Seen::Compliant, T0 + 60, lifecycle, Quiet(Q::StillResolved), None),
