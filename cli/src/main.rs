@@ -8,6 +8,7 @@ use clap::Command;
 mod encrypt;
 mod findings;
 mod guardrails;
+mod progress;
 mod scan;
 
 fn command() -> Command {

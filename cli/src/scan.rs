@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::progress::Progress;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use futures::StreamExt;
 use rdsguard::aws::{AccountSessions, NetworkPorts, SdkEc2, SdkRds};
@@ -100,6 +101,9 @@ pub fn command() -> Command {
                 .default_value("8")
                 .help("Account-regions scanned at once"),
         )
+        .arg(Arg::new("no-progress").long("no-progress").action(ArgAction::SetTrue).help(
+            "Do not show the progress line (shown on stderr only when it is a terminal: never in a pipe, a file or CI)",
+        ))
 }
 
 /// The policy: the environment, the flags over it, and MODE=alert unless --fix.
@@ -153,14 +157,17 @@ pub async fn run(args: &ArgMatches) -> ExitCode {
     let concurrency = usize::from(args.get_one::<u16>("concurrency").copied().unwrap_or(8));
     let targets: Vec<(AccountId, AwsRegion)> =
         accounts.iter().flat_map(|a| regions.iter().map(move |r| (a.clone(), r.clone()))).collect();
+    let mut progress = Progress::on_stderr(targets.len(), !args.get_flag("no-progress"));
     let results: Vec<Result<RegionSweep, String>> = futures::stream::iter(targets)
         .map(|(account, region)| {
             let (policy, sessions) = (policy.clone(), sessions.clone());
             async move { scan_one(&account, &region, &policy, &sessions).await }
         })
         .buffer_unordered(concurrency)
+        .inspect(|result| progress.finished_one(result.as_ref().map_or(0, |sweep| sweep.findings.len())))
         .collect()
         .await;
+    progress.clear();
     let mut sweeps: Vec<RegionSweep> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
     for result in results {

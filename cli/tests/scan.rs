@@ -72,6 +72,8 @@ async fn a_scan_finds_what_existed_before_any_event_and_changes_nothing() {
     assert_eq!(public["action"]["status"], "not_attempted");
     assert!(public["action"]["detail"].as_str().unwrap().contains("MODE=alert"), "{public:#}");
     assert!(run.stderr.contains("2 DB instances"), "summary: {}", run.stderr);
+    // stderr is a pipe here: no progress line (it is for a terminal), only the summary.
+    assert!(!run.stderr.contains("account-regions,") && !run.stderr.contains('\r'), "{:?}", run.stderr);
 
     let after = estate.instance(&us, "legacy-public").await.unwrap();
     assert_eq!(after.publicly_accessible, Some(true), "a scan without --fix changes nothing");

@@ -91,6 +91,8 @@ pub enum RdsResourceKind {
     DbCluster,
     DbSnapshot,
     DbClusterSnapshot,
+    DbParameterGroup,
+    DbClusterParameterGroup,
 }
 
 impl RdsResourceKind {
@@ -110,6 +112,8 @@ impl RdsResourceKind {
             Self::DbCluster => ("AWS::RDS::DBCluster", "cluster"),
             Self::DbSnapshot => ("AWS::RDS::DBSnapshot", "snapshot"),
             Self::DbClusterSnapshot => ("AWS::RDS::DBClusterSnapshot", "cluster-snapshot"),
+            Self::DbParameterGroup => ("AWS::RDS::DBParameterGroup", "pg"),
+            Self::DbClusterParameterGroup => ("AWS::RDS::DBClusterParameterGroup", "cluster-pg"),
         }
     }
 }

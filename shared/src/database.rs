@@ -25,6 +25,14 @@ impl DatabaseKind {
             Self::Cluster => crate::arn::RdsResourceKind::DbCluster,
         }
     }
+
+    /// The kind of parameter group a database of this kind uses (DB / DB cluster parameter group).
+    pub fn parameter_group_kind(self) -> crate::arn::RdsResourceKind {
+        match self {
+            Self::Instance => crate::arn::RdsResourceKind::DbParameterGroup,
+            Self::Cluster => crate::arn::RdsResourceKind::DbClusterParameterGroup,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

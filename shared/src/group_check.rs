@@ -259,7 +259,7 @@ async fn confirm_gone(
                 ActionStatus::Deferred,
                 format!(
                     "RevokeSecurityGroupIngress of {rule_id} accepted; not confirmed before the invocation's deadline \
-                     (the next event about {} judges it again)",
+                     (re-checked later: the re-check queue, the next event about {} or a sweep)",
                     group.id
                 ),
             ),

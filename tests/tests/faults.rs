@@ -507,7 +507,7 @@ async fn describe_throttled_past_the_retry_budget_changes_nothing_and_is_never_s
 /// rds-guard and guardduty-responder, the database's first read answered slowly (2.5 s) close to
 /// the invocation's deadline: what was reached, the finding judged, is published before the
 /// deadline with the fix `deferred` (not sent: too little time was left to send and confirm it;
-/// rechecked on the next event), and the invocation succeeds. Nothing is lost to Lambda's timeout.
+/// re-checked later (the re-check queue, the next event or sweep)), and the invocation succeeds. Nothing is lost to Lambda's timeout.
 #[tokio::test]
 async fn a_slow_read_near_the_deadline_publishes_the_outcome_reached_with_the_fix_deferred() {
     for function in [Function::RdsGuard, Function::GuardDutyResponder] {

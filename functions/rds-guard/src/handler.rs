@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
+use rdsguard::arn::Arn;
 use rdsguard::aws::{AlertPublisher, RdsConnector, SessionError, UndeliveredAlertSink};
 use rdsguard::checks::{check_database, check_parameter_group, check_snapshot, CheckOutcome, CheckScope};
-use rdsguard::database::DatabaseKind;
 use rdsguard::finding::EventContext;
 use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome};
 use rdsguard::ledger::{once_per_event, Once};
@@ -143,46 +143,16 @@ async fn check_target(target: &Target, guard: &RdsGuard, deadline: Deadline) -> 
 
 /// The resource an event named, for the alert that says its account cannot be reached.
 fn unreachable_resource(target: &Target) -> UnreachableResource {
-    let (resource_type, segment, id) = match &target.subject {
-        Subject::Database { kind, identifiers, .. } => (
-            kind.aws_type(),
-            match kind {
-                DatabaseKind::Instance => "db",
-                DatabaseKind::Cluster => "cluster",
-            },
-            identifiers.first().cloned().unwrap_or_default(),
-        ),
-        Subject::Snapshot { kind, identifier, .. } => (
-            kind.aws_type(),
-            match kind {
-                rdsguard::db_snapshot::SnapshotKind::Instance => "snapshot",
-                rdsguard::db_snapshot::SnapshotKind::Cluster => "cluster-snapshot",
-            },
-            identifier.clone(),
-        ),
-        Subject::ParameterGroup { kind, name } => match kind {
-            DatabaseKind::Instance => ("AWS::RDS::DBParameterGroup", "pg", name.clone()),
-            DatabaseKind::Cluster => ("AWS::RDS::DBClusterParameterGroup", "cluster-pg", name.clone()),
-        },
-        Subject::Deletion { kind, identifier, .. } => (
-            kind.aws_type(),
-            match kind {
-                DatabaseKind::Instance => "db",
-                DatabaseKind::Cluster => "cluster",
-            },
-            identifier.clone(),
-        ),
+    let (kind, id) = match &target.subject {
+        Subject::Database { kind, identifiers, .. } => {
+            (kind.resource_kind(), identifiers.first().cloned().unwrap_or_default())
+        }
+        Subject::Snapshot { kind, identifier, .. } => (kind.resource_kind(), identifier.clone()),
+        Subject::ParameterGroup { kind, name } => (kind.parameter_group_kind(), name.clone()),
+        Subject::Deletion { kind, identifier, .. } => (kind.resource_kind(), identifier.clone()),
     };
-    UnreachableResource {
-        resource_type,
-        resource_arn: format!(
-            "arn:{}:rds:{}:{}:{segment}:{id}",
-            target.region.partition(),
-            target.region,
-            target.account
-        ),
-        resource_id: id,
-    }
+    let arn = Arn::rds(target.region.partition(), target.region.as_str(), target.account.as_str(), kind, &id);
+    UnreachableResource { resource_type: kind.cloudformation_type(), resource_arn: arn.to_string(), resource_id: id }
 }
 
 /// Alerts each finding (RDS's routine notifications do not repeat an alert on which nothing was

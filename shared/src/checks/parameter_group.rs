@@ -137,16 +137,14 @@ pub async fn check_parameter_group(
     if scope.policy.effective_action(rule) == RuleAction::Off {
         return Ok(CheckOutcome::NothingToCheck(format!("{rule} is off")));
     }
-    let arn = format!(
-        "arn:{}:rds:{}:{}:{}:{group}",
+    let arn = crate::arn::Arn::rds(
         scope.region.partition(),
-        scope.region,
-        scope.account,
-        match kind {
-            DatabaseKind::Instance => "pg",
-            DatabaseKind::Cluster => "cluster-pg",
-        }
-    );
+        scope.region.as_str(),
+        scope.account.as_str(),
+        kind.parameter_group_kind(),
+        group,
+    )
+    .to_string();
     let mut checked = Checked::new(arn.clone());
     let lookup = rds.parameter(kind, group, parameter.name).await.map_err(CheckError::Describe)?;
     if lookup == ParameterLookup::GroupNotFound {
@@ -213,7 +211,7 @@ async fn enforce(
         return ActionOutcome::new(
             action,
             ActionStatus::Deferred,
-            format!("{operation} not sent: the invocation's deadline is too close; rechecked on the next event"),
+            format!("{operation} not sent: the invocation's deadline is too close; re-checked later (the re-check queue, the next event or sweep)"),
         );
     }
     if let Err(error) = rds.set_parameter(kind, group, parameter.name, value).await {
@@ -233,7 +231,7 @@ async fn enforce(
     };
     let confirmed = confirm(scope.confirmation, deadline, STEP_ALLOWANCE, read).await;
     if let Some(outcome) = confirmed.outcome(action, || {
-        format!("{operation} accepted; not confirmed before the invocation's deadline; rechecked on the next event")
+        format!("{operation} accepted; not confirmed before the invocation's deadline; re-checked later (the re-check queue, the next event or sweep)")
     }) {
         return outcome;
     }

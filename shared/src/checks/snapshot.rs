@@ -145,7 +145,7 @@ async fn unshare(
     };
     let confirmed = confirm(scope.confirmation, scope.deadline, READ_ALLOWANCE, read).await;
     if let Some(outcome) = confirmed.outcome(kind, || {
-        format!("{operation} accepted; not confirmed before the invocation's deadline; rechecked on the next event")
+        format!("{operation} accepted; not confirmed before the invocation's deadline; re-checked later (the re-check queue, the next event or sweep)")
     }) {
         return outcome;
     }

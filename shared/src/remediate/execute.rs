@@ -100,13 +100,13 @@ where
         fill(
             &mut outcomes,
             ActionStatus::Deferred,
-            &format!("{request} not sent: the invocation's deadline is too close; rechecked on the next event"),
+            &format!("{request} not sent: the invocation's deadline is too close; re-checked later (the re-check queue, the next event or sweep)"),
         );
         return outcomes.into_iter().flatten().collect();
     }
     if let Err(error) = port.modify_settings(db.kind, id, &change).await {
         let (status, detail) = if is_busy(&error) {
-            (ActionStatus::Deferred, format!("{error}; rechecked on the next event for this database"))
+            (ActionStatus::Deferred, format!("{error}; re-checked later (the re-check queue, the next event or sweep)"))
         } else {
             (ActionStatus::Failed, error.to_string())
         };
@@ -148,7 +148,7 @@ where
                 ActionStatus::Deferred,
                 &format!(
                     "{request} accepted; not confirmed before the invocation's deadline (status {last_status}); \
-                     rechecked on the next event for this database"
+                     re-checked later (the re-check queue, the next event or sweep)"
                 ),
             );
             return outcomes.into_iter().flatten().collect();
@@ -163,7 +163,7 @@ where
                 ActionStatus::Deferred,
                 format!(
                     "{request} accepted, but after {}s describe still reports {} (status {last_status}); \
-                     rechecked on the next event for this database{left_pending}",
+                     re-checked later (the re-check queue, the next event or sweep){left_pending}",
                     waited.as_secs(),
                     still(*kind)
                 ),
@@ -243,7 +243,7 @@ where
         return ActionOutcome::new(
             kind,
             ActionStatus::Deferred,
-            format!("{operation} not sent: the invocation's deadline is too close; rechecked on the next event"),
+            format!("{operation} not sent: the invocation's deadline is too close; re-checked later (the re-check queue, the next event or sweep)"),
         );
     }
     let call = match db.kind {
@@ -255,7 +255,7 @@ where
             return ActionOutcome::new(
                 kind,
                 ActionStatus::Deferred,
-                format!("{error}; rechecked on the next event for this database"),
+                format!("{error}; re-checked later (the re-check queue, the next event or sweep)"),
             );
         }
         return ActionOutcome::new(kind, ActionStatus::Failed, error.to_string());
@@ -277,7 +277,7 @@ where
     if let Some(outcome) = stopped.outcome(kind, || {
         format!(
             "{operation} accepted; not confirmed before the invocation's deadline (status {last}); \
-             rechecked on the next event"
+             re-checked later (the re-check queue, the next event or sweep)"
         )
     }) {
         return outcome;
