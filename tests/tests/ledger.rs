@@ -135,9 +135,8 @@ async fn two_concurrent_invocations_of_one_event_alert_each_finding_once() {
     let guard = ledgered(&estate).await;
     let event = modify_event("twin-db", "modify-twin");
 
-    // Two events seeing the same state at once (one event delivered twice at once is claimed by
-    // one invocation: faults.rs).
-    let other = modify_event("twin-db", "modify-twin-b");
+    // One event delivered twice at once: one invocation claims it, the other waits and is ignored
+    // as a repeat (shared/src/ledger/event_claim.rs).
     let (a, b) = tokio::join!(handle_event(&event, &guard), handle_event(&event, &guard));
     let (a, b) = (a.expect("first invocation"), b.expect("second invocation"));
 
