@@ -231,7 +231,7 @@ async fn scan_one(
     sessions: &AccountSessions,
 ) -> Result<RegionSweep, String> {
     let config = sessions.config_for(account, region).await.map_err(|e| format!("{account}/{region}: {e}"))?;
-    let rds = SdkRds::new(aws_sdk_rds::Client::new(&config));
+    let rds = SdkRds::for_sweep(aws_sdk_rds::Client::new(&config));
     let network = NetworkPorts {
         groups: Arc::new(SdkEc2::new(aws_sdk_ec2::Client::new(&config))),
         databases: Arc::new(rds.clone()),

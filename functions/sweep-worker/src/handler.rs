@@ -247,7 +247,7 @@ pub(crate) async fn connect(
     let acted_as = worker.sessions.acting_as(account, region).await.ok();
     let rds_config = aws_sdk_rds::config::Builder::from(&config).retry_config(RetryConfig::adaptive()).build();
     let ec2_config = aws_sdk_ec2::config::Builder::from(&config).retry_config(RetryConfig::adaptive()).build();
-    let rds = SdkRds::new(aws_sdk_rds::Client::from_conf(rds_config));
+    let rds = SdkRds::for_sweep(aws_sdk_rds::Client::from_conf(rds_config));
     let network = NetworkPorts {
         groups: Arc::new(SdkEc2::new(aws_sdk_ec2::Client::from_conf(ec2_config))),
         databases: Arc::new(rds.clone()),

@@ -16,6 +16,7 @@ mod rds_migration;
 mod rds_migration_state;
 mod rds_parameters;
 mod rds_snapshots;
+mod rds_sweep_cache;
 mod securityhub;
 mod session;
 mod snapshot;

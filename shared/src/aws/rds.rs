@@ -112,6 +112,8 @@ pub trait RdsConnector: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct SdkRds {
     pub(super) client: aws_sdk_rds::Client,
+    /// A sweep's reads kept for the sweep ([`Self::for_sweep`]); `None` for an event.
+    pub(super) sweep_cache: Option<std::sync::Arc<super::rds_sweep_cache::SweepCache>>,
 }
 
 impl SdkRds {
@@ -125,7 +127,14 @@ impl SdkRds {
     pub const MAKE_PRIVATE_IAM_ACTIONS: &'static [&'static str] = &["rds:ModifyDBInstance"];
 
     pub fn new(client: aws_sdk_rds::Client) -> Self {
-        Self { client }
+        Self { client, sweep_cache: None }
+    }
+
+    /// For sweeping one account-region: a parameter group's parameters and the region's database
+    /// listing for the shared-group gate are read once for the whole sweep (see
+    /// [`super::rds_sweep_cache`]).
+    pub fn for_sweep(client: aws_sdk_rds::Client) -> Self {
+        Self { client, sweep_cache: Some(Default::default()) }
     }
 }
 

@@ -57,6 +57,46 @@ fn found(parameters: &[Parameter], name: &str) -> Option<ParameterLookup> {
 #[async_trait]
 impl ParameterGroups for SdkRds {
     async fn parameter(&self, kind: DatabaseKind, group: &str, name: &str) -> Result<ParameterLookup, AwsError> {
+        if let Some(kept) = self.sweep_cache.as_ref().and_then(|cache| cache.parameter(kind, group, name)) {
+            return Ok(kept);
+        }
+        let lookup = self.read_parameter(kind, group, name).await?;
+        if let Some(cache) = &self.sweep_cache {
+            cache.keep_parameter(kind, group, name, &lookup);
+        }
+        Ok(lookup)
+    }
+
+    async fn set_parameter(&self, kind: DatabaseKind, group: &str, name: &str, value: &str) -> Result<(), AwsError> {
+        if let Some(cache) = &self.sweep_cache {
+            cache.written(kind, group);
+        }
+        self.write_parameter(kind, group, name, value).await
+    }
+
+    async fn databases_using_parameter_group(
+        &self,
+        kind: DatabaseKind,
+        group: &str,
+    ) -> Result<Vec<Database>, AwsError> {
+        // One listing of the region's databases (EstateListing), kept to those on the group; in a
+        // sweep, one listing for every group.
+        let all = match self.sweep_cache.as_ref().and_then(|cache| cache.listing(kind)) {
+            Some(all) => all,
+            None => {
+                let all = super::EstateListing::list_databases(self, kind).await?;
+                if let Some(cache) = &self.sweep_cache {
+                    cache.keep_listing(kind, &all);
+                }
+                all
+            }
+        };
+        Ok(all.into_iter().filter(|db| db.state.parameter_group.as_deref() == Some(group)).collect())
+    }
+}
+
+impl SdkRds {
+    async fn read_parameter(&self, kind: DatabaseKind, group: &str, name: &str) -> Result<ParameterLookup, AwsError> {
         match kind {
             DatabaseKind::Instance => {
                 let mut pages =
@@ -99,7 +139,7 @@ impl ParameterGroups for SdkRds {
         }
     }
 
-    async fn set_parameter(&self, kind: DatabaseKind, group: &str, name: &str, value: &str) -> Result<(), AwsError> {
+    async fn write_parameter(&self, kind: DatabaseKind, group: &str, name: &str, value: &str) -> Result<(), AwsError> {
         let parameter = Parameter::builder()
             .parameter_name(name)
             .parameter_value(value)
@@ -125,15 +165,5 @@ impl ParameterGroups for SdkRds {
                 .map(|_| ())
                 .map_err(|e| AwsError::from_sdk("ModifyDBClusterParameterGroup", e)),
         }
-    }
-
-    async fn databases_using_parameter_group(
-        &self,
-        kind: DatabaseKind,
-        group: &str,
-    ) -> Result<Vec<Database>, AwsError> {
-        // One listing of the region's databases (EstateListing), kept to those on the group.
-        let all = super::EstateListing::list_databases(self, kind).await?;
-        Ok(all.into_iter().filter(|db| db.state.parameter_group.as_deref() == Some(group)).collect())
     }
 }

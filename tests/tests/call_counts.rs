@@ -1,0 +1,203 @@
+//! AWS calls per event (README "AWS calls per event"): the real handlers, in a warm container (one
+//! handler struct serving several events, as Lambda reuses it), send every call through the
+//! recording proxy, and the calls of each kind of event are counted. At scale the number of calls
+//! per event is what costs (API rate limits are per account and region); these tests keep it from
+//! growing unnoticed. With the findings ledger on, its DynamoDB calls go through the proxy too.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rds_guard::RdsGuard;
+use rdsguard::aws::SessionNetworkConnector;
+use rdsguard::ledger::LedgerConfig;
+use rdsguard::policy::Policy;
+use rdsguard::startup::Plumbing;
+use rdsguard_tests::estate::{NewInstance, HOME_REGION};
+use rdsguard_tests::events::{authorize_ingress, create_db_instance, rds_api_call};
+use rdsguard_tests::ledger::create_findings_table;
+use rdsguard_tests::{Estate, FaultProxy, MOTO_ACCOUNT};
+use serde_json::json;
+
+const TABLE: &str = "rdsguard-findings";
+
+/// The calls recorded since the last clear, per action.
+fn counted(proxy: &FaultProxy) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for action in proxy.actions() {
+        *counts.entry(action).or_insert(0) += 1;
+    }
+    proxy.clear_requests();
+    counts
+}
+
+fn total(counts: &BTreeMap<String, usize>) -> usize {
+    counts.values().sum()
+}
+
+async fn plumbing(estate: &Estate, proxy: &FaultProxy, ledger: bool) -> (Policy, Plumbing) {
+    let table = [("FINDINGS_TABLE", TABLE)];
+    let extra: &[(&str, &str)] = if ledger { &table } else { &[] };
+    let variables = estate.variables(extra);
+    let policy = Policy::from_vars(variables.clone()).expect("policy");
+    let config = proxy.sdk_config(HOME_REGION).await;
+    let mut plumbing = Plumbing::new(policy.clone(), config.clone());
+    if ledger {
+        create_findings_table(&estate.moto, HOME_REGION, TABLE).await;
+        plumbing = plumbing.with_ledger(&LedgerConfig::from_vars(variables).expect("ledger"), &config);
+    }
+    (policy, plumbing)
+}
+
+/// rds-guard: a public database created (fixed), a compliant one modified, an event it does not
+/// handle; without and with the ledger.
+#[tokio::test]
+async fn rds_guard_calls_per_event_kind() {
+    for ledger in [false, true] {
+        let estate = Estate::start().await;
+        let proxy = FaultProxy::in_front_of(&estate.moto);
+        let rds = estate.rds(HOME_REGION).await;
+        estate.create_instance(&rds, &NewInstance { public: true, ..NewInstance::postgres("public-db") }).await;
+        estate.create_instance(&rds, &NewInstance::postgres("private-db")).await;
+        let (policy, plumbing) = plumbing(&estate, &proxy, ledger).await;
+        let guard = RdsGuard {
+            rds: Arc::new(rdsguard::aws::SessionRdsConnector::new(plumbing.sessions)),
+            policy,
+            alerts: plumbing.alerts,
+            undelivered: plumbing.undelivered,
+            confirmation: Default::default(),
+        };
+        let label = if ledger { "with the ledger" } else { "without the ledger" };
+        // Warm the container: the first event pays what a container pays once.
+        let warm = create_db_instance(MOTO_ACCOUNT, HOME_REGION, "private-db", false, true);
+        rds_guard::handle_event(&warm, &guard).await.expect("warm-up");
+        proxy.clear_requests();
+
+        let mut public = create_db_instance(MOTO_ACCOUNT, HOME_REGION, "public-db", true, true);
+        // The helpers' event ids are per call name; real CloudTrail ids are unique per event.
+        public["detail"]["eventID"] = json!("e-public");
+        rds_guard::handle_event(&public, &guard).await.expect("public database");
+        let fixed = counted(&proxy);
+        eprintln!("rds-guard {label}: a public database created and fixed: {} calls {fixed:?}", total(&fixed));
+        assert_eq!(fixed.get("ModifyDBInstance"), Some(&1), "{label}: one fix: {fixed:?}");
+        assert_eq!(fixed.get("Publish"), Some(&1), "{label}: one alert: {fixed:?}");
+        assert!(!fixed.contains_key("GetCallerIdentity"), "{label}: once per container, not per event: {fixed:?}");
+        assert!(fixed.get("DescribeDBInstances").copied().unwrap_or(0) <= 3, "{label}: read, confirm: {fixed:?}");
+        let budget = if ledger { 10 } else { 5 };
+        assert!(total(&fixed) <= budget, "{label}: at most {budget}: {fixed:?}");
+
+        let request = json!({"dBInstanceIdentifier": "private-db", "backupRetentionPeriod": 7});
+        let modify = rds_api_call("ModifyDBInstance", MOTO_ACCOUNT, HOME_REGION, request, json!({}));
+        rds_guard::handle_event(&modify, &guard).await.expect("compliant database");
+        let compliant = counted(&proxy);
+        eprintln!("rds-guard {label}: a compliant database modified: {} calls {compliant:?}", total(&compliant));
+        assert!(!compliant.contains_key("ModifyDBInstance") && !compliant.contains_key("Publish"), "{compliant:?}");
+        let budget = if ledger { 6 } else { 3 };
+        assert!(total(&compliant) <= budget, "{label}: at most {budget}: {compliant:?}");
+
+        let other = rds_api_call("DescribeDBInstances", MOTO_ACCOUNT, HOME_REGION, json!({}), json!({}));
+        rds_guard::handle_event(&other, &guard).await.expect("ignored");
+        let ignored = counted(&proxy);
+        assert_eq!(total(&ignored), 0, "{label}: an event not handled costs no call: {ignored:?}");
+    }
+}
+
+/// network-guard: a group opened to the world on 5432 in front of a database (revoked).
+#[tokio::test]
+async fn network_guard_calls_per_event_kind() {
+    for ledger in [false, true] {
+        let estate = Estate::start().await;
+        let proxy = FaultProxy::in_front_of(&estate.moto);
+        let ec2 = estate.ec2(HOME_REGION).await;
+        let rds = estate.rds(HOME_REGION).await;
+        let group = estate.create_security_group(&ec2, "orders", &[]).await;
+        estate.create_instance_in_groups(&rds, &NewInstance::postgres("orders"), None, &[&group]).await;
+        let (policy, plumbing) = plumbing(&estate, &proxy, ledger).await;
+        let network = Arc::new(SessionNetworkConnector::new(plumbing.sessions));
+        let guard = estate.network_guard_with(policy, network, plumbing.alerts, plumbing.undelivered);
+        let label = if ledger { "with the ledger" } else { "without the ledger" };
+        let warm = authorize_ingress(MOTO_ACCOUNT, HOME_REGION, &group, 5432, &["10.0.0.0/8"]);
+        network_guard::handle_event(&warm, &guard).await.expect("warm-up");
+        proxy.clear_requests();
+
+        estate.authorize(&ec2, &group, "tcp", (5432, 5432), &["0.0.0.0/0"]).await;
+        let mut open = authorize_ingress(MOTO_ACCOUNT, HOME_REGION, &group, 5432, &["0.0.0.0/0"]);
+        open["detail"]["eventID"] = json!("e-open");
+        network_guard::handle_event(&open, &guard).await.expect("open group");
+        let revoked = counted(&proxy);
+        eprintln!("network-guard {label}: a group opened and revoked: {} calls {revoked:?}", total(&revoked));
+        assert_eq!(revoked.get("RevokeSecurityGroupIngress"), Some(&1), "{label}: {revoked:?}");
+        assert_eq!(revoked.get("Publish"), Some(&1), "{label}: {revoked:?}");
+        assert!(!revoked.contains_key("GetCallerIdentity"), "{label}: {revoked:?}");
+        let budget = if ledger { 13 } else { 8 };
+        assert!(total(&revoked) <= budget, "{label}: at most {budget}: {revoked:?}");
+    }
+}
+
+/// A sweep of four PostgreSQL databases sharing one parameter group with `rds.force_ssl=0`: the
+/// group's parameters are read once, not once per database (`SdkRds::for_sweep`); an event's
+/// `SdkRds::new` reads per database.
+#[tokio::test]
+async fn a_sweep_reads_a_shared_parameter_group_once() {
+    let estate = Estate::start().await;
+    let rds = estate.rds(HOME_REGION).await;
+    rds.create_db_parameter_group()
+        .db_parameter_group_name("shared-pg")
+        .db_parameter_group_family("postgres14")
+        .description("shared")
+        .send()
+        .await
+        .unwrap();
+    let off = aws_sdk_rds::types::Parameter::builder()
+        .parameter_name("rds.force_ssl")
+        .parameter_value("0")
+        .apply_method(aws_sdk_rds::types::ApplyMethod::Immediate)
+        .build();
+    rds.modify_db_parameter_group().db_parameter_group_name("shared-pg").parameters(off).send().await.unwrap();
+    let names = ["pg-a", "pg-b", "pg-c", "pg-d"];
+    for id in names {
+        estate.create_instance(&rds, &NewInstance::postgres(id)).await;
+        rds.modify_db_instance()
+            .db_instance_identifier(id)
+            .db_parameter_group_name("shared-pg")
+            .apply_immediately(true)
+            .send()
+            .await
+            .unwrap();
+    }
+    let proxy = FaultProxy::in_front_of(&estate.moto);
+    let config = proxy.sdk_config(HOME_REGION).await;
+    let policy = Policy::from_vars(estate.variables(&[])).expect("policy");
+    let account = rdsguard::identity::AccountId::parse(MOTO_ACCOUNT).unwrap();
+    let region = rdsguard::identity::AwsRegion::parse(HOME_REGION).unwrap();
+    let scope = rdsguard::checks::CheckScope {
+        account: &account,
+        region: &region,
+        policy: &policy,
+        confirmation: Default::default(),
+        deadline: rdsguard::kernel::Deadline::none(),
+    };
+    let mut reads = Vec::new();
+    for sweep in [true, false] {
+        let client = aws_sdk_rds::Client::new(&config);
+        let rds = if sweep { rdsguard::aws::SdkRds::for_sweep(client) } else { rdsguard::aws::SdkRds::new(client) };
+        let network = rdsguard::aws::NetworkPorts {
+            groups: Arc::new(rdsguard::aws::SdkEc2::new(aws_sdk_ec2::Client::new(&config))),
+            databases: Arc::new(rds.clone()),
+        };
+        let swept = rdsguard::sweep::sweep_region(scope, &rds, &network).await;
+        assert!(swept.complete(), "{:?}", swept.errors);
+        let tls: Vec<_> = swept.findings.iter().filter(|(f, _)| f.rule.as_str() == "RDS.38").collect();
+        assert_eq!(tls.len(), names.len(), "every database on the group has the TLS finding: {tls:#?}");
+        let counts = counted(&proxy);
+        eprintln!("sweep (for_sweep: {sweep}) of 4 databases on one group: {} calls {counts:?}", total(&counts));
+        reads.push((
+            counts.get("DescribeDBParameters").copied().unwrap_or(0),
+            counts.get("DescribeDBInstances").copied().unwrap_or(0),
+        ));
+    }
+    // DescribeDBInstances is the same either way here (measured: 2); only the parameter reads
+    // differ. The gate's listing cache is unit-tested in shared/src/aws/rds_sweep_cache.rs.
+    assert_eq!(reads[0], (1, 2), "sweep: one parameter read for the shared group");
+    assert_eq!(reads[1], (4, 2), "per database without the sweep's cache");
+}
