@@ -264,6 +264,10 @@ impl AlertPublisher for RecheckingAlerts {
         self.publisher.publish(alert).await
     }
 
+    async fn publish_all(&self, alerts: &[Alert]) -> Vec<Result<String, AwsError>> {
+        self.publisher.publish_all(alerts).await
+    }
+
     fn ledger(&self) -> Option<&Ledger> {
         self.publisher.ledger()
     }

@@ -6,8 +6,11 @@
 //! lifecycle"); the ledger never costs an alert: a finding it cannot read or write is alerted anyway,
 //! logged, and counted (`LedgerErrors`).
 
+mod outbox;
+
 use std::sync::Arc;
 
+use outbox::Outbox;
 use serde::Serialize;
 use tracing::{error, warn};
 
@@ -15,9 +18,7 @@ use crate::action::ActionOutcome;
 use crate::alert::Alert;
 use crate::aws::{AlertPublisher, AwsError, UndeliveredAlertSink};
 use crate::finding::{EventContext, Finding};
-use crate::ledger::{
-    id_of, key_of, violation_of, AlertLifecycle, AlertReason, Gate, Ledger, LedgerItem, QuietReason, Seen,
-};
+use crate::ledger::{id_of, key_of, violation_of, AlertLifecycle, AlertReason, Gate, LedgerItem, QuietReason, Seen};
 
 /// One finding as the invocation's JSON summary reports it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -100,8 +101,9 @@ pub struct Outcome<'a> {
     pub suppressed: Option<&'static str>,
 }
 
-/// Publishes one alert per finding that is due one. Every finding is attempted even if an earlier
-/// one failed; the summaries come back in order, and `Err` says how many could not be published.
+/// Publishes one alert per finding that is due one, all of them together at the end (SNS
+/// PublishBatch). Every finding is attempted even if another failed; the summaries come back in
+/// order, and `Err` says how many could not be published.
 pub async fn deliver(
     outcomes: Vec<Outcome<'_>>,
     context: &EventContext,
@@ -120,18 +122,18 @@ pub async fn deliver_judged(
     context: &EventContext,
     delivery: AlertDelivery<'_>,
 ) -> Result<Vec<FindingSummary>, (Vec<FindingSummary>, PublishFailure)> {
-    let mut summaries = Vec::with_capacity(outcomes.len());
-    let mut errors: Vec<AwsError> = Vec::new();
+    let mut outbox = Outbox::default();
     let Some(ledger) = delivery.publisher.ledger() else {
         for Outcome { finding, action, suppressed } in outcomes {
             match suppressed {
-                Some(note) => summaries.push(FindingSummary::quiet(finding, action, note)),
+                Some(note) => outbox.quiet(FindingSummary::quiet(finding, action, note)),
                 None => {
                     let alert = Alert::new(finding, context, action, delivery.source).acting_as(delivery.acted_as);
-                    summaries.push(publish_one(alert, None, delivery, &mut errors).await);
+                    outbox.queue(alert, None);
                 }
             }
         }
+        let (summaries, errors) = outbox.flush(None, delivery).await;
         return finish(summaries, errors);
     };
 
@@ -147,7 +149,7 @@ pub async fn deliver_judged(
 
     for Outcome { finding, action, suppressed } in outcomes {
         if let Some(note) = suppressed {
-            summaries.push(FindingSummary::quiet(finding, action, note));
+            outbox.quiet(FindingSummary::quiet(finding, action, note));
             continue;
         }
         let alert = Alert::new(finding, context, action.clone(), delivery.source).acting_as(delivery.acted_as);
@@ -155,25 +157,22 @@ pub async fn deliver_judged(
             Some(Gate::Quiet { reason, .. }) => {
                 let mut summary = FindingSummary::quiet(finding, action, reason.note());
                 summary.finding_id = Some(id_of(finding));
-                summaries.push(summary);
+                outbox.quiet(summary);
             }
             Some(Gate::Alert { reason, claim }) => {
                 let alert = alert.with_lifecycle(Some(AlertLifecycle::of(&claim, reason)));
-                summaries.push(publish_one(alert, Some((ledger, &claim)), delivery, &mut errors).await);
+                outbox.queue(alert, Some(claim.clone()));
                 transitions.push(claim);
             }
             Some(Gate::Unavailable(e)) => {
                 error!(rule = %finding.rule, resource = %finding.resource, error = %e, "findings ledger unavailable; alerting anyway");
-                let mut summary = publish_one(alert, None, delivery, &mut errors).await;
+                let summary = outbox.queue(alert, None);
                 summary.finding_id = Some(id_of(finding));
                 summary.ledger_error = Some(e.to_string());
-                summaries.push(summary);
             }
             None => {
                 error!(rule = %finding.rule, "findings ledger returned fewer verdicts than findings; alerting anyway");
-                let mut summary = publish_one(alert, None, delivery, &mut errors).await;
-                summary.ledger_error = Some("no verdict from the ledger".to_owned());
-                summaries.push(summary);
+                outbox.queue(alert, None).ledger_error = Some("no verdict from the ledger".to_owned());
             }
         }
     }
@@ -181,12 +180,12 @@ pub async fn deliver_judged(
         match gate {
             Gate::Alert { reason: AlertReason::Unpublished, claim } => {
                 let alert = Alert::owed(finding, context, &claim, delivery.source).acting_as(delivery.acted_as);
-                summaries.push(publish_one(alert, Some((ledger, &claim)), delivery, &mut errors).await);
+                outbox.queue(alert, Some(claim.clone()));
                 transitions.push(claim);
             }
             Gate::Alert { claim, .. } => {
                 let alert = Alert::resolved(finding, context, &claim, delivery.source).acting_as(delivery.acted_as);
-                summaries.push(publish_one(alert, Some((ledger, &claim)), delivery, &mut errors).await);
+                outbox.queue(alert, Some(claim.clone()));
                 transitions.push(claim);
             }
             Gate::Quiet { reason: QuietReason::ResolveAlertOff | QuietReason::ExemptResolved, item: Some(item) } => {
@@ -200,6 +199,7 @@ pub async fn deliver_judged(
             Gate::Quiet { .. } => {}
         }
     }
+    let (summaries, errors) = outbox.flush(Some(ledger), delivery).await;
     if let Err(e) = ledger.export(&transitions).await {
         error!(error = %e, findings = transitions.len(), "findings not exported to Security Hub");
     }
@@ -212,53 +212,12 @@ pub async fn deliver_alerts(
     alerts: Vec<Alert>,
     delivery: AlertDelivery<'_>,
 ) -> Result<Vec<FindingSummary>, (Vec<FindingSummary>, PublishFailure)> {
-    let mut summaries = Vec::with_capacity(alerts.len());
-    let mut errors: Vec<AwsError> = Vec::new();
+    let mut outbox = Outbox::default();
     for alert in alerts {
-        summaries.push(publish_one(alert, None, delivery, &mut errors).await);
+        outbox.queue(alert, None);
     }
+    let (summaries, errors) = outbox.flush(None, delivery).await;
     finish(summaries, errors)
-}
-
-/// Publishes `alert`; with a ledger claim, records the outcome on it (a failure to record is
-/// logged: the alert is out, at worst the next sighting repeats it).
-async fn publish_one(
-    alert: Alert,
-    claim: Option<(&Ledger, &LedgerItem)>,
-    delivery: AlertDelivery<'_>,
-    errors: &mut Vec<AwsError>,
-) -> FindingSummary {
-    let published = delivery.publisher.publish(&alert).await;
-    let mut ledger_error = None;
-    if let Some((ledger, claim)) = claim {
-        let recorded = match &published {
-            Ok(id) => ledger.published(claim, id).await,
-            Err(_) => ledger.unpublished(claim).await,
-        };
-        if let Err(e) = recorded {
-            error!(rule = %alert.rule, resource = %alert.resource, error = %e, "alert outcome not recorded in the findings ledger");
-            ledger_error = Some(e.to_string());
-        }
-    }
-    let message_id = match published {
-        Ok(id) => Some(id),
-        Err(e) => {
-            error!(rule = %alert.rule, resource = %alert.resource, error = %e, "alert could not be published");
-            keep_undelivered(delivery.undelivered, &alert, &e).await;
-            errors.push(e);
-            None
-        }
-    };
-    FindingSummary {
-        finding_id: alert.lifecycle.as_ref().map(|l| l.finding_id.clone()),
-        rule: alert.rule,
-        severity: alert.severity,
-        resource: alert.resource,
-        action: alert.action,
-        alert_message_id: message_id,
-        alert_note: None,
-        ledger_error,
-    }
 }
 
 fn finish(
@@ -276,7 +235,7 @@ fn finish(
 
 /// Keeps an alert SNS would not take, so that it survives even if the retried event finds the
 /// resource already compliant.
-async fn keep_undelivered(sink: Option<&dyn UndeliveredAlertSink>, alert: &Alert, publish_error: &AwsError) {
+pub(super) async fn keep_undelivered(sink: Option<&dyn UndeliveredAlertSink>, alert: &Alert, publish_error: &AwsError) {
     match sink {
         Some(sink) => match sink.keep(alert, publish_error).await {
             Ok(()) => {

@@ -213,6 +213,13 @@ impl AlertPublisher for PausingPublisher {
         enforce_iam(&self.endpoint, true);
         published
     }
+
+    async fn publish_all(&self, alerts: &[Alert]) -> Vec<Result<String, AwsError>> {
+        enforce_iam(&self.endpoint, false);
+        let published = self.inner.publish_all(alerts).await;
+        enforce_iam(&self.endpoint, true);
+        published
+    }
 }
 
 fn http(endpoint: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (String, String) {

@@ -80,7 +80,7 @@ async fn rds_guard_calls_per_event_kind() {
         let fixed = counted(&proxy);
         eprintln!("rds-guard {label}: a public database created and fixed: {} calls {fixed:?}", total(&fixed));
         assert_eq!(fixed.get("ModifyDBInstance"), Some(&1), "{label}: one fix: {fixed:?}");
-        assert_eq!(fixed.get("Publish"), Some(&1), "{label}: one alert: {fixed:?}");
+        assert_eq!(fixed.get("PublishBatch"), Some(&1), "{label}: one alert: {fixed:?}");
         assert!(!fixed.contains_key("GetCallerIdentity"), "{label}: once per container, not per event: {fixed:?}");
         assert!(fixed.get("DescribeDBInstances").copied().unwrap_or(0) <= 3, "{label}: read, confirm: {fixed:?}");
         let budget = if ledger { 10 } else { 5 };
@@ -91,7 +91,10 @@ async fn rds_guard_calls_per_event_kind() {
         rds_guard::handle_event(&modify, &guard).await.expect("compliant database");
         let compliant = counted(&proxy);
         eprintln!("rds-guard {label}: a compliant database modified: {} calls {compliant:?}", total(&compliant));
-        assert!(!compliant.contains_key("ModifyDBInstance") && !compliant.contains_key("Publish"), "{compliant:?}");
+        assert!(
+            !compliant.contains_key("ModifyDBInstance") && !compliant.contains_key("PublishBatch"),
+            "{compliant:?}"
+        );
         let budget = if ledger { 6 } else { 3 };
         assert!(total(&compliant) <= budget, "{label}: at most {budget}: {compliant:?}");
 
@@ -127,7 +130,7 @@ async fn network_guard_calls_per_event_kind() {
         let revoked = counted(&proxy);
         eprintln!("network-guard {label}: a group opened and revoked: {} calls {revoked:?}", total(&revoked));
         assert_eq!(revoked.get("RevokeSecurityGroupIngress"), Some(&1), "{label}: {revoked:?}");
-        assert_eq!(revoked.get("Publish"), Some(&1), "{label}: {revoked:?}");
+        assert_eq!(revoked.get("PublishBatch"), Some(&1), "{label}: {revoked:?}");
         assert!(!revoked.contains_key("GetCallerIdentity"), "{label}: {revoked:?}");
         let budget = if ledger { 13 } else { 8 };
         assert!(total(&revoked) <= budget, "{label}: at most {budget}: {revoked:?}");

@@ -344,7 +344,7 @@ async fn sns_down_keeps_the_alert_in_the_undelivered_queue_and_fails_the_invocat
             }
             other => panic!("{name}: the invocation must fail, got {other:?}"),
         }
-        assert_eq!(world.proxy.count("Publish"), 3, "{name}: publishing was retried by the SDK");
+        assert_eq!(world.proxy.count("PublishBatch"), 3, "{name}: publishing was retried by the SDK");
         assert!(world.fixed().await, "{name}: the fix was made before publishing");
         assert!(world.estate.alerts().await.is_empty(), "{name}");
         let kept = world.estate.dead_letters().await;

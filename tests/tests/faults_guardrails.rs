@@ -124,7 +124,7 @@ async fn sns_down_keeps_the_alert_in_the_undelivered_queue_and_fails_the_invocat
 
     assert_eq!(error.kind(), "AlertPublishFailed", "{error}");
     assert!(error.to_string().starts_with("1 of 1 alerts could not be published"), "{error}");
-    assert_eq!(world.proxy.count("Publish"), 3, "publishing was retried by the SDK");
+    assert_eq!(world.proxy.count("PublishBatch"), 3, "publishing was retried by the SDK");
     assert_ne!(
         world.estate.scp_content(&id).await,
         serde_json::from_str::<Value>(WEAKENED).unwrap(),

@@ -7,10 +7,10 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use rds_guard::{handle_event, RdsGuard};
-use rdsguard::aws::DynamoDbFindings;
+use rdsguard::alert::Alert;
+use rdsguard::aws::{AlertPublisher, AwsError, DynamoDbFindings};
 use rdsguard::ledger::{FindingStatus, LedgerConfig, LedgerItem, ResolvedBy};
 use rdsguard::metrics::InvocationMetrics;
-use rdsguard::startup::Plumbing;
 use rdsguard_tests::estate::{NewInstance, ReceivedAlert, HOME_REGION};
 use rdsguard_tests::events::{authorize_ingress, create_db_instance, rds_api_call};
 use rdsguard_tests::ledger::create_findings_table;
@@ -284,6 +284,40 @@ async fn a_public_database_fixed_alerts_succeeded_once_and_rdsguards_own_modify_
     assert_eq!((item(&items, "RDS.2").status, item(&items, "RDS.2").occurrences), (FindingStatus::Resolved, 1));
 }
 
+/// SNS failing one entry of a PublishBatch call for good (an entry of its own fault, not sent
+/// again), as AWS does: that entry is not delivered, the others are. moto cannot fail one entry
+/// (it delivers every entry it is given), so this publisher in front of the real one answers the
+/// first alert of the first batch with SNS's per-entry error and hands the rest to SNS.
+struct FailsOneEntryOnce {
+    inner: std::sync::Arc<dyn AlertPublisher>,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl AlertPublisher for FailsOneEntryOnce {
+    async fn publish(&self, alert: &Alert) -> Result<String, AwsError> {
+        self.inner.publish(alert).await
+    }
+
+    async fn publish_all(&self, alerts: &[Alert]) -> Vec<Result<String, AwsError>> {
+        if alerts.is_empty() || self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return self.inner.publish_all(alerts).await;
+        }
+        let refused = AwsError {
+            operation: "PublishBatch",
+            code: Some("InvalidParameter".into()),
+            message: "entry refused (test)".into(),
+        };
+        let mut results = vec![Err(refused)];
+        results.extend(self.inner.publish_all(&alerts[1..]).await);
+        results
+    }
+
+    fn ledger(&self) -> Option<&rdsguard::ledger::Ledger> {
+        self.inner.ledger()
+    }
+}
+
 #[tokio::test]
 async fn a_retry_after_a_partial_publish_failure_sends_exactly_the_missing_alert() {
     let estate = Estate::start().await;
@@ -291,18 +325,19 @@ async fn a_retry_after_a_partial_publish_failure_sends_exactly_the_missing_alert
     seed_instance(&estate, "retry-db").await;
     // Alert-only, so the retried event finds every finding still open.
     let mut guard = estate.rds_guard(&[("MODE", "alert")]).await;
-    let proxy = FaultProxy::in_front_of(&estate.moto);
     let config = LedgerConfig::from_vars([("FINDINGS_TABLE".to_owned(), TABLE.to_owned())]).unwrap();
-    let plumbing = Plumbing::new(guard.policy.clone(), proxy.sdk_config(HOME_REGION).await)
-        .with_ledger(&config, &estate.moto.sdk_config(HOME_REGION).await);
-    guard.alerts = plumbing.alerts;
-    proxy.fail_first("Publish", 1, Fault::AccessDenied);
+    let plumbing =
+        estate.plumbing(&guard.policy).await.with_ledger(&config, &estate.moto.sdk_config(HOME_REGION).await);
+    guard.alerts = std::sync::Arc::new(FailsOneEntryOnce {
+        inner: plumbing.alerts,
+        failed: std::sync::atomic::AtomicBool::new(false),
+    });
     let event = modify_event("retry-db", "modify-retry");
 
     let failed = handle_event(&event, &guard).await;
     assert!(failed.is_err(), "an alert that could not be published fails the invocation");
     let first = estate.alerts().await;
-    assert!(!first.is_empty());
+    assert!(first.len() >= 2, "the rest of the batch was published: {first:#?}");
 
     let retried = handle_event(&event, &guard).await.expect("the retry publishes what was missing");
     let second = estate.alerts().await;

@@ -9,6 +9,7 @@
 //! so a new test file can never be silently skipped (Cargo.toml says `autotests = false`).
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod alert_batch;
 mod call_counts;
 mod checks;
 mod faults;

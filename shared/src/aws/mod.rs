@@ -21,6 +21,7 @@ mod securityhub;
 mod session;
 mod snapshot;
 mod sns;
+mod sns_batch;
 mod sqs;
 
 pub use cloudtrail::{SdkCloudTrail, TrailLogging};
@@ -51,6 +52,7 @@ pub use snapshot::{
     SNAPSHOT_EXISTS_CODES,
 };
 pub use sns::{AlertPublisher, SnsAlertPublisher};
+pub use sns_batch::{SNS_BATCH_BYTES, SNS_BATCH_MAX, SNS_ENTRY_RETRIES};
 pub use sqs::{
     RecheckQueue, SqsRecheckQueue, SqsSweepQueue, SqsUndeliveredAlerts, SweepQueue, UndeliveredAlertSink, SQS_BATCH_MAX,
 };

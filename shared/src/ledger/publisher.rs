@@ -26,6 +26,10 @@ impl AlertPublisher for LedgeredAlerts {
         self.publisher.publish(alert).await
     }
 
+    async fn publish_all(&self, alerts: &[Alert]) -> Vec<Result<String, AwsError>> {
+        self.publisher.publish_all(alerts).await
+    }
+
     fn ledger(&self) -> Option<&Ledger> {
         Some(&self.ledger)
     }
