@@ -46,6 +46,11 @@ impl Arn {
         Self::new(partition, "rds", region, account, format!("{}:{identifier}", kind.arn_segment()))
     }
 
+    /// A security group's ARN: `arn:{partition}:ec2:{region}:{account}:security-group/{group_id}`.
+    pub fn security_group(partition: &str, region: &str, account: &str, group_id: &str) -> Self {
+        Self::new(partition, "ec2", region, account, format!("security-group/{group_id}"))
+    }
+
     /// Parses `arn:partition:service:region:account:resource` (six parts, non-empty partition,
     /// service and resource).
     pub fn parse(raw: &str) -> Result<Self, ArnError> {

@@ -48,7 +48,7 @@ pub struct GroupCheck {
 /// The group's ARN (EC2 names security groups `security-group/<id>` in the owner's account).
 pub fn security_group_arn(group: &SecurityGroup, account: &AccountId, region: &AwsRegion) -> String {
     let owner = group.owner_id.as_deref().filter(|o| AccountId::parse(o).is_ok()).unwrap_or(account.as_str());
-    Arn::new(region.partition(), "ec2", region.as_str(), owner, format!("security-group/{}", group.id)).to_string()
+    Arn::security_group(region.partition(), region.as_str(), owner, &group.id).to_string()
 }
 
 /// [`check_security_group_within`] without a deadline.

@@ -84,7 +84,7 @@ async fn organizations_throttled_twice_then_served_applies_once() {
         names.dedup();
         assert_eq!(names.len(), policies.len(), "{action}: no policy twice: {policies:?}");
         let again = custom_resource_request("Update", &world.cloudformation.url, Some("rdsguard-guardrails"));
-        assert!(handle_event(&again, &world.manager).await.unwrap().plan.is_empty(), "{action}: applied once");
+        assert!(handle_event(&again, &world.manager).await.unwrap().detail.plan.is_empty(), "{action}: applied once");
     }
 }
 

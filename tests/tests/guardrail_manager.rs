@@ -86,7 +86,7 @@ async fn create_applies_and_attaches_and_a_second_apply_changes_nothing() {
         handle_event(&custom_resource_request("Update", &cloudformation.url, Some("rdsguard-guardrails")), &manager)
             .await
             .unwrap();
-    assert!(again.plan.is_empty(), "the second apply must plan nothing: {:?}", again.plan);
+    assert!(again.detail.plan.is_empty(), "the second apply must plan nothing: {:?}", again.detail.plan);
     assert_eq!(cloudformation.next().body["Status"], "SUCCESS");
     assert_eq!(ours(&estate).await, policies, "same policies, same ids");
     assert!(estate.alerts().await.is_empty(), "applying is not an alert");

@@ -56,9 +56,9 @@ async fn world_open_rules_on_the_database_port_are_revoked_and_the_private_one_s
     let ec2 = estate.ec2(HOME_REGION).await;
     assert_eq!(sources(&estate.ingress_rules(&ec2, &group).await), ["10.0.0.0/16"]);
     assert_eq!(summary.findings.len(), 2, "{summary:#?}");
-    assert_eq!(summary.requested.len(), 2, "the call's claim is reported: {:?}", summary.requested);
-    assert_eq!(summary.groups[0].databases[0].identifier, "orders-db");
-    assert_eq!(summary.groups[0].ports_judged, [5432]);
+    assert_eq!(summary.detail.requested.len(), 2, "the call's claim is reported: {:?}", summary.detail.requested);
+    assert_eq!(summary.detail.groups[0].databases[0].identifier, "orders-db");
+    assert_eq!(summary.detail.groups[0].ports_judged, [5432]);
 
     let alerts = estate.alerts().await;
     assert_eq!(alerts.len(), 2, "one alert per offending rule: {alerts:#?}");
@@ -148,8 +148,8 @@ async fn a_group_without_databases_is_judged_on_well_known_ports_and_https_is_le
     let summary = handle_event(&event, &estate.network_guard(&[]).await).await.expect("handled");
 
     assert!(summary.findings.is_empty(), "{summary:#?}");
-    assert_eq!(summary.groups[0].ingress_rules_checked, 2);
-    assert!(summary.groups[0].databases.is_empty());
+    assert_eq!(summary.detail.groups[0].ingress_rules_checked, 2);
+    assert!(summary.detail.groups[0].databases.is_empty());
     assert_eq!(sources(&estate.ingress_rules(&ec2, &group).await), ["0.0.0.0/0", "::/0"]);
     assert!(estate.alerts().await.is_empty());
 
@@ -240,7 +240,7 @@ async fn attaching_an_open_group_to_a_database_on_a_non_default_port_closes_that
     );
     let summary = handle_event(&event, &estate.network_guard(&[]).await).await.expect("handled");
 
-    assert_eq!(summary.groups[0].ports_judged, [6543], "the database's own port, not the engine default");
+    assert_eq!(summary.detail.groups[0].ports_judged, [6543], "the database's own port, not the engine default");
     let left = estate.ingress_rules(&ec2, &group).await;
     assert_eq!(left.iter().map(|r| r.from_port).collect::<Vec<_>>(), [Some(5432)], "5432 reaches no database here");
     let alerts = estate.alerts().await;
@@ -431,7 +431,7 @@ async fn a_group_that_no_longer_exists_is_reported_not_found() {
     let estate = Estate::start().await;
     let event = authorize_ingress(MOTO_ACCOUNT, HOME_REGION, "sg-0123456789abcdef0", 5432, &["0.0.0.0/0"]);
     let summary = handle_event(&event, &estate.network_guard(&[]).await).await.expect("handled");
-    assert_eq!(summary.groups[0].status, "not found");
+    assert_eq!(summary.detail.groups[0].status, "not found");
     assert!(summary.findings.is_empty());
     assert!(estate.alerts().await.is_empty());
 }

@@ -6,13 +6,13 @@ use rdsguard::aws::{AlertPublisher, ResponderConnector, UndeliveredAlertSink};
 use rdsguard::database::{Database, DatabaseKind};
 use rdsguard::finding::Finding;
 use rdsguard::guardduty::{decide_alert, finding_console_url, sighting, AlertDecision, Response, Sighting};
-use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome};
+use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome, InvocationSummary};
 use rdsguard::ledger::{once_per_event, Once};
 use rdsguard::member_access::session_failure_detail;
 use rdsguard::policy::{Policy, RuleAction};
 use rdsguard::recheck::{queue_messages, RecheckMessage, RecheckResource, ResourceRecheck};
 use rdsguard::remediate::{ActionKind, ActionOutcome, ActionStatus, Confirmation};
-use rdsguard::report::{deliver, AlertDelivery, FindingSummary, Outcome};
+use rdsguard::report::{deliver, AlertDelivery, Outcome};
 use rdsguard::rules::{RuleId, Severity};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -36,34 +36,34 @@ pub struct GuardDutyResponder {
     pub confirmation: Confirmation,
 }
 
-/// What the invocation did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Summary {
-    /// `alerted`, `logged` (an update not worth another alert) or `ignored`.
-    pub outcome: InvocationOutcome,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+/// What the invocation did: `alerted`, `logged` (an update not worth another alert) or `ignored`.
+pub type Summary = InvocationSummary<ThreatDetail>;
+
+/// guardduty-responder's own part of its [`Summary`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ThreatDetail {
+    /// The GuardDuty finding's id and type.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finding_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finding_type: Option<String>,
-    pub findings: Vec<FindingSummary>,
     /// Each response's outcome, in the order they ran.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub responses: Vec<ActionOutcome>,
 }
 
-impl Summary {
-    fn without_alert(outcome: InvocationOutcome, reason: String, threat: Option<&Threat>) -> Self {
+impl ThreatDetail {
+    fn of(threat: &Threat) -> Self {
         Self {
-            outcome,
-            reason: Some(reason),
-            finding_id: threat.map(|t| t.finding.id.clone()),
-            finding_type: threat.map(|t| t.finding.finding_type.clone()),
-            findings: Vec::new(),
+            finding_id: Some(threat.finding.id.clone()),
+            finding_type: Some(threat.finding.finding_type.clone()),
             responses: Vec::new(),
         }
     }
+}
+
+fn without_alert(outcome: InvocationOutcome, reason: String, threat: Option<&Threat>) -> Summary {
+    Summary::of(outcome, None).because(reason).with_detail(threat.map(ThreatDetail::of).unwrap_or_default())
 }
 
 /// Handles one event without a deadline (tests, the command line).
@@ -82,7 +82,7 @@ pub async fn handle_event_within(
         Ok(Triage::Respond(threat)) => threat,
         Ok(Triage::Ignore(reason)) => {
             info!(%reason, "event ignored");
-            return Ok(Summary::without_alert(InvocationOutcome::Ignored, reason, None));
+            return Ok(without_alert(InvocationOutcome::Ignored, reason, None));
         }
         Err(e) => {
             error!(error = %e, "finding could not be read");
@@ -92,7 +92,7 @@ pub async fn handle_event_within(
     if responder.policy.effective_action(RuleId::GuardDutyRdsThreat) == RuleAction::Off {
         let reason = "RULE_ACTIONS turns GUARDDUTY.RDS off".to_owned();
         warn!(%reason, finding = %threat.finding.id, "finding not alerted");
-        return Ok(Summary::without_alert(InvocationOutcome::Ignored, reason, Some(&threat)));
+        return Ok(without_alert(InvocationOutcome::Ignored, reason, Some(&threat)));
     }
     let seen = sighting(&threat.finding);
     let why_alerted = match decide_alert(threat.finding.sample, &seen, threat.severity) {
@@ -100,7 +100,7 @@ pub async fn handle_event_within(
         AlertDecision::LogOnly(why) => {
             info!(finding = %threat.finding.id, finding_type = %threat.finding.finding_type, severity = threat.severity.as_str(),
                   count = ?threat.finding.count, reason = %why, "finding update logged, not alerted");
-            return Ok(Summary::without_alert(InvocationOutcome::Logged, why, Some(&threat)));
+            return Ok(without_alert(InvocationOutcome::Logged, why, Some(&threat)));
         }
     };
 
@@ -111,7 +111,7 @@ pub async fn handle_event_within(
         Once::Handled(summary) => Ok(summary),
         Once::Repeated(reason) => {
             info!(finding = %threat.finding.id, %reason, "event ignored");
-            Ok(Summary::without_alert(InvocationOutcome::Ignored, reason, Some(&threat)))
+            Ok(without_alert(InvocationOutcome::Ignored, reason, Some(&threat)))
         }
     }
 }
@@ -153,14 +153,8 @@ async fn respond_and_alert(
     let queued = queue_messages(responder.alerts.rechecks(), &rechecks_of(threat, &outcomes)).await;
     let findings = delivered?;
     queued?;
-    Ok(Summary {
-        outcome: InvocationOutcome::Alerted,
-        reason: Some(why_alerted),
-        finding_id: Some(threat.finding.id.clone()),
-        finding_type: Some(threat.finding.finding_type.clone()),
-        findings,
-        responses: outcomes,
-    })
+    let detail = ThreatDetail { responses: outcomes, ..ThreatDetail::of(threat) };
+    Ok(Summary::of(InvocationOutcome::Alerted, None).because(why_alerted).with_detail(detail).with_findings(findings))
 }
 
 /// The responses configured for this finding, run if they may be; returns the combined outcome for
@@ -302,10 +296,4 @@ fn observed(threat: &Threat, seen: &Sighting, why_alerted: &str, responses: &[Ac
         put("responses", json!(responses));
     }
     Value::Object(o)
-}
-
-impl rdsguard::kernel::InvocationReport for Summary {
-    fn findings(&self) -> &[rdsguard::report::FindingSummary] {
-        &self.findings
-    }
 }

@@ -7,7 +7,7 @@ pub mod handler;
 pub mod respond;
 pub mod target;
 
-pub use handler::{handle_event, handle_event_within, GuardDutyResponder, Summary, FUNCTION_NAME};
+pub use handler::{handle_event, handle_event_within, GuardDutyResponder, Summary, ThreatDetail, FUNCTION_NAME};
 
 use rdsguard::aws::{SdkEc2, SdkRds, SdkRdsSnapshots};
 

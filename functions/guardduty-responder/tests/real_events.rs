@@ -146,7 +146,7 @@ async fn the_rds_sample_is_alerted_as_a_sample_and_never_responded_to() {
     let summary = handle_event(&load(RDS_SAMPLE), &responder).await.unwrap();
 
     assert_eq!(summary.outcome, rdsguard::kernel::InvocationOutcome::Alerted);
-    assert!(summary.responses.is_empty());
+    assert!(summary.detail.responses.is_empty());
     let alerts = published.0.lock().unwrap();
     assert_eq!(alerts.len(), 1);
     let alert = &alerts[0];

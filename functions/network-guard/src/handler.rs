@@ -3,15 +3,16 @@
 
 use std::sync::Arc;
 
+use rdsguard::arn::Arn;
 use rdsguard::aws::{AlertPublisher, NetworkConnector, SessionError, UndeliveredAlertSink};
 use rdsguard::group_check::{check_security_group_within, GroupCheck};
-use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome};
+use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome, InvocationSummary};
 use rdsguard::ledger::{once_per_event, Once};
 use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::network::{DatabaseListener, GroupRef, IngressRule};
 use rdsguard::recheck::queue_deferred;
 use rdsguard::remediate::Confirmation;
-use rdsguard::report::{deliver, deliver_alerts, AlertDelivery, FindingSummary, Outcome};
+use rdsguard::report::{deliver, deliver_alerts, AlertDelivery, Outcome};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info};
@@ -36,24 +37,18 @@ pub struct NetworkGuard {
 /// deadline (confirmation reads check the deadline themselves).
 const GROUP_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// What the invocation did, returned to the caller.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Summary {
-    /// `checked`, `ignored`, or `unreachable` (the member role could not be assumed: alerted).
-    pub outcome: InvocationOutcome,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_name: Option<String>,
+/// What the invocation did, returned to the caller: `checked`, `ignored`, or `unreachable` (the
+/// member role could not be assumed: alerted). One finding per offending ingress rule.
+pub type Summary = InvocationSummary<GroupsDetail>;
+
+/// network-guard's own part of its [`Summary`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct GroupsDetail {
     /// What the call asked for, as `protocol ports from source` (the event's claim; the groups'
     /// current rules are what is judged).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub requested: Vec<String>,
     pub groups: Vec<GroupSummary>,
-    /// One per offending ingress rule.
-    pub findings: Vec<FindingSummary>,
     /// Rules that could not be judged for lack of state (nothing was done about them).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub undetermined: Vec<String>,
@@ -99,22 +94,6 @@ impl GroupSummary {
     }
 }
 
-impl Summary {
-    fn ignored(reason: String) -> Self {
-        info!(%reason, "event ignored");
-        Self {
-            outcome: InvocationOutcome::Ignored,
-            reason: Some(reason),
-            event_id: None,
-            event_name: None,
-            requested: Vec::new(),
-            groups: Vec::new(),
-            findings: Vec::new(),
-            undetermined: Vec::new(),
-        }
-    }
-}
-
 /// Handles one event without a deadline (tests, the command line).
 pub async fn handle_event(payload: &Value, guard: &NetworkGuard) -> Result<Summary, InvocationError> {
     handle_event_within(payload, guard, Deadline::none()).await
@@ -131,7 +110,7 @@ pub async fn handle_event_within(
 ) -> Result<Summary, InvocationError> {
     let target = match triage_payload(payload) {
         Ok(Triage::Check(target)) => target,
-        Ok(Triage::Ignore(reason)) => return Ok(Summary::ignored(reason)),
+        Ok(Triage::Ignore(reason)) => return Ok(Summary::ignored(reason, None)),
         Err(e) => {
             error!(error = %e, "event could not be read");
             return Err(InvocationError::event(FUNCTION_NAME, e));
@@ -143,12 +122,7 @@ pub async fn handle_event_within(
         .await?
     {
         Once::Handled(summary) => Ok(summary),
-        Once::Repeated(reason) => {
-            let mut summary = Summary::ignored(reason);
-            summary.event_id = Some(target.context.event_id.clone());
-            summary.event_name = Some(target.context.event_name.clone());
-            Ok(summary)
-        }
+        Once::Repeated(reason) => Ok(Summary::ignored(reason, Some(&target.context))),
     }
 }
 
@@ -229,16 +203,9 @@ async fn check_target(target: &Target, guard: &NetworkGuard, deadline: Deadline)
     if let Some(error) = stopped {
         return Err(error.after_alerting(alerted));
     }
-    Ok(Summary {
-        outcome: InvocationOutcome::Checked,
-        reason: None,
-        event_id: Some(context.event_id.clone()),
-        event_name: Some(context.event_name.clone()),
-        requested,
-        groups,
-        findings,
-        undetermined,
-    })
+    Ok(Summary::of(InvocationOutcome::Checked, Some(context))
+        .with_detail(GroupsDetail { requested, groups, undetermined })
+        .with_findings(findings))
 }
 
 /// The account is not set up for rdsguard (its member role cannot be assumed): one failed-status
@@ -257,12 +224,8 @@ async fn alert_unreachable(
             let (id, arn) = match group {
                 GroupRef::Id(id) => (
                     id.clone(),
-                    format!(
-                        "arn:{}:ec2:{}:{}:security-group/{id}",
-                        target.region.partition(),
-                        target.region,
-                        target.account
-                    ),
+                    Arn::security_group(target.region.partition(), target.region.as_str(), target.account.as_str(), id)
+                        .to_string(),
                 ),
                 // A group named by name (EC2-Classic style calls) has no ARN without a describe.
                 GroupRef::Name(name) => (name.clone(), name.clone()),
@@ -274,25 +237,13 @@ async fn alert_unreachable(
         .collect();
     let delivery = AlertDelivery::new(&guard.alerts, &guard.undelivered, FUNCTION_NAME);
     let findings = deliver_alerts(alerts, delivery).await.map_err(|(_, failure)| failure)?;
-    Ok(Summary {
-        outcome: InvocationOutcome::Unreachable,
-        reason: Some(error.to_string()),
-        event_id: Some(target.context.event_id.clone()),
-        event_name: Some(target.context.event_name.clone()),
-        requested,
-        groups: Vec::new(),
-        findings,
-        undetermined: Vec::new(),
-    })
+    Ok(Summary::of(InvocationOutcome::Unreachable, Some(&target.context))
+        .because(error.to_string())
+        .with_detail(GroupsDetail { requested, ..GroupsDetail::default() })
+        .with_findings(findings))
 }
 
 fn describe_requested(rule: &IngressRule) -> String {
     let protocol = if rule.protocol == "-1" { "all protocols" } else { rule.protocol.as_str() };
     format!("{protocol} {} from {} into {}", rule.ports(), rule.source.describe(), rule.group_id)
-}
-
-impl rdsguard::kernel::InvocationReport for Summary {
-    fn findings(&self) -> &[rdsguard::report::FindingSummary] {
-        &self.findings
-    }
 }

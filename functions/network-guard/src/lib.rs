@@ -6,7 +6,9 @@
 pub mod handler;
 pub mod target;
 
-pub use handler::{handle_event, handle_event_within, NetworkGuard, Summary, FUNCTION_NAME};
+pub use handler::{
+    handle_event, handle_event_within, GroupSummary, GroupsDetail, NetworkGuard, Summary, FUNCTION_NAME,
+};
 
 use rdsguard::aws::{SdkEc2, SdkRds};
 

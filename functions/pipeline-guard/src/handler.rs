@@ -4,14 +4,13 @@ use std::sync::Arc;
 
 use rdsguard::aws::{AlertPublisher, PipelineConnector, UndeliveredAlertSink};
 use rdsguard::finding::Finding;
-use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome};
+use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome, InvocationSummary, NoDetail};
 use rdsguard::ledger::{once_per_event, Once};
 use rdsguard::member_access::session_failure_detail;
 use rdsguard::policy::{Policy, RuleAction};
 use rdsguard::remediate::{ActionKind, ActionOutcome, ActionStatus, Confirmation};
-use rdsguard::report::{deliver, AlertDelivery, FindingSummary, Outcome};
+use rdsguard::report::{deliver, AlertDelivery, Outcome};
 use rdsguard::rules::{RuleId, Severity};
-use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info, warn};
 
@@ -34,19 +33,8 @@ pub struct PipelineGuard {
     pub confirmation: Confirmation,
 }
 
-/// What the invocation did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Summary {
-    /// `alerted` or `ignored`.
-    pub outcome: InvocationOutcome,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_name: Option<String>,
-    pub findings: Vec<FindingSummary>,
-}
+/// What the invocation did: `alerted` or `ignored`.
+pub type Summary = InvocationSummary<NoDetail>;
 
 /// Handles one event without a deadline (tests, the command line).
 pub async fn handle_event(payload: &Value, guard: &PipelineGuard) -> Result<Summary, InvocationError> {
@@ -62,16 +50,7 @@ pub async fn handle_event_within(
 ) -> Result<Summary, InvocationError> {
     let tamper = match triage_payload(payload, &guard.config) {
         Ok(Triage::Alert(tamper)) => tamper,
-        Ok(Triage::Ignore(reason)) => {
-            info!(%reason, "event ignored");
-            return Ok(Summary {
-                outcome: InvocationOutcome::Ignored,
-                reason: Some(reason),
-                event_id: None,
-                event_name: None,
-                findings: vec![],
-            });
-        }
+        Ok(Triage::Ignore(reason)) => return Ok(Summary::ignored(reason, None)),
         Err(e) => {
             error!(error = %e, "event could not be read");
             return Err(InvocationError::event(FUNCTION_NAME, e));
@@ -80,28 +59,13 @@ pub async fn handle_event_within(
     if guard.policy.effective_action(RuleId::PipelineTampered) == RuleAction::Off {
         let reason = "RULE_ACTIONS turns RDSGUARD.PIPELINE off".to_owned();
         warn!(%reason, event_id = %tamper.context.event_id, event_name = %tamper.context.event_name, "tampering not alerted");
-        return Ok(Summary {
-            outcome: InvocationOutcome::Ignored,
-            reason: Some(reason),
-            event_id: Some(tamper.context.event_id.clone()),
-            event_name: Some(tamper.context.event_name.clone()),
-            findings: vec![],
-        });
+        return Ok(Summary::of(InvocationOutcome::Ignored, Some(&tamper.context)).because(reason));
     }
     // With the ledger on, a repeated delivery of the event is not alerted again.
     let ledger = guard.alerts.ledger();
     match once_per_event(ledger, FUNCTION_NAME, &tamper.context, deadline, || alert_tamper(&tamper, guard)).await? {
         Once::Handled(summary) => Ok(summary),
-        Once::Repeated(reason) => {
-            info!(%reason, event_id = %tamper.context.event_id, "event ignored");
-            Ok(Summary {
-                outcome: InvocationOutcome::Ignored,
-                reason: Some(reason),
-                event_id: Some(tamper.context.event_id.clone()),
-                event_name: Some(tamper.context.event_name.clone()),
-                findings: vec![],
-            })
-        }
+        Once::Repeated(reason) => Ok(Summary::ignored(reason, Some(&tamper.context))),
     }
 }
 
@@ -132,13 +96,7 @@ async fn alert_tamper(tamper: &Tamper, guard: &PipelineGuard) -> Result<Summary,
     let delivery = AlertDelivery::new(&guard.alerts, &guard.undelivered, FUNCTION_NAME).acting_as(acted_as.as_deref());
     let outcome = Outcome { finding: &finding, action, suppressed: None };
     let findings = deliver(vec![outcome], &tamper.context, delivery).await.map_err(|(_, failure)| failure)?;
-    Ok(Summary {
-        outcome: InvocationOutcome::Alerted,
-        reason: None,
-        event_id: Some(tamper.context.event_id.clone()),
-        event_name: Some(tamper.context.event_name.clone()),
-        findings,
-    })
+    Ok(Summary::of(InvocationOutcome::Alerted, Some(&tamper.context)).with_findings(findings))
 }
 
 /// What is done about one tampering call: nothing for a failed attempt or what cannot be undone;
@@ -184,10 +142,4 @@ async fn respond(tamper: &Tamper, guard: &PipelineGuard) -> (ActionOutcome, Opti
         _ => restore_detector(&tamper.resource_id, ports.detectors.as_ref(), &guard.policy, guard.confirmation).await,
     };
     (outcome, acted_as)
-}
-
-impl rdsguard::kernel::InvocationReport for Summary {
-    fn findings(&self) -> &[rdsguard::report::FindingSummary] {
-        &self.findings
-    }
 }

@@ -7,14 +7,13 @@ use std::sync::Arc;
 use rdsguard::arn::Arn;
 use rdsguard::aws::{AlertPublisher, RdsConnector, SessionError, UndeliveredAlertSink};
 use rdsguard::checks::{check_database, check_parameter_group, check_snapshot, CheckOutcome, CheckScope};
-use rdsguard::finding::EventContext;
-use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome};
+use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome, InvocationSummary};
 use rdsguard::ledger::{once_per_event, Once};
 use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::policy::Policy;
 use rdsguard::recheck::queue_deferred;
 use rdsguard::remediate::{ActionStatus, Confirmation};
-use rdsguard::report::{deliver_alerts, deliver_judged, AlertDelivery, FindingSummary, Outcome};
+use rdsguard::report::{deliver_alerts, deliver_judged, AlertDelivery, Outcome};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info};
@@ -38,38 +37,19 @@ pub struct RdsGuard {
     pub confirmation: Confirmation,
 }
 
-/// What the invocation did, returned to the caller (and visible in `cargo lambda invoke`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Summary {
-    /// `checked`, `ignored`, or `unreachable` (the member role could not be assumed: alerted).
-    pub outcome: InvocationOutcome,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_name: Option<String>,
+/// What the invocation did, returned to the caller (and visible in `cargo lambda invoke`):
+/// `checked`, `ignored`, or `unreachable` (the member role could not be assumed: alerted).
+pub type Summary = InvocationSummary<DatabaseDetail>;
+
+/// rds-guard's own part of its [`Summary`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DatabaseDetail {
+    /// The database (or snapshot, parameter group) judged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
-    pub findings: Vec<FindingSummary>,
     /// Rules that could not judge for lack of state (nothing was done about them).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub undetermined: Vec<String>,
-}
-
-impl Summary {
-    pub(crate) fn ignored(reason: String, context: Option<&EventContext>) -> Self {
-        info!(%reason, event_id = ?context.map(|c| &c.event_id), "event ignored");
-        Self {
-            outcome: InvocationOutcome::Ignored,
-            reason: Some(reason),
-            event_id: context.map(|c| c.event_id.clone()),
-            event_name: context.map(|c| c.event_name.clone()),
-            resource: None,
-            findings: Vec::new(),
-            undetermined: Vec::new(),
-        }
-    }
 }
 
 /// Handles one event without a deadline (tests, the command line).
@@ -184,15 +164,8 @@ async fn report(
     if let Some(failure) = checked.failure {
         return Err(failure.into());
     }
-    Ok(Summary {
-        outcome: InvocationOutcome::Checked,
-        reason: None,
-        event_id: Some(context.event_id.clone()),
-        event_name: Some(context.event_name.clone()),
-        resource: Some(checked.resource),
-        findings: summaries,
-        undetermined: checked.undetermined,
-    })
+    let detail = DatabaseDetail { resource: Some(checked.resource), undetermined: checked.undetermined };
+    Ok(Summary::of(InvocationOutcome::Checked, Some(context)).with_detail(detail).with_findings(summaries))
 }
 
 /// The account is not set up for rdsguard (its member role cannot be assumed): one failed-status
@@ -207,19 +180,9 @@ async fn alert_unreachable(
     let alert = unreachable_alert(&target.account, &target.region, &resource, &target.context, error, FUNCTION_NAME);
     let delivery = AlertDelivery::new(&guard.alerts, &guard.undelivered, FUNCTION_NAME);
     let findings = deliver_alerts(vec![alert], delivery).await.map_err(|(_, failure)| failure)?;
-    Ok(Summary {
-        outcome: InvocationOutcome::Unreachable,
-        reason: Some(error.to_string()),
-        event_id: Some(target.context.event_id.clone()),
-        event_name: Some(target.context.event_name.clone()),
-        resource: Some(resource.resource_arn),
-        findings,
-        undetermined: Vec::new(),
-    })
-}
-
-impl rdsguard::kernel::InvocationReport for Summary {
-    fn findings(&self) -> &[rdsguard::report::FindingSummary] {
-        &self.findings
-    }
+    let detail = DatabaseDetail { resource: Some(resource.resource_arn), undetermined: Vec::new() };
+    Ok(Summary::of(InvocationOutcome::Unreachable, Some(&target.context))
+        .because(error.to_string())
+        .with_detail(detail)
+        .with_findings(findings))
 }

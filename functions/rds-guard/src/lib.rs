@@ -8,7 +8,7 @@ mod deletion;
 pub mod handler;
 pub mod target;
 
-pub use handler::{handle_event, handle_event_within, RdsGuard, Summary, FUNCTION_NAME};
+pub use handler::{handle_event, handle_event_within, DatabaseDetail, RdsGuard, Summary, FUNCTION_NAME};
 
 use rdsguard::aws::SdkRds;
 

@@ -11,6 +11,7 @@ mod deadline;
 mod failure;
 pub mod init_error;
 mod panic;
+mod summary;
 
 use std::future::Future;
 
@@ -21,6 +22,7 @@ use serde_json::Value;
 pub use deadline::{Deadline, PUBLISH_RESERVE};
 pub use failure::{InvocationError, InvocationOutcome};
 pub use panic::{catch_panic, panic_metric, Panicked, PANIC_ERROR_TYPE, PANIC_METRIC};
+pub use summary::{InvocationSummary, NoDetail};
 
 use crate::metrics::InvocationMetrics;
 use crate::report::FindingSummary;

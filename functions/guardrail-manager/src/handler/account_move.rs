@@ -9,7 +9,7 @@ use rdsguard::rules::{RuleId, Severity};
 use serde_json::json;
 use tracing::error;
 
-use super::{alert, Failure, GuardrailManager, Summary};
+use super::{alert, ignored, Failure, GuardrailManager, Summary};
 use crate::membership::{judge, Membership};
 use crate::tamper::short_title;
 
@@ -24,14 +24,14 @@ pub(super) async fn membership_call(
 ) -> Result<Summary, Failure> {
     let name = Some(call.event_name.as_str());
     if let Some(code) = &call.error_code {
-        return Ok(Summary::ignored(format!("{} failed ({code}): no account moved", call.event_name), name));
+        return Ok(ignored(format!("{} failed ({code}): no account moved", call.event_name), name));
     }
     let judged = judge(call, &manager.settings.targets, manager.tree.as_ref()).await;
     let (account_id, lost, possibly_lost, mut observed) = match judged {
         Ok(Membership::Escaped { account_id, lost, possibly_lost, observed }) => {
             (account_id, lost, possibly_lost, observed)
         }
-        Ok(Membership::Unaffected(reason)) => return Ok(Summary::ignored(reason, name)),
+        Ok(Membership::Unaffected(reason)) => return Ok(ignored(reason, name)),
         Err(e) => {
             error!(error = %e, event_name = %call.event_name, "membership change could not be judged");
             return Err(e.into());

@@ -12,7 +12,7 @@ use tracing::info;
 
 use super::policy_call::name_taken;
 use super::reapply::respond;
-use super::{alert, not_reconciled, plan_lines, unusable, Failure, GuardrailManager, Summary};
+use super::{alert, not_reconciled, plan_lines, summary, unusable, Failure, GuardrailManager, Summary};
 
 /// The scheduled check: alert when the organisation no longer matches, and re-apply.
 pub(super) async fn drift_check(payload: &Value, manager: &GuardrailManager) -> Result<Summary, Failure> {
@@ -35,13 +35,7 @@ pub(super) async fn drift_check(payload: &Value, manager: &GuardrailManager) -> 
     };
     if plan.is_empty() {
         info!("guardrails in sync");
-        return Ok(Summary {
-            outcome: InvocationOutcome::InSync,
-            reason: None,
-            event_name: None,
-            plan: vec![],
-            findings: vec![],
-        });
+        return Ok(summary(InvocationOutcome::InSync, None, None, vec![]));
     }
     let (Some(account), Some(region)) = (account, region) else {
         return Err(unusable(EventError::MissingField("account/region")));

@@ -14,10 +14,10 @@ use rdsguard::aws::{AlertPublisher, AwsError, Organization, OrganizationTree, Un
 use rdsguard::event::{parse_event, EventError, IncomingEvent};
 use rdsguard::finding::{EventContext, Finding};
 use rdsguard::guardrails::{GuardrailSettings, Plan, ReconcileError};
-use rdsguard::kernel::{InvocationError, InvocationFailure, InvocationOutcome};
+use rdsguard::kernel::{InvocationError, InvocationFailure, InvocationOutcome, InvocationSummary};
 use rdsguard::policy::Policy;
 use rdsguard::remediate::ActionOutcome;
-use rdsguard::report::{deliver, AlertDelivery, FindingSummary, Outcome};
+use rdsguard::report::{deliver, AlertDelivery, Outcome};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info};
@@ -113,31 +113,41 @@ fn not_reconciled(error: ReconcileError) -> Failure {
     Failure::Function(GuardrailFailure::Reconcile(error))
 }
 
-/// What the invocation did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Summary {
-    /// `applied`, `removed`, `failed` (custom resource), `in_sync`, `alerted` or `ignored`.
-    pub outcome: InvocationOutcome,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_name: Option<String>,
+/// What the invocation did: `applied`, `removed`, `failed` (custom resource), `in_sync`, `alerted`
+/// or `ignored`.
+pub type Summary = InvocationSummary<PlanDetail>;
+
+/// guardrail-manager's own part of its [`Summary`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PlanDetail {
     /// The plan's lines, where one was made.
     pub plan: Vec<String>,
-    pub findings: Vec<FindingSummary>,
 }
 
-impl Summary {
-    pub(super) fn ignored(reason: impl Into<String>, event_name: Option<&str>) -> Self {
-        let reason = reason.into();
-        info!(%reason, "event ignored");
-        Self {
-            outcome: InvocationOutcome::Ignored,
-            reason: Some(reason),
-            event_name: event_name.map(str::to_owned),
-            plan: vec![],
-            findings: vec![],
-        }
+/// An ignored event, named by `event_name` where it has one (logged with the reason).
+pub(super) fn ignored(reason: impl Into<String>, event_name: Option<&str>) -> Summary {
+    let summary = Summary::ignored(reason, None);
+    match event_name {
+        Some(name) => summary.for_event_named(name),
+        None => summary,
+    }
+}
+
+/// `outcome`, with the plan's lines and the event's name where there are ones.
+pub(super) fn summary(
+    outcome: InvocationOutcome,
+    reason: Option<String>,
+    event_name: Option<String>,
+    plan: Vec<String>,
+) -> Summary {
+    let summary = Summary::of(outcome, None).with_detail(PlanDetail { plan });
+    let summary = match reason {
+        Some(reason) => summary.because(reason),
+        None => summary,
+    };
+    match event_name {
+        Some(name) => summary.for_event_named(name),
+        None => summary,
     }
 }
 
@@ -155,11 +165,9 @@ pub async fn handle_event(payload: &Value, manager: &GuardrailManager) -> Result
     }
     match parse_event(payload) {
         Ok(IncomingEvent::ApiCall(call)) => policy_call::organizations_call(&call, manager).await,
-        Ok(IncomingEvent::RdsNative(_)) => {
-            Ok(Summary::ignored("RDS event notifications are not for guardrail-manager", None))
-        }
+        Ok(IncomingEvent::RdsNative(_)) => Ok(ignored("RDS event notifications are not for guardrail-manager", None)),
         Ok(IncomingEvent::Unsupported { detail_type, source }) => {
-            Ok(Summary::ignored(format!("unsupported event {detail_type:?} from {source}"), None))
+            Ok(ignored(format!("unsupported event {detail_type:?} from {source}"), None))
         }
         Err(e) => {
             error!(error = %e, "event could not be read");
@@ -186,17 +194,5 @@ async fn alert(
     let delivery = AlertDelivery::new(&manager.alerts, &manager.undelivered, FUNCTION_NAME);
     let outcome = Outcome { finding: &finding, action, suppressed: None };
     let findings = deliver(vec![outcome], context, delivery).await.map_err(|(_, failure)| failure)?;
-    Ok(Summary {
-        outcome: InvocationOutcome::Alerted,
-        reason: None,
-        event_name: event_name.map(str::to_owned),
-        plan,
-        findings,
-    })
-}
-
-impl rdsguard::kernel::InvocationReport for Summary {
-    fn findings(&self) -> &[rdsguard::report::FindingSummary] {
-        &self.findings
-    }
+    Ok(summary(InvocationOutcome::Alerted, None, event_name.map(str::to_owned), plan).with_findings(findings))
 }

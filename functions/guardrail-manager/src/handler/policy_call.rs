@@ -14,7 +14,7 @@ use tracing::{error, warn};
 
 use super::account_move::membership_call;
 use super::reapply::respond;
-use super::{alert, not_reconciled, plan_lines, unusable, Failure, GuardrailManager, Summary};
+use super::{alert, ignored, not_reconciled, plan_lines, unusable, Failure, GuardrailManager, Summary};
 use crate::membership::MEMBERSHIP_CALLS;
 use crate::tamper::{aim, made_by_self, policy_id_of, short_title, HANDLED_CALLS, ORGANIZATIONS_SOURCE, TAG_CALLS};
 
@@ -22,16 +22,16 @@ use crate::tamper::{aim, made_by_self, policy_id_of, short_title, HANDLED_CALLS,
 pub(super) async fn organizations_call(call: &CloudTrailCall, manager: &GuardrailManager) -> Result<Summary, Failure> {
     let name = Some(call.event_name.as_str());
     if call.event_source != ORGANIZATIONS_SOURCE || !HANDLED_CALLS.contains(&call.event_name.as_str()) {
-        return Ok(Summary::ignored(
+        return Ok(ignored(
             format!("{} {} is not a call guardrail-manager handles", call.event_source, call.event_name),
             name,
         ));
     }
     if made_by_self(&call.actor, manager.own_session_arn.as_deref()) {
-        return Ok(Summary::ignored("guardrail-manager's own change", name));
+        return Ok(ignored("guardrail-manager's own change", name));
     }
     if manager.policy.effective_action(RuleId::GuardrailTampered) == RuleAction::Off {
-        return Ok(Summary::ignored("RULE_ACTIONS turns RDSGUARD.GUARDRAIL off", name));
+        return Ok(ignored("RULE_ACTIONS turns RDSGUARD.GUARDRAIL off", name));
     }
     let account = call.account_id().map_err(unusable)?;
     let region = call.aws_region().map_err(unusable)?;
@@ -54,7 +54,7 @@ pub(super) async fn organizations_call(call: &CloudTrailCall, manager: &Guardrai
     };
     let target = match aim(call, &manager.settings, &state, !plan.is_empty() || retagged.is_some()) {
         Ok(target) => target,
-        Err(reason) => return Ok(Summary::ignored(reason, name)),
+        Err(reason) => return Ok(ignored(reason, name)),
     };
     let arn = call
         .response_element("policy")

@@ -7,7 +7,7 @@ use rdsguard::kernel::InvocationOutcome;
 use serde_json::{json, Value};
 use tracing::{error, info};
 
-use super::{plan_lines, Failure, GuardrailFailure, GuardrailManager, GuardrailManagerError, Summary};
+use super::{plan_lines, summary, Failure, GuardrailFailure, GuardrailManager, GuardrailManagerError, Summary};
 use crate::custom_resource::{response_body, CustomResourceRequest, RequestType, ResponseSender};
 
 /// Create/Update apply the configured guardrails; Delete removes every policy managed under the
@@ -26,13 +26,7 @@ pub(super) async fn custom_resource(payload: &Value, manager: &GuardrailManager)
             };
             let physical = payload.get("PhysicalResourceId").and_then(Value::as_str).unwrap_or(&current_prefix);
             manager.responses.put(url, response_body(payload, physical, Err(e.to_string()))).await?;
-            return Ok(Summary {
-                outcome: InvocationOutcome::Failed,
-                reason: Some(e.to_string()),
-                event_name: None,
-                plan: vec![],
-                findings: vec![],
-            });
+            return Ok(summary(InvocationOutcome::Failed, Some(e.to_string()), None, vec![]));
         }
     };
     info!(request_type = ?request.request_type, stack = %request.stack_id, settings = %manager.settings.describe(), "custom resource request");
@@ -62,7 +56,7 @@ pub(super) async fn custom_resource(payload: &Value, manager: &GuardrailManager)
     };
     let reason = answer.as_ref().err().cloned();
     manager.responses.put(&request.response_url, response_body(payload, &physical_id, answer)).await?;
-    Ok(Summary { outcome, reason, event_name: Some(format!("{:?}", request.request_type)), plan, findings: vec![] })
+    Ok(summary(outcome, reason, Some(format!("{:?}", request.request_type)), plan))
 }
 
 /// The physical id a custom resource gets when it is answered FAILED because the configuration is
@@ -93,16 +87,10 @@ pub async fn handle_unconfigured(
         let (outcome, plan, answer) = remove_under(physical, organization).await;
         let reason = answer.as_ref().err().cloned();
         responses.put(url, response_body(payload, physical, answer)).await?;
-        return Ok(Summary { outcome, reason, event_name: Some("Delete".to_owned()), plan, findings: vec![] });
+        return Ok(summary(outcome, reason, Some("Delete".to_owned()), plan));
     }
     responses.put(url, response_body(payload, physical, Err(reason.clone()))).await?;
-    Ok(Summary {
-        outcome: InvocationOutcome::Failed,
-        reason: Some(reason),
-        event_name: None,
-        plan: vec![],
-        findings: vec![],
-    })
+    Ok(summary(InvocationOutcome::Failed, Some(reason), None, vec![]))
 }
 
 /// A Delete: removes every policy managed under the prefix the physical id names, using nothing

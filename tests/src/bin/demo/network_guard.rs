@@ -41,7 +41,7 @@ pub async fn run(estate: &Estate, events: &[(String, String)]) {
             }
             Ok(summary) => {
                 let event = summary.event_name.clone().unwrap_or_default();
-                for group in &summary.groups {
+                for group in &summary.detail.groups {
                     let databases: Vec<String> =
                         group.databases.iter().map(|d| format!("{} :{}", d.identifier, d.port.unwrap_or(0))).collect();
                     println!(

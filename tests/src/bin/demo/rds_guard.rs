@@ -93,7 +93,7 @@ pub async fn run(estate: &Estate, events: &[(String, String)]) {
             }
             Ok(summary) => {
                 let event = summary.event_name.unwrap_or_default();
-                let resource = summary.resource.unwrap_or_default();
+                let resource = summary.detail.resource.unwrap_or_default();
                 if summary.findings.is_empty() {
                     println!("-- {name}: {event} on {resource}: compliant, nothing to do");
                 } else {
