@@ -116,6 +116,28 @@ impl Estate {
         aws_sdk_rds::Client::new(&self.moto.sdk_config_for_account(account, region).await)
     }
 
+    /// Creates PostgreSQL 14 parameter group `name` with `rds.force_ssl` set to `force_ssl`.
+    pub async fn create_postgres_parameter_group(&self, rds: &aws_sdk_rds::Client, name: &str, force_ssl: &str) {
+        rds.create_db_parameter_group()
+            .db_parameter_group_name(name)
+            .db_parameter_group_family("postgres14")
+            .description(name)
+            .send()
+            .await
+            .expect("create parameter group");
+        let parameter = aws_sdk_rds::types::Parameter::builder()
+            .parameter_name("rds.force_ssl")
+            .parameter_value(force_ssl)
+            .apply_method(aws_sdk_rds::types::ApplyMethod::Immediate)
+            .build();
+        rds.modify_db_parameter_group()
+            .db_parameter_group_name(name)
+            .parameters(parameter)
+            .send()
+            .await
+            .expect("set rds.force_ssl");
+    }
+
     pub async fn create_instance(&self, rds: &aws_sdk_rds::Client, new: &NewInstance<'_>) -> DbInstance {
         let request = rds
             .create_db_instance()

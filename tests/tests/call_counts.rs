@@ -144,19 +144,7 @@ async fn network_guard_calls_per_event_kind() {
 async fn a_sweep_reads_a_shared_parameter_group_once() {
     let estate = Estate::start().await;
     let rds = estate.rds(HOME_REGION).await;
-    rds.create_db_parameter_group()
-        .db_parameter_group_name("shared-pg")
-        .db_parameter_group_family("postgres14")
-        .description("shared")
-        .send()
-        .await
-        .unwrap();
-    let off = aws_sdk_rds::types::Parameter::builder()
-        .parameter_name("rds.force_ssl")
-        .parameter_value("0")
-        .apply_method(aws_sdk_rds::types::ApplyMethod::Immediate)
-        .build();
-    rds.modify_db_parameter_group().db_parameter_group_name("shared-pg").parameters(off).send().await.unwrap();
+    estate.create_postgres_parameter_group(&rds, "shared-pg", "0").await;
     let names = ["pg-a", "pg-b", "pg-c", "pg-d"];
     for id in names {
         estate.create_instance(&rds, &NewInstance::postgres(id)).await;

@@ -106,19 +106,7 @@ async fn a_failed_read_after_a_fix_still_publishes_the_fix() {
 async fn a_shared_parameter_group_with_an_exempt_database_is_left_as_it_is() {
     let estate = Estate::start().await;
     let rds = estate.rds(HOME_REGION).await;
-    rds.create_db_parameter_group()
-        .db_parameter_group_name("shared-pg")
-        .db_parameter_group_family("postgres14")
-        .description("shared")
-        .send()
-        .await
-        .unwrap();
-    let off = aws_sdk_rds::types::Parameter::builder()
-        .parameter_name("rds.force_ssl")
-        .parameter_value("0")
-        .apply_method(aws_sdk_rds::types::ApplyMethod::Immediate)
-        .build();
-    rds.modify_db_parameter_group().db_parameter_group_name("shared-pg").parameters(off).send().await.unwrap();
+    estate.create_postgres_parameter_group(&rds, "shared-pg", "0").await;
     estate.create_instance(&rds, &NewInstance::postgres("orders-db")).await;
     estate
         .create_instance(
