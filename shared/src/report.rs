@@ -64,7 +64,44 @@ pub struct PublishFailure {
     pub first: AwsError,
 }
 
-/// Where alerts go.
+/// Where a function's alerts go, as its handler holds it: the publisher (SNS, through the findings
+/// ledger and the re-check queue where they are configured) and the queue that keeps what SNS
+/// would not take.
+#[derive(Clone)]
+pub struct Alerting {
+    pub alerts: Arc<dyn AlertPublisher>,
+    /// Keeps alerts SNS would not take (see [`UndeliveredAlertSink`]).
+    pub undelivered: Option<Arc<dyn UndeliveredAlertSink>>,
+}
+
+impl Alerting {
+    /// Alerts published to `alerts`, with nowhere to keep what SNS would not take.
+    pub fn to(alerts: Arc<dyn AlertPublisher>) -> Self {
+        Self { alerts, undelivered: None }
+    }
+
+    /// The delivery of alerts raised by `source` (the function's name).
+    pub fn delivery<'a>(&'a self, source: &'a str) -> AlertDelivery<'a> {
+        AlertDelivery {
+            publisher: self.alerts.as_ref(),
+            undelivered: self.undelivered.as_deref(),
+            source,
+            acted_as: None,
+        }
+    }
+
+    /// The findings ledger the alerts pass through, when it is on.
+    pub fn ledger(&self) -> Option<&crate::ledger::Ledger> {
+        self.alerts.ledger()
+    }
+
+    /// Where deferred fixes are queued for a re-check, when that is configured.
+    pub fn rechecks(&self) -> Option<&crate::recheck::Rechecks> {
+        self.alerts.rechecks()
+    }
+}
+
+/// Where one invocation's alerts go.
 #[derive(Clone, Copy)]
 pub struct AlertDelivery<'a> {
     pub publisher: &'a dyn AlertPublisher,
@@ -77,16 +114,6 @@ pub struct AlertDelivery<'a> {
 }
 
 impl<'a> AlertDelivery<'a> {
-    /// Alerts raised by `source`, published to `publisher`, kept in `undelivered` when SNS would
-    /// not take them; as each function's handler holds them.
-    pub fn new(
-        publisher: &'a Arc<dyn AlertPublisher>,
-        undelivered: &'a Option<Arc<dyn UndeliveredAlertSink>>,
-        source: &'a str,
-    ) -> Self {
-        Self { publisher: publisher.as_ref(), undelivered: undelivered.as_deref(), source, acted_as: None }
-    }
-
     /// The same delivery, naming the role acted as in the resource's account.
     pub fn acting_as(self, role: Option<&'a str>) -> Self {
         Self { acted_as: role, ..self }

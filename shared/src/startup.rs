@@ -9,13 +9,14 @@ use std::sync::Arc;
 use aws_config::{Region, SdkConfig};
 
 use crate::aws::{
-    AccountSessions, AlertPublisher, DynamoDbFindings, FindingsExport, SdkSecurityHub, SnsAlertPublisher,
-    SqsRecheckQueue, SqsUndeliveredAlerts, UndeliveredAlertSink,
+    AccountSessions, DynamoDbFindings, FindingsExport, SdkSecurityHub, SnsAlertPublisher, SqsRecheckQueue,
+    SqsUndeliveredAlerts, UndeliveredAlertSink,
 };
 use crate::kernel::init_error;
 use crate::ledger::{Ledger, LedgerConfig, LedgeredAlerts};
 use crate::policy::Policy;
 use crate::recheck::{RecheckingAlerts, Rechecks};
+use crate::report::Alerting;
 
 /// The configuration, or — logged once as JSON and reported to the Lambda Runtime API's init error
 /// endpoint ([`crate::kernel::init_error`]), so the console shows the reason — exit status 1, which
@@ -38,8 +39,8 @@ pub fn config_or_exit<T, E: Display>(function: &str, config: Result<T, E>) -> T 
 /// Clients every function shares, built from its policy and the SDK configuration.
 pub struct Plumbing {
     pub policy: Policy,
-    pub alerts: Arc<dyn AlertPublisher>,
-    pub undelivered: Option<Arc<dyn UndeliveredAlertSink>>,
+    /// Where alerts go (and what SNS would not take is kept).
+    pub alerting: Alerting,
     pub sessions: AccountSessions,
 }
 
@@ -91,7 +92,7 @@ impl Plumbing {
             if let Some(export) = export {
                 ledger = ledger.exporting_to(export);
             }
-            self.alerts = Arc::new(LedgeredAlerts::new(self.alerts, ledger));
+            self.alerting.alerts = Arc::new(LedgeredAlerts::new(self.alerting.alerts, ledger));
         }
         self
     }
@@ -104,7 +105,7 @@ impl Plumbing {
                 tracing::info!(queue = url, max_attempts, "deferred outcomes are re-checked");
                 let queue = SqsRecheckQueue::new(aws_sdk_sqs::Client::new(base), url);
                 let rechecks = Rechecks::new(Arc::new(queue), max_attempts);
-                self.alerts = Arc::new(RecheckingAlerts::new(self.alerts, rechecks));
+                self.alerting.alerts = Arc::new(RecheckingAlerts::new(self.alerting.alerts, rechecks));
             }
             None => tracing::info!("no RECHECK_QUEUE_URL: deferred outcomes are alerted, not re-checked"),
         }
@@ -121,7 +122,7 @@ impl Plumbing {
                 as Arc<dyn UndeliveredAlertSink>
         });
         let sessions = AccountSessions::new(base, policy.member_role_name.clone());
-        Self { policy, alerts: Arc::new(alerts), undelivered, sessions }
+        Self { policy, alerting: Alerting { alerts: Arc::new(alerts), undelivered }, sessions }
     }
 }
 

@@ -268,8 +268,7 @@ impl Estate {
         RdsGuard {
             policy,
             rds: Arc::new(SessionRdsConnector::new(plumbing.sessions)),
-            alerts: plumbing.alerts,
-            undelivered: plumbing.undelivered,
+            alerting: plumbing.alerting,
             confirmation: rdsguard::remediate::Confirmation {
                 attempts: 2,
                 delay: std::time::Duration::from_millis(50),
@@ -280,13 +279,7 @@ impl Estate {
     pub async fn rds_guard_with_policy(&self, policy: Policy) -> RdsGuard {
         let plumbing = self.plumbing(&policy).await;
         let rds = SessionRdsConnector::new(plumbing.sessions);
-        RdsGuard {
-            policy,
-            rds: Arc::new(rds),
-            alerts: plumbing.alerts,
-            undelivered: plumbing.undelivered,
-            confirmation: Default::default(),
-        }
+        RdsGuard { policy, rds: Arc::new(rds), alerting: plumbing.alerting, confirmation: Default::default() }
     }
 
     /// The policy a function reads from its environment, with the stack's topic and dead-letter

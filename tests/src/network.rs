@@ -126,7 +126,7 @@ impl Estate {
         let policy = self.policy(settings);
         let plumbing = self.plumbing(&policy).await;
         let network: Arc<dyn NetworkConnector> = Arc::new(SessionNetworkConnector::new(plumbing.sessions));
-        self.network_guard_with(policy, network, plumbing.alerts, plumbing.undelivered)
+        self.network_guard_with(policy, network, plumbing.alerting)
     }
 
     /// network-guard with its AWS access replaced (to stage races against the real one).
@@ -134,9 +134,8 @@ impl Estate {
         &self,
         policy: rdsguard::policy::Policy,
         network: Arc<dyn NetworkConnector>,
-        alerts: Arc<dyn rdsguard::aws::AlertPublisher>,
-        undelivered: Option<Arc<dyn rdsguard::aws::UndeliveredAlertSink>>,
+        alerting: rdsguard::report::Alerting,
     ) -> NetworkGuard {
-        NetworkGuard { policy, network, alerts, undelivered, confirmation: Default::default() }
+        NetworkGuard { policy, network, alerting, confirmation: Default::default() }
     }
 }

@@ -221,8 +221,7 @@ impl Estate {
             settings: guardrails,
             organization: Arc::new(SdkOrganizations::new(organizations.clone())),
             tree: Arc::new(SdkOrganizations::new(organizations)),
-            alerts: plumbing.alerts,
-            undelivered: plumbing.undelivered,
+            alerting: plumbing.alerting,
             responses: Arc::new(HttpResponseSender::new().expect("HTTP client")),
             own_session_arn: Some(OWN_SESSION_ARN.to_owned()),
         }

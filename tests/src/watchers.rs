@@ -110,8 +110,7 @@ impl Estate {
             connector: Arc::new(SessionPipelineConnector::new(plumbing.sessions)),
             policy,
             config,
-            alerts: plumbing.alerts,
-            undelivered: plumbing.undelivered,
+            alerting: plumbing.alerting,
             confirmation: Default::default(),
         }
     }
@@ -126,8 +125,7 @@ impl Estate {
             connector: Arc::new(SessionResponderConnector::new(plumbing.sessions)),
             policy,
             config,
-            alerts: plumbing.alerts,
-            undelivered: plumbing.undelivered,
+            alerting: plumbing.alerting,
             confirmation: Default::default(),
         }
     }

@@ -18,7 +18,7 @@ use rdsguard::database::{Database, DatabaseState};
 use rdsguard::finding::{EventContext, Finding};
 use rdsguard::identity::{AccountId, AwsRegion};
 use rdsguard::policy::Policy;
-use rdsguard::report::{deliver_alerts, AlertDelivery};
+use rdsguard::report::deliver_alerts;
 use rdsguard::rules::RuleId;
 use rdsguard::startup::Plumbing;
 use rdsguard_tests::estate::HOME_REGION;
@@ -99,7 +99,7 @@ async fn twelve_alerts_go_out_in_two_calls_each_with_its_own_subject_and_attribu
     let sent = alerts(12);
     let subjects: Vec<String> = sent.iter().map(Alert::subject).collect();
 
-    let delivery = AlertDelivery::new(&plumbing.alerts, &plumbing.undelivered, "rds-guard");
+    let delivery = plumbing.alerting.delivery("rds-guard");
     let summaries = deliver_alerts(sent, delivery).await.expect("delivered");
 
     let calls = proxy.calls_of("PublishBatch");
@@ -140,7 +140,7 @@ async fn a_partly_failed_batch_sends_exactly_the_failed_entry_again() {
     let sent = alerts(3);
     let retried_subject = sent[1].subject();
 
-    let delivery = AlertDelivery::new(&plumbing.alerts, &plumbing.undelivered, "rds-guard");
+    let delivery = plumbing.alerting.delivery("rds-guard");
     let summaries = deliver_alerts(sent, delivery).await.expect("the retry published it");
 
     let calls = proxy.calls_of("PublishBatch");
@@ -161,7 +161,7 @@ async fn an_entry_refused_for_its_own_fault_is_kept_and_fails_the_delivery_the_o
     let plumbing = plumbing(&estate, &proxy).await;
     let sent = alerts(3);
 
-    let delivery = AlertDelivery::new(&plumbing.alerts, &plumbing.undelivered, "rds-guard");
+    let delivery = plumbing.alerting.delivery("rds-guard");
     let (summaries, failure) = deliver_alerts(sent, delivery).await.expect_err("one alert not published");
 
     assert_eq!(proxy.count("PublishBatch"), 1, "a sender fault is not sent again");

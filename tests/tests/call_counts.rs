@@ -63,8 +63,7 @@ async fn rds_guard_calls_per_event_kind() {
         let guard = RdsGuard {
             rds: Arc::new(rdsguard::aws::SessionRdsConnector::new(plumbing.sessions)),
             policy,
-            alerts: plumbing.alerts,
-            undelivered: plumbing.undelivered,
+            alerting: plumbing.alerting,
             confirmation: Default::default(),
         };
         let label = if ledger { "with the ledger" } else { "without the ledger" };
@@ -117,7 +116,7 @@ async fn network_guard_calls_per_event_kind() {
         estate.create_instance_in_groups(&rds, &NewInstance::postgres("orders"), None, &[&group]).await;
         let (policy, plumbing) = plumbing(&estate, &proxy, ledger).await;
         let network = Arc::new(SessionNetworkConnector::new(plumbing.sessions));
-        let guard = estate.network_guard_with(policy, network, plumbing.alerts, plumbing.undelivered);
+        let guard = estate.network_guard_with(policy, network, plumbing.alerting);
         let label = if ledger { "with the ledger" } else { "without the ledger" };
         let warm = authorize_ingress(MOTO_ACCOUNT, HOME_REGION, &group, 5432, &["10.0.0.0/8"]);
         network_guard::handle_event(&warm, &guard).await.expect("warm-up");

@@ -39,8 +39,7 @@ async fn aws_endpoint_url_from_the_environment_is_honoured() {
     let guard = RdsGuard {
         policy,
         rds: Arc::new(rds_connector),
-        alerts: Arc::new(alerts),
-        undelivered: None,
+        alerting: rdsguard::report::Alerting { alerts: Arc::new(alerts), undelivered: None },
         confirmation: Default::default(),
     };
 

@@ -175,15 +175,14 @@ impl World {
                 let guard = RdsGuard {
                     rds: Arc::new(rdsguard::aws::SessionRdsConnector::new(plumbing.sessions)),
                     policy,
-                    alerts: plumbing.alerts,
-                    undelivered: plumbing.undelivered,
+                    alerting: plumbing.alerting,
                     confirmation: Default::default(),
                 };
                 ended(rds_guard::handle_event_within(&self.event, &guard, deadline).await.map(|s| s.findings))
             }
             Function::NetworkGuard => {
                 let network = Arc::new(SessionNetworkConnector::new(plumbing.sessions));
-                let guard = self.estate.network_guard_with(policy, network, plumbing.alerts, plumbing.undelivered);
+                let guard = self.estate.network_guard_with(policy, network, plumbing.alerting);
                 ended(network_guard::handle_event_within(&self.event, &guard, deadline).await.map(|s| s.findings))
             }
             Function::PipelineGuard => {
@@ -191,8 +190,7 @@ impl World {
                     connector: Arc::new(SessionPipelineConnector::new(plumbing.sessions)),
                     policy,
                     config: PipelineConfig::from_vars(variables).expect("pipeline-guard settings"),
-                    alerts: plumbing.alerts,
-                    undelivered: plumbing.undelivered,
+                    alerting: plumbing.alerting,
                     confirmation: Default::default(),
                 };
                 assert_eq!(deadline, Deadline::none(), "pipeline-guard has no deadline to give");
@@ -203,8 +201,7 @@ impl World {
                     connector: Arc::new(SessionResponderConnector::new(plumbing.sessions)),
                     policy,
                     config: ResponderConfig::from_vars(variables).expect("guardduty-responder settings"),
-                    alerts: plumbing.alerts,
-                    undelivered: plumbing.undelivered,
+                    alerting: plumbing.alerting,
                     confirmation: Default::default(),
                 };
                 ended(

@@ -72,7 +72,7 @@ fn run(target: Target, bytes: &[u8]) -> Verdict {
 fn rds_guard(payload: &Value) -> Verdict {
     use rds_guard::target::{triage_payload, Subject, Triage};
     match triage_payload(payload) {
-        Ok(Triage::Check(target)) => {
+        Ok(Triage::Handle(target)) => {
             if let Subject::Database { identifiers, .. } = &target.subject {
                 assert!(
                     !identifiers.is_empty() && identifiers.iter().all(|id| !id.trim().is_empty()),
@@ -89,7 +89,7 @@ fn rds_guard(payload: &Value) -> Verdict {
 fn network_guard(payload: &Value) -> Verdict {
     use network_guard::target::{triage_payload, Triage};
     match triage_payload(payload) {
-        Ok(Triage::Check(target)) => {
+        Ok(Triage::Handle(target)) => {
             assert!(!target.groups.is_empty(), "a target without a group");
             let groups: Vec<String> = target.groups.iter().map(ToString::to_string).collect();
             Verdict::Handled(format!("{} in {}/{}", groups.join(","), target.account, target.region))
@@ -104,7 +104,7 @@ fn pipeline_guard(payload: &Value) -> Verdict {
     use pipeline_guard::target::{triage_payload, Triage};
     let config = PipelineConfig { suite_rule_prefix: "rdsguard-".to_owned() };
     match triage_payload(payload, &config) {
-        Ok(Triage::Alert(tamper)) => {
+        Ok(Triage::Handle(tamper)) => {
             assert!(!tamper.resource_id.is_empty() && tamper.resource_arn.starts_with("arn:"), "{tamper:?}");
             Verdict::Handled(format!("{:?} on {}", tamper.kind, tamper.resource_arn))
         }
@@ -117,7 +117,7 @@ fn guardduty_responder(payload: &Value) -> Verdict {
     use guardduty_responder::target::{triage_payload, Triage};
     use rdsguard::guardduty::{decide_alert, finding_console_url, sighting, snapshot_identifier};
     match triage_payload(payload) {
-        Ok(Triage::Respond(threat)) => {
+        Ok(Triage::Handle(threat)) => {
             assert!(!threat.database.identifier.is_empty(), "{threat:?}");
             // What the handler derives from the finding before any AWS call.
             let _ = decide_alert(threat.finding.sample, &sighting(&threat.finding), threat.severity);

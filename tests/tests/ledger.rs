@@ -31,7 +31,7 @@ async fn guard(estate: &Estate, settings: &[(&str, &str)], ledger_config: aws_co
     let vars = settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
     let config = LedgerConfig::from_vars(vars).expect("ledger settings");
     let plumbing = estate.plumbing(&guard.policy).await.with_ledger(&config, &ledger_config);
-    guard.alerts = plumbing.alerts;
+    guard.alerting.alerts = plumbing.alerting.alerts;
     guard
 }
 
@@ -328,8 +328,8 @@ async fn a_retry_after_a_partial_publish_failure_sends_exactly_the_missing_alert
     let config = LedgerConfig::from_vars([("FINDINGS_TABLE".to_owned(), TABLE.to_owned())]).unwrap();
     let plumbing =
         estate.plumbing(&guard.policy).await.with_ledger(&config, &estate.moto.sdk_config(HOME_REGION).await);
-    guard.alerts = std::sync::Arc::new(FailsOneEntryOnce {
-        inner: plumbing.alerts,
+    guard.alerting.alerts = std::sync::Arc::new(FailsOneEntryOnce {
+        inner: plumbing.alerting.alerts,
         failed: std::sync::atomic::AtomicBool::new(false),
     });
     let event = modify_event("retry-db", "modify-retry");
@@ -363,8 +363,12 @@ async fn network_guard_alerts_each_open_rule_once_keyed_by_the_security_group_ru
     estate.authorize(&ec2, &group, "tcp", (5432, 5432), &["0.0.0.0/0"]).await;
     let mut guard = estate.network_guard(&[]).await;
     let config = LedgerConfig::from_vars([("FINDINGS_TABLE".to_owned(), TABLE.to_owned())]).unwrap();
-    guard.alerts =
-        estate.plumbing(&guard.policy).await.with_ledger(&config, &estate.moto.sdk_config(HOME_REGION).await).alerts;
+    guard.alerting.alerts = estate
+        .plumbing(&guard.policy)
+        .await
+        .with_ledger(&config, &estate.moto.sdk_config(HOME_REGION).await)
+        .alerting
+        .alerts;
 
     let mut first = authorize_ingress(MOTO_ACCOUNT, HOME_REGION, &group, 5432, &["0.0.0.0/0"]);
     first["detail"]["eventID"] = json!("authorize-1");

@@ -34,10 +34,11 @@ async fn exporting_guard(estate: &Estate, proxy: &FaultProxy) -> RdsGuard {
     let sessions =
         AccountSessions::for_function(proxy.sdk_config(HOME_REGION).await, &guard.policy.member_role_name, "rds-guard");
     let export: Arc<dyn FindingsExport> = Arc::new(SdkSecurityHub::new(sessions));
-    guard.alerts = estate
+    guard.alerting.alerts = estate
         .plumbing(&guard.policy)
         .await
         .with_ledger_exporting(&config, &estate.moto.sdk_config(HOME_REGION).await, Some(export))
+        .alerting
         .alerts;
     guard
 }

@@ -171,7 +171,7 @@ async fn a_migration_waiting_on_rds_is_continued_by_the_recheck_message() {
     });
     let settings = [("RULE_ACTIONS", "RDS.3=migrate"), ("MIGRATION_KMS_KEY", alias.as_str())];
     let mut guard = estate.rds_guard_through(&proxy, &settings).await;
-    guard.alerts = with_rechecks(guard.alerts, &proxy, &queue_url, 8).await;
+    guard.alerting.alerts = with_rechecks(guard.alerting.alerts, &proxy, &queue_url, 8).await;
 
     handle_event(&create_db_instance(MOTO_ACCOUNT, HOME_REGION, "orders", false, false), &guard)
         .await
@@ -189,7 +189,7 @@ async fn a_migration_waiting_on_rds_is_continued_by_the_recheck_message() {
     // The re-check arrives once RDS has finished the snapshot.
     proxy.clear_rewrites();
     let mut worker = worker(estate.policy(&settings), proxy.sdk_config(HOME_REGION).await);
-    worker.alerts = with_rechecks(worker.alerts, &proxy, &queue_url, 8).await;
+    worker.alerting.alerts = with_rechecks(worker.alerting.alerts, &proxy, &queue_url, 8).await;
     let report = sweep_worker::handle_batch(sqs_event("m-1", &queued[0].0), &worker, Deadline::none()).await.unwrap();
     assert!(report.batch_item_failures.is_empty(), "{report:#?}");
 

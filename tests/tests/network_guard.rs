@@ -409,7 +409,7 @@ async fn a_rule_already_gone_is_reported_skipped_without_failing_the_invocation(
         inner: Arc::new(SessionNetworkConnector::new(plumbing.sessions)),
         admin: estate.ec2(HOME_REGION).await,
     };
-    let guard = estate.network_guard_with(policy, Arc::new(racing), plumbing.alerts, plumbing.undelivered);
+    let guard = estate.network_guard_with(policy, Arc::new(racing), plumbing.alerting);
 
     let event = authorize_ingress(MOTO_ACCOUNT, HOME_REGION, &group, 5432, &["0.0.0.0/0", "::/0"]);
     let summary = handle_event(&event, &guard).await.expect("no error, so no retry storm");
@@ -495,7 +495,7 @@ async fn when_the_second_group_cannot_be_read_the_first_groups_revocation_is_ale
     let plumbing = estate.plumbing(&policy).await;
     let unreadable =
         UnreadableGroup { inner: Arc::new(SessionNetworkConnector::new(plumbing.sessions)), group: second.clone() };
-    let guard = estate.network_guard_with(policy, Arc::new(unreadable), plumbing.alerts, plumbing.undelivered);
+    let guard = estate.network_guard_with(policy, Arc::new(unreadable), plumbing.alerting);
 
     let event = rds_api_call(
         "CreateDBInstance",

@@ -38,8 +38,10 @@ async fn central_rds_guard(estate: &Estate, org: &Organization<'_>) -> RdsGuard 
     RdsGuard {
         policy,
         rds: Arc::new(SessionRdsConnector::new(plumbing.sessions)),
-        alerts: org.pausing_publisher(plumbing.alerts),
-        undelivered: plumbing.undelivered,
+        alerting: rdsguard::report::Alerting {
+            alerts: org.pausing_publisher(plumbing.alerting.alerts),
+            undelivered: plumbing.alerting.undelivered,
+        },
         confirmation: Default::default(),
     }
 }
@@ -153,8 +155,7 @@ async fn network_guard_alerts_a_member_that_is_not_set_up_instead_of_failing() {
     let guard = estate.network_guard_with(
         policy,
         Arc::new(SessionNetworkConnector::new(plumbing.sessions)),
-        org.pausing_publisher(plumbing.alerts),
-        plumbing.undelivered,
+        rdsguard::report::Alerting { alerts: org.pausing_publisher(plumbing.alerting.alerts), ..plumbing.alerting },
     );
 
     org.enforce_iam(true);
@@ -188,8 +189,10 @@ async fn an_unreachable_member_alert_that_cannot_be_published_still_fails_the_in
     let guard = RdsGuard {
         policy,
         rds: Arc::new(SessionRdsConnector::new(plumbing.sessions)),
-        alerts: org.pausing_publisher(plumbing.alerts),
-        undelivered: plumbing.undelivered,
+        alerting: rdsguard::report::Alerting {
+            alerts: org.pausing_publisher(plumbing.alerting.alerts),
+            undelivered: plumbing.alerting.undelivered,
+        },
         confirmation: Default::default(),
     };
 

@@ -52,8 +52,7 @@ pub(crate) fn worker(policy: Policy, config: aws_config::SdkConfig) -> SweepWork
     SweepWorker {
         policy: plumbing.policy,
         sessions: Arc::new(plumbing.sessions),
-        alerts: plumbing.alerts,
-        undelivered: plumbing.undelivered,
+        alerting: plumbing.alerting,
         confirmation: rdsguard::remediate::Confirmation { attempts: 2, delay: Duration::from_millis(50) },
     }
 }
@@ -111,7 +110,7 @@ async fn a_deferred_fix_is_completed_by_the_recheck_message() {
     let queue_url = recheck_queue(&estate).await;
     let proxy = FaultProxy::in_front_of(&estate.moto);
     let mut guard = estate.rds_guard(&[]).await;
-    guard.alerts = with_rechecks(guard.alerts, &proxy, &queue_url, 8).await;
+    guard.alerting.alerts = with_rechecks(guard.alerting.alerts, &proxy, &queue_url, 8).await;
     let modify = rds_api_call(
         "ModifyDBInstance",
         MOTO_ACCOUNT,
@@ -152,7 +151,7 @@ async fn a_deferred_fix_is_completed_by_the_recheck_message() {
 
     // The message arrives (after its delay, in AWS) and sweep-worker runs the check again.
     let mut worker = worker(estate.policy(&[]), estate.moto.sdk_config(HOME_REGION).await);
-    worker.alerts = with_rechecks(worker.alerts, &proxy, &queue_url, 8).await;
+    worker.alerting.alerts = with_rechecks(worker.alerting.alerts, &proxy, &queue_url, 8).await;
     let report = handle_batch(sqs_event("r-1", body), &worker, Deadline::none()).await.unwrap();
 
     assert!(report.batch_item_failures.is_empty(), "{report:#?}");
@@ -178,7 +177,7 @@ async fn a_fix_that_stays_deferred_is_rechecked_with_growing_delays_then_alerted
     let queue_url = recheck_queue(&estate).await;
     let proxy = FaultProxy::in_front_of(&estate.moto);
     let mut worker = worker(estate.policy(&[]), estate.moto.sdk_config(HOME_REGION).await);
-    worker.alerts = with_rechecks(worker.alerts, &proxy, &queue_url, 3).await;
+    worker.alerting.alerts = with_rechecks(worker.alerting.alerts, &proxy, &queue_url, 3).await;
 
     // A sweep finds it first: the deferred fix is alerted and queued (sweep-worker is a producer too).
     let sweep = json!({"account": MOTO_ACCOUNT, "region": HOME_REGION}).to_string();
@@ -218,7 +217,7 @@ async fn a_recheck_that_cannot_be_queued_fails_the_invocation_after_the_alert() 
     let mut guard = estate.rds_guard(&[]).await;
     // A queue that does not exist: SendMessage fails (as a deleted queue or a denied send would).
     let missing = format!("{}/{MOTO_ACCOUNT}/no-such-queue", estate.moto.endpoint());
-    guard.alerts = with_rechecks(guard.alerts, &proxy, &missing, 8).await;
+    guard.alerting.alerts = with_rechecks(guard.alerting.alerts, &proxy, &missing, 8).await;
     let modify = rds_api_call(
         "ModifyDBInstance",
         MOTO_ACCOUNT,

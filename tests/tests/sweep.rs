@@ -29,8 +29,7 @@ fn worker(policy: Policy, config: aws_config::SdkConfig) -> SweepWorker {
     SweepWorker {
         policy: plumbing.policy,
         sessions: Arc::new(plumbing.sessions),
-        alerts: plumbing.alerts,
-        undelivered: plumbing.undelivered,
+        alerting: plumbing.alerting,
         confirmation: rdsguard::remediate::Confirmation { attempts: 2, delay: std::time::Duration::from_millis(50) },
     }
 }
@@ -279,7 +278,7 @@ async fn ledgered_worker(estate: &Estate, config: aws_config::SdkConfig) -> Swee
         .expect("ledger settings");
     let plumbing =
         estate.plumbing(&worker.policy).await.with_ledger(&ledger, &estate.moto.sdk_config(HOME_REGION).await);
-    worker.alerts = plumbing.alerts;
+    worker.alerting.alerts = plumbing.alerting.alerts;
     worker
 }
 

@@ -2,17 +2,17 @@
 
 use std::sync::Arc;
 
-use rdsguard::aws::{AlertPublisher, ResponderConnector, UndeliveredAlertSink};
+use rdsguard::aws::ResponderConnector;
 use rdsguard::database::{Database, DatabaseKind};
 use rdsguard::finding::Finding;
 use rdsguard::guardduty::{decide_alert, finding_console_url, sighting, AlertDecision, Response, Sighting};
-use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome, InvocationSummary};
+use rdsguard::kernel::{triaged, Deadline, InvocationError, InvocationOutcome, InvocationSummary};
 use rdsguard::ledger::{once_per_event, Once};
 use rdsguard::member_access::session_failure_detail;
 use rdsguard::policy::{Policy, RuleAction};
 use rdsguard::recheck::{queue_messages, RecheckMessage, RecheckResource, ResourceRecheck};
 use rdsguard::remediate::{ActionKind, ActionOutcome, ActionStatus, Confirmation};
-use rdsguard::report::{deliver, AlertDelivery, Outcome};
+use rdsguard::report::{deliver, Alerting, Outcome};
 use rdsguard::rules::{RuleId, Severity};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -20,7 +20,7 @@ use tracing::{error, info, warn};
 
 use crate::config::ResponderConfig;
 use crate::respond::{all, combined, run_responses};
-use crate::target::{triage_payload, Threat, Triage};
+use crate::target::{triage_payload, Threat};
 
 /// Name of this function in alerts.
 pub const FUNCTION_NAME: &str = "guardduty-responder";
@@ -30,8 +30,8 @@ pub struct GuardDutyResponder {
     pub policy: Policy,
     pub config: ResponderConfig,
     pub connector: Arc<dyn ResponderConnector>,
-    pub alerts: Arc<dyn AlertPublisher>,
-    pub undelivered: Option<Arc<dyn UndeliveredAlertSink>>,
+    /// Where alerts go (and what SNS would not take is kept).
+    pub alerting: Alerting,
     /// How long to read the state back after making a database private.
     pub confirmation: Confirmation,
 }
@@ -78,16 +78,9 @@ pub async fn handle_event_within(
     responder: &GuardDutyResponder,
     deadline: Deadline,
 ) -> Result<Summary, InvocationError> {
-    let threat = match triage_payload(payload) {
-        Ok(Triage::Respond(threat)) => threat,
-        Ok(Triage::Ignore(reason)) => {
-            info!(%reason, "event ignored");
-            return Ok(without_alert(InvocationOutcome::Ignored, reason, None));
-        }
-        Err(e) => {
-            error!(error = %e, "finding could not be read");
-            return Err(InvocationError::event(FUNCTION_NAME, e));
-        }
+    let threat = match triaged(FUNCTION_NAME, triage_payload(payload)) {
+        Ok(threat) => threat,
+        Err(end) => return end,
     };
     if responder.policy.effective_action(RuleId::GuardDutyRdsThreat) == RuleAction::Off {
         let reason = "RULE_ACTIONS turns GUARDDUTY.RDS off".to_owned();
@@ -105,7 +98,7 @@ pub async fn handle_event_within(
     };
 
     // With the ledger on, a repeated delivery of the finding's event is not responded to again.
-    let ledger = responder.alerts.ledger();
+    let ledger = responder.alerting.ledger();
     let respond_and_alert = || respond_and_alert(&threat, why_alerted, &seen, responder, deadline);
     match once_per_event(ledger, FUNCTION_NAME, &threat.context, deadline, respond_and_alert).await? {
         Once::Handled(summary) => Ok(summary),
@@ -144,13 +137,12 @@ async fn respond_and_alert(
         severity = finding.severity.as_str(), why = %why_alerted, status = action.status.as_str(), detail = %action.detail,
         "GuardDuty finding"
     );
-    let delivery =
-        AlertDelivery::new(&responder.alerts, &responder.undelivered, FUNCTION_NAME).acting_as(acted_as.as_deref());
+    let delivery = responder.alerting.delivery(FUNCTION_NAME).acting_as(acted_as.as_deref());
     let delivered = deliver(vec![Outcome { finding: &finding, action, suppressed: None }], &threat.context, delivery)
         .await
         .map_err(|(_, failure)| failure);
     // After the alert: a deferred isolation is re-checked as the rulebook's RDS.2 on the database.
-    let queued = queue_messages(responder.alerts.rechecks(), &rechecks_of(threat, &outcomes)).await;
+    let queued = queue_messages(responder.alerting.rechecks(), &rechecks_of(threat, &outcomes)).await;
     let findings = delivered?;
     queued?;
     let detail = ThreatDetail { responses: outcomes, ..ThreatDetail::of(threat) };

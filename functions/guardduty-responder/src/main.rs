@@ -7,10 +7,9 @@ use guardduty_responder::config::ResponderConfig;
 use guardduty_responder::{handle_event_within, GuardDutyResponder};
 use lambda_runtime::Error;
 use rdsguard::aws::SessionResponderConnector;
-use rdsguard::kernel::serve;
+use rdsguard::kernel::serve_event_handler;
 use rdsguard::policy::Policy;
 use rdsguard::startup::{config_or_exit, Plumbing};
-use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -29,14 +28,9 @@ async fn main() -> Result<(), Error> {
         connector: Arc::new(SessionResponderConnector::new(plumbing.sessions)),
         policy: plumbing.policy,
         config,
-        alerts: plumbing.alerts,
-        undelivered: plumbing.undelivered,
+        alerting: plumbing.alerting,
         confirmation: Default::default(),
     };
 
-    serve(guardduty_responder::FUNCTION_NAME, |payload: Value, invocation| {
-        let responder = &responder;
-        async move { handle_event_within(&payload, responder, invocation.deadline).await }
-    })
-    .await
+    serve_event_handler(guardduty_responder::FUNCTION_NAME, &responder, handle_event_within).await
 }

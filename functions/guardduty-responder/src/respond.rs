@@ -255,7 +255,7 @@ mod tests {
             "accountId": "123456789012", "region": "us-east-1",
             "resource": {"resourceType": "RDSDBInstance", "rdsDbInstanceDetails": {"dbInstanceIdentifier": "db1"}}});
         match triage_payload(&finding) {
-            Ok(Triage::Respond(t)) => *t,
+            Ok(Triage::Handle(t)) => *t,
             other => panic!("{other:?}"),
         }
     }

@@ -38,12 +38,8 @@ pub struct Threat {
     pub context: EventContext,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Triage {
-    Respond(Box<Threat>),
-    /// Not a finding about a database; acknowledged, the reason logged and returned.
-    Ignore(String),
-}
+/// What triage made of an event: a GuardDuty finding about a database, or a reason to leave it.
+pub type Triage = rdsguard::event::Triage<Box<Threat>>;
 
 /// Decides what a raw invocation payload is about. Payloads that are not events are ignored with
 /// the reason; a GuardDuty finding that cannot be read, or a database finding without a usable
@@ -77,7 +73,7 @@ pub fn triage_payload(payload: &Value) -> Result<Triage, EventError> {
         event_time: finding.updated_at.clone().or_else(|| finding.created_at.clone()),
         actor: actor(&finding),
     };
-    Ok(Triage::Respond(Box::new(Threat {
+    Ok(Triage::Handle(Box::new(Threat {
         finding: *finding,
         account,
         region,
@@ -160,7 +156,7 @@ mod tests {
 
     fn respond(payload: &Value) -> Threat {
         match triage_payload(payload) {
-            Ok(Triage::Respond(t)) => *t,
+            Ok(Triage::Handle(t)) => *t,
             other => panic!("expected a threat, got {other:?}"),
         }
     }

@@ -62,7 +62,7 @@ fn every_real_sample_gets_the_right_decision() {
         seen += 1;
         let want = expected(&name);
         match triage_payload(&load(&name)) {
-            Ok(Triage::Respond(t)) => {
+            Ok(Triage::Handle(t)) => {
                 let got = format!(
                     "respond {:?} {} {} {} {}",
                     t.database.kind,
@@ -86,7 +86,7 @@ fn every_real_sample_gets_the_right_decision() {
 
 #[test]
 fn the_rds_sample_is_read_in_full() {
-    let Ok(Triage::Respond(threat)) = triage_payload(&load(RDS_SAMPLE)) else { panic!("expected a threat") };
+    let Ok(Triage::Handle(threat)) = triage_payload(&load(RDS_SAMPLE)) else { panic!("expected a threat") };
     let f = &threat.finding;
     assert!(f.sample);
     assert_eq!(threat.severity, Severity::High);
@@ -138,8 +138,7 @@ async fn the_rds_sample_is_alerted_as_a_sample_and_never_responded_to() {
         policy,
         config: ResponderConfig { responses: GuardDutyResponses::parse(Some("*=snapshot+make_private")).unwrap() },
         connector: Arc::new(NoAws),
-        alerts: published.clone(),
-        undelivered: None,
+        alerting: rdsguard::report::Alerting { alerts: published.clone(), undelivered: None },
         confirmation: Default::default(),
     };
 

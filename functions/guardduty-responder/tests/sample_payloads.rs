@@ -20,7 +20,7 @@ fn every_sample_payload_gets_the_decision_its_name_says() {
         let payload = serde_json::from_str(&std::fs::read_to_string(format!("{EVENTS}/{name}")).unwrap()).unwrap();
         let decision = match triage_payload(&payload).unwrap() {
             Triage::Ignore(_) => "ignored".to_owned(),
-            Triage::Respond(threat) => {
+            Triage::Handle(threat) => {
                 let alerted = matches!(
                     decide_alert(threat.finding.sample, &sighting(&threat.finding), threat.severity),
                     AlertDecision::Alert(_)

@@ -48,8 +48,7 @@ async fn main() -> Result<(), Error> {
             settings,
             organization: organization.clone(),
             tree: tree.clone(),
-            alerts: plumbing.alerts,
-            undelivered: plumbing.undelivered,
+            alerting: plumbing.alerting,
             responses: responses.clone(),
             own_session_arn,
         }

@@ -33,7 +33,7 @@ const SAMPLE_AUTHORIZE: &str = include_str!("../../../events/network-guard/01-au
 fn triage(text: &str) -> usize {
     let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
     match triage_payload(&value) {
-        Ok(Triage::Check(target)) => target.groups.len() + target.requested.len(),
+        Ok(Triage::Handle(target)) => target.groups.len() + target.requested.len(),
         _ => 0,
     }
 }

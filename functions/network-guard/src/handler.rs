@@ -4,20 +4,19 @@
 use std::sync::Arc;
 
 use rdsguard::arn::Arn;
-use rdsguard::aws::{AlertPublisher, NetworkConnector, SessionError, UndeliveredAlertSink};
+use rdsguard::aws::{NetworkConnector, SessionError};
 use rdsguard::group_check::{check_security_group_within, GroupCheck};
-use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome, InvocationSummary};
-use rdsguard::ledger::{once_per_event, Once};
+use rdsguard::kernel::{handle_triaged, Deadline, InvocationError, InvocationOutcome, InvocationSummary};
 use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::network::{DatabaseListener, GroupRef, IngressRule};
 use rdsguard::recheck::queue_deferred;
 use rdsguard::remediate::Confirmation;
-use rdsguard::report::{deliver, deliver_alerts, AlertDelivery, Outcome};
+use rdsguard::report::{deliver, deliver_alerts, Alerting, Outcome};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info};
 
-use crate::target::{triage_payload, Target, Triage};
+use crate::target::{triage_payload, Target};
 
 /// Name of this function in alerts.
 pub const FUNCTION_NAME: &str = "network-guard";
@@ -26,9 +25,8 @@ pub const FUNCTION_NAME: &str = "network-guard";
 pub struct NetworkGuard {
     pub policy: rdsguard::policy::Policy,
     pub network: Arc<dyn NetworkConnector>,
-    pub alerts: Arc<dyn AlertPublisher>,
-    /// Keeps alerts SNS would not take (see [`UndeliveredAlertSink`]).
-    pub undelivered: Option<Arc<dyn UndeliveredAlertSink>>,
+    /// Where alerts go (and what SNS would not take is kept).
+    pub alerting: Alerting,
     /// How long to read the rules back after a revoke (see [`Confirmation`]).
     pub confirmation: Confirmation,
 }
@@ -108,22 +106,10 @@ pub async fn handle_event_within(
     guard: &NetworkGuard,
     deadline: Deadline,
 ) -> Result<Summary, InvocationError> {
-    let target = match triage_payload(payload) {
-        Ok(Triage::Check(target)) => target,
-        Ok(Triage::Ignore(reason)) => return Ok(Summary::ignored(reason, None)),
-        Err(e) => {
-            error!(error = %e, "event could not be read");
-            return Err(InvocationError::event(FUNCTION_NAME, e));
-        }
-    };
     // With the ledger on, a repeated delivery of the event is not handled again.
-    let ledger = guard.alerts.ledger();
-    match once_per_event(ledger, FUNCTION_NAME, &target.context, deadline, || check_target(&target, guard, deadline))
-        .await?
-    {
-        Once::Handled(summary) => Ok(summary),
-        Once::Repeated(reason) => Ok(Summary::ignored(reason, Some(&target.context))),
-    }
+    let triage = triage_payload(payload);
+    let check = async |target: &Target| check_target(target, guard, deadline).await;
+    handle_triaged(FUNCTION_NAME, triage, guard.alerting.ledger(), deadline, |t| &t.context, check).await
 }
 
 async fn check_target(target: &Target, guard: &NetworkGuard, deadline: Deadline) -> Result<Summary, InvocationError> {
@@ -192,12 +178,12 @@ async fn check_target(target: &Target, guard: &NetworkGuard, deadline: Deadline)
             due.push(Outcome { finding, action: action.clone(), suppressed: None });
         }
     }
-    let delivery = AlertDelivery::new(&guard.alerts, &guard.undelivered, FUNCTION_NAME).acting_as(acted_as.as_deref());
+    let delivery = guard.alerting.delivery(FUNCTION_NAME).acting_as(acted_as.as_deref());
     let alerted = due.len();
     let delivered = deliver(due, context, delivery).await.map_err(|(_, failure)| failure);
     // After the alerts: a delayed re-check of every deferred revoke.
     let deferred = checks.iter().flat_map(|check| check.findings.iter().map(|(f, a)| (f, a)));
-    let queued = queue_deferred(guard.alerts.rechecks(), deferred).await;
+    let queued = queue_deferred(guard.alerting.rechecks(), deferred).await;
     let findings = delivered?;
     queued?;
     if let Some(error) = stopped {
@@ -235,7 +221,7 @@ async fn alert_unreachable(
             unreachable_alert(&target.account, &target.region, &resource, &target.context, error, FUNCTION_NAME)
         })
         .collect();
-    let delivery = AlertDelivery::new(&guard.alerts, &guard.undelivered, FUNCTION_NAME);
+    let delivery = guard.alerting.delivery(FUNCTION_NAME);
     let findings = deliver_alerts(alerts, delivery).await.map_err(|(_, failure)| failure)?;
     Ok(Summary::of(InvocationOutcome::Unreachable, Some(&target.context))
         .because(error.to_string())

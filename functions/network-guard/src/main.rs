@@ -6,10 +6,9 @@ use std::sync::Arc;
 use lambda_runtime::Error;
 use network_guard::{handle_event_within, NetworkGuard};
 use rdsguard::aws::SessionNetworkConnector;
-use rdsguard::kernel::serve;
+use rdsguard::kernel::serve_event_handler;
 use rdsguard::policy::Policy;
 use rdsguard::startup::{config_or_exit, Plumbing};
-use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -21,14 +20,9 @@ async fn main() -> Result<(), Error> {
     let guard = NetworkGuard {
         network: Arc::new(SessionNetworkConnector::new(plumbing.sessions)),
         policy: plumbing.policy,
-        alerts: plumbing.alerts,
-        undelivered: plumbing.undelivered,
+        alerting: plumbing.alerting,
         confirmation: Default::default(),
     };
 
-    serve(network_guard::FUNCTION_NAME, |payload: Value, invocation| {
-        let guard = &guard;
-        async move { handle_event_within(&payload, guard, invocation.deadline).await }
-    })
-    .await
+    serve_event_handler(network_guard::FUNCTION_NAME, &guard, handle_event_within).await
 }

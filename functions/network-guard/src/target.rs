@@ -1,7 +1,7 @@
 //! Which security groups an event concerns, in which account and region, and who caused it — or
 //! why the event is none of network-guard's business.
 
-use rdsguard::event::{parse_event, CloudTrailCall, EventError, IncomingEvent};
+use rdsguard::event::{read_event, CloudTrailCall, EventError, IncomingEvent};
 use rdsguard::finding::EventContext;
 use rdsguard::identity::{AccountId, AwsRegion};
 use rdsguard::network::{GroupRef, IngressRule, RuleSource};
@@ -42,32 +42,23 @@ pub struct Target {
     pub context: EventContext,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Triage {
-    Check(Target),
-    /// Not network-guard's business; the reason is logged and returned.
-    Ignore(String),
-}
+/// What triage made of an event: security groups to check, or a reason to leave it.
+pub type Triage = rdsguard::event::Triage<Target>;
 
 /// Decides what a raw invocation payload is about. Payloads that are not events at all are ignored
 /// with the reason (retrying cannot help); an event of ours that lacks what is needed to act safely
 /// is an error (retried, then kept in the dead-letter queue).
 pub fn triage_payload(payload: &Value) -> Result<Triage, EventError> {
-    match parse_event(payload) {
-        Ok(IncomingEvent::ApiCall(call)) => triage_api_call(&call),
-        Ok(IncomingEvent::RdsNative(event)) => Ok(Triage::Ignore(format!(
+    read_event(payload, "network-guard", claims_ours)?.and_then(|event| match event {
+        IncomingEvent::ApiCall(call) => triage_api_call(&call),
+        IncomingEvent::RdsNative(event) => Ok(Triage::Ignore(format!(
             "RDS's own event notifications ({}) are not handled by network-guard",
             event.message.as_deref().unwrap_or("no message")
         ))),
-        Ok(IncomingEvent::Unsupported { detail_type, source }) => {
+        IncomingEvent::Unsupported { detail_type, source } => {
             Ok(Triage::Ignore(format!("detail-type {detail_type:?} from {source:?} is not handled by network-guard")))
         }
-        Err(e @ EventError::BadEnvelope(_)) if claims_ours(payload) => Err(e),
-        Err(e @ (EventError::NotAnObject | EventError::UnknownShape | EventError::BadEnvelope(_))) => {
-            Ok(Triage::Ignore(format!("not an event network-guard understands: {e}")))
-        }
-        Err(e) => Err(e),
-    }
+    })
 }
 
 fn claims_ours(payload: &Value) -> bool {
@@ -110,7 +101,7 @@ fn triage_api_call(call: &CloudTrailCall) -> Result<Triage, EventError> {
         }
         groups
     };
-    Ok(Triage::Check(Target {
+    Ok(Triage::Handle(Target {
         account: call.account_id()?,
         region: call.aws_region()?,
         requested: requested_rules(call, groups.first().map(ToString::to_string).unwrap_or_default()),
@@ -313,7 +304,7 @@ mod tests {
 
     fn groups(payload: &Value) -> Vec<GroupRef> {
         match triage_payload(payload) {
-            Ok(Triage::Check(target)) => target.groups,
+            Ok(Triage::Handle(target)) => target.groups,
             other => panic!("expected a check, got {other:?}"),
         }
     }
@@ -364,7 +355,7 @@ mod tests {
 
     fn requested(payload: &Value) -> Vec<String> {
         match triage_payload(payload) {
-            Ok(Triage::Check(target)) => target
+            Ok(Triage::Handle(target)) => target
                 .requested
                 .iter()
                 .map(|r| format!("{} {:?}-{:?} {}", r.protocol, r.from_port, r.to_port, r.source.describe()))

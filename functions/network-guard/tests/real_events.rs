@@ -69,7 +69,7 @@ fn every_real_sample_gets_the_right_decision() {
         seen += 1;
         let want = expected(&name);
         match triage_payload(&load(&name)) {
-            Ok(Triage::Check(t)) => {
+            Ok(Triage::Handle(t)) => {
                 assert!(!t.groups.is_empty() && !t.context.event_id.is_empty(), "{name}");
                 let groups: Vec<String> = t.groups.iter().map(ToString::to_string).collect();
                 let got = format!("check {} {} {} {}", groups.join(","), t.account, t.region, t.context.actor);
@@ -88,7 +88,7 @@ fn every_real_sample_gets_the_right_decision() {
 
 fn requested_by_sample() -> Vec<IngressRule> {
     let payload = load("cloudtrail-AuthorizeSecurityGroupIngress-port22-world-go-sdk-panther.json");
-    let Ok(Triage::Check(target)) = triage_payload(&payload) else { panic!("the sample is checked") };
+    let Ok(Triage::Handle(target)) = triage_payload(&payload) else { panic!("the sample is checked") };
     target.requested
 }
 
@@ -113,7 +113,7 @@ fn the_same_call_on_a_database_port_is_judged_by_its_source() {
     permission["fromPort"] = 5432.into();
     permission["toPort"] = 5432.into();
     let judge = |payload: &Value| {
-        let Ok(Triage::Check(target)) = triage_payload(payload) else { panic!("checked") };
+        let Ok(Triage::Handle(target)) = triage_payload(payload) else { panic!("checked") };
         let [(_, verdict), _] = evaluate_ingress(&target.requested[0], &DatabasePorts::from_listening([5432]), &[]);
         verdict
     };

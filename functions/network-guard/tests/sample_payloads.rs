@@ -17,7 +17,7 @@ fn every_sample_payload_is_the_call_its_name_says() {
     let mut seen = Vec::new();
     for name in &names {
         let payload = serde_json::from_str(&std::fs::read_to_string(format!("{EVENTS}/{name}")).unwrap()).unwrap();
-        let Ok(Triage::Check(target)) = triage_payload(&payload) else { panic!("{name}: not checked") };
+        let Ok(Triage::Handle(target)) = triage_payload(&payload) else { panic!("{name}: not checked") };
         let groups: Vec<String> = target.groups.iter().map(ToString::to_string).collect();
         let requested: Vec<String> = target.requested.iter().map(|r| r.source.describe()).collect();
         seen.push((name.clone(), target.context.event_name.clone(), groups.join(","), requested.join(",")));

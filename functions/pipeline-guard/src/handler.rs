@@ -2,14 +2,15 @@
 
 use std::sync::Arc;
 
-use rdsguard::aws::{AlertPublisher, PipelineConnector, UndeliveredAlertSink};
+use rdsguard::aws::PipelineConnector;
 use rdsguard::finding::Finding;
-use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome, InvocationSummary, NoDetail};
-use rdsguard::ledger::{once_per_event, Once};
+use rdsguard::kernel::{
+    handle_once, triaged, Deadline, InvocationError, InvocationOutcome, InvocationSummary, NoDetail,
+};
 use rdsguard::member_access::session_failure_detail;
 use rdsguard::policy::{Policy, RuleAction};
 use rdsguard::remediate::{ActionKind, ActionOutcome, ActionStatus, Confirmation};
-use rdsguard::report::{deliver, AlertDelivery, Outcome};
+use rdsguard::report::{deliver, Alerting, Outcome};
 use rdsguard::rules::{RuleId, Severity};
 use serde_json::Value;
 use tracing::{error, info, warn};
@@ -17,7 +18,7 @@ use tracing::{error, info, warn};
 use crate::config::PipelineConfig;
 use crate::restore::{restore_detector, restore_logging};
 use crate::tampering::Tampering;
-use crate::target::{triage_payload, Tamper, Triage};
+use crate::target::{triage_payload, Tamper};
 
 /// Name of this function in alerts.
 pub const FUNCTION_NAME: &str = "pipeline-guard";
@@ -27,8 +28,8 @@ pub struct PipelineGuard {
     pub policy: Policy,
     pub config: PipelineConfig,
     pub connector: Arc<dyn PipelineConnector>,
-    pub alerts: Arc<dyn AlertPublisher>,
-    pub undelivered: Option<Arc<dyn UndeliveredAlertSink>>,
+    /// Where alerts go (and what SNS would not take is kept).
+    pub alerting: Alerting,
     /// How long to read the state back after a restore.
     pub confirmation: Confirmation,
 }
@@ -42,19 +43,15 @@ pub async fn handle_event(payload: &Value, guard: &PipelineGuard) -> Result<Summ
 }
 
 /// Handles one event; `deadline` (the invocation's) bounds how long a concurrent delivery of the
-/// same event is waited for (see [`once_per_event`]).
+/// same event is waited for (see [`rdsguard::ledger::once_per_event`]).
 pub async fn handle_event_within(
     payload: &Value,
     guard: &PipelineGuard,
     deadline: Deadline,
 ) -> Result<Summary, InvocationError> {
-    let tamper = match triage_payload(payload, &guard.config) {
-        Ok(Triage::Alert(tamper)) => tamper,
-        Ok(Triage::Ignore(reason)) => return Ok(Summary::ignored(reason, None)),
-        Err(e) => {
-            error!(error = %e, "event could not be read");
-            return Err(InvocationError::event(FUNCTION_NAME, e));
-        }
+    let tamper = match triaged(FUNCTION_NAME, triage_payload(payload, &guard.config)) {
+        Ok(tamper) => tamper,
+        Err(end) => return end,
     };
     if guard.policy.effective_action(RuleId::PipelineTampered) == RuleAction::Off {
         let reason = "RULE_ACTIONS turns RDSGUARD.PIPELINE off".to_owned();
@@ -62,11 +59,8 @@ pub async fn handle_event_within(
         return Ok(Summary::of(InvocationOutcome::Ignored, Some(&tamper.context)).because(reason));
     }
     // With the ledger on, a repeated delivery of the event is not alerted again.
-    let ledger = guard.alerts.ledger();
-    match once_per_event(ledger, FUNCTION_NAME, &tamper.context, deadline, || alert_tamper(&tamper, guard)).await? {
-        Once::Handled(summary) => Ok(summary),
-        Once::Repeated(reason) => Ok(Summary::ignored(reason, Some(&tamper.context))),
-    }
+    handle_once(guard.alerting.ledger(), FUNCTION_NAME, &tamper.context, deadline, || alert_tamper(&tamper, guard))
+        .await
 }
 
 /// Undoes what can be undone of `tamper` and alerts it.
@@ -93,7 +87,7 @@ async fn alert_tamper(tamper: &Tamper, guard: &PipelineGuard) -> Result<Summary,
         resource = %finding.resource, severity = finding.severity.as_str(), action = ?action.kind,
         status = action.status.as_str(), detail = %action.detail, "tampering"
     );
-    let delivery = AlertDelivery::new(&guard.alerts, &guard.undelivered, FUNCTION_NAME).acting_as(acted_as.as_deref());
+    let delivery = guard.alerting.delivery(FUNCTION_NAME).acting_as(acted_as.as_deref());
     let outcome = Outcome { finding: &finding, action, suppressed: None };
     let findings = deliver(vec![outcome], &tamper.context, delivery).await.map_err(|(_, failure)| failure)?;
     Ok(Summary::of(InvocationOutcome::Alerted, Some(&tamper.context)).with_findings(findings))

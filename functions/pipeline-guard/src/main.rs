@@ -7,10 +7,9 @@ use lambda_runtime::Error;
 use pipeline_guard::config::PipelineConfig;
 use pipeline_guard::{handle_event_within, PipelineGuard};
 use rdsguard::aws::SessionPipelineConnector;
-use rdsguard::kernel::serve;
+use rdsguard::kernel::serve_event_handler;
 use rdsguard::policy::Policy;
 use rdsguard::startup::{config_or_exit, Plumbing};
-use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -28,14 +27,9 @@ async fn main() -> Result<(), Error> {
         connector: Arc::new(SessionPipelineConnector::new(plumbing.sessions)),
         policy: plumbing.policy,
         config,
-        alerts: plumbing.alerts,
-        undelivered: plumbing.undelivered,
+        alerting: plumbing.alerting,
         confirmation: Default::default(),
     };
 
-    serve(pipeline_guard::FUNCTION_NAME, |payload: Value, invocation: rdsguard::kernel::Invocation| {
-        let guard = &guard;
-        async move { handle_event_within(&payload, guard, invocation.deadline).await }
-    })
-    .await
+    serve_event_handler(pipeline_guard::FUNCTION_NAME, &guard, handle_event_within).await
 }

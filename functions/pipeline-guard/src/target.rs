@@ -2,7 +2,7 @@
 //! where — or why the call is none of pipeline-guard's business.
 
 use rdsguard::arn::Arn;
-use rdsguard::event::{detail_type, parse_event, CloudTrailCall, EventError, IncomingEvent};
+use rdsguard::event::{detail_type, read_event, CloudTrailCall, EventError, IncomingEvent};
 use rdsguard::finding::EventContext;
 use rdsguard::identity::{AccountId, AwsRegion};
 use serde_json::{json, Map, Value};
@@ -29,31 +29,22 @@ pub struct Tamper {
     pub observed: Value,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Triage {
-    Alert(Box<Tamper>),
-    /// Not pipeline-guard's business; the reason is logged and returned.
-    Ignore(String),
-}
+/// What triage made of an event: tampering with the audit pipeline, or a reason to leave it.
+pub type Triage = rdsguard::event::Triage<Box<Tamper>>;
 
 /// Decides what a raw invocation payload is about. Payloads that are not events at all are ignored
 /// with the reason; an envelope that claims to be a call pipeline-guard handles but cannot be read
 /// is an error (retried, then kept in the dead-letter queue).
 pub fn triage_payload(payload: &Value, config: &PipelineConfig) -> Result<Triage, EventError> {
-    match parse_event(payload) {
-        Ok(IncomingEvent::ApiCall(call)) => triage_call(&call, config),
-        Ok(IncomingEvent::RdsNative(event)) => {
+    read_event(payload, "pipeline-guard", claims_handled_call)?.and_then(|event| match event {
+        IncomingEvent::ApiCall(call) => triage_call(&call, config),
+        IncomingEvent::RdsNative(event) => {
             Ok(Triage::Ignore(format!("RDS event for {} is not handled by pipeline-guard", event.source_identifier)))
         }
-        Ok(IncomingEvent::Unsupported { detail_type, source }) => {
+        IncomingEvent::Unsupported { detail_type, source } => {
             Ok(Triage::Ignore(format!("detail-type {detail_type:?} from {source:?} is not handled by pipeline-guard")))
         }
-        Err(e @ EventError::BadEnvelope(_)) if claims_handled_call(payload) => Err(e),
-        Err(e @ (EventError::NotAnObject | EventError::UnknownShape | EventError::BadEnvelope(_))) => {
-            Ok(Triage::Ignore(format!("not an event pipeline-guard understands: {e}")))
-        }
-        Err(e) => Err(e),
-    }
+    })
 }
 
 fn claims_handled_call(payload: &Value) -> bool {
@@ -117,7 +108,7 @@ pub fn triage_call(call: &CloudTrailCall, config: &PipelineConfig) -> Result<Tri
         }
     };
     let failed = call.error_code.clone().map(|code| (code, call.error_message.clone()));
-    Ok(Triage::Alert(Box::new(Tamper {
+    Ok(Triage::Handle(Box::new(Tamper {
         kind,
         account,
         region,
@@ -227,7 +218,7 @@ mod tests {
 
     fn alert(payload: &Value) -> Tamper {
         match triage_payload(payload, &config()) {
-            Ok(Triage::Alert(t)) => *t,
+            Ok(Triage::Handle(t)) => *t,
             other => panic!("expected an alert, got {other:?}"),
         }
     }

@@ -94,7 +94,7 @@ fn every_real_sample_gets_the_right_decision() {
                 let fragment = want.strip_prefix("error: ").unwrap_or_else(|| panic!("{name}: error {e}, want {want}"));
                 assert!(e.to_string().contains(fragment), "{name}: {e} lacks {fragment:?}");
             }
-            Ok(Triage::Alert(t)) => panic!("{name}: alert {t:?}, want {want}"),
+            Ok(Triage::Handle(t)) => panic!("{name}: alert {t:?}, want {want}"),
         }
     }
     assert_eq!(seen, 30, "every sample is covered");
@@ -105,7 +105,7 @@ fn the_real_stop_logging_record_names_who_and_from_where_once_placed() {
     // The same detonation record with its anonymised region replaced by a real one.
     let mut record = load("cloudtrail-StopLogging-stratus-red-team.json");
     record["awsRegion"] = json!("eu-west-3");
-    let Ok(Triage::Alert(tamper)) = triage_payload(&record, &config()) else { panic!("expected an alert") };
+    let Ok(Triage::Handle(tamper)) = triage_payload(&record, &config()) else { panic!("expected an alert") };
     assert_eq!(tamper.kind, Tampering::StopLogging);
     assert_eq!(tamper.resource_id, "stratus-red-team-ct-stop-trail-buykxbqejv");
     assert_eq!(
@@ -123,14 +123,14 @@ fn the_real_stop_logging_record_names_who_and_from_where_once_placed() {
     let envelope = json!({"version": "0", "id": "e", "detail-type": "AWS API Call via CloudTrail",
         "source": "aws.cloudtrail", "account": "143434273843", "time": "2024-07-31T13:06:24Z",
         "region": "eu-west-3", "resources": [], "detail": record});
-    assert!(matches!(triage_payload(&envelope, &config()), Ok(Triage::Alert(_))));
+    assert!(matches!(triage_payload(&envelope, &config()), Ok(Triage::Handle(_))));
 }
 
 #[test]
 fn the_docs_start_logging_record_with_a_trail_arn_is_not_tampering_but_its_stop_twin_is() {
     let mut record = load("cloudtrail-StartLogging-negative-awsdocs-cloudtrail-guide.json");
     record["eventName"] = json!("StopLogging");
-    let Ok(Triage::Alert(tamper)) = triage_payload(&record, &config()) else { panic!("expected an alert") };
+    let Ok(Triage::Handle(tamper)) = triage_payload(&record, &config()) else { panic!("expected an alert") };
     assert_eq!(tamper.resource_id, "My-First-Trail");
     assert_eq!(
         tamper.trail_reference.as_deref(),

@@ -20,7 +20,7 @@ fn every_sample_payload_is_the_tampering_its_name_says() {
     let mut seen = Vec::new();
     for name in &names {
         let payload = serde_json::from_str(&std::fs::read_to_string(format!("{EVENTS}/{name}")).unwrap()).unwrap();
-        let Ok(Triage::Alert(tamper)) = triage_payload(&payload, &config) else { panic!("{name}: not alerted") };
+        let Ok(Triage::Handle(tamper)) = triage_payload(&payload, &config) else { panic!("{name}: not alerted") };
         seen.push((name.as_str(), tamper.kind, tamper.failed.is_some()));
     }
     assert_eq!(

@@ -5,15 +5,14 @@
 use std::sync::Arc;
 
 use rdsguard::arn::Arn;
-use rdsguard::aws::{AlertPublisher, RdsConnector, SessionError, UndeliveredAlertSink};
+use rdsguard::aws::{RdsConnector, SessionError};
 use rdsguard::checks::{check_database, check_parameter_group, check_snapshot, CheckOutcome, CheckScope};
-use rdsguard::kernel::{Deadline, InvocationError, InvocationOutcome, InvocationSummary};
-use rdsguard::ledger::{once_per_event, Once};
+use rdsguard::kernel::{handle_triaged, Deadline, InvocationError, InvocationOutcome, InvocationSummary};
 use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::policy::Policy;
 use rdsguard::recheck::queue_deferred;
 use rdsguard::remediate::{ActionStatus, Confirmation};
-use rdsguard::report::{deliver_alerts, deliver_judged, AlertDelivery, Outcome};
+use rdsguard::report::{deliver_alerts, deliver_judged, Alerting, Outcome};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info};
@@ -21,7 +20,7 @@ use tracing::{error, info};
 pub(crate) use rdsguard::checks::Checked;
 
 use crate::deletion::judge_deletion;
-use crate::target::{triage_payload, Subject, Target, Triage};
+use crate::target::{triage_payload, Subject, Target};
 
 /// Name of this function in alerts.
 pub const FUNCTION_NAME: &str = "rds-guard";
@@ -30,9 +29,8 @@ pub const FUNCTION_NAME: &str = "rds-guard";
 pub struct RdsGuard {
     pub policy: Policy,
     pub rds: Arc<dyn RdsConnector>,
-    pub alerts: Arc<dyn AlertPublisher>,
-    /// Keeps alerts SNS would not take (see [`UndeliveredAlertSink`]).
-    pub undelivered: Option<Arc<dyn UndeliveredAlertSink>>,
+    /// Where alerts go (and what SNS would not take is kept).
+    pub alerting: Alerting,
     /// How long to read the state back after a change (see [`Confirmation`]).
     pub confirmation: Confirmation,
 }
@@ -65,22 +63,10 @@ pub async fn handle_event_within(
     guard: &RdsGuard,
     deadline: Deadline,
 ) -> Result<Summary, InvocationError> {
-    let target = match triage_payload(payload) {
-        Ok(Triage::Check(target)) => target,
-        Ok(Triage::Ignore(reason)) => return Ok(Summary::ignored(reason, None)),
-        Err(e) => {
-            error!(error = %e, "event could not be read");
-            return Err(InvocationError::event(FUNCTION_NAME, e));
-        }
-    };
     // With the ledger on, a repeated delivery of the event is not handled again.
-    let ledger = guard.alerts.ledger();
-    match once_per_event(ledger, FUNCTION_NAME, &target.context, deadline, || check_target(&target, guard, deadline))
-        .await?
-    {
-        Once::Handled(summary) => Ok(summary),
-        Once::Repeated(reason) => Ok(Summary::ignored(reason, Some(&target.context))),
-    }
+    let triage = triage_payload(payload);
+    let check = async |target: &Target| check_target(target, guard, deadline).await;
+    handle_triaged(FUNCTION_NAME, triage, guard.alerting.ledger(), deadline, |t| &t.context, check).await
 }
 
 /// Checks what the event named: a deletion judged on the call, anything else read and judged.
@@ -155,10 +141,10 @@ async fn report(
             (unchanged && !target.realert_unchanged).then_some("not re-alerted on a routine RDS notification");
         due.push(Outcome { finding, action: action.clone(), suppressed });
     }
-    let delivery = AlertDelivery::new(&guard.alerts, &guard.undelivered, FUNCTION_NAME).acting_as(acted_as.as_deref());
+    let delivery = guard.alerting.delivery(FUNCTION_NAME).acting_as(acted_as.as_deref());
     let delivered = deliver_judged(due, &checked.compliant, context, delivery).await.map_err(|(_, failure)| failure);
     // After the alerts: a delayed re-check of every deferred fix.
-    let queued = queue_deferred(guard.alerts.rechecks(), checked.findings.iter().map(|(f, a)| (f, a))).await;
+    let queued = queue_deferred(guard.alerting.rechecks(), checked.findings.iter().map(|(f, a)| (f, a))).await;
     let summaries = delivered?;
     queued?;
     if let Some(failure) = checked.failure {
@@ -178,7 +164,7 @@ async fn alert_unreachable(
     error!(account = %target.account, region = %target.region, error = %error, "member account not reachable; alerting");
     let resource = unreachable_resource(target);
     let alert = unreachable_alert(&target.account, &target.region, &resource, &target.context, error, FUNCTION_NAME);
-    let delivery = AlertDelivery::new(&guard.alerts, &guard.undelivered, FUNCTION_NAME);
+    let delivery = guard.alerting.delivery(FUNCTION_NAME);
     let findings = deliver_alerts(vec![alert], delivery).await.map_err(|(_, failure)| failure)?;
     let detail = DatabaseDetail { resource: Some(resource.resource_arn), undetermined: Vec::new() };
     Ok(Summary::of(InvocationOutcome::Unreachable, Some(&target.context))

@@ -3,7 +3,7 @@
 
 use rdsguard::database::DatabaseKind;
 use rdsguard::db_snapshot::SnapshotKind;
-use rdsguard::event::{parse_event, CloudTrailCall, EventError, IncomingEvent, RdsNativeEvent, RdsSourceType};
+use rdsguard::event::{read_event, CloudTrailCall, EventError, IncomingEvent, RdsNativeEvent, RdsSourceType};
 use rdsguard::finding::EventContext;
 use rdsguard::identity::{AccountId, AwsRegion};
 use rdsguard::rules::{DatabaseChange, TLS_PARAMETER_NAMES};
@@ -117,26 +117,15 @@ pub struct Target {
     pub realert_unchanged: bool,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Triage {
-    Check(Box<Target>),
-    /// Not rds-guard's business; the reason is logged and returned.
-    Ignore(String),
-}
+/// What triage made of an event: an RDS resource to check, or a reason to leave it.
+pub type Triage = rdsguard::event::Triage<Box<Target>>;
 
 /// Decides what a raw invocation payload is about. Payloads that are not events at all (not an
 /// object, not an EventBridge envelope nor a CloudTrail record) are ignored with the reason:
 /// retrying them cannot help.
 pub fn triage_payload(payload: &Value) -> Result<Triage, EventError> {
-    match parse_event(payload) {
-        Ok(event) => triage(&event),
-        // An envelope that claims to be one of ours but cannot be read is an error, not noise.
-        Err(e @ EventError::BadEnvelope(_)) if claims_handled_detail_type(payload) => Err(e),
-        Err(e @ (EventError::NotAnObject | EventError::UnknownShape | EventError::BadEnvelope(_))) => {
-            Ok(Triage::Ignore(format!("not an event rds-guard understands: {e}")))
-        }
-        Err(e) => Err(e),
-    }
+    // An envelope that claims to be one of ours but cannot be read is an error, not noise.
+    read_event(payload, "rds-guard", claims_handled_detail_type)?.and_then(|event| triage(&event))
 }
 
 fn claims_handled_detail_type(payload: &Value) -> bool {
@@ -157,7 +146,7 @@ fn claims_handled_detail_type(payload: &Value) -> bool {
 pub fn triage(event: &IncomingEvent) -> Result<Triage, EventError> {
     match event {
         IncomingEvent::ApiCall(call) => triage_api_call(call),
-        IncomingEvent::RdsNative(native) => triage_rds_event(native).map(|target| Triage::Check(Box::new(target))),
+        IncomingEvent::RdsNative(native) => triage_rds_event(native).map(|target| Triage::Handle(Box::new(target))),
         IncomingEvent::Unsupported { detail_type, source } => {
             Ok(Triage::Ignore(format!("detail-type {detail_type:?} from {source:?} is not handled by rds-guard")))
         }
@@ -200,7 +189,7 @@ fn triage_api_call(call: &CloudTrailCall) -> Result<Triage, EventError> {
     } else {
         return triage_database_call(call);
     };
-    Ok(Triage::Check(Box::new(Target {
+    Ok(Triage::Handle(Box::new(Target {
         account: call.account_id()?,
         region: call.aws_region()?,
         subject,
@@ -278,7 +267,7 @@ fn triage_database_call(call: &CloudTrailCall) -> Result<Triage, EventError> {
             DatabaseKind::Cluster => "dBClusterIdentifier",
         }));
     }
-    Ok(Triage::Check(Box::new(Target {
+    Ok(Triage::Handle(Box::new(Target {
         account: call.account_id()?,
         region: call.aws_region()?,
         subject: Subject::Database { kind, identifiers, change },
@@ -321,6 +310,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use rdsguard::event::parse_event;
 
     fn call(name: &str, request: Value, response: Value) -> Value {
         json!({
@@ -336,7 +326,7 @@ mod tests {
 
     fn check(payload: &Value) -> Target {
         match triage(&parse_event(payload).unwrap()).unwrap() {
-            Triage::Check(target) => *target,
+            Triage::Handle(target) => *target,
             Triage::Ignore(reason) => panic!("ignored: {reason}"),
         }
     }

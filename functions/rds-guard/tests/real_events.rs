@@ -75,7 +75,7 @@ fn every_real_sample_gets_the_right_decision() {
             serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap()).unwrap();
         let want = expected(&name);
         match triage_payload(&payload) {
-            Ok(Triage::Check(t)) => {
+            Ok(Triage::Handle(t)) => {
                 let got = format!("check {} {} {} {}", t.subject.describe(), t.account, t.region, t.context.actor);
                 assert_eq!(got, want, "{name}");
                 assert!(!t.context.event_id.is_empty(), "{name}");

@@ -18,7 +18,7 @@ fn every_sample_payload_is_the_call_its_name_says() {
     for name in &names {
         let payload = serde_json::from_str(&std::fs::read_to_string(format!("{EVENTS}/{name}")).unwrap()).unwrap();
         let decision = match triage_payload(&payload).unwrap() {
-            Triage::Check(target) => format!("{} {}", target.context.event_name, target.subject.describe()),
+            Triage::Handle(target) => format!("{} {}", target.context.event_name, target.subject.describe()),
             Triage::Ignore(reason) => format!("ignored: {reason}"),
         };
         seen.push(format!("{name}: {decision}"));

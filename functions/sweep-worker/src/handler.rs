@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use aws_config::retry::RetryConfig;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use rdsguard::aws::{AccountSessions, AlertPublisher, NetworkPorts, SdkEc2, SdkRds, UndeliveredAlertSink};
+use rdsguard::aws::{AccountSessions, NetworkPorts, SdkEc2, SdkRds};
 use rdsguard::checks::CheckScope;
 use rdsguard::finding::EventContext;
 use rdsguard::identity::{AccountId, AwsRegion};
@@ -15,7 +15,7 @@ use rdsguard::kernel::Deadline;
 use rdsguard::policy::Policy;
 use rdsguard::recheck::{queue_deferred, RecheckMessage};
 use rdsguard::remediate::Confirmation;
-use rdsguard::report::{deliver_judged, AlertDelivery, FindingSummary, Outcome};
+use rdsguard::report::{deliver_judged, Alerting, FindingSummary, Outcome};
 use rdsguard::sweep::{sweep_region, RegionSweep};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -43,8 +43,8 @@ pub struct SweepWorker {
     /// Sessions in member accounts through `<MEMBER_ROLE_NAME>-sweep-worker` (own account: the
     /// function's own role).
     pub sessions: Arc<AccountSessions>,
-    pub alerts: Arc<dyn AlertPublisher>,
-    pub undelivered: Option<Arc<dyn UndeliveredAlertSink>>,
+    /// Where alerts go (and what SNS would not take is kept).
+    pub alerting: Alerting,
     pub confirmation: Confirmation,
 }
 
@@ -308,16 +308,11 @@ async fn deliver(
         })
         .collect();
     let cleared: &[rdsguard::finding::Finding] = if complete { &sweep.compliant } else { &[] };
-    let delivery = AlertDelivery {
-        publisher: worker.alerts.as_ref(),
-        undelivered: worker.undelivered.as_deref(),
-        source: FUNCTION_NAME,
-        acted_as,
-    };
+    let delivery = worker.alerting.delivery(FUNCTION_NAME).acting_as(acted_as);
     let mut errors = sweep.errors.clone();
     let delivered = deliver_judged(due, cleared, &context, delivery).await;
     // After the alerts: a re-check of every deferred fix.
-    let queued = queue_deferred(worker.alerts.rechecks(), sweep.findings.iter().map(|(f, a)| (f, a))).await;
+    let queued = queue_deferred(worker.alerting.rechecks(), sweep.findings.iter().map(|(f, a)| (f, a))).await;
     let delivered = match (delivered, queued) {
         (Ok(findings), Err(failure)) => Err((findings, failure.to_string())),
         (Err((findings, failure)), _) => Err((findings, failure.to_string())),

@@ -23,8 +23,7 @@ async fn main() -> Result<(), Error> {
     let worker = SweepWorker {
         policy: plumbing.policy,
         sessions: Arc::new(plumbing.sessions),
-        alerts: plumbing.alerts,
-        undelivered: plumbing.undelivered,
+        alerting: plumbing.alerting,
         confirmation: Default::default(),
     };
 

@@ -17,7 +17,7 @@ use rdsguard::network::GroupRef;
 use rdsguard::recheck::{
     queue_messages, waited_seconds, RecheckMessage, RecheckResource, ResourceRecheck, DEFAULT_MAX_ATTEMPTS,
 };
-use rdsguard::report::{deliver_judged, AlertDelivery, FindingSummary, Outcome};
+use rdsguard::report::{deliver_judged, FindingSummary, Outcome};
 use rdsguard::rules::RuleId;
 use tracing::{error, info, warn};
 
@@ -92,7 +92,7 @@ pub(crate) async fn recheck_resource(
         }
     };
 
-    let max_attempts = worker.alerts.rechecks().map_or(DEFAULT_MAX_ATTEMPTS, |r| r.max_attempts);
+    let max_attempts = worker.alerting.rechecks().map_or(DEFAULT_MAX_ATTEMPTS, |r| r.max_attempts);
     let mut continuation = None;
     let mut due = Vec::with_capacity(rerun.findings.len());
     for (finding, action) in &rerun.findings {
@@ -112,12 +112,7 @@ pub(crate) async fn recheck_resource(
         event_time: None,
         actor: FUNCTION_NAME.to_owned(),
     };
-    let delivery = AlertDelivery {
-        publisher: worker.alerts.as_ref(),
-        undelivered: worker.undelivered.as_deref(),
-        source: FUNCTION_NAME,
-        acted_as: connected.acted_as.as_deref(),
-    };
+    let delivery = worker.alerting.delivery(FUNCTION_NAME).acting_as(connected.acted_as.as_deref());
     let cleared: &[Finding] = if rerun.failure.is_none() { &rerun.compliant } else { &[] };
     let mut errors: Vec<String> = rerun.failure.into_iter().collect();
     let findings = match deliver_judged(due, cleared, &context, delivery).await {
@@ -129,7 +124,7 @@ pub(crate) async fn recheck_resource(
     };
     // After the alerts: the next re-check of a fix still deferred.
     let next: Vec<RecheckMessage> = continuation.into_iter().map(RecheckMessage::Resource).collect();
-    if let Err(failure) = queue_messages(worker.alerts.rechecks(), &next).await {
+    if let Err(failure) = queue_messages(worker.alerting.rechecks(), &next).await {
         errors.push(failure.to_string());
     }
     let mut done = report(if errors.is_empty() { "rechecked" } else { "failed" }, errors);

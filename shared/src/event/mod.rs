@@ -6,6 +6,7 @@ mod cloudtrail;
 mod envelope;
 mod guardduty;
 mod rds_native;
+mod triage;
 
 pub use cloudtrail::CloudTrailCall;
 pub use envelope::{parse_event, IncomingEvent};
@@ -14,6 +15,7 @@ pub use guardduty::{
     GuardDutyFinding,
 };
 pub use rds_native::{RdsNativeEvent, RdsSourceType};
+pub use triage::{read_event, Triage};
 
 /// Why an event could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

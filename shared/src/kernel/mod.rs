@@ -12,6 +12,7 @@ mod failure;
 pub mod init_error;
 mod panic;
 mod summary;
+mod triage;
 
 use std::future::Future;
 
@@ -23,6 +24,7 @@ pub use deadline::{Deadline, PUBLISH_RESERVE};
 pub use failure::{InvocationError, InvocationOutcome};
 pub use panic::{catch_panic, panic_metric, Panicked, PANIC_ERROR_TYPE, PANIC_METRIC};
 pub use summary::{InvocationSummary, NoDetail};
+pub use triage::{handle_once, handle_triaged, ignored_event, triaged, unreadable_event};
 
 use crate::metrics::InvocationMetrics;
 use crate::report::FindingSummary;
@@ -137,6 +139,24 @@ where
             outcome.result
         }
     }))
+    .await
+}
+
+/// [`serve`] for a handler of one event that takes its dependencies (built once per container)
+/// and the invocation's deadline, as every guard function's `handle_event_within` does.
+pub async fn serve_event_handler<G, R, E>(
+    function: &'static str,
+    dependencies: &G,
+    handle: impl AsyncFn(&Value, &G, Deadline) -> Result<R, E>,
+) -> Result<(), lambda_runtime::Error>
+where
+    R: InvocationReport,
+    E: InvocationFailure,
+{
+    let handle = &handle;
+    serve(function, |payload: Value, invocation: Invocation| async move {
+        handle(&payload, dependencies, invocation.deadline).await
+    })
     .await
 }
 

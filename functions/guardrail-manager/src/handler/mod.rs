@@ -10,14 +10,14 @@
 
 use std::sync::Arc;
 
-use rdsguard::aws::{AlertPublisher, AwsError, Organization, OrganizationTree, UndeliveredAlertSink};
+use rdsguard::aws::{AwsError, Organization, OrganizationTree};
 use rdsguard::event::{parse_event, EventError, IncomingEvent};
 use rdsguard::finding::{EventContext, Finding};
 use rdsguard::guardrails::{GuardrailSettings, Plan, ReconcileError};
 use rdsguard::kernel::{InvocationError, InvocationFailure, InvocationOutcome, InvocationSummary};
 use rdsguard::policy::Policy;
 use rdsguard::remediate::ActionOutcome;
-use rdsguard::report::{deliver, AlertDelivery, Outcome};
+use rdsguard::report::{deliver, Alerting, Outcome};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info};
@@ -45,8 +45,8 @@ pub struct GuardrailManager {
     pub organization: Arc<dyn Organization>,
     /// ListParents, to tell whether a moved account left the guardrail targets.
     pub tree: Arc<dyn OrganizationTree>,
-    pub alerts: Arc<dyn AlertPublisher>,
-    pub undelivered: Option<Arc<dyn UndeliveredAlertSink>>,
+    /// Where alerts go (and what SNS would not take is kept).
+    pub alerting: Alerting,
     pub responses: Arc<dyn ResponseSender>,
     /// The function's own session ARN (`...:assumed-role/<execution role>/<session>`, from STS
     /// GetCallerIdentity at start): calls made by exactly this actor are the function's own.
@@ -191,7 +191,7 @@ async fn alert(
     );
     // guardrail-manager calls Organizations with its own role in the management (or delegated
     // administrator) account; it assumes no member role.
-    let delivery = AlertDelivery::new(&manager.alerts, &manager.undelivered, FUNCTION_NAME);
+    let delivery = manager.alerting.delivery(FUNCTION_NAME);
     let outcome = Outcome { finding: &finding, action, suppressed: None };
     let findings = deliver(vec![outcome], context, delivery).await.map_err(|(_, failure)| failure)?;
     Ok(summary(InvocationOutcome::Alerted, None, event_name.map(str::to_owned), plan).with_findings(findings))
