@@ -81,6 +81,56 @@ pub async fn check_security_group_within(
     };
     let databases = aws.databases.databases_using_group(&group.id).await?;
     let rules = aws.groups.ingress_rules(&group.id).await?;
+    let read = GroupRead { group, databases, rules };
+    Ok(Some(judge_group(read, account, region, aws, policy, confirmation, deadline).await))
+}
+
+/// A group as read: itself, the databases behind it, its ingress rules.
+struct GroupRead {
+    group: SecurityGroup,
+    databases: Vec<DatabaseListener>,
+    rules: Vec<IngressRule>,
+}
+
+/// [`check_security_group_within`] for many groups of one account and region (a sweep's): the
+/// groups and their rules read together (one DescribeSecurityGroups and one
+/// DescribeSecurityGroupRules per [`crate::aws::GROUPS_PER_CALL`] groups), each judged and fixed
+/// as one group is. A group that no longer exists is left out.
+pub async fn check_security_groups_within(
+    ids: &[String],
+    account: &AccountId,
+    region: &AwsRegion,
+    aws: &NetworkPorts,
+    policy: &Policy,
+    confirmation: Confirmation,
+    deadline: Deadline,
+) -> Result<Vec<GroupCheck>, AwsError> {
+    let groups = aws.groups.describe_groups(ids).await?;
+    let mut rules_by_group: HashMap<String, Vec<IngressRule>> = HashMap::new();
+    for rule in aws.groups.ingress_rules_of(ids).await? {
+        rules_by_group.entry(rule.group_id.clone()).or_default().push(rule);
+    }
+    let mut checks = Vec::with_capacity(groups.len());
+    for group in groups {
+        let databases = aws.databases.databases_using_group(&group.id).await?;
+        let rules = rules_by_group.remove(&group.id).unwrap_or_default();
+        let read = GroupRead { group, databases, rules };
+        checks.push(judge_group(read, account, region, aws, policy, confirmation, deadline).await);
+    }
+    Ok(checks)
+}
+
+/// Judges a group as read and revokes, as the policy says, what offends.
+async fn judge_group(
+    read: GroupRead,
+    account: &AccountId,
+    region: &AwsRegion,
+    aws: &NetworkPorts,
+    policy: &Policy,
+    confirmation: Confirmation,
+    deadline: Deadline,
+) -> GroupCheck {
+    let GroupRead { group, databases, rules } = read;
     let ports = DatabasePorts::from_listening(databases.iter().filter_map(|db| db.port));
     let arn = security_group_arn(&group, account, region);
 
@@ -121,7 +171,7 @@ pub async fn check_security_group_within(
         offending.iter().map(|_| ActionOutcome::new(ActionKind::AlertOnly, ActionStatus::NotAttempted, &why)).collect()
     };
     let findings = offending.into_iter().map(|(finding, _)| finding).zip(outcomes).collect();
-    Ok(Some(GroupCheck { group, arn, databases, ports, ingress_rules_checked: rules.len(), findings, undetermined }))
+    GroupCheck { group, arn, databases, ports, ingress_rules_checked: rules.len(), findings, undetermined }
 }
 
 /// Why a world-open rule is alerted and not revoked: no database listens behind the group.

@@ -12,13 +12,12 @@ use std::collections::BTreeSet;
 
 use crate::action::ActionOutcome;
 use crate::aws::{NetworkPorts, SweepPort};
-use crate::checks::{check_snapshot, judge_database, CheckOutcome, CheckScope, Checked};
+use crate::checks::{judge_database, judge_snapshot, CheckScope, Checked};
 use crate::database::DatabaseKind;
-use crate::db_snapshot::SnapshotKind;
+use crate::db_snapshot::{Snapshot, SnapshotKind};
 use crate::finding::Finding;
-use crate::group_check::check_security_group_within;
+use crate::group_check::check_security_groups_within;
 use crate::identity::{AccountId, AwsRegion};
-use crate::network::GroupRef;
 
 /// How many resources of each type a sweep judged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -117,37 +116,32 @@ pub async fn sweep_region(scope: CheckScope<'_>, rds: &dyn SweepPort, network: &
                 continue;
             }
         };
-        for id in snapshots {
-            match check_snapshot(scope, rds, kind, &id, None).await {
-                Ok(CheckOutcome::Judged(checked)) => {
-                    sweep.judged.snapshots += 1;
-                    sweep.take(checked);
-                }
-                Ok(CheckOutcome::NothingToCheck(_)) => {}
-                Err(e) => sweep.errors.push(format!("snapshot {id}: {e}")),
-            }
+        for state in snapshots {
+            sweep.judged.snapshots += 1;
+            let checked = judge_snapshot(scope, rds, Snapshot { kind, state }, None).await;
+            sweep.take(checked);
         }
     }
-    for group in groups {
-        let found = check_security_group_within(
-            &GroupRef::Id(group.clone()),
-            scope.account,
-            scope.region,
-            network,
-            scope.policy,
-            scope.confirmation,
-            scope.deadline,
-        )
-        .await;
-        match found {
-            Ok(Some(check)) => {
+    let groups: Vec<String> = groups.into_iter().collect();
+    let found = check_security_groups_within(
+        &groups,
+        scope.account,
+        scope.region,
+        network,
+        scope.policy,
+        scope.confirmation,
+        scope.deadline,
+    )
+    .await;
+    match found {
+        Ok(checks) => {
+            for check in checks {
                 sweep.judged.security_groups += 1;
                 sweep.findings.extend(check.findings);
                 sweep.undetermined.extend(check.undetermined);
             }
-            Ok(None) => {}
-            Err(e) => sweep.errors.push(format!("security group {group}: {e}")),
         }
+        Err(e) => sweep.errors.push(format!("security groups {}: {e}", groups.join(", "))),
     }
     sweep
 }

@@ -186,8 +186,72 @@ async fn a_sweep_reads_a_shared_parameter_group_once() {
             counts.get("DescribeDBInstances").copied().unwrap_or(0),
         ));
     }
-    // DescribeDBInstances is the same either way here (measured: 2); only the parameter reads
-    // differ. The gate's listing cache is unit-tested in shared/src/aws/rds_sweep_cache.rs.
-    assert_eq!(reads[0], (1, 2), "sweep: one parameter read for the shared group");
+    // In a sweep the region's listing also serves the shared-group gate and the databases behind
+    // the group (measured: 1 DescribeDBInstances); without the sweep's cache the gate lists again.
+    assert_eq!(reads[0], (1, 1), "sweep: one parameter read for the shared group, one listing");
     assert_eq!(reads[1], (4, 2), "per database without the sweep's cache");
+}
+
+/// A sweep's calls do not grow with the databases or the security groups of an account-region:
+/// one listing per kind serves the rules, the shared-group gate and the databases behind each
+/// group; the groups and their rules are read together. The one per-resource read left is each
+/// manual snapshot's `restore` attribute, which no RDS listing returns.
+#[tokio::test]
+async fn a_sweep_reads_databases_and_groups_in_listings_not_one_by_one() {
+    let estate = Estate::start().await;
+    let rds = estate.rds(HOME_REGION).await;
+    let ec2 = estate.ec2(HOME_REGION).await;
+    let mut groups = Vec::new();
+    for g in 0..4 {
+        let id = estate.create_security_group(&ec2, &format!("front-{g}"), &[]).await;
+        estate.authorize(&ec2, &id, "tcp", (5432, 5432), &["0.0.0.0/0"]).await;
+        groups.push(id);
+    }
+    let names: Vec<String> = (0..12).map(|n| format!("db-{n:02}")).collect();
+    for (n, id) in names.iter().enumerate() {
+        let new = NewInstance::postgres(id);
+        estate.create_instance_in_groups(&rds, &new, Some(5432), &[groups[n % groups.len()].as_str()]).await;
+    }
+    for id in names.iter().take(2) {
+        let snapshot = format!("{id}-manual");
+        rds.create_db_snapshot().db_instance_identifier(id).db_snapshot_identifier(snapshot).send().await.unwrap();
+    }
+    let proxy = FaultProxy::in_front_of(&estate.moto);
+    let config = proxy.sdk_config(HOME_REGION).await;
+    let policy = Policy::from_vars(estate.variables(&[("MODE", "alert")])).expect("policy");
+    let account = rdsguard::identity::AccountId::parse(MOTO_ACCOUNT).unwrap();
+    let region = rdsguard::identity::AwsRegion::parse(HOME_REGION).unwrap();
+    let scope = rdsguard::checks::CheckScope {
+        account: &account,
+        region: &region,
+        policy: &policy,
+        confirmation: Default::default(),
+        deadline: rdsguard::kernel::Deadline::none(),
+    };
+    let rds = rdsguard::aws::SdkRds::for_sweep(aws_sdk_rds::Client::new(&config));
+    let network = rdsguard::aws::NetworkPorts {
+        groups: Arc::new(rdsguard::aws::SdkEc2::new(aws_sdk_ec2::Client::new(&config))),
+        databases: Arc::new(rds.clone()),
+    };
+    let swept = rdsguard::sweep::sweep_region(scope, &rds, &network).await;
+    assert!(swept.complete(), "{:?}", swept.errors);
+    assert_eq!(swept.judged.db_instances, 12);
+    assert_eq!(swept.judged.snapshots, 2);
+    assert_eq!(swept.judged.security_groups, 4, "every group in front of a database judged");
+    let open: Vec<_> = swept.findings.iter().filter(|(f, _)| f.rule.as_str() == "EC2.19").collect();
+    assert_eq!(open.len(), 4, "each group's world-open rule found: {open:#?}");
+    assert!(
+        open.iter().all(|(f, _)| f.severity > rdsguard::group_check::NO_DATABASE_SEVERITY),
+        "the databases behind each group were known (no 'no database' downgrade): {open:#?}"
+    );
+
+    let counts = counted(&proxy);
+    eprintln!("sweep of 12 databases, 4 groups, 2 snapshots: {} calls {counts:?}", total(&counts));
+    for listing in ["DescribeDBInstances", "DescribeDBClusters", "DescribeSecurityGroups", "DescribeSecurityGroupRules"]
+    {
+        assert_eq!(counts.get(listing), Some(&1), "{listing} once for the account-region: {counts:?}");
+    }
+    assert_eq!(counts.get("DescribeDBSnapshots"), Some(&1), "the snapshot listing carries their state: {counts:?}");
+    assert_eq!(counts.get("DescribeDBSnapshotAttributes"), Some(&2), "one attribute read per snapshot: {counts:?}");
+    assert!(total(&counts) <= 9, "{} calls for 18 resources: {counts:?}", total(&counts));
 }

@@ -25,7 +25,30 @@ pub trait SecurityGroupInventory: Send + Sync {
     async fn describe_group(&self, group: &GroupRef) -> Result<Option<SecurityGroup>, AwsError>;
     /// Every ingress rule of the group, one source each.
     async fn ingress_rules(&self, group_id: &str) -> Result<Vec<IngressRule>, AwsError>;
+
+    /// The groups among `ids` that exist (a sweep's groups read together: the SDK adapter asks
+    /// for up to [`GROUPS_PER_CALL`] in one call; this default reads them one by one).
+    async fn describe_groups(&self, ids: &[String]) -> Result<Vec<SecurityGroup>, AwsError> {
+        let mut found = Vec::new();
+        for id in ids {
+            found.extend(self.describe_group(&GroupRef::Id(id.clone())).await?);
+        }
+        Ok(found)
+    }
+
+    /// The ingress rules of every group among `ids` (each one's group in [`IngressRule::group_id`]).
+    async fn ingress_rules_of(&self, ids: &[String]) -> Result<Vec<IngressRule>, AwsError> {
+        let mut found = Vec::new();
+        for id in ids {
+            found.extend(self.ingress_rules(id).await?);
+        }
+        Ok(found)
+    }
 }
+
+/// Group ids asked for in one DescribeSecurityGroups / DescribeSecurityGroupRules call (EC2 takes
+/// up to 200 values in a filter).
+pub const GROUPS_PER_CALL: usize = 200;
 
 /// The only write network-guard makes.
 #[async_trait]
@@ -119,31 +142,53 @@ impl SecurityGroupInventory for SdkEc2 {
                 return if is_not_found(&error) { Ok(None) } else { Err(error) };
             }
         };
-        Ok(output.security_groups().first().and_then(|group| {
-            Some(SecurityGroup {
-                id: group.group_id()?.to_owned(),
-                name: group.group_name().map(str::to_owned),
-                vpc_id: group.vpc_id().map(str::to_owned),
-                owner_id: group.owner_id().map(str::to_owned),
-                tags: group
-                    .tags()
-                    .iter()
-                    .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
-                    .collect(),
-            })
-        }))
+        Ok(output.security_groups().first().and_then(security_group))
     }
 
     async fn ingress_rules(&self, group_id: &str) -> Result<Vec<IngressRule>, AwsError> {
-        let filter = Filter::builder().name("group-id").values(group_id).build();
-        let mut pages = self.client.describe_security_group_rules().filters(filter).into_paginator().send();
+        self.ingress_rules_of(&[group_id.to_owned()]).await
+    }
+
+    async fn describe_groups(&self, ids: &[String]) -> Result<Vec<SecurityGroup>, AwsError> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(GROUPS_PER_CALL) {
+            // A filter, not GroupIds: a group deleted since the listing is absent, not an error.
+            let filter = Filter::builder().name("group-id").set_values(Some(chunk.to_vec())).build();
+            let mut pages = self.client.describe_security_groups().filters(filter).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| AwsError::from_sdk("DescribeSecurityGroups", e))?;
+                found.extend(page.security_groups().iter().filter_map(security_group));
+            }
+        }
+        Ok(found)
+    }
+
+    async fn ingress_rules_of(&self, ids: &[String]) -> Result<Vec<IngressRule>, AwsError> {
         let mut rules = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("DescribeSecurityGroupRules", e))?;
-            rules.extend(page.security_group_rules().iter().filter_map(ingress_rule));
+        for chunk in ids.chunks(GROUPS_PER_CALL) {
+            let filter = Filter::builder().name("group-id").set_values(Some(chunk.to_vec())).build();
+            let mut pages = self.client.describe_security_group_rules().filters(filter).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| AwsError::from_sdk("DescribeSecurityGroupRules", e))?;
+                rules.extend(page.security_group_rules().iter().filter_map(ingress_rule));
+            }
         }
         Ok(rules)
     }
+}
+
+fn security_group(group: &aws_sdk_ec2::types::SecurityGroup) -> Option<SecurityGroup> {
+    Some(SecurityGroup {
+        id: group.group_id()?.to_owned(),
+        name: group.group_name().map(str::to_owned),
+        vpc_id: group.vpc_id().map(str::to_owned),
+        owner_id: group.owner_id().map(str::to_owned),
+        tags: group
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+            .collect(),
+    })
 }
 
 #[async_trait]

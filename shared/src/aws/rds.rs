@@ -279,10 +279,6 @@ fn group_ids(groups: &[VpcSecurityGroupMembership]) -> Vec<String> {
     groups.iter().filter_map(|g| g.vpc_security_group_id()).map(str::to_owned).collect()
 }
 
-fn uses_group(groups: &[VpcSecurityGroupMembership], group_id: &str) -> bool {
-    groups.iter().any(|g| g.vpc_security_group_id() == Some(group_id))
-}
-
 fn port(reported: Option<i32>, engine: Option<&str>) -> Option<u16> {
     reported.and_then(|p| u16::try_from(p).ok()).filter(|p| *p != 0).or_else(|| engine.and_then(default_port))
 }
@@ -291,35 +287,67 @@ fn port(reported: Option<i32>, engine: Option<&str>) -> Option<u16> {
 impl DatabaseNetworkInventory for SdkRds {
     async fn databases_using_group(&self, group_id: &str) -> Result<Vec<DatabaseListener>, AwsError> {
         let mut found = Vec::new();
-        let mut instances = self.client.describe_db_instances().into_paginator().send();
-        while let Some(page) = instances.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("DescribeDBInstances", e))?;
-            for db in page.db_instances().iter().filter(|db| uses_group(db.vpc_security_groups(), group_id)) {
-                let reported = db.endpoint().and_then(|e| e.port()).or(db.db_instance_port());
-                found.push(DatabaseListener {
-                    kind: DatabaseKind::Instance,
-                    identifier: db.db_instance_identifier().unwrap_or_default().to_owned(),
-                    arn: db.db_instance_arn().map(str::to_owned),
-                    engine: db.engine().map(str::to_owned),
-                    port: port(reported, db.engine()),
-                });
-            }
+        for kind in [DatabaseKind::Instance, DatabaseKind::Cluster] {
+            // In a sweep, the region's listing (one per kind for every group); else a listing now.
+            let listeners = match self.sweep_cache.as_ref().and_then(|cache| cache.listeners(kind)) {
+                Some(kept) => kept,
+                None => self.listeners(kind).await?,
+            };
+            found.extend(
+                listeners.into_iter().filter(|(groups, _)| groups.iter().any(|g| g == group_id)).map(|(_, l)| l),
+            );
         }
-        let mut clusters = self.client.describe_db_clusters().into_paginator().send();
-        while let Some(page) = clusters.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("DescribeDBClusters", e))?;
-            for db in page.db_clusters().iter().filter(|db| uses_group(db.vpc_security_groups(), group_id)) {
-                found.push(DatabaseListener {
-                    kind: DatabaseKind::Cluster,
-                    identifier: db.db_cluster_identifier().unwrap_or_default().to_owned(),
-                    arn: db.db_cluster_arn().map(str::to_owned),
-                    engine: db.engine().map(str::to_owned),
-                    port: port(db.port(), db.engine()),
-                });
+        Ok(found)
+    }
+}
+
+impl SdkRds {
+    /// Every database of `kind` in the region with its groups and port (paginated listing).
+    async fn listeners(&self, kind: DatabaseKind) -> Result<Vec<super::rds_sweep_cache::GroupedListener>, AwsError> {
+        let mut found = Vec::new();
+        match kind {
+            DatabaseKind::Instance => {
+                let mut pages = self.client.describe_db_instances().into_paginator().send();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(|e| AwsError::from_sdk("DescribeDBInstances", e))?;
+                    found.extend(page.db_instances().iter().map(instance_listener));
+                }
+            }
+            DatabaseKind::Cluster => {
+                let mut pages = self.client.describe_db_clusters().into_paginator().send();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(|e| AwsError::from_sdk("DescribeDBClusters", e))?;
+                    found.extend(page.db_clusters().iter().map(cluster_listener));
+                }
             }
         }
         Ok(found)
     }
+}
+
+/// A DB instance as the security-group check needs it: its groups, and the port it listens on.
+pub(super) fn instance_listener(db: &DbInstance) -> super::rds_sweep_cache::GroupedListener {
+    let reported = db.endpoint().and_then(|e| e.port()).or(db.db_instance_port());
+    let listener = DatabaseListener {
+        kind: DatabaseKind::Instance,
+        identifier: db.db_instance_identifier().unwrap_or_default().to_owned(),
+        arn: db.db_instance_arn().map(str::to_owned),
+        engine: db.engine().map(str::to_owned),
+        port: port(reported, db.engine()),
+    };
+    (group_ids(db.vpc_security_groups()), listener)
+}
+
+/// A DB cluster as the security-group check needs it.
+pub(super) fn cluster_listener(db: &DbCluster) -> super::rds_sweep_cache::GroupedListener {
+    let listener = DatabaseListener {
+        kind: DatabaseKind::Cluster,
+        identifier: db.db_cluster_identifier().unwrap_or_default().to_owned(),
+        arn: db.db_cluster_arn().map(str::to_owned),
+        engine: db.engine().map(str::to_owned),
+        port: port(db.port(), db.engine()),
+    };
+    (group_ids(db.vpc_security_groups()), listener)
 }
 
 #[async_trait]

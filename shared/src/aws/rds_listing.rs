@@ -5,18 +5,19 @@
 
 use async_trait::async_trait;
 
-use super::rds::{cluster_state, instance_state};
+use super::rds::{cluster_listener, cluster_state, instance_listener, instance_state};
+use super::rds_snapshots::{cluster_snapshot_state, instance_snapshot_state, RestoreAttribute};
 use super::{AwsError, RdsGuardPort, SdkRds};
 use crate::database::{Database, DatabaseKind};
-use crate::db_snapshot::SnapshotKind;
+use crate::db_snapshot::{SnapshotKind, SnapshotState};
 
 /// Everything in one account and region a sweep judges.
 #[async_trait]
 pub trait EstateListing: Send + Sync {
     /// Every DB instance (`Instance`) or DB cluster (`Cluster`) in the region, with its state.
     async fn list_databases(&self, kind: DatabaseKind) -> Result<Vec<Database>, AwsError>;
-    /// The identifiers of the manual DB (cluster) snapshots the account owns in the region.
-    async fn list_manual_snapshots(&self, kind: SnapshotKind) -> Result<Vec<String>, AwsError>;
+    /// The manual DB (cluster) snapshots the account owns in the region, with who may restore them.
+    async fn list_manual_snapshots(&self, kind: SnapshotKind) -> Result<Vec<SnapshotState>, AwsError>;
 }
 
 /// What a sweep needs in one account and region: listing, and every check's reads and fixes.
@@ -30,6 +31,8 @@ impl SdkRds {
         "rds:DescribeDBClusters",
         "rds:DescribeDBSnapshots",
         "rds:DescribeDBClusterSnapshots",
+        "rds:DescribeDBSnapshotAttributes",
+        "rds:DescribeDBClusterSnapshotAttributes",
     ];
 }
 
@@ -37,12 +40,14 @@ impl SdkRds {
 impl EstateListing for SdkRds {
     async fn list_databases(&self, kind: DatabaseKind) -> Result<Vec<Database>, AwsError> {
         let mut found = Vec::new();
+        let mut listeners = Vec::new();
         match kind {
             DatabaseKind::Instance => {
                 let mut pages = self.client.describe_db_instances().into_paginator().send();
                 while let Some(page) = pages.next().await {
                     let page = page.map_err(|e| AwsError::from_sdk("DescribeDBInstances", e))?;
                     found.extend(page.db_instances().iter().map(|db| Database::instance(instance_state(db))));
+                    listeners.extend(page.db_instances().iter().map(instance_listener));
                 }
             }
             DatabaseKind::Cluster => {
@@ -50,22 +55,26 @@ impl EstateListing for SdkRds {
                 while let Some(page) = pages.next().await {
                     let page = page.map_err(|e| AwsError::from_sdk("DescribeDBClusters", e))?;
                     found.extend(page.db_clusters().iter().map(|db| Database::cluster(cluster_state(db))));
+                    listeners.extend(page.db_clusters().iter().map(cluster_listener));
                 }
             }
+        }
+        // In a sweep, the same listing serves the shared-group gate and the security-group check.
+        if let Some(cache) = &self.sweep_cache {
+            cache.keep_listing(kind, &found);
+            cache.keep_listeners(kind, listeners);
         }
         Ok(found)
     }
 
-    async fn list_manual_snapshots(&self, kind: SnapshotKind) -> Result<Vec<String>, AwsError> {
-        let mut found = Vec::new();
+    async fn list_manual_snapshots(&self, kind: SnapshotKind) -> Result<Vec<SnapshotState>, AwsError> {
+        let mut listed = Vec::new();
         match kind {
             SnapshotKind::Instance => {
                 let mut pages = self.client.describe_db_snapshots().snapshot_type("manual").into_paginator().send();
                 while let Some(page) = pages.next().await {
                     let page = page.map_err(|e| AwsError::from_sdk("DescribeDBSnapshots", e))?;
-                    found.extend(
-                        page.db_snapshots().iter().filter_map(|s| s.db_snapshot_identifier()).map(str::to_owned),
-                    );
+                    listed.extend(page.db_snapshots().iter().map(|s| instance_snapshot_state(s, None)));
                 }
             }
             SnapshotKind::Cluster => {
@@ -73,14 +82,18 @@ impl EstateListing for SdkRds {
                     self.client.describe_db_cluster_snapshots().snapshot_type("manual").into_paginator().send();
                 while let Some(page) = pages.next().await {
                     let page = page.map_err(|e| AwsError::from_sdk("DescribeDBClusterSnapshots", e))?;
-                    found.extend(
-                        page.db_cluster_snapshots()
-                            .iter()
-                            .filter_map(|s| s.db_cluster_snapshot_identifier())
-                            .map(str::to_owned),
-                    );
+                    listed.extend(page.db_cluster_snapshots().iter().map(|s| cluster_snapshot_state(s, None)));
                 }
             }
+        }
+        // Who may restore a snapshot is in no listing: one attribute read per manual snapshot.
+        let mut found = Vec::with_capacity(listed.len());
+        for mut snapshot in listed.into_iter().filter(|s| !s.identifier.is_empty()) {
+            match self.restore_attribute(kind, &snapshot.identifier).await? {
+                RestoreAttribute::Read(restore) => snapshot.restore_shared_with = restore,
+                RestoreAttribute::NotFound => continue, // deleted since the listing
+            }
+            found.push(snapshot);
         }
         Ok(found)
     }

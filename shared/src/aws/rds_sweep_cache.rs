@@ -1,5 +1,6 @@
 //! What one sweep of an account-region reads once ([`SdkRds::for_sweep`]): a parameter group's
-//! parameter, and the region's database listing the shared-group gate filters by group. A sweep
+//! parameter, and the region's database listing the shared-group gate filters by group and the
+//! security-group check reads the databases behind each group from. A sweep
 //! judges every database, and many share one parameter group: without this, each of them read the
 //! group's parameters and listed the region's databases again (the TLS rules' shared-group gate).
 //!
@@ -13,13 +14,19 @@ use std::sync::Mutex;
 
 use super::rds_parameters::ParameterLookup;
 use crate::database::{Database, DatabaseKind};
+use crate::network::DatabaseListener;
 
 #[derive(Debug, Default)]
 pub struct SweepCache {
     parameters: Mutex<HashMap<(DatabaseKind, String, String), ParameterLookup>>,
     written: Mutex<HashSet<(DatabaseKind, String)>>,
     listings: Mutex<HashMap<DatabaseKind, Vec<Database>>>,
+    /// Each database of the listing with its VPC security groups and the port it listens on.
+    listeners: Mutex<HashMap<DatabaseKind, Vec<GroupedListener>>>,
 }
+
+/// A database as the security-group check needs it, with the groups it uses.
+pub type GroupedListener = (Vec<String>, DatabaseListener);
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -51,6 +58,14 @@ impl SweepCache {
 
     pub fn keep_listing(&self, kind: DatabaseKind, databases: &[Database]) {
         lock(&self.listings).insert(kind, databases.to_vec());
+    }
+
+    pub fn listeners(&self, kind: DatabaseKind) -> Option<Vec<GroupedListener>> {
+        lock(&self.listeners).get(&kind).cloned()
+    }
+
+    pub fn keep_listeners(&self, kind: DatabaseKind, listeners: Vec<GroupedListener>) {
+        lock(&self.listeners).insert(kind, listeners);
     }
 }
 

@@ -14,7 +14,7 @@ use tracing::{error, warn};
 
 pub use database::{check_database, describe_database, judge_database};
 pub use parameter_group::{check_database_tls, check_parameter_group};
-pub use snapshot::{check_snapshot, snapshot_judged_on, SnapshotChange};
+pub use snapshot::{check_snapshot, judge_snapshot, snapshot_judged_on, SnapshotChange};
 
 use crate::aws::AwsError;
 use crate::finding::Finding;

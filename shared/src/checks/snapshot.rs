@@ -57,7 +57,18 @@ pub async fn check_snapshot(
             scope.region
         )));
     };
-    let snapshot = Snapshot { kind, state };
+    Ok(CheckOutcome::Judged(judge_snapshot(scope, rds, Snapshot { kind, state }, change).await))
+}
+
+/// Judges (and, as the policy says, fixes) a snapshot whose state is already read: a sweep's
+/// listing, or [`check_snapshot`]'s describe.
+pub async fn judge_snapshot(
+    scope: CheckScope<'_>,
+    rds: &dyn RdsGuardPort,
+    snapshot: Snapshot,
+    change: Option<SnapshotChange>,
+) -> Checked {
+    let (kind, identifier) = (snapshot.kind, snapshot.state.identifier.as_str());
     let arn = snapshot.state.arn.clone().unwrap_or_else(|| {
         let (region, account) = (scope.region, scope.account);
         Arn::rds(region.partition(), region.as_str(), account.as_str(), kind.resource_kind(), identifier).to_string()
@@ -87,7 +98,7 @@ pub async fn check_snapshot(
             Verdict::Compliant | Verdict::NotApplicable(_) => {}
         }
     }
-    Ok(CheckOutcome::Judged(checked))
+    checked
 }
 
 async fn act(scope: CheckScope<'_>, rule: RuleId, snapshot: &Snapshot, rds: &dyn RdsGuardPort) -> ActionOutcome {
