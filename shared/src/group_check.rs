@@ -15,6 +15,7 @@ use tracing::warn;
 
 use crate::arn::Arn;
 use crate::aws::{AwsError, NetworkPorts, EC2_NOT_FOUND_CODES};
+use crate::checks::CheckScope;
 use crate::finding::Finding;
 use crate::identity::{AccountId, AwsRegion};
 use crate::kernel::Deadline;
@@ -81,8 +82,8 @@ pub async fn check_security_group_within(
     };
     let databases = aws.databases.databases_using_group(&group.id).await?;
     let rules = aws.groups.ingress_rules(&group.id).await?;
-    let read = GroupRead { group, databases, rules };
-    Ok(Some(judge_group(read, account, region, aws, policy, confirmation, deadline).await))
+    let scope = CheckScope { account, region, policy, confirmation, deadline };
+    Ok(Some(judge_group(GroupRead { group, databases, rules }, scope, aws).await))
 }
 
 /// A group as read: itself, the databases behind it, its ingress rules.
@@ -92,18 +93,14 @@ struct GroupRead {
     rules: Vec<IngressRule>,
 }
 
-/// [`check_security_group_within`] for many groups of one account and region (a sweep's): the
+/// [`check_security_group_within`] for many groups in `scope` of one account and region (a sweep's): the
 /// groups and their rules read together (one DescribeSecurityGroups and one
 /// DescribeSecurityGroupRules per [`crate::aws::GROUPS_PER_CALL`] groups), each judged and fixed
 /// as one group is. A group that no longer exists is left out.
-pub async fn check_security_groups_within(
+pub async fn check_security_groups(
     ids: &[String],
-    account: &AccountId,
-    region: &AwsRegion,
+    scope: CheckScope<'_>,
     aws: &NetworkPorts,
-    policy: &Policy,
-    confirmation: Confirmation,
-    deadline: Deadline,
 ) -> Result<Vec<GroupCheck>, AwsError> {
     let groups = aws.groups.describe_groups(ids).await?;
     let mut rules_by_group: HashMap<String, Vec<IngressRule>> = HashMap::new();
@@ -114,23 +111,15 @@ pub async fn check_security_groups_within(
     for group in groups {
         let databases = aws.databases.databases_using_group(&group.id).await?;
         let rules = rules_by_group.remove(&group.id).unwrap_or_default();
-        let read = GroupRead { group, databases, rules };
-        checks.push(judge_group(read, account, region, aws, policy, confirmation, deadline).await);
+        checks.push(judge_group(GroupRead { group, databases, rules }, scope, aws).await);
     }
     Ok(checks)
 }
 
 /// Judges a group as read and revokes, as the policy says, what offends.
-async fn judge_group(
-    read: GroupRead,
-    account: &AccountId,
-    region: &AwsRegion,
-    aws: &NetworkPorts,
-    policy: &Policy,
-    confirmation: Confirmation,
-    deadline: Deadline,
-) -> GroupCheck {
+async fn judge_group(read: GroupRead, scope: CheckScope<'_>, aws: &NetworkPorts) -> GroupCheck {
     let GroupRead { group, databases, rules } = read;
+    let CheckScope { account, region, policy, confirmation, deadline } = scope;
     let ports = DatabasePorts::from_listening(databases.iter().filter_map(|db| db.port));
     let arn = security_group_arn(&group, account, region);
 

@@ -16,7 +16,7 @@ use crate::checks::{judge_database, judge_snapshot, CheckScope, Checked};
 use crate::database::DatabaseKind;
 use crate::db_snapshot::{Snapshot, SnapshotKind};
 use crate::finding::Finding;
-use crate::group_check::check_security_groups_within;
+use crate::group_check::check_security_groups;
 use crate::identity::{AccountId, AwsRegion};
 
 /// How many resources of each type a sweep judged.
@@ -123,17 +123,7 @@ pub async fn sweep_region(scope: CheckScope<'_>, rds: &dyn SweepPort, network: &
         }
     }
     let groups: Vec<String> = groups.into_iter().collect();
-    let found = check_security_groups_within(
-        &groups,
-        scope.account,
-        scope.region,
-        network,
-        scope.policy,
-        scope.confirmation,
-        scope.deadline,
-    )
-    .await;
-    match found {
+    match check_security_groups(&groups, scope, network).await {
         Ok(checks) => {
             for check in checks {
                 sweep.judged.security_groups += 1;
