@@ -93,8 +93,8 @@ struct GroupRead {
     rules: Vec<IngressRule>,
 }
 
-/// [`check_security_group_within`] for many groups in `scope` of one account and region (a sweep's): the
-/// groups and their rules read together (one DescribeSecurityGroups and one
+/// [`check_security_group_within`] for many groups of one account and region (`scope`; a sweep's):
+/// the groups and their rules read together (one DescribeSecurityGroups and one
 /// DescribeSecurityGroupRules per [`crate::aws::GROUPS_PER_CALL`] groups), each judged and fixed
 /// as one group is. A group that no longer exists is left out.
 pub async fn check_security_groups(
@@ -107,11 +107,17 @@ pub async fn check_security_groups(
     for rule in aws.groups.ingress_rules_of(ids).await? {
         rules_by_group.entry(rule.group_id.clone()).or_default().push(rule);
     }
-    let mut checks = Vec::with_capacity(groups.len());
+    // Every read before the first revoke: a read that fails then leaves nothing judged, never a
+    // revoke done whose outcome the error would drop.
+    let mut reads = Vec::with_capacity(groups.len());
     for group in groups {
         let databases = aws.databases.databases_using_group(&group.id).await?;
         let rules = rules_by_group.remove(&group.id).unwrap_or_default();
-        checks.push(judge_group(GroupRead { group, databases, rules }, scope, aws).await);
+        reads.push(GroupRead { group, databases, rules });
+    }
+    let mut checks = Vec::with_capacity(reads.len());
+    for read in reads {
+        checks.push(judge_group(read, scope, aws).await);
     }
     Ok(checks)
 }

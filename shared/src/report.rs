@@ -75,11 +75,6 @@ pub struct Alerting {
 }
 
 impl Alerting {
-    /// Alerts published to `alerts`, with nowhere to keep what SNS would not take.
-    pub fn to(alerts: Arc<dyn AlertPublisher>) -> Self {
-        Self { alerts, undelivered: None }
-    }
-
     /// The delivery of alerts raised by `source` (the function's name).
     pub fn delivery<'a>(&'a self, source: &'a str) -> AlertDelivery<'a> {
         AlertDelivery {

@@ -136,6 +136,31 @@ async fn network_guard_calls_per_event_kind() {
     }
 }
 
+/// `sweep_region` of the moto account's home region through `config`: with the sweep's cache
+/// (`SdkRds::for_sweep`, as sweep-worker and `rdsguard scan` connect) or an event's `SdkRds::new`.
+async fn sweep_home_region(
+    config: &aws_config::SdkConfig,
+    policy: &Policy,
+    for_sweep: bool,
+) -> rdsguard::sweep::RegionSweep {
+    let account = rdsguard::identity::AccountId::parse(MOTO_ACCOUNT).unwrap();
+    let region = rdsguard::identity::AwsRegion::parse(HOME_REGION).unwrap();
+    let scope = rdsguard::checks::CheckScope {
+        account: &account,
+        region: &region,
+        policy,
+        confirmation: Default::default(),
+        deadline: rdsguard::kernel::Deadline::none(),
+    };
+    let client = aws_sdk_rds::Client::new(config);
+    let rds = if for_sweep { rdsguard::aws::SdkRds::for_sweep(client) } else { rdsguard::aws::SdkRds::new(client) };
+    let network = rdsguard::aws::NetworkPorts {
+        groups: Arc::new(rdsguard::aws::SdkEc2::new(aws_sdk_ec2::Client::new(config))),
+        databases: Arc::new(rds.clone()),
+    };
+    rdsguard::sweep::sweep_region(scope, &rds, &network).await
+}
+
 /// A sweep of four PostgreSQL databases sharing one parameter group with `rds.force_ssl=0`: the
 /// group's parameters are read once, not once per database (`SdkRds::for_sweep`); an event's
 /// `SdkRds::new` reads per database.
@@ -158,24 +183,9 @@ async fn a_sweep_reads_a_shared_parameter_group_once() {
     let proxy = FaultProxy::in_front_of(&estate.moto);
     let config = proxy.sdk_config(HOME_REGION).await;
     let policy = Policy::from_vars(estate.variables(&[])).expect("policy");
-    let account = rdsguard::identity::AccountId::parse(MOTO_ACCOUNT).unwrap();
-    let region = rdsguard::identity::AwsRegion::parse(HOME_REGION).unwrap();
-    let scope = rdsguard::checks::CheckScope {
-        account: &account,
-        region: &region,
-        policy: &policy,
-        confirmation: Default::default(),
-        deadline: rdsguard::kernel::Deadline::none(),
-    };
     let mut reads = Vec::new();
     for sweep in [true, false] {
-        let client = aws_sdk_rds::Client::new(&config);
-        let rds = if sweep { rdsguard::aws::SdkRds::for_sweep(client) } else { rdsguard::aws::SdkRds::new(client) };
-        let network = rdsguard::aws::NetworkPorts {
-            groups: Arc::new(rdsguard::aws::SdkEc2::new(aws_sdk_ec2::Client::new(&config))),
-            databases: Arc::new(rds.clone()),
-        };
-        let swept = rdsguard::sweep::sweep_region(scope, &rds, &network).await;
+        let swept = sweep_home_region(&config, &policy, sweep).await;
         assert!(swept.complete(), "{:?}", swept.errors);
         let tls: Vec<_> = swept.findings.iter().filter(|(f, _)| f.rule.as_str() == "RDS.38").collect();
         assert_eq!(tls.len(), names.len(), "every database on the group has the TLS finding: {tls:#?}");
@@ -219,21 +229,7 @@ async fn a_sweep_reads_databases_and_groups_in_listings_not_one_by_one() {
     let proxy = FaultProxy::in_front_of(&estate.moto);
     let config = proxy.sdk_config(HOME_REGION).await;
     let policy = Policy::from_vars(estate.variables(&[("MODE", "alert")])).expect("policy");
-    let account = rdsguard::identity::AccountId::parse(MOTO_ACCOUNT).unwrap();
-    let region = rdsguard::identity::AwsRegion::parse(HOME_REGION).unwrap();
-    let scope = rdsguard::checks::CheckScope {
-        account: &account,
-        region: &region,
-        policy: &policy,
-        confirmation: Default::default(),
-        deadline: rdsguard::kernel::Deadline::none(),
-    };
-    let rds = rdsguard::aws::SdkRds::for_sweep(aws_sdk_rds::Client::new(&config));
-    let network = rdsguard::aws::NetworkPorts {
-        groups: Arc::new(rdsguard::aws::SdkEc2::new(aws_sdk_ec2::Client::new(&config))),
-        databases: Arc::new(rds.clone()),
-    };
-    let swept = rdsguard::sweep::sweep_region(scope, &rds, &network).await;
+    let swept = sweep_home_region(&config, &policy, true).await;
     assert!(swept.complete(), "{:?}", swept.errors);
     assert_eq!(swept.judged.db_instances, 12);
     assert_eq!(swept.judged.snapshots, 2);

@@ -291,35 +291,11 @@ impl DatabaseNetworkInventory for SdkRds {
             // In a sweep, the region's listing (one per kind for every group); else a listing now.
             let listeners = match self.sweep_cache.as_ref().and_then(|cache| cache.listeners(kind)) {
                 Some(kept) => kept,
-                None => self.listeners(kind).await?,
+                None => self.list_with_listeners(kind).await?.1,
             };
             found.extend(
                 listeners.into_iter().filter(|(groups, _)| groups.iter().any(|g| g == group_id)).map(|(_, l)| l),
             );
-        }
-        Ok(found)
-    }
-}
-
-impl SdkRds {
-    /// Every database of `kind` in the region with its groups and port (paginated listing).
-    async fn listeners(&self, kind: DatabaseKind) -> Result<Vec<super::rds_sweep_cache::GroupedListener>, AwsError> {
-        let mut found = Vec::new();
-        match kind {
-            DatabaseKind::Instance => {
-                let mut pages = self.client.describe_db_instances().into_paginator().send();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| AwsError::from_sdk("DescribeDBInstances", e))?;
-                    found.extend(page.db_instances().iter().map(instance_listener));
-                }
-            }
-            DatabaseKind::Cluster => {
-                let mut pages = self.client.describe_db_clusters().into_paginator().send();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| AwsError::from_sdk("DescribeDBClusters", e))?;
-                    found.extend(page.db_clusters().iter().map(cluster_listener));
-                }
-            }
         }
         Ok(found)
     }

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use super::rds::{cluster_listener, cluster_state, instance_listener, instance_state};
 use super::rds_snapshots::{cluster_snapshot_state, instance_snapshot_state, RestoreAttribute};
+use super::rds_sweep_cache::GroupedListener;
 use super::{AwsError, RdsGuardPort, SdkRds};
 use crate::database::{Database, DatabaseKind};
 use crate::db_snapshot::{SnapshotKind, SnapshotState};
@@ -34,11 +35,14 @@ impl SdkRds {
         "rds:DescribeDBSnapshotAttributes",
         "rds:DescribeDBClusterSnapshotAttributes",
     ];
-}
 
-#[async_trait]
-impl EstateListing for SdkRds {
-    async fn list_databases(&self, kind: DatabaseKind) -> Result<Vec<Database>, AwsError> {
+    /// One paginated DescribeDBInstances / DescribeDBClusters: every database of `kind` with its
+    /// state, and each with its security groups and port (for the security-group check). In a
+    /// sweep both are kept, so the shared-group gate and the group check do not list again.
+    pub(super) async fn list_with_listeners(
+        &self,
+        kind: DatabaseKind,
+    ) -> Result<(Vec<Database>, Vec<GroupedListener>), AwsError> {
         let mut found = Vec::new();
         let mut listeners = Vec::new();
         match kind {
@@ -59,12 +63,18 @@ impl EstateListing for SdkRds {
                 }
             }
         }
-        // In a sweep, the same listing serves the shared-group gate and the security-group check.
         if let Some(cache) = &self.sweep_cache {
             cache.keep_listing(kind, &found);
-            cache.keep_listeners(kind, listeners);
+            cache.keep_listeners(kind, listeners.clone());
         }
-        Ok(found)
+        Ok((found, listeners))
+    }
+}
+
+#[async_trait]
+impl EstateListing for SdkRds {
+    async fn list_databases(&self, kind: DatabaseKind) -> Result<Vec<Database>, AwsError> {
+        Ok(self.list_with_listeners(kind).await?.0)
     }
 
     async fn list_manual_snapshots(&self, kind: SnapshotKind) -> Result<Vec<SnapshotState>, AwsError> {

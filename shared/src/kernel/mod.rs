@@ -24,7 +24,7 @@ pub use deadline::{Deadline, PUBLISH_RESERVE};
 pub use failure::{InvocationError, InvocationOutcome};
 pub use panic::{catch_panic, panic_metric, Panicked, PANIC_ERROR_TYPE, PANIC_METRIC};
 pub use summary::{InvocationSummary, NoDetail};
-pub use triage::{handle_once, handle_triaged, ignored_event, triaged, unreadable_event};
+pub use triage::{handle_once, handle_triaged, triaged};
 
 use crate::metrics::InvocationMetrics;
 use crate::report::FindingSummary;

@@ -14,13 +14,13 @@ use crate::finding::EventContext;
 use crate::ledger::{once_per_event, Ledger, Once};
 
 /// Where an unreadable event leads: an error log line and the invocation's error.
-pub fn unreadable_event(function: &'static str, error: EventError) -> InvocationError {
+fn unreadable_event(function: &'static str, error: EventError) -> InvocationError {
     error!(%function, error = %error, "event could not be read");
     InvocationError::event(function, error)
 }
 
 /// An event triage ignored, summed up (and logged).
-pub fn ignored_event<D: Default>(reason: String, context: Option<&EventContext>) -> InvocationSummary<D> {
+fn ignored_event<D: Default>(reason: String, context: Option<&EventContext>) -> InvocationSummary<D> {
     info!(%reason, event_id = context.map(|c| c.event_id.as_str()), "event ignored");
     InvocationSummary::ignored(reason, context)
 }

@@ -175,9 +175,9 @@ async fn seed(estate: &Estate, args: &Args) {
             groups.push(id);
         }
         let names: Vec<String> = (0..args.databases).map(|n| format!("db-{n:03}")).collect();
-        for chunk in names.chunks(20) {
+        for (c, chunk) in names.chunks(20).enumerate() {
             let creates = chunk.iter().enumerate().map(|(i, id)| {
-                let n = names.iter().position(|x| x == id).unwrap_or(i);
+                let n = c * 20 + i;
                 let new = NewInstance { public: n % 10 == 0, encrypted: n % 4 != 0, ..NewInstance::postgres(id) };
                 let group = groups[n % groups.len()].clone();
                 let rds = &rds;
