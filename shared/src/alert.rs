@@ -141,21 +141,25 @@ impl Alert {
 
     /// e.g. `CRITICAL RDS.2 cruddur-db-instance (123456789012/us-east-1): publicly accessible - succeeded`
     pub fn subject(&self) -> String {
-        let full = format!(
-            "{} {} {} ({}/{}): {} - {}",
-            self.severity,
-            self.rule,
-            self.resource_id,
-            self.account,
-            self.region,
-            self.short_title,
-            self.outcome_word()
-        );
-        let ascii: String = full.chars().map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' }).collect();
-        if ascii.len() <= SUBJECT_MAX {
-            ascii
+        let readable = |text: String| -> String {
+            text.chars().map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' }).collect()
+        };
+        let head = readable(format!(
+            "{} {} {} ({}/{}): {}",
+            self.severity, self.rule, self.resource_id, self.account, self.region, self.short_title
+        ));
+        // The outcome is what a reader scans for: a long subject is shortened before it.
+        let tail = readable(format!(" - {}", self.outcome_word()));
+        if head.len() + tail.len() <= SUBJECT_MAX {
+            return format!("{head}{tail}");
+        }
+        let room = SUBJECT_MAX.saturating_sub(tail.len() + 3);
+        if room >= SUBJECT_MAX / 2 {
+            format!("{}...{tail}", &head[..room])
         } else {
-            format!("{}...", &ascii[..SUBJECT_MAX - 3])
+            // An outcome word too long to keep (never one of rdsguard's own) is cut like the rest.
+            let full = format!("{head}{tail}");
+            format!("{}...", &full[..SUBJECT_MAX - 3])
         }
     }
 
@@ -246,7 +250,10 @@ mod tests {
         );
         let long = alert(&"x".repeat(63)).subject();
         assert_eq!(long.len(), 99);
-        assert!(long.ends_with("..."));
+        assert!(long.ends_with("... - succeeded"), "the outcome survives the cut: {long}");
+        let longer = alert(&"x".repeat(300)).subject();
+        assert_eq!(longer.len(), 99);
+        assert!(longer.ends_with("... - succeeded"), "{longer}");
         let odd = alert("d\u{e9}j\u{e0}\nvu").subject();
         assert!(odd.is_ascii() && !odd.contains('\n'), "{odd}");
     }

@@ -18,15 +18,19 @@ use rdsguard_tests::proxy::{Fault, FaultProxy};
 use rdsguard_tests::{Estate, MOTO_ACCOUNT};
 use serde_json::{json, Value};
 
-const TABLE: &str = "rdsguard-findings";
+pub(crate) const TABLE: &str = "rdsguard-findings";
 
-async fn create_table(estate: &Estate) {
+pub(crate) async fn create_table(estate: &Estate) {
     create_findings_table(&estate.moto, HOME_REGION, TABLE).await;
 }
 
 /// rds-guard as its `main` wires it ([`rdsguard::startup::Plumbing::with_ledger`]) with the
 /// ledger `settings`; the ledger reaches DynamoDB through `ledger_endpoint` (moto, or a proxy).
-async fn guard(estate: &Estate, settings: &[(&str, &str)], ledger_config: aws_config::SdkConfig) -> RdsGuard {
+pub(crate) async fn guard(
+    estate: &Estate,
+    settings: &[(&str, &str)],
+    ledger_config: aws_config::SdkConfig,
+) -> RdsGuard {
     let mut guard = estate.rds_guard(settings).await;
     let vars = settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
     let config = LedgerConfig::from_vars(vars).expect("ledger settings");
@@ -42,12 +46,12 @@ async fn ledgered(estate: &Estate) -> RdsGuard {
     guard(estate, &settings, estate.moto.sdk_config(HOME_REGION).await).await
 }
 
-async fn items(estate: &Estate) -> Vec<LedgerItem> {
+pub(crate) async fn items(estate: &Estate) -> Vec<LedgerItem> {
     let client = aws_sdk_dynamodb::Client::new(&estate.moto.sdk_config(HOME_REGION).await);
     DynamoDbFindings::new(client, TABLE).list(None).await.expect("scan the ledger")
 }
 
-fn item<'a>(items: &'a [LedgerItem], rule: &str) -> &'a LedgerItem {
+pub(crate) fn item<'a>(items: &'a [LedgerItem], rule: &str) -> &'a LedgerItem {
     items.iter().find(|i| i.rule == rule).unwrap_or_else(|| panic!("no {rule} item in {items:#?}"))
 }
 
@@ -63,7 +67,7 @@ fn modify_event(id: &str, event_id: &str) -> Value {
     event
 }
 
-fn rules(alerts: &[ReceivedAlert]) -> Vec<String> {
+pub(crate) fn rules(alerts: &[ReceivedAlert]) -> Vec<String> {
     let mut rules: Vec<String> = alerts.iter().map(|a| a.rule().to_owned()).collect();
     rules.sort();
     rules

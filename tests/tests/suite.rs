@@ -18,6 +18,7 @@ mod fuzz;
 mod guardduty_responder;
 mod guardrail_manager;
 mod ledger;
+mod ledger_resolution;
 mod ledger_securityhub;
 mod ledger_template;
 mod migration_action;

@@ -108,7 +108,11 @@ pub async fn check_database_tls(
             checked.undetermined(rule, &db.state.identifier, why);
             Ok(None)
         }
-        Verdict::Compliant | Verdict::NotApplicable(_) => Ok(None),
+        Verdict::Compliant => {
+            checked.compliant.push(Finding::new(rule, db, scope.account, scope.region, Value::Null));
+            Ok(None)
+        }
+        Verdict::NotApplicable(_) => Ok(None),
     }
 }
 
@@ -153,14 +157,17 @@ pub async fn check_parameter_group(
     let names: Vec<&str> = users.iter().map(|db| db.state.identifier.as_str()).collect();
     info!(group, databases = ?names, "checking parameter group");
     let value = value_to_set(&parameter, &lookup);
+    let resource_type = match kind {
+        DatabaseKind::Instance => "AWS::RDS::DBParameterGroup",
+        DatabaseKind::Cluster => "AWS::RDS::DBClusterParameterGroup",
+    };
+    let finding_on_group = |observed| {
+        Finding::for_resource(rule, scope.account, scope.region, resource_type, group, arn.clone(), observed)
+    };
     match tls_enforced(first, reading(group, lookup).as_ref()) {
         Verdict::Violation(mut observed) => {
             list_databases(&mut observed, &users);
-            let resource_type = match kind {
-                DatabaseKind::Instance => "AWS::RDS::DBParameterGroup",
-                DatabaseKind::Cluster => "AWS::RDS::DBClusterParameterGroup",
-            };
-            let finding = Finding::for_resource(rule, scope.account, scope.region, resource_type, group, arn, observed);
+            let finding = finding_on_group(observed);
             // A group is shared: a database exempt from the rule keeps the whole group as it is.
             let action = match shared_group_gate(rule, group, &users, scope.policy) {
                 Err(outcome) => outcome,
@@ -169,7 +176,8 @@ pub async fn check_parameter_group(
             checked.findings.push((finding, action));
         }
         Verdict::Unknown(why) => checked.undetermined(rule, group, why),
-        Verdict::Compliant | Verdict::NotApplicable(_) => {}
+        Verdict::Compliant => checked.compliant.push(finding_on_group(Value::Null)),
+        Verdict::NotApplicable(_) => {}
     }
     Ok(CheckOutcome::Judged(checked))
 }

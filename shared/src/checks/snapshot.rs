@@ -95,7 +95,16 @@ pub async fn judge_snapshot(
                 checked.findings.push((finding, action));
             }
             Verdict::Unknown(why) => checked.undetermined(rule, identifier, why),
-            Verdict::Compliant | Verdict::NotApplicable(_) => {}
+            Verdict::Compliant => checked.compliant.push(Finding::for_resource(
+                rule,
+                scope.account,
+                scope.region,
+                kind.aws_type(),
+                &snapshot.state.identifier,
+                arn.clone(),
+                serde_json::Value::Null,
+            )),
+            Verdict::NotApplicable(_) => {}
         }
     }
     checked
