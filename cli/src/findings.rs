@@ -190,6 +190,7 @@ mod tests {
             resource: resource.into(),
             resource_type: "AWS::RDS::DBInstance".into(),
             resource_id: "db".into(),
+            component: None,
             status,
             severity: severity.into(),
             first_seen: 1_800_000_000,

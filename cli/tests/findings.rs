@@ -22,6 +22,7 @@ fn key(rule: &str, db: &str) -> FindingKey {
         resource,
         resource_type: "AWS::RDS::DBInstance".into(),
         resource_id: db.into(),
+        component: None,
     }
 }
 

@@ -16,6 +16,8 @@ use crate::rules::Severity;
 pub const ALERT_SCHEMA_VERSION: &str = "1";
 /// SNS wants subjects "less than 100 characters".
 const SUBJECT_MAX: usize = 99;
+/// The fewest characters of a resource id a shortened subject keeps (with `...` in the middle).
+const MIN_SUBJECT_ID: usize = 10;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Alert {
@@ -78,9 +80,12 @@ impl Alert {
 
     /// The INFORMATIONAL alert that a finding was resolved by someone other than rdsguard:
     /// `cleared` is the rule found compliant on the resource, `item` the ledger's record of it.
+    /// A finding cleared because it is no longer seen ([`crate::ledger::unseen`]) says why in
+    /// `observed.resolution`.
     pub fn resolved(cleared: &Finding, event: &EventContext, item: &LedgerItem, source: &str) -> Self {
+        let why = cleared.observed[crate::ledger::unseen::RESOLUTION_KEY].as_str().unwrap_or("the rule holds again");
         let detail = format!(
-            "resolved by someone other than rdsguard: the rule holds again (first seen {}, seen {} times); \
+            "resolved by someone other than rdsguard: {why} (first seen {}, seen {} times); \
              nothing for rdsguard to do",
             crate::ledger::rfc3339(item.first_seen),
             item.occurrences
@@ -88,11 +93,13 @@ impl Alert {
         let mut alert =
             Self::new(cleared, event, ActionOutcome::new(ActionKind::None, ActionStatus::NotAttempted, detail), source);
         alert.severity = Severity::Informational.as_str().to_owned();
-        if alert.observed.is_null() {
-            // What was wrong while it was open, for the reader of the resolution.
-            let last = serde_json::from_str::<Value>(&item.evidence).unwrap_or(Value::String(item.evidence.clone()));
-            alert.observed = serde_json::json!({ "compliant": true, "evidence_while_open": last });
+        // What was wrong while it was open, for the reader of the resolution.
+        let last = serde_json::from_str::<Value>(&item.evidence).unwrap_or(Value::String(item.evidence.clone()));
+        let mut observed = serde_json::json!({ "compliant": true, "evidence_while_open": last });
+        if let (Some(map), Value::Object(said)) = (observed.as_object_mut(), &cleared.observed) {
+            map.extend(said.clone());
         }
+        alert.observed = observed;
         alert.lifecycle = Some(AlertLifecycle::of(item, AlertReason::Resolved));
         alert
     }
@@ -141,17 +148,29 @@ impl Alert {
 
     /// e.g. `CRITICAL RDS.2 cruddur-db-instance (123456789012/us-east-1): publicly accessible - succeeded`
     pub fn subject(&self) -> String {
-        let readable = |text: String| -> String {
+        let readable = |text: &str| -> String {
             text.chars().map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' }).collect()
         };
-        let head = readable(format!(
-            "{} {} {} ({}/{}): {}",
-            self.severity, self.rule, self.resource_id, self.account, self.region, self.short_title
-        ));
-        // The outcome is what a reader scans for: a long subject is shortened before it.
-        let tail = readable(format!(" - {}", self.outcome_word()));
+        let compose = |resource_id: &str| {
+            readable(&format!(
+                "{} {} {} ({}/{}): {}",
+                self.severity, self.rule, resource_id, self.account, self.region, self.short_title
+            ))
+        };
+        // The outcome is what a reader scans for, then what is wrong: a long subject gives up the
+        // middle of the resource id first, then the end of the title, never the outcome.
+        let tail = readable(&format!(" - {}", self.outcome_word()));
+        let head = compose(&self.resource_id);
         if head.len() + tail.len() <= SUBJECT_MAX {
             return format!("{head}{tail}");
+        }
+        let id = readable(&self.resource_id);
+        let others = head.len() - id.len();
+        let room_for_id = SUBJECT_MAX.saturating_sub(others + tail.len());
+        if room_for_id >= MIN_SUBJECT_ID {
+            let keep = room_for_id - 3;
+            let (front, back) = (keep - keep / 3, keep / 3);
+            return format!("{}{tail}", compose(&format!("{}...{}", &id[..front], &id[id.len() - back..])));
         }
         let room = SUBJECT_MAX.saturating_sub(tail.len() + 3);
         if room >= SUBJECT_MAX / 2 {
@@ -248,12 +267,18 @@ mod tests {
             short,
             "CRITICAL RDS.2 cruddur-db-instance (123456789012/us-east-1): publicly accessible - succeeded"
         );
-        let long = alert(&"x".repeat(63)).subject();
+        let long = alert(&format!("orders-{}-primary", "x".repeat(60))).subject();
         assert_eq!(long.len(), 99);
-        assert!(long.ends_with("... - succeeded"), "the outcome survives the cut: {long}");
-        let longer = alert(&"x".repeat(300)).subject();
-        assert_eq!(longer.len(), 99);
-        assert!(longer.ends_with("... - succeeded"), "{longer}");
+        assert!(long.starts_with("CRITICAL RDS.2 orders-x"), "{long}");
+        assert!(
+            long.contains("...primary (123456789012/us-east-1): publicly accessible - succeeded"),
+            "the id gives up its middle; the title and outcome survive: {long}"
+        );
+        let mut titled = alert("db");
+        titled.short_title = "t".repeat(200);
+        let cut = titled.subject();
+        assert_eq!(cut.len(), 99);
+        assert!(cut.ends_with("ttt... - succeeded"), "a long title is cut before the outcome: {cut}");
         let odd = alert("d\u{e9}j\u{e0}\nvu").subject();
         assert!(odd.is_ascii() && !odd.contains('\n'), "{odd}");
     }

@@ -102,7 +102,7 @@ pub enum RdsResourceKind {
 
 impl RdsResourceKind {
     /// The CloudFormation type name used in alerts (`AWS::RDS::DBInstance`).
-    pub fn cloudformation_type(self) -> &'static str {
+    pub const fn cloudformation_type(self) -> &'static str {
         self.names().0
     }
 
@@ -111,7 +111,7 @@ impl RdsResourceKind {
         self.names().1
     }
 
-    fn names(self) -> (&'static str, &'static str) {
+    const fn names(self) -> (&'static str, &'static str) {
         match self {
             Self::DbInstance => ("AWS::RDS::DBInstance", "db"),
             Self::DbCluster => ("AWS::RDS::DBCluster", "cluster"),

@@ -161,7 +161,12 @@ pub const MEMBER_FUNCTIONS: [&str; 5] =
 /// function's actions, it is that function's member role. Sorted, without repeats. A test checks
 /// member.yaml grants exactly these, role by role.
 pub fn member_role_iam_actions(function_actions: &[&[&'static str]]) -> Vec<&'static str> {
-    let central: Vec<&str> = Plumbing::IAM_ACTIONS.iter().flat_map(|list| list.iter().copied()).collect();
+    // The ledger's index, which some functions read, is central like the rest of the plumbing.
+    let central: Vec<&str> = Plumbing::IAM_ACTIONS
+        .iter()
+        .chain([&DynamoDbFindings::INDEX_IAM_ACTIONS])
+        .flat_map(|list| list.iter().copied())
+        .collect();
     let mut actions: Vec<&'static str> =
         function_actions.iter().flat_map(|list| list.iter().copied()).filter(|a| !central.contains(a)).collect();
     actions.sort_unstable();

@@ -5,9 +5,10 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use rds_guard::handle_event;
-use rdsguard::ledger::{FindingStatus, ResolvedBy};
+use rdsguard::kernel::InvocationOutcome;
+use rdsguard::ledger::{FindingStatus, LedgerConfig, ResolvedBy};
 use rdsguard_tests::estate::{NewInstance, ReceivedAlert, HOME_REGION};
-use rdsguard_tests::events::rds_api_call;
+use rdsguard_tests::events::{api_call, authorize_ingress, rds_api_call, rds_event};
 use rdsguard_tests::{Estate, MOTO_ACCOUNT};
 use serde_json::{json, Value};
 
@@ -171,4 +172,157 @@ async fn a_parameter_group_set_back_by_someone_resolves_the_group_and_the_databa
     for finding in tls {
         assert_eq!((finding.status, finding.resolved_by), (FindingStatus::Resolved, Some(ResolvedBy::Other)));
     }
+}
+
+/// network-guard with the ledger (or without: `ledgered` false).
+async fn network_guard(estate: &Estate, ledgered: bool) -> network_guard::NetworkGuard {
+    let mut guard = estate.network_guard(&[]).await;
+    if ledgered {
+        let config = LedgerConfig::from_vars([("FINDINGS_TABLE".to_owned(), TABLE.to_owned())]).unwrap();
+        let ledger_config = estate.moto.sdk_config(HOME_REGION).await;
+        guard.alerting.alerts =
+            estate.plumbing(&guard.policy).await.with_ledger(&config, &ledger_config).alerting.alerts;
+    }
+    guard
+}
+
+fn ec2_call(name: &str, group: &str, id: &str) -> Value {
+    let request = match name {
+        "DeleteSecurityGroup" => json!({"groupId": group}),
+        _ => json!({"groupId": group, "ipPermissions": {"items": [{
+            "ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432, "groups": {},
+            "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}, "ipv6Ranges": {}, "prefixListIds": {}
+        }]}}),
+    };
+    with_id(api_call("ec2", name, MOTO_ACCOUNT, HOME_REGION, request, json!({"_return": true})), id)
+}
+
+#[tokio::test]
+async fn an_ingress_rule_revoked_or_a_group_deleted_by_someone_resolves_its_findings_once() {
+    let estate = Estate::start().await;
+    create_table(&estate).await;
+    let ec2 = estate.ec2(HOME_REGION).await;
+    // No database behind the group: alerted, not revoked, so the rules stay open until someone acts.
+    let group = estate.create_security_group(&ec2, "bastion", &[]).await;
+    estate.authorize(&ec2, &group, "tcp", (6379, 6379), &["0.0.0.0/0"]).await;
+    estate.authorize(&ec2, &group, "tcp", (5432, 5432), &["0.0.0.0/0"]).await;
+    let guard = network_guard(&estate, true).await;
+    let opened = with_id(authorize_ingress(MOTO_ACCOUNT, HOME_REGION, &group, 5432, &["0.0.0.0/0"]), "authorize-1");
+    network_guard::handle_event(&opened, &guard).await.expect("opened");
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 2, "one alert per open rule: {alerts:#?}");
+    let postgres_rule = alerts
+        .iter()
+        .find(|a| a.body["observed"]["rule"]["from_port"] == 5432)
+        .map(|a| a.body["observed"]["rule"]["security_group_rule_id"].clone())
+        .unwrap();
+
+    // Someone revokes the PostgreSQL rule: that finding resolves, the Redis one stays open (quiet).
+    let permission = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(5432)
+        .to_port(5432)
+        .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+        .build();
+    ec2.revoke_security_group_ingress().group_id(&group).ip_permissions(permission).send().await.unwrap();
+    network_guard::handle_event(&ec2_call("RevokeSecurityGroupIngress", &group, "revoke-1"), &guard)
+        .await
+        .expect("revoked");
+    let alerts = estate.alerts().await;
+    let resolved = assert_resolved_by_other(&alerts, "EC2.19");
+    assert_eq!(resolved.body["resource_type"], "AWS::EC2::SecurityGroup");
+    let said = resolved.body["observed"]["resolution"].as_str().unwrap_or_default();
+    assert!(said.contains(postgres_rule.as_str().unwrap()) && said.contains("no longer there"), "{said}");
+    assert_eq!(resolved.body["observed"]["evidence_while_open"]["rule"]["from_port"], 5432);
+    network_guard::handle_event(&ec2_call("RevokeSecurityGroupIngress", &group, "revoke-2"), &guard)
+        .await
+        .expect("again");
+    assert!(estate.alerts().await.is_empty(), "resolved once; the open rule is not news");
+
+    // The group is deleted: its last finding resolves.
+    ec2.delete_security_group().group_id(&group).send().await.unwrap();
+    network_guard::handle_event(&ec2_call("DeleteSecurityGroup", &group, "delete-1"), &guard).await.expect("deleted");
+    let alerts = estate.alerts().await;
+    let gone = assert_resolved_by_other(&alerts, "EC2.19");
+    assert_eq!(gone.body["observed"]["evidence_while_open"]["rule"]["from_port"], 6379);
+    assert!(
+        gone.body["observed"]["resolution"].as_str().unwrap_or_default().contains("no longer exists"),
+        "{:#}",
+        gone.body
+    );
+    network_guard::handle_event(&ec2_call("DeleteSecurityGroup", &group, "delete-2"), &guard).await.expect("again");
+    assert!(estate.alerts().await.is_empty());
+    let items = items(&estate).await;
+    assert_eq!(items.len(), 2);
+    assert!(
+        items.iter().all(|i| i.status == FindingStatus::Resolved && i.resolved_by == Some(ResolvedBy::Other)),
+        "{items:#?}"
+    );
+}
+
+#[tokio::test]
+async fn without_the_ledger_a_revoke_is_ignored_not_re_alerted() {
+    let estate = Estate::start().await;
+    let ec2 = estate.ec2(HOME_REGION).await;
+    let group = estate.create_security_group(&ec2, "bastion", &[]).await;
+    estate.authorize(&ec2, &group, "tcp", (6379, 6379), &["0.0.0.0/0"]).await;
+    let guard = network_guard(&estate, false).await;
+    let summary = network_guard::handle_event(&ec2_call("RevokeSecurityGroupIngress", &group, "revoke-1"), &guard)
+        .await
+        .expect("ignored");
+    assert_eq!(summary.outcome, InvocationOutcome::Ignored, "{summary:#?}");
+    assert!(summary.reason.as_deref().unwrap_or_default().contains("FINDINGS_TABLE"), "{summary:#?}");
+    assert!(estate.alerts().await.is_empty(), "the open rule is not alerted again by a revoke");
+}
+
+#[tokio::test]
+async fn a_deleted_database_resolves_every_finding_held_on_it_once() {
+    let estate = Estate::start().await;
+    create_table(&estate).await;
+    let rds = estate.rds(HOME_REGION).await;
+    estate.create_instance(&rds, &NewInstance::seed("doomed-db")).await;
+    let guard = guard(&estate, &[("FINDINGS_TABLE", TABLE)], estate.moto.sdk_config(HOME_REGION).await).await;
+    let modified = with_id(
+        rds_api_call(
+            "ModifyDBInstance",
+            MOTO_ACCOUNT,
+            HOME_REGION,
+            json!({"dBInstanceIdentifier": "doomed-db", "allocatedStorage": 50}),
+            json!({"dBInstanceIdentifier": "doomed-db"}),
+        ),
+        "modify-1",
+    );
+    handle_event(&modified, &guard).await.expect("modified");
+    let opened = rules(&estate.alerts().await);
+    assert!(!opened.is_empty(), "the default profile alerts the hardening rules it does not fix");
+
+    rds.delete_db_instance().db_instance_identifier("doomed-db").skip_final_snapshot(true).send().await.unwrap();
+    let deleted = |id: &str| {
+        let mut event = rds_event(
+            "instance",
+            MOTO_ACCOUNT,
+            HOME_REGION,
+            "doomed-db",
+            "RDS-EVENT-0003",
+            "DB instance deleted",
+            "deletion",
+        );
+        event["id"] = json!(id);
+        event
+    };
+    let summary = handle_event(&deleted("deleted-1"), &guard).await.expect("deleted");
+    let alerts = estate.alerts().await;
+    assert_eq!(rules(&alerts), opened, "one resolution per finding held: {summary:#?}");
+    for alert in &alerts {
+        assert_eq!(
+            (alert.body["transition"].as_str(), alert.body["resolved_by"].as_str()),
+            (Some("resolved"), Some("other"))
+        );
+        let said = alert.body["observed"]["resolution"].as_str().unwrap_or_default();
+        assert!(said.contains("no longer exists"), "{said}");
+    }
+    let again = handle_event(&deleted("deleted-2"), &guard).await.expect("again");
+    assert_eq!(again.outcome, InvocationOutcome::Ignored, "nothing is held any more: {again:#?}");
+    assert!(estate.alerts().await.is_empty());
+    assert!(items(&estate).await.iter().all(|i| i.status == FindingStatus::Resolved));
 }

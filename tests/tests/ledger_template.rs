@@ -3,7 +3,9 @@
 //! name and settings, and may call the ledger's actions on that table only.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use rdsguard::aws::{DynamoDbFindings, SdkSecurityHub, FINDING_ID_KEY, TTL_ATTRIBUTE};
+use rdsguard::aws::{
+    DynamoDbFindings, SdkSecurityHub, FINDING_ID_KEY, OPEN_INDEX, OPEN_SCOPE_ATTRIBUTE, TTL_ATTRIBUTE,
+};
 use rdsguard::ledger::config::{
     ENV_ALERT_ON_RESOLVE, ENV_FINDINGS_TABLE, ENV_REALERT_AFTER_DAYS, ENV_SECURITY_HUB_EXPORT,
 };
@@ -12,6 +14,10 @@ use rdsguard_tests::template::{
     at, function, function_statements, member_template, resource, set_of, strings, template,
 };
 use serde_yaml::Value;
+
+/// The ledgered functions that read the findings held open ([`DynamoDbFindings::INDEX_IAM_ACTIONS`],
+/// on the table's index only) to resolve those they no longer see.
+const READING_OPEN: [&str; 3] = ["RdsGuardFunction", "NetworkGuardFunction", "SweepWorkerFunction"];
 
 /// The functions whose alerts pass through the ledger (`Plumbing::for_function`).
 const LEDGERED: [&str; 5] = [
@@ -43,6 +49,21 @@ fn the_table_is_the_one_the_adapter_expects() {
     );
     assert_eq!(at(properties, &["TimeToLiveSpecification", "AttributeName"]).as_str(), Some(TTL_ATTRIBUTE));
     assert_eq!(at(properties, &["TimeToLiveSpecification", "Enabled"]).as_bool(), Some(true));
+    let indexes = at(properties, &["GlobalSecondaryIndexes"]).as_sequence().expect("the open-findings index");
+    assert_eq!(indexes.len(), 1);
+    assert_eq!(at(&indexes[0], &["IndexName"]).as_str(), Some(OPEN_INDEX));
+    let index_key: Vec<(&str, &str)> = at(&indexes[0], &["KeySchema"])
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| (at(k, &["AttributeName"]).as_str().unwrap(), at(k, &["KeyType"]).as_str().unwrap()))
+        .collect();
+    assert_eq!(index_key, [(OPEN_SCOPE_ATTRIBUTE, "HASH"), ("resource", "RANGE")]);
+    assert_eq!(
+        at(&indexes[0], &["Projection", "ProjectionType"]).as_str(),
+        Some("ALL"),
+        "the adapter decodes whole items"
+    );
 }
 
 #[test]
@@ -64,7 +85,19 @@ fn every_ledgered_function_is_configured_and_granted_the_table_only() {
             .iter()
             .filter(|s| strings(at(s, &["Action"]), "Action").iter().any(|a| a.starts_with("dynamodb:")))
             .collect();
-        assert_eq!(ledger.len(), 1, "{logical_id}: one statement for the ledger");
+        let reads_open = READING_OPEN.contains(&logical_id);
+        assert_eq!(ledger.len(), 1 + usize::from(reads_open), "{logical_id}: the table's statement (and the index's)");
+        if reads_open {
+            assert_eq!(
+                strings(at(ledger[1], &["Action"]), "Action"),
+                set_of(DynamoDbFindings::INDEX_IAM_ACTIONS.iter().copied())
+            );
+            assert_eq!(
+                at(ledger[1], &["Resource", "Fn::Sub"]).as_str(),
+                Some(format!("${{FindingsTable.Arn}}/index/{OPEN_INDEX}").as_str()),
+                "{logical_id}: the index only"
+            );
+        }
         assert_eq!(
             strings(at(ledger[0], &["Action"]), "Action"),
             set_of(DynamoDbFindings::IAM_ACTIONS.iter().copied())

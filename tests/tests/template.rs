@@ -112,8 +112,9 @@ fn rds_event_rule_delivers_instance_and_cluster_events() {
     );
     let categories = strings(at(pattern, &["detail", "EventCategories"]), "EventCategories");
     // creation / restoration finish deferred work on new databases; notification carries
-    // RDS-EVENT-0088 "DB instance started", which finishes work deferred on stopped ones.
-    for category in ["creation", "restoration", "configuration change", "notification"] {
+    // RDS-EVENT-0088 "DB instance started", which finishes work deferred on stopped ones;
+    // deletion ("DB instance deleted") resolves the findings the ledger held on the database.
+    for category in ["creation", "restoration", "configuration change", "notification", "deletion"] {
         assert!(categories.contains(category), "RdsDatabaseEvents must match {category:?} events: {categories:?}");
     }
 }

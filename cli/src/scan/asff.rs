@@ -19,6 +19,7 @@ fn item(finding: &Finding, action: &ActionOutcome, now: i64) -> LedgerItem {
         resource: finding.resource.clone(),
         resource_type: finding.resource_type.to_owned(),
         resource_id: finding.resource_id.clone(),
+        component: finding.component_arn.clone(),
         status: FindingStatus::Open,
         severity: finding.severity.as_str().to_owned(),
         first_seen: now,

@@ -1,17 +1,23 @@
 //! The network-guard handler: event → security groups → read, judge, revoke, confirm → alerts →
 //! summary.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use rdsguard::arn::Arn;
 use rdsguard::aws::{NetworkConnector, SessionError};
+use rdsguard::finding::Finding;
 use rdsguard::group_check::{check_security_group_within, GroupCheck};
 use rdsguard::kernel::{handle_triaged, Deadline, InvocationError, InvocationOutcome, InvocationSummary};
+use rdsguard::ledger::unseen::held;
+use rdsguard::ledger::{gone, id_of, no_longer_found};
 use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::network::{DatabaseListener, GroupRef, IngressRule};
+use rdsguard::policy::RuleAction;
 use rdsguard::recheck::queue_deferred;
 use rdsguard::remediate::Confirmation;
-use rdsguard::report::{deliver, deliver_alerts, Alerting, Outcome};
+use rdsguard::report::{deliver_alerts, deliver_judged, Alerting, Outcome};
+use rdsguard::rules::RuleId;
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info};
@@ -114,6 +120,13 @@ pub async fn handle_event_within(
 
 async fn check_target(target: &Target, guard: &NetworkGuard, deadline: Deadline) -> Result<Summary, InvocationError> {
     let context = &target.context;
+    if target.closes && guard.alerting.ledger().is_none() {
+        let reason = format!(
+            "{} only takes ingress away; without the findings ledger (FINDINGS_TABLE) there is nothing to resolve",
+            context.event_name
+        );
+        return Ok(Summary::ignored(reason, Some(context)));
+    }
     let requested: Vec<String> = target.requested.iter().map(describe_requested).collect();
     if !requested.is_empty() {
         info!(event_id = %context.event_id, ?requested, "the call asked for this ingress");
@@ -126,6 +139,8 @@ async fn check_target(target: &Target, guard: &NetworkGuard, deadline: Deadline)
     let acted_as = guard.network.acting_as(&target.account, &target.region).await;
     let mut checks = Vec::new();
     let mut groups = Vec::new();
+    // Groups the event named that no longer exist (their held findings resolve).
+    let mut missing: Vec<String> = Vec::new();
     // The step that stopped the invocation (alerts for what was reached go out first).
     let mut stopped: Option<InvocationError> = None;
     for (position, group) in target.groups.iter().enumerate() {
@@ -157,6 +172,13 @@ async fn check_target(target: &Target, guard: &NetworkGuard, deadline: Deadline)
             Ok(None) => {
                 info!(%group, "security group does not exist (deleted, or never created); nothing to check");
                 groups.push(GroupSummary::not_found(group));
+                if let GroupRef::Id(id) = group {
+                    let region = &target.region;
+                    missing.push(
+                        Arn::security_group(region.partition(), region.as_str(), target.account.as_str(), id)
+                            .to_string(),
+                    );
+                }
             }
             Err(error) => {
                 error!(%group, %error, "security group could not be read; alerting what was reached, then failing");
@@ -178,9 +200,10 @@ async fn check_target(target: &Target, guard: &NetworkGuard, deadline: Deadline)
             due.push(Outcome { finding, action: action.clone(), suppressed: None });
         }
     }
+    let cleared = no_longer_seen(target, &checks, &missing, guard).await;
     let delivery = guard.alerting.delivery(FUNCTION_NAME).acting_as(acted_as.as_deref());
     let alerted = due.len();
-    let delivered = deliver(due, context, delivery).await.map_err(|(_, failure)| failure);
+    let delivered = deliver_judged(due, &cleared, context, delivery).await.map_err(|(_, failure)| failure);
     // After the alerts: a delayed re-check of every deferred revoke.
     let deferred = checks.iter().flat_map(|check| check.findings.iter().map(|(f, a)| (f, a)));
     let queued = queue_deferred(guard.alerting.rechecks(), deferred).await;
@@ -192,6 +215,31 @@ async fn check_target(target: &Target, guard: &NetworkGuard, deadline: Deadline)
     Ok(Summary::of(InvocationOutcome::Checked, Some(context))
         .with_detail(GroupsDetail { requested, groups, undetermined })
         .with_findings(findings))
+}
+
+/// With the findings ledger: the findings it holds on the groups just checked that the check did
+/// not find again (the ingress rule was revoked or changed by someone else), and every finding on a
+/// group that no longer exists. A group with a rule that could not be judged resolves nothing.
+async fn no_longer_seen(
+    target: &Target,
+    checks: &[GroupCheck],
+    missing: &[String],
+    guard: &NetworkGuard,
+) -> Vec<Finding> {
+    let Some(ledger) = guard.alerting.ledger() else { return Vec::new() };
+    let (account, region) = (target.account.as_str(), target.region.as_str());
+    let judged =
+        |rule: RuleId| RuleId::NETWORK.contains(&rule) && guard.policy.effective_action(rule) != RuleAction::Off;
+    let mut cleared = Vec::new();
+    for check in checks.iter().filter(|check| check.undetermined.is_empty()) {
+        let held = held(Some(ledger), account, region, Some(&check.arn)).await;
+        let seen: HashSet<String> = check.findings.iter().map(|(finding, _)| id_of(finding)).collect();
+        cleared.extend(no_longer_found(&held, &seen, judged));
+    }
+    for arn in missing {
+        cleared.extend(gone(&held(Some(ledger), account, region, Some(arn)).await));
+    }
+    cleared
 }
 
 /// The account is not set up for rdsguard (its member role cannot be assumed): one failed-status

@@ -10,7 +10,7 @@ pub use handler::{
     handle_event, handle_event_within, GroupSummary, GroupsDetail, NetworkGuard, Summary, FUNCTION_NAME,
 };
 
-use rdsguard::aws::{SdkEc2, SdkRds};
+use rdsguard::aws::{DynamoDbFindings, SdkEc2, SdkRds};
 
 /// Every IAM action network-guard's code can call (the union of its adapters' declarations).
 /// template.yaml must grant exactly these to the function; a test checks it.
@@ -19,5 +19,7 @@ pub fn iam_actions() -> Vec<&'static str> {
         SdkEc2::INVENTORY_IAM_ACTIONS,
         SdkEc2::REMEDIATION_IAM_ACTIONS,
         SdkRds::INVENTORY_IAM_ACTIONS,
+        // The findings held on a group, to resolve those it no longer sees.
+        DynamoDbFindings::INDEX_IAM_ACTIONS,
     ])
 }

@@ -10,8 +10,13 @@ use serde_json::Value;
 pub const EC2_EVENT_SOURCE: &str = "ec2.amazonaws.com";
 pub const RDS_EVENT_SOURCE: &str = "rds.amazonaws.com";
 
-/// EC2 calls that add or widen ingress rules.
-pub const SECURITY_GROUP_CALLS: &[&str] = &["AuthorizeSecurityGroupIngress", "ModifySecurityGroupRules"];
+/// EC2 calls that add or widen ingress rules, then those that only take rules or groups away.
+pub const SECURITY_GROUP_CALLS: &[&str] =
+    &["AuthorizeSecurityGroupIngress", "ModifySecurityGroupRules", "RevokeSecurityGroupIngress", "DeleteSecurityGroup"];
+
+/// The calls of [`SECURITY_GROUP_CALLS`] that cannot open anything: judged only to resolve, in the
+/// findings ledger, what they closed (without the ledger there is nothing to resolve: ignored).
+pub const CLOSING_CALLS: &[&str] = &["RevokeSecurityGroupIngress", "DeleteSecurityGroup"];
 
 /// RDS calls that can put a database behind security groups (`vpcSecurityGroupIds`): a group that
 /// is already open exposes the database the moment it is attached.
@@ -39,6 +44,8 @@ pub struct Target {
     /// What the call asked for (the event's claim; logged and reported, never judged: the group's
     /// current rules are read from EC2).
     pub requested: Vec<IngressRule>,
+    /// The call only takes rules or groups away ([`CLOSING_CALLS`]).
+    pub closes: bool,
     pub context: EventContext,
 }
 
@@ -101,10 +108,18 @@ fn triage_api_call(call: &CloudTrailCall) -> Result<Triage, EventError> {
         }
         groups
     };
+    let closes = call.event_source == EC2_EVENT_SOURCE && CLOSING_CALLS.contains(&name);
+    // What a closing call takes away is not ingress anyone asked for.
+    let requested = if closes {
+        Vec::new()
+    } else {
+        requested_rules(call, groups.first().map(ToString::to_string).unwrap_or_default())
+    };
     Ok(Triage::Handle(Target {
         account: call.account_id()?,
         region: call.aws_region()?,
-        requested: requested_rules(call, groups.first().map(ToString::to_string).unwrap_or_default()),
+        requested,
+        closes,
         groups,
         context: EventContext {
             event_id: call.event_id.clone(),
@@ -435,11 +450,18 @@ mod tests {
         assert!(ignored(&failed).contains("failed with Client.UnauthorizedOperation"));
         assert!(ignored(&call(
             EC2_EVENT_SOURCE,
-            "RevokeSecurityGroupIngress",
+            "RevokeSecurityGroupEgress",
             json!({"groupId": "sg-00000000000000001"}),
             Value::Null
         ))
         .contains("does not open security groups"));
+        // A revoke or a deletion is handled, as a call that only closes (for the findings ledger).
+        for name in CLOSING_CALLS {
+            let closing = call(EC2_EVENT_SOURCE, name, json!({"groupId": "sg-00000000000000001"}), Value::Null);
+            let Ok(Triage::Handle(target)) = triage_payload(&closing) else { panic!("{name} is handled") };
+            assert!(target.closes && target.requested.is_empty(), "{name}: {target:?}");
+            assert_eq!(target.groups, [GroupRef::Id("sg-00000000000000001".into())]);
+        }
         assert!(
             ignored(&call(RDS_EVENT_SOURCE, "DeleteDBInstance", json!({}), Value::Null)).contains("DeleteDBInstance")
         );

@@ -8,6 +8,8 @@ use rdsguard::arn::Arn;
 use rdsguard::aws::{RdsConnector, SessionError};
 use rdsguard::checks::{check_database, check_parameter_group, check_snapshot, CheckOutcome, CheckScope};
 use rdsguard::kernel::{handle_triaged, Deadline, InvocationError, InvocationOutcome, InvocationSummary};
+use rdsguard::ledger::gone;
+use rdsguard::ledger::unseen::held;
 use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::policy::Policy;
 use rdsguard::recheck::queue_deferred;
@@ -103,8 +105,36 @@ async fn check_target(target: &Target, guard: &RdsGuard, deadline: Deadline) -> 
     let checked = match outcome {
         CheckOutcome::Judged(checked) => checked,
         CheckOutcome::NothingToCheck(reason) => return Ok(Summary::ignored(reason, Some(&target.context))),
+        CheckOutcome::Gone { resources, reason } => {
+            return resolve_gone(target, &resources, reason, acted_as, guard).await
+        }
     };
     report(target, checked, acted_as, guard).await
+}
+
+/// The resource the event named no longer exists: with the findings ledger, the findings it held
+/// on it resolve (one resolved alert each); otherwise, or when it held none, the event is ignored.
+async fn resolve_gone(
+    target: &Target,
+    resources: &[String],
+    reason: String,
+    acted_as: Option<String>,
+    guard: &RdsGuard,
+) -> Result<Summary, InvocationError> {
+    let (account, region) = (target.account.as_str(), target.region.as_str());
+    let mut cleared = Vec::new();
+    for resource in resources {
+        cleared.extend(gone(&held(guard.alerting.ledger(), account, region, Some(resource)).await));
+    }
+    if cleared.is_empty() {
+        return Ok(Summary::ignored(reason, Some(&target.context)));
+    }
+    info!(%reason, resolved = cleared.len(), "resource gone; the findings held on it resolve");
+    let delivery = guard.alerting.delivery(FUNCTION_NAME).acting_as(acted_as.as_deref());
+    let summaries =
+        deliver_judged(Vec::new(), &cleared, &target.context, delivery).await.map_err(|(_, failure)| failure)?;
+    let detail = DatabaseDetail { resource: resources.first().cloned(), undetermined: Vec::new() };
+    Ok(Summary::of(InvocationOutcome::Checked, Some(&target.context)).with_detail(detail).with_findings(summaries))
 }
 
 /// The resource an event named, for the alert that says its account cannot be reached.

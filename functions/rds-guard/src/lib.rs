@@ -10,7 +10,7 @@ pub mod target;
 
 pub use handler::{handle_event, handle_event_within, DatabaseDetail, RdsGuard, Summary, FUNCTION_NAME};
 
-use rdsguard::aws::SdkRds;
+use rdsguard::aws::{DynamoDbFindings, SdkRds};
 
 /// Every IAM action rds-guard's code can call (the union of its adapters' declarations).
 /// template.yaml must grant exactly these to the function; a test checks it.
@@ -22,6 +22,8 @@ pub fn iam_actions() -> Vec<&'static str> {
         SdkRds::SNAPSHOT_SHARING_IAM_ACTIONS,
         SdkRds::PARAMETER_INVENTORY_IAM_ACTIONS,
         SdkRds::PARAMETER_REMEDIATION_IAM_ACTIONS,
+        // The findings held on a resource that no longer exists, to resolve them.
+        DynamoDbFindings::INDEX_IAM_ACTIONS,
         // Granted only when the stack's MigrationKmsKey is set (`RDS.3=migrate`; see template.yaml).
         SdkRds::MIGRATION_IAM_ACTIONS,
         SdkRds::MIGRATION_KMS_IAM_ACTIONS,

@@ -195,7 +195,7 @@ async fn rerun_check(
     };
     match outcome.map_err(|e| e.to_string())? {
         CheckOutcome::Judged(checked) => Ok(Some(checked.into())),
-        CheckOutcome::NothingToCheck(reason) => {
+        CheckOutcome::NothingToCheck(reason) | CheckOutcome::Gone { reason, .. } => {
             info!(%reason, id = %recheck.id, "nothing to re-check");
             Ok(None)
         }

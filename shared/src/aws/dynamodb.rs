@@ -20,6 +20,12 @@ use crate::ledger::{AlertState, FindingStatus, FindingsStore, LedgerItem, Resolv
 pub const FINDING_ID_KEY: &str = "finding_id";
 /// The table's TTL attribute (template.yaml `TimeToLiveSpecification`).
 pub const TTL_ATTRIBUTE: &str = "expires_at";
+/// The sparse global secondary index of the findings not resolved (open or exempt): partition
+/// key [`OPEN_SCOPE_ATTRIBUTE`], sort key `resource`, every attribute projected. A resolved item
+/// carries no `open_scope` and so leaves the index. template.yaml creates it.
+pub const OPEN_INDEX: &str = "open-by-scope";
+/// `<account>/<region>` of a finding not resolved ([`open_scope`]).
+pub const OPEN_SCOPE_ATTRIBUTE: &str = "open_scope";
 /// BatchGetItem takes at most 100 keys.
 const BATCH_GET_MAX: usize = 100;
 
@@ -32,6 +38,9 @@ pub struct DynamoDbFindings {
 impl DynamoDbFindings {
     /// IAM actions the functions call (granted on the table only).
     pub const IAM_ACTIONS: &'static [&'static str] = &["dynamodb:BatchGetItem", "dynamodb:PutItem"];
+    /// IAM actions on the table's [`OPEN_INDEX`] (the findings not resolved of one account-region
+    /// or resource), granted on `<table ARN>/index/open-by-scope` only.
+    pub const INDEX_IAM_ACTIONS: &'static [&'static str] = &["dynamodb:Query"];
     /// IAM actions `rdsguard findings list` calls (with the operator's credentials).
     pub const LIST_IAM_ACTIONS: &'static [&'static str] = &["dynamodb:Scan"];
 
@@ -133,6 +142,45 @@ impl FindingsStore for DynamoDbFindings {
             Err(e) => Err(AwsError::from_sdk("PutItem", e).into()),
         }
     }
+
+    async fn unresolved_in(
+        &self,
+        account: &str,
+        region: &str,
+        resource: Option<&str>,
+    ) -> Result<Vec<LedgerItem>, StoreError> {
+        let condition = if resource.is_some() { "#s = :s AND #r = :r" } else { "#s = :s" };
+        let mut items = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(OPEN_INDEX)
+                .key_condition_expression(condition)
+                .expression_attribute_names("#s", OPEN_SCOPE_ATTRIBUTE)
+                .expression_attribute_values(":s", s(&open_scope(account, region)))
+                .set_exclusive_start_key(start.take());
+            if let Some(resource) = resource {
+                request =
+                    request.expression_attribute_names("#r", "resource").expression_attribute_values(":r", s(resource));
+            }
+            let output = request.send().await.map_err(|e| AwsError::from_sdk("Query", e))?;
+            for item in output.items() {
+                items.push(decode(item)?);
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+}
+
+/// The [`OPEN_SCOPE_ATTRIBUTE`] value of a finding of `account` in `region`.
+pub fn open_scope(account: &str, region: &str) -> String {
+    format!("{account}/{region}")
 }
 
 fn s(value: &str) -> AttributeValue {
@@ -171,6 +219,12 @@ fn encode(item: &LedgerItem) -> HashMap<String, AttributeValue> {
             map.insert(name.to_owned(), value);
         }
     };
+    optional("component", item.component.as_deref().map(s));
+    // The sparse index of open findings: resolved items leave it.
+    optional(
+        OPEN_SCOPE_ATTRIBUTE,
+        (item.status != FindingStatus::Resolved).then(|| s(&open_scope(&item.account, &item.region))),
+    );
     optional("last_event_id", item.last_event_id.as_deref().map(s));
     optional("last_alerted", item.last_alerted.map(n));
     optional("last_alert_reason", item.last_alert_reason.as_deref().map(s));
@@ -232,6 +286,7 @@ fn decode(map: &HashMap<String, AttributeValue>) -> Result<LedgerItem, StoreErro
         resource: text("resource")?,
         resource_type: optional_text("resource_type").unwrap_or_default(),
         resource_id: optional_text("resource_id").unwrap_or_default(),
+        component: optional_text("component"),
         status: FindingStatus::parse(&status).ok_or_else(|| bad(format!("unknown status {status:?}")))?,
         severity: text("severity")?,
         first_seen: number("first_seen")?,
@@ -266,6 +321,7 @@ mod tests {
             resource: "arn:aws:rds:us-east-1:123456789012:db:db1".into(),
             resource_type: "AWS::RDS::DBInstance".into(),
             resource_id: "db1".into(),
+            component: None,
             status: FindingStatus::Resolved,
             severity: "MEDIUM".into(),
             first_seen: 1,

@@ -25,7 +25,7 @@ mod sns_batch;
 mod sqs;
 
 pub use cloudtrail::{SdkCloudTrail, TrailLogging};
-pub use dynamodb::{DynamoDbFindings, FINDING_ID_KEY, TTL_ATTRIBUTE};
+pub use dynamodb::{open_scope, DynamoDbFindings, FINDING_ID_KEY, OPEN_INDEX, OPEN_SCOPE_ATTRIBUTE, TTL_ATTRIBUTE};
 pub use ec2::{
     NetworkConnector, NetworkPorts, SdkEc2, SecurityGroupInventory, SecurityGroupPort, SecurityGroupRemediation,
     SessionNetworkConnector, NOT_FOUND_CODES as EC2_NOT_FOUND_CODES,

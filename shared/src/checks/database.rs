@@ -26,13 +26,19 @@ pub async fn check_database(
     change: Option<DatabaseChange>,
 ) -> Result<CheckOutcome, CheckError> {
     let Some(db) = describe_database(rds, kind, identifiers).await? else {
-        return Ok(CheckOutcome::NothingToCheck(format!(
-            "{} {} does not exist in {}/{} (deleted, or never created)",
-            kind_name(kind),
-            identifiers.join(" / "),
-            scope.account,
-            scope.region
-        )));
+        let (region, account) = (scope.region, scope.account);
+        let arn = |id: &String| {
+            crate::arn::Arn::rds(region.partition(), region.as_str(), account.as_str(), kind.resource_kind(), id)
+                .to_string()
+        };
+        return Ok(CheckOutcome::Gone {
+            resources: identifiers.iter().map(arn).collect(),
+            reason: format!(
+                "{} {} does not exist in {account}/{region} (deleted, or never created)",
+                kind_name(kind),
+                identifiers.join(" / "),
+            ),
+        });
     };
     Ok(CheckOutcome::Judged(judge_database(scope, rds, db, change).await))
 }

@@ -55,8 +55,14 @@ impl<F> From<CheckError> for crate::kernel::InvocationError<F> {
 #[derive(Debug)]
 pub enum CheckOutcome {
     Judged(Checked),
-    /// Nothing to judge (the resource is gone, or nothing this check covers uses it), and why.
+    /// Nothing to judge (nothing this check covers uses the resource), and why.
     NothingToCheck(String),
+    /// The resource does not exist (deleted, or never created): `resources` are the ARNs it was
+    /// looked for under (findings held on them resolve), `reason` says so.
+    Gone {
+        resources: Vec<String>,
+        reason: String,
+    },
 }
 
 /// The findings of one check and what was done about each, ready to be alerted.

@@ -50,12 +50,15 @@ pub async fn check_snapshot(
     change: Option<SnapshotChange>,
 ) -> Result<CheckOutcome, CheckError> {
     let Some(state) = rds.describe_snapshot(kind, identifier).await.map_err(CheckError::Describe)? else {
-        return Ok(CheckOutcome::NothingToCheck(format!(
-            "{} {identifier} does not exist in {}/{} (deleted, or never created)",
-            kind.describe_name(),
-            scope.account,
-            scope.region
-        )));
+        let (region, account) = (scope.region, scope.account);
+        let arn = Arn::rds(region.partition(), region.as_str(), account.as_str(), kind.resource_kind(), identifier);
+        return Ok(CheckOutcome::Gone {
+            resources: vec![arn.to_string()],
+            reason: format!(
+                "{} {identifier} does not exist in {account}/{region} (deleted, or never created)",
+                kind.describe_name()
+            ),
+        });
     };
     Ok(CheckOutcome::Judged(judge_snapshot(scope, rds, Snapshot { kind, state }, change).await))
 }

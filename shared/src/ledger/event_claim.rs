@@ -294,6 +294,14 @@ mod tests {
         async fn put_if_version(&self, _: &crate::ledger::LedgerItem, _: Option<u64>) -> Result<(), StoreError> {
             Ok(())
         }
+        async fn unresolved_in(
+            &self,
+            _: &str,
+            _: &str,
+            _: Option<&str>,
+        ) -> Result<Vec<crate::ledger::LedgerItem>, StoreError> {
+            Ok(Vec::new())
+        }
     }
 
     fn ledger(claims: Arc<MemoryClaims>) -> Ledger {

@@ -77,6 +77,17 @@ impl Ledger {
         self.lifecycle
     }
 
+    /// The findings not resolved of `account` in `region` (on `resource` only, when given): see
+    /// [`FindingsStore::unresolved_in`].
+    pub async fn unresolved_in(
+        &self,
+        account: &str,
+        region: &str,
+        resource: Option<&str>,
+    ) -> Result<Vec<LedgerItem>, StoreError> {
+        self.store.unresolved_in(account, region, resource).await
+    }
+
     /// Judges what one invocation saw, in order (one read of all items first; a finding that
     /// appears twice is judged against its own first write).
     pub async fn judge(&self, sightings: &[(FindingKey, Seen)]) -> Vec<Gate> {
@@ -234,6 +245,21 @@ mod tests {
             items.insert(item.finding_id.clone(), item.clone());
             Ok(())
         }
+
+        async fn unresolved_in(
+            &self,
+            account: &str,
+            region: &str,
+            resource: Option<&str>,
+        ) -> Result<Vec<LedgerItem>, StoreError> {
+            let items = self.items.lock().unwrap();
+            Ok(items
+                .values()
+                .filter(|i| i.status != FindingStatus::Resolved && i.account == account && i.region == region)
+                .filter(|i| resource.is_none_or(|r| i.resource == r))
+                .cloned()
+                .collect())
+        }
     }
 
     fn key() -> FindingKey {
@@ -246,6 +272,7 @@ mod tests {
             resource: "arn:aws:rds:us-east-1:123456789012:db:db1".into(),
             resource_type: "AWS::RDS::DBInstance".into(),
             resource_id: "db1".into(),
+            component: None,
         }
     }
 

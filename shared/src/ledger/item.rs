@@ -78,6 +78,10 @@ pub struct LedgerItem {
     pub resource: String,
     pub resource_type: String,
     pub resource_id: String,
+    /// The part of the resource the finding is about, when it is not the resource itself (a
+    /// security group rule's ARN, see [`crate::finding::Finding::component_arn`]): with the rest,
+    /// it gives the finding id back.
+    pub component: Option<String>,
     pub status: FindingStatus,
     pub severity: String,
     /// Epoch seconds.

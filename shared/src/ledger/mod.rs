@@ -17,6 +17,7 @@ pub mod item;
 pub mod publisher;
 pub mod store;
 pub mod transition;
+pub mod unseen;
 
 use serde::Serialize;
 
@@ -28,6 +29,7 @@ pub use item::{AlertState, FindingStatus, LedgerItem, ResolvedBy};
 pub use publisher::LedgeredAlerts;
 pub use store::{FindingsStore, StoreError};
 pub use transition::{transition, AlertReason, Due, FindingKey, Lifecycle, QuietReason, Seen, Violation};
+pub use unseen::{gone, no_longer_found, Unseen};
 
 use crate::action::{ActionKind, ActionOutcome, ActionStatus};
 use crate::finding::Finding;
@@ -67,6 +69,7 @@ pub fn key_of(finding: &Finding) -> FindingKey {
         resource: finding.resource.clone(),
         resource_type: finding.resource_type.to_owned(),
         resource_id: finding.resource_id.clone(),
+        component: finding.component_arn.clone(),
     }
 }
 

@@ -27,4 +27,14 @@ pub trait FindingsStore: Send + Sync {
     /// Writes `item` if the stored item's version is still `expected` (`None`: only if there is no
     /// item yet); [`StoreError::Conflict`] otherwise.
     async fn put_if_version(&self, item: &LedgerItem, expected: Option<u64>) -> Result<(), StoreError>;
+
+    /// The findings not resolved (open or exempt) of `account` in `region`, only those on
+    /// `resource` (an ARN) when given. Read from an index, so it may lag the latest writes by a
+    /// moment: what is resolved from it is judged again on a consistent read ([`Self::get_many`]).
+    async fn unresolved_in(
+        &self,
+        account: &str,
+        region: &str,
+        resource: Option<&str>,
+    ) -> Result<Vec<LedgerItem>, StoreError>;
 }

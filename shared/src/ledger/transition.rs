@@ -43,6 +43,8 @@ pub struct FindingKey {
     pub resource: String,
     pub resource_type: String,
     pub resource_id: String,
+    /// See [`LedgerItem::component`].
+    pub component: Option<String>,
 }
 
 /// A violation as this invocation saw it, with what was done about it.
@@ -187,6 +189,7 @@ fn new_item(key: &FindingKey, violation: &Violation, now: i64) -> LedgerItem {
         resource: key.resource.clone(),
         resource_type: key.resource_type.clone(),
         resource_id: key.resource_id.clone(),
+        component: key.component.clone(),
         status: FindingStatus::Open,
         severity: violation.severity.clone(),
         first_seen: now,
@@ -330,6 +333,7 @@ mod tests {
             resource: "arn:aws:rds:us-east-1:123456789012:db:db1".into(),
             resource_type: "AWS::RDS::DBInstance".into(),
             resource_id: "db1".into(),
+            component: None,
         }
     }
 

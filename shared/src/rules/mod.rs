@@ -176,6 +176,16 @@ impl RuleId {
         Self::GuardrailTampered,
     ];
 
+    /// Whether the rule judges a resource's state (and so a finding of it resolves when the state
+    /// complies or the resource is gone), not something that happened: a deletion without a final
+    /// snapshot, a GuardDuty threat, a pipeline or guardrail tampering stay what they were.
+    pub fn judged_on_state(self) -> bool {
+        !matches!(
+            self,
+            Self::DeletedWithoutSnapshot | Self::GuardDutyRdsThreat | Self::PipelineTampered | Self::GuardrailTampered
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Rds2PublicAccess => "RDS.2",

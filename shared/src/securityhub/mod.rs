@@ -160,6 +160,7 @@ mod tests {
             resource: resource.into(),
             resource_type: resource_type.into(),
             resource_id: "x".into(),
+            component: None,
             status,
             severity: "CRITICAL".into(),
             first_seen: 1_800_000_000,
