@@ -8,9 +8,10 @@
 //! A sweep is *complete* only when every listing and every check succeeded ([`RegionSweep::complete`]):
 //! a partial sweep must not be taken as proof that a finding it did not see is gone.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use crate::action::ActionOutcome;
+use crate::arn::{Arn, RdsResourceKind};
 use crate::aws::{NetworkPorts, SweepPort};
 use crate::checks::{judge_database, judge_snapshot, CheckScope, Checked};
 use crate::database::DatabaseKind;
@@ -18,6 +19,10 @@ use crate::db_snapshot::{Snapshot, SnapshotKind};
 use crate::finding::Finding;
 use crate::group_check::check_security_groups;
 use crate::identity::{AccountId, AwsRegion};
+use crate::ledger::{gone, id_of, no_longer_found, LedgerItem};
+use crate::network::SECURITY_GROUP_TYPE;
+use crate::policy::{Policy, RuleAction};
+use crate::rules::RuleId;
 
 /// How many resources of each type a sweep judged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -53,6 +58,10 @@ pub struct RegionSweep {
     pub judged: Judged,
     /// Listings or checks that failed; any makes the sweep partial.
     pub errors: Vec<String>,
+    /// ARNs of every DB instance, DB cluster and manual DB (cluster) snapshot listed.
+    pub listed: BTreeSet<String>,
+    /// ARNs of the security groups judged in full (no ingress rule left undetermined).
+    pub groups_judged: BTreeSet<String>,
 }
 
 impl RegionSweep {
@@ -65,7 +74,38 @@ impl RegionSweep {
             undetermined: Vec::new(),
             judged: Judged::default(),
             errors: Vec::new(),
+            listed: BTreeSet::new(),
+            groups_judged: BTreeSet::new(),
         }
+    }
+
+    /// The findings `held` by the ledger in this account-region that this sweep no longer sees:
+    /// those on a database or snapshot it did not list (gone), and those on an ingress rule of a
+    /// group it judged in full that it did not find again (revoked or changed). Meaningful only
+    /// for a [complete](Self::complete) sweep; rules judged compliant are in [`Self::compliant`].
+    pub fn no_longer_seen(&self, held: &[LedgerItem], policy: &Policy) -> Vec<Finding> {
+        let listed_types = [
+            RdsResourceKind::DbInstance,
+            RdsResourceKind::DbCluster,
+            RdsResourceKind::DbSnapshot,
+            RdsResourceKind::DbClusterSnapshot,
+        ]
+        .map(RdsResourceKind::cloudformation_type);
+        let vanished: Vec<LedgerItem> = held
+            .iter()
+            .filter(|item| listed_types.contains(&item.resource_type.as_str()) && !self.listed.contains(&item.resource))
+            .cloned()
+            .collect();
+        let on_judged_groups: Vec<LedgerItem> = held
+            .iter()
+            .filter(|item| item.resource_type == SECURITY_GROUP_TYPE && self.groups_judged.contains(&item.resource))
+            .cloned()
+            .collect();
+        let seen: HashSet<String> = self.findings.iter().map(|(finding, _)| id_of(finding)).collect();
+        let judged = |rule: RuleId| RuleId::NETWORK.contains(&rule) && policy.effective_action(rule) != RuleAction::Off;
+        let mut cleared = gone(&vanished);
+        cleared.extend(no_longer_found(&on_judged_groups, &seen, judged));
+        cleared
     }
 
     /// Whether every listing and check succeeded.
@@ -96,6 +136,18 @@ pub async fn sweep_region(scope: CheckScope<'_>, rds: &dyn SweepPort, network: &
             }
         };
         for db in databases {
+            // Listed, so it exists, whatever the engine (findings held on what is not listed resolve).
+            let (region, account) = (scope.region, scope.account);
+            sweep.listed.insert(db.state.arn.clone().unwrap_or_else(|| {
+                Arn::rds(
+                    region.partition(),
+                    region.as_str(),
+                    account.as_str(),
+                    kind.resource_kind(),
+                    &db.state.identifier,
+                )
+                .to_string()
+            }));
             if !db.state.is_rds_engine() {
                 continue;
             }
@@ -119,6 +171,7 @@ pub async fn sweep_region(scope: CheckScope<'_>, rds: &dyn SweepPort, network: &
         for state in snapshots {
             sweep.judged.snapshots += 1;
             let checked = judge_snapshot(scope, rds, Snapshot { kind, state }, None).await;
+            sweep.listed.insert(checked.resource.clone());
             sweep.take(checked);
         }
     }
@@ -127,6 +180,9 @@ pub async fn sweep_region(scope: CheckScope<'_>, rds: &dyn SweepPort, network: &
         Ok(checks) => {
             for check in checks {
                 sweep.judged.security_groups += 1;
+                if check.undetermined.is_empty() {
+                    sweep.groups_judged.insert(check.arn.clone());
+                }
                 sweep.findings.extend(check.findings);
                 sweep.undetermined.extend(check.undetermined);
             }

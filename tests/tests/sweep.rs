@@ -273,7 +273,16 @@ const LEDGER_TABLE: &str = "rdsguard-findings";
 
 /// sweep-worker with the findings ledger, as `main` wires it when FINDINGS_TABLE is set.
 async fn ledgered_worker(estate: &Estate, config: aws_config::SdkConfig) -> SweepWorker {
-    let mut worker = worker(estate.policy(&[]), config);
+    ledgered_worker_with(estate, config, &[]).await
+}
+
+/// [`ledgered_worker`] with the policy `settings`.
+async fn ledgered_worker_with(
+    estate: &Estate,
+    config: aws_config::SdkConfig,
+    settings: &[(&str, &str)],
+) -> SweepWorker {
+    let mut worker = worker(estate.policy(settings), config);
     let ledger = rdsguard::ledger::LedgerConfig::from_vars([("FINDINGS_TABLE".to_owned(), LEDGER_TABLE.to_owned())])
         .expect("ledger settings");
     let plumbing =
@@ -334,6 +343,72 @@ async fn a_complete_sweep_resolves_a_fixed_finding_in_the_ledger_and_a_partial_o
     assert_eq!(resolved[0].body["transition"], "resolved");
     assert_eq!(resolved[0].body["resolved_by"], "other");
     assert_eq!(ledger_item(&estate, "RDS.10", "iam-db").await.status, rdsguard::ledger::FindingStatus::Resolved);
+}
+
+#[tokio::test]
+async fn a_complete_sweep_resolves_the_findings_of_a_deleted_database_and_a_revoked_rule_and_a_partial_one_none() {
+    let estate = Estate::start().await;
+    rdsguard_tests::ledger::create_findings_table(&estate.moto, HOME_REGION, LEDGER_TABLE).await;
+    let rds = estate.rds(HOME_REGION).await;
+    let ec2 = estate.ec2(HOME_REGION).await;
+    // The seeds' instance: several hardening findings, alerted only.
+    estate.create_instance(&rds, &NewInstance::seed("doomed-db")).await;
+    // A hardened database behind a group open to the internet on its port, alerted only here.
+    estate.create_instance(&rds, &NewInstance::postgres("orders-db")).await;
+    let group = estate.create_security_group(&ec2, "orders", &[]).await;
+    estate.authorize(&ec2, &group, "tcp", (5432, 5432), &["0.0.0.0/0"]).await;
+    rds.modify_db_instance()
+        .db_instance_identifier("orders-db")
+        .vpc_security_group_ids(&group)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    let proxy = FaultProxy::in_front_of(&estate.moto);
+    let worker =
+        ledgered_worker_with(&estate, proxy.sdk_config(HOME_REGION).await, &[("RULE_ACTIONS", "EC2.19=alert")]).await;
+    let sweep = |id: &str| sqs_event(&[(id, json!({"account": MOTO_ACCOUNT, "region": HOME_REGION}))]);
+
+    handle_batch(sweep("s-1"), &worker, Deadline::none()).await.unwrap();
+    let first = estate.alerts().await;
+    let doomed: BTreeSet<String> =
+        first.iter().filter(|a| a.body["resource_id"] == "doomed-db").map(|a| a.rule().to_owned()).collect();
+    assert!(!doomed.is_empty(), "{first:#?}");
+    assert!(first.iter().any(|a| a.rule() == "EC2.19" && a.action_status() == "not_attempted"), "{first:#?}");
+
+    // Someone deletes the database and revokes the rule.
+    rds.delete_db_instance().db_instance_identifier("doomed-db").skip_final_snapshot(true).send().await.unwrap();
+    let permission = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(5432)
+        .to_port(5432)
+        .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+        .build();
+    ec2.revoke_security_group_ingress().group_id(&group).ip_permissions(permission).send().await.unwrap();
+
+    // A partial sweep (snapshots could not be listed) resolves nothing it did not see.
+    proxy.fail_first("DescribeDBSnapshots", 1, Fault::AccessDenied);
+    let partial = handle_batch(sweep("s-2"), &worker, Deadline::none()).await.unwrap();
+    assert_eq!(partial.messages[0].outcome, "partial", "{partial:#?}");
+    let quiet = estate.alerts().await;
+    assert!(quiet.iter().all(|a| a.body["transition"] != "resolved"), "a partial sweep resolved: {quiet:#?}");
+
+    // The next complete sweep resolves each of them once.
+    let complete = handle_batch(sweep("s-3"), &worker, Deadline::none()).await.unwrap();
+    assert_eq!(complete.messages[0].outcome, "swept", "{complete:#?}");
+    let alerts = estate.alerts().await;
+    let resolved: Vec<_> = alerts.iter().filter(|a| a.body["transition"] == "resolved").collect();
+    let on_doomed: BTreeSet<String> =
+        resolved.iter().filter(|a| a.body["resource_id"] == "doomed-db").map(|a| a.rule().to_owned()).collect();
+    assert_eq!(on_doomed, doomed, "every finding of the deleted database: {alerts:#?}");
+    assert!(resolved.iter().all(|a| a.body["resolved_by"] == "other"));
+    let rule = resolved.iter().find(|a| a.rule() == "EC2.19").unwrap_or_else(|| panic!("{alerts:#?}"));
+    assert!(rule.body["observed"]["resolution"].as_str().unwrap_or_default().contains("no longer there"));
+    assert_eq!(resolved.len(), doomed.len() + 1, "{resolved:#?}");
+
+    handle_batch(sweep("s-4"), &worker, Deadline::none()).await.unwrap();
+    let after = estate.alerts().await;
+    assert!(after.iter().all(|a| a.body["transition"] != "resolved"), "resolved once: {after:#?}");
 }
 
 /// 25 regions in each of two accounts: 50 account-regions.

@@ -12,6 +12,7 @@ use rdsguard::checks::CheckScope;
 use rdsguard::finding::EventContext;
 use rdsguard::identity::{AccountId, AwsRegion};
 use rdsguard::kernel::Deadline;
+use rdsguard::ledger::unseen::held;
 use rdsguard::policy::Policy;
 use rdsguard::recheck::{queue_deferred, RecheckMessage};
 use rdsguard::remediate::Confirmation;
@@ -307,10 +308,18 @@ async fn deliver(
             Outcome { finding, action: action.clone(), suppressed: None }
         })
         .collect();
-    let cleared: &[rdsguard::finding::Finding] = if complete { &sweep.compliant } else { &[] };
+    // A complete sweep also resolves what the ledger holds here that it no longer sees.
+    let mut cleared: Vec<rdsguard::finding::Finding> = Vec::new();
+    if complete {
+        cleared.extend(sweep.compliant.iter().cloned());
+        if let Some(ledger) = worker.alerting.ledger() {
+            let held = held(Some(ledger), sweep.account.as_str(), sweep.region.as_str(), None).await;
+            cleared.extend(sweep.no_longer_seen(&held, &worker.policy));
+        }
+    }
     let delivery = worker.alerting.delivery(FUNCTION_NAME).acting_as(acted_as);
     let mut errors = sweep.errors.clone();
-    let delivered = deliver_judged(due, cleared, &context, delivery).await;
+    let delivered = deliver_judged(due, &cleared, &context, delivery).await;
     // After the alerts: a re-check of every deferred fix.
     let queued = queue_deferred(worker.alerting.rechecks(), sweep.findings.iter().map(|(f, a)| (f, a))).await;
     let delivered = match (delivered, queued) {
