@@ -151,26 +151,29 @@ impl Alert {
         let readable = |text: &str| -> String {
             text.chars().map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' }).collect()
         };
-        let compose = |resource_id: &str| {
-            readable(&format!(
-                "{} {} {} ({}/{}): {}",
-                self.severity, self.rule, resource_id, self.account, self.region, self.short_title
-            ))
+        let compose = |resource_id: &str, with_region: bool| {
+            let place = if with_region { format!("{}/{}", self.account, self.region) } else { self.account.clone() };
+            readable(&format!("{} {} {resource_id} ({place}): {}", self.severity, self.rule, self.short_title))
         };
         // The outcome is what a reader scans for, then what is wrong: a long subject gives up the
-        // middle of the resource id first, then the end of the title, never the outcome.
+        // region (it is in the body), then the middle of the resource id, then the end of the
+        // title, never the outcome.
         let tail = readable(&format!(" - {}", self.outcome_word()));
-        let head = compose(&self.resource_id);
-        if head.len() + tail.len() <= SUBJECT_MAX {
+        let fits = |head: &str| head.len() + tail.len() <= SUBJECT_MAX;
+        let head = compose(&self.resource_id, true);
+        if fits(&head) {
+            return format!("{head}{tail}");
+        }
+        let head = compose(&self.resource_id, false);
+        if fits(&head) {
             return format!("{head}{tail}");
         }
         let id = readable(&self.resource_id);
-        let others = head.len() - id.len();
-        let room_for_id = SUBJECT_MAX.saturating_sub(others + tail.len());
+        let room_for_id = SUBJECT_MAX.saturating_sub(head.len() - id.len() + tail.len());
         if room_for_id >= MIN_SUBJECT_ID {
             let keep = room_for_id - 3;
             let (front, back) = (keep - keep / 3, keep / 3);
-            return format!("{}{tail}", compose(&format!("{}...{}", &id[..front], &id[id.len() - back..])));
+            return format!("{}{tail}", compose(&format!("{}...{}", &id[..front], &id[id.len() - back..]), false));
         }
         let room = SUBJECT_MAX.saturating_sub(tail.len() + 3);
         if room >= SUBJECT_MAX / 2 {
@@ -271,7 +274,7 @@ mod tests {
         assert_eq!(long.len(), 99);
         assert!(long.starts_with("CRITICAL RDS.2 orders-x"), "{long}");
         assert!(
-            long.contains("...primary (123456789012/us-east-1): publicly accessible - succeeded"),
+            long.contains("...") && long.ends_with("-primary (123456789012): publicly accessible - succeeded"),
             "the id gives up its middle; the title and outcome survive: {long}"
         );
         let mut titled = alert("db");

@@ -20,9 +20,10 @@ use crate::ledger::{AlertState, FindingStatus, FindingsStore, LedgerItem, Resolv
 pub const FINDING_ID_KEY: &str = "finding_id";
 /// The table's TTL attribute (template.yaml `TimeToLiveSpecification`).
 pub const TTL_ATTRIBUTE: &str = "expires_at";
-/// The sparse global secondary index of the findings not resolved (open or exempt): partition
-/// key [`OPEN_SCOPE_ATTRIBUTE`], sort key `resource`, every attribute projected. A resolved item
-/// carries no `open_scope` and so leaves the index. template.yaml creates it.
+/// The sparse global secondary index of the findings not resolved (open or exempt), or resolved
+/// with their last alert still owed: partition key [`OPEN_SCOPE_ATTRIBUTE`], sort key `resource`,
+/// every attribute projected. Any other item carries no `open_scope` and so is not in the index.
+/// template.yaml creates it.
 pub const OPEN_INDEX: &str = "open-by-scope";
 /// `<account>/<region>` of a finding not resolved ([`open_scope`]).
 pub const OPEN_SCOPE_ATTRIBUTE: &str = "open_scope";
@@ -220,11 +221,10 @@ fn encode(item: &LedgerItem) -> HashMap<String, AttributeValue> {
         }
     };
     optional("component", item.component.as_deref().map(s));
-    // The sparse index of open findings: resolved items leave it.
-    optional(
-        OPEN_SCOPE_ATTRIBUTE,
-        (item.status != FindingStatus::Resolved).then(|| s(&open_scope(&item.account, &item.region))),
-    );
+    // The sparse index of findings still to be reported on: resolved items leave it once their
+    // last alert is settled (an alert still owed keeps them there, for the check that sends it).
+    let indexed = item.status != FindingStatus::Resolved || item.alert != AlertState::Settled;
+    optional(OPEN_SCOPE_ATTRIBUTE, indexed.then(|| s(&open_scope(&item.account, &item.region))));
     optional("last_event_id", item.last_event_id.as_deref().map(s));
     optional("last_alerted", item.last_alerted.map(n));
     optional("last_alert_reason", item.last_alert_reason.as_deref().map(s));

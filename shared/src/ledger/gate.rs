@@ -255,7 +255,8 @@ mod tests {
             let items = self.items.lock().unwrap();
             Ok(items
                 .values()
-                .filter(|i| i.status != FindingStatus::Resolved && i.account == account && i.region == region)
+                .filter(|i| i.status != FindingStatus::Resolved || i.alert != AlertState::Settled)
+                .filter(|i| i.account == account && i.region == region)
                 .filter(|i| resource.is_none_or(|r| i.resource == r))
                 .cloned()
                 .collect())

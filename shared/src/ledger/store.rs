@@ -28,8 +28,9 @@ pub trait FindingsStore: Send + Sync {
     /// item yet); [`StoreError::Conflict`] otherwise.
     async fn put_if_version(&self, item: &LedgerItem, expected: Option<u64>) -> Result<(), StoreError>;
 
-    /// The findings not resolved (open or exempt) of `account` in `region`, only those on
-    /// `resource` (an ARN) when given. Read from an index, so it may lag the latest writes by a
+    /// The findings not resolved (open or exempt), or resolved with their last alert still owed
+    /// (claimed or unpublished), of `account` in `region`, only those on `resource` (an ARN) when
+    /// given. Read from an index, so it may lag the latest writes by a
     /// moment: what is resolved from it is judged again on a consistent read ([`Self::get_many`]).
     async fn unresolved_in(
         &self,
