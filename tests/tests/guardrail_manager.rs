@@ -703,3 +703,40 @@ async fn an_account_moved_out_of_a_guardrail_ou_or_removed_is_alerted_and_a_move
     let error = handle_event(&unusable, &manager).await.unwrap_err();
     assert_eq!(error.kind(), "UnusableEvent", "{error}");
 }
+
+/// With the findings ledger, guardrail-manager alerts a drift once, not on every scheduled check
+/// that finds it still there (MODE=alert leaves it), and a fresh tampering once more.
+#[tokio::test]
+async fn with_the_ledger_a_drift_left_in_place_is_alerted_once_not_on_every_check() {
+    let estate = Estate::start().await;
+    rdsguard_tests::ledger::create_findings_table(&estate.moto, HOME_REGION, "rdsguard-findings").await;
+    let org = estate.create_organization().await;
+    let mut settings = settings(&org);
+    settings.push(("MODE", "alert".to_owned()));
+    let mut manager = estate.guardrail_manager(&borrowed(&settings)).await;
+    let config =
+        rdsguard::ledger::LedgerConfig::from_vars([("FINDINGS_TABLE".to_owned(), "rdsguard-findings".to_owned())])
+            .unwrap();
+    let plumbing = rdsguard::startup::Plumbing::new(manager.policy.clone(), estate.moto.sdk_config(HOME_REGION).await)
+        .with_ledger(&config, &estate.moto.sdk_config(HOME_REGION).await);
+    manager.alerting = plumbing.alerting;
+    let cloudformation = ResponseCatcher::start();
+    handle_event(&custom_resource_request("Create", &cloudformation.url, None), &manager).await.unwrap();
+    let (id, _) = ours(&estate).await.pop().unwrap();
+    estate.organizations().await.detach_policy().policy_id(&id).target_id(&org.root_id).send().await.unwrap();
+
+    let scheduled = |id: &str| {
+        json!({
+            "version": "0", "id": id, "detail-type": "Scheduled Event", "source": "aws.scheduler",
+            "account": MOTO_ACCOUNT, "time": "2026-11-23T10:00:00Z", "region": HOME_REGION, "resources": [], "detail": {}
+        })
+    };
+    for check in ["drift-1", "drift-2", "drift-3"] {
+        assert_eq!(handle_event(&scheduled(check), &manager).await.unwrap().outcome, InvocationOutcome::Alerted);
+    }
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "one alert for the drift, however often it is checked: {alerts:#?}");
+    assert_eq!(alerts[0].body["transition"], "new", "{:#}", alerts[0].body);
+    assert_eq!(alerts[0].action_status(), "not_attempted");
+    assert_eq!(estate.scps_on(&org.root_id).await, ["FullAWSAccess"], "MODE=alert changes nothing");
+}

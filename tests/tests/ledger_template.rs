@@ -19,7 +19,8 @@ use serde_yaml::Value;
 /// on the table's index only) to resolve those they no longer see.
 const READING_OPEN: [&str; 3] = ["RdsGuardFunction", "NetworkGuardFunction", "SweepWorkerFunction"];
 
-/// The functions whose alerts pass through the ledger (`Plumbing::for_function`).
+/// The functions whose alerts pass through the ledger and go to Security Hub with the export on
+/// (`Plumbing::for_function`).
 const LEDGERED: [&str; 5] = [
     "RdsGuardFunction",
     "NetworkGuardFunction",
@@ -27,6 +28,8 @@ const LEDGERED: [&str; 5] = [
     "GuardDutyResponderFunction",
     "SweepWorkerFunction",
 ];
+/// guardrail-manager's alerts pass through the ledger too, but are not exported.
+const LEDGERED_NOT_EXPORTED: &str = "GuardrailManagerFunction";
 
 #[test]
 fn the_table_is_the_one_the_adapter_expects() {
@@ -69,16 +72,14 @@ fn the_table_is_the_one_the_adapter_expects() {
 #[test]
 fn every_ledgered_function_is_configured_and_granted_the_table_only() {
     let template = template();
-    for logical_id in LEDGERED {
+    for logical_id in LEDGERED.into_iter().chain([LEDGERED_NOT_EXPORTED]) {
         let variables = at(function(&template, logical_id), &["Properties", "Environment", "Variables"]);
         assert_eq!(at(variables, &[ENV_FINDINGS_TABLE, "Ref"]).as_str(), Some("FindingsTable"), "{logical_id}");
         assert_eq!(at(variables, &[ENV_ALERT_ON_RESOLVE, "Ref"]).as_str(), Some("AlertOnResolve"), "{logical_id}");
         assert_eq!(at(variables, &[ENV_REALERT_AFTER_DAYS, "Ref"]).as_str(), Some("RealertAfterDays"), "{logical_id}");
-        assert_eq!(
-            at(variables, &[ENV_SECURITY_HUB_EXPORT, "Ref"]).as_str(),
-            Some("SecurityHubExport"),
-            "{logical_id}"
-        );
+        let export = variables.get(ENV_SECURITY_HUB_EXPORT).and_then(|v| v.get("Ref")).and_then(Value::as_str);
+        let exported = logical_id != LEDGERED_NOT_EXPORTED;
+        assert_eq!(export, exported.then_some("SecurityHubExport"), "{logical_id}");
 
         let statements = function_statements(&template, logical_id);
         let ledger: Vec<&Value> = statements

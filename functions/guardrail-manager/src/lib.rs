@@ -16,15 +16,20 @@ pub use handler::{
     FUNCTION_NAME,
 };
 
-use rdsguard::aws::{SdkOrganizations, SnsAlertPublisher, SqsUndeliveredAlerts};
+use rdsguard::aws::{DynamoDbFindings, SdkOrganizations, SnsAlertPublisher, SqsUndeliveredAlerts};
 
 /// Every IAM action guardrail-manager's code can call. template.yaml must grant exactly these.
-/// Of the shared plumbing it uses only the alert publisher and the undelivered-alerts queue: it
-/// acts with its own role in the management (or delegated administrator) account and never
-/// assumes a member role, so `sts:AssumeRole` (`AccountSessions`) is not granted.
+/// Of the shared plumbing it uses only the alert publisher, the undelivered-alerts queue and the
+/// findings ledger: it acts with its own role in the management (or delegated administrator)
+/// account and never assumes a member role, so `sts:AssumeRole` (`AccountSessions`) is not granted.
 pub fn iam_actions() -> Vec<&'static str> {
-    let mut actions =
-        [SnsAlertPublisher::IAM_ACTIONS, SqsUndeliveredAlerts::IAM_ACTIONS, SdkOrganizations::IAM_ACTIONS].concat();
+    let mut actions = [
+        SnsAlertPublisher::IAM_ACTIONS,
+        SqsUndeliveredAlerts::IAM_ACTIONS,
+        DynamoDbFindings::IAM_ACTIONS,
+        SdkOrganizations::IAM_ACTIONS,
+    ]
+    .concat();
     actions.sort_unstable();
     actions.dedup();
     actions

@@ -14,6 +14,7 @@ use lambda_runtime::Error;
 use rdsguard::aws::{Organization, OrganizationTree, SdkOrganizations};
 use rdsguard::guardrails::GuardrailSettings;
 use rdsguard::kernel::serve;
+use rdsguard::ledger::LedgerConfig;
 use rdsguard::policy::Policy;
 use rdsguard::startup::{config_or_exit, Plumbing};
 use serde_json::Value;
@@ -22,14 +23,20 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     rdsguard::telemetry::init_lambda_logging();
     let responses = Arc::new(config_or_exit("guardrail-manager", HttpResponseSender::new()));
-    let configuration = match (Policy::from_env(), GuardrailSettings::from_env()) {
-        (Ok(policy), Ok(settings)) => {
+    let configuration = match (Policy::from_env(), GuardrailSettings::from_env(), LedgerConfig::from_env()) {
+        (Ok(policy), Ok(settings), Ok(ledger)) => {
             tracing::info!(policy = %policy.describe(), guardrails = %settings.describe(), "guardrail-manager starting");
-            Ok((policy, settings))
+            Ok((policy, settings, ledger))
         }
-        (policy, settings) => {
-            let problems: Vec<String> =
-                [policy.err(), settings.err()].into_iter().flatten().map(|e| e.to_string()).collect();
+        (policy, settings, ledger) => {
+            let problems: Vec<String> = [
+                policy.err().map(|e| e.to_string()),
+                settings.err().map(|e| e.to_string()),
+                ledger.err().map(|e| e.to_string()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
             let problem = problems.join("; ");
             tracing::error!(%problem, "guardrail-manager configuration is invalid; custom resource requests will be answered, everything else refused");
             Err(problem)
@@ -41,8 +48,9 @@ async fn main() -> Result<(), Error> {
     let organization: Arc<dyn Organization> = organizations.clone();
     let tree: Arc<dyn OrganizationTree> = organizations;
     let own_session_arn = own_session_arn(&base).await;
-    let manager = configuration.map(|(policy, settings)| {
-        let plumbing = Plumbing::new(policy, base);
+    let manager = configuration.map(|(policy, settings, ledger)| {
+        // Its alerts pass through the findings ledger (no Security Hub export: see README).
+        let plumbing = Plumbing::new(policy, base.clone()).with_ledger(&ledger, &base);
         GuardrailManager {
             policy: plumbing.policy,
             settings,
