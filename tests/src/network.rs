@@ -70,6 +70,21 @@ impl Estate {
             .expect("authorize ingress");
     }
 
+    /// Revokes `protocol` `from`-`to` from each IPv4 `source` (someone else's revoke, in tests).
+    pub async fn revoke(&self, ec2: &aws_sdk_ec2::Client, group_id: &str, (from, to): (i32, i32), sources: &[&str]) {
+        use aws_sdk_ec2::types::{IpPermission, IpRange};
+        let mut permission = IpPermission::builder().ip_protocol("tcp").from_port(from).to_port(to);
+        for source in sources {
+            permission = permission.ip_ranges(IpRange::builder().cidr_ip(*source).build());
+        }
+        ec2.revoke_security_group_ingress()
+            .group_id(group_id)
+            .ip_permissions(permission.build())
+            .send()
+            .await
+            .expect("revoke ingress");
+    }
+
     /// The group's ingress rules as EC2 reports them now.
     pub async fn ingress_rules(&self, ec2: &aws_sdk_ec2::Client, group_id: &str) -> Vec<ReadRule> {
         let filter = aws_sdk_ec2::types::Filter::builder().name("group-id").values(group_id).build();

@@ -739,4 +739,23 @@ async fn with_the_ledger_a_drift_left_in_place_is_alerted_once_not_on_every_chec
     assert_eq!(alerts[0].body["transition"], "new", "{:#}", alerts[0].body);
     assert_eq!(alerts[0].action_status(), "not_attempted");
     assert_eq!(estate.scps_on(&org.root_id).await, ["FullAWSAccess"], "MODE=alert changes nothing");
+
+    // Someone attaches it again: the next check finds the organisation in sync, and the drift
+    // resolves (one resolved alert); a new drift later is news again.
+    let organizations = estate.organizations().await;
+    organizations.attach_policy().policy_id(&id).target_id(&org.root_id).send().await.unwrap();
+    assert_eq!(handle_event(&scheduled("drift-4"), &manager).await.unwrap().outcome, InvocationOutcome::InSync);
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(
+        (alerts[0].body["transition"].as_str(), alerts[0].body["resolved_by"].as_str()),
+        (Some("resolved"), Some("other"))
+    );
+    handle_event(&scheduled("drift-5"), &manager).await.unwrap();
+    assert!(estate.alerts().await.is_empty(), "in sync again: nothing");
+    organizations.detach_policy().policy_id(&id).target_id(&org.root_id).send().await.unwrap();
+    handle_event(&scheduled("drift-6"), &manager).await.unwrap();
+    let alerts = estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].body["transition"], "reopened");
 }

@@ -218,13 +218,7 @@ async fn an_ingress_rule_revoked_or_a_group_deleted_by_someone_resolves_its_find
         .unwrap();
 
     // Someone revokes the PostgreSQL rule: that finding resolves, the Redis one stays open (quiet).
-    let permission = aws_sdk_ec2::types::IpPermission::builder()
-        .ip_protocol("tcp")
-        .from_port(5432)
-        .to_port(5432)
-        .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
-        .build();
-    ec2.revoke_security_group_ingress().group_id(&group).ip_permissions(permission).send().await.unwrap();
+    estate.revoke(&ec2, &group, (5432, 5432), &["0.0.0.0/0"]).await;
     network_guard::handle_event(&ec2_call("RevokeSecurityGroupIngress", &group, "revoke-1"), &guard)
         .await
         .expect("revoked");

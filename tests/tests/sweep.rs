@@ -378,13 +378,7 @@ async fn a_complete_sweep_resolves_the_findings_of_a_deleted_database_and_a_revo
 
     // Someone deletes the database and revokes the rule.
     rds.delete_db_instance().db_instance_identifier("doomed-db").skip_final_snapshot(true).send().await.unwrap();
-    let permission = aws_sdk_ec2::types::IpPermission::builder()
-        .ip_protocol("tcp")
-        .from_port(5432)
-        .to_port(5432)
-        .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
-        .build();
-    ec2.revoke_security_group_ingress().group_id(&group).ip_permissions(permission).send().await.unwrap();
+    estate.revoke(&ec2, &group, (5432, 5432), &["0.0.0.0/0"]).await;
 
     // A partial sweep (snapshots could not be listed) resolves nothing it did not see.
     proxy.fail_first("DescribeDBSnapshots", 1, Fault::AccessDenied);

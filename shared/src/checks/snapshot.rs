@@ -83,30 +83,17 @@ pub async fn judge_snapshot(
         if policy.effective_action(rule) == RuleAction::Off || !snapshot_judged_on(rule, change) {
             continue;
         }
+        let finding = |observed| {
+            let (account, region) = (scope.account, scope.region);
+            Finding::for_resource(rule, account, region, kind.aws_type(), identifier, arn.clone(), observed)
+        };
         match verdict {
             Verdict::Violation(observed) => {
-                let finding = Finding::for_resource(
-                    rule,
-                    scope.account,
-                    scope.region,
-                    kind.aws_type(),
-                    &snapshot.state.identifier,
-                    arn.clone(),
-                    observed,
-                );
                 let action = act(scope, rule, &snapshot, rds).await;
-                checked.findings.push((finding, action));
+                checked.findings.push((finding(observed), action));
             }
             Verdict::Unknown(why) => checked.undetermined(rule, identifier, why),
-            Verdict::Compliant => checked.compliant.push(Finding::for_resource(
-                rule,
-                scope.account,
-                scope.region,
-                kind.aws_type(),
-                &snapshot.state.identifier,
-                arn.clone(),
-                serde_json::Value::Null,
-            )),
+            Verdict::Compliant => checked.compliant.push(finding(serde_json::Value::Null)),
             Verdict::NotApplicable(_) => {}
         }
     }

@@ -6,6 +6,7 @@ use rdsguard::finding::{EventContext, Finding};
 use rdsguard::guardrails::{plan_for, PlanError, ReconcileError};
 use rdsguard::identity::{AccountId, AwsRegion};
 use rdsguard::kernel::InvocationOutcome;
+use rdsguard::report::deliver_judged;
 use rdsguard::rules::{RuleId, Severity};
 use serde_json::{json, Value};
 use tracing::info;
@@ -35,22 +36,38 @@ pub(super) async fn drift_check(payload: &Value, manager: &GuardrailManager) -> 
     };
     if plan.is_empty() {
         info!("guardrails in sync");
-        return Ok(summary(InvocationOutcome::InSync, None, None, vec![]));
+        let mut in_sync = summary(InvocationOutcome::InSync, None, None, vec![]);
+        if let (Some(account), Some(region), Some(_)) = (&account, &region, manager.alerting.ledger()) {
+            // A drift the ledger holds open (left in place, MODE=alert) that someone set right.
+            let cleared = drift_finding(manager, account, region, Value::Null);
+            let delivery = manager.alerting.delivery(super::FUNCTION_NAME);
+            let findings = deliver_judged(Vec::new(), &[cleared], &context, delivery).await.map_err(|(_, f)| f)?;
+            in_sync = in_sync.with_findings(findings);
+        }
+        return Ok(in_sync);
     }
     let (Some(account), Some(region)) = (account, region) else {
         return Err(unusable(EventError::MissingField("account/region")));
     };
+    let finding = drift_finding(manager, &account, &region, json!({"Drift": plan_lines(&plan)}));
+    let action = respond(manager, &plan, &state, None).await;
+    alert(manager, finding, action, &context, plan_lines(&plan), Some("ScheduledDriftCheck")).await
+}
+
+/// The drift finding: one per organisation (the managed policies' name prefix), in the account and
+/// region the schedule runs in.
+fn drift_finding(manager: &GuardrailManager, account: &AccountId, region: &AwsRegion, observed: Value) -> Finding {
+    let prefix = manager.settings.policy_name_prefix.clone();
     let mut finding = Finding::for_resource(
         RuleId::GuardrailTampered,
-        &account,
-        &region,
+        account,
+        region,
         "AWS::Organizations::Policy",
-        manager.settings.policy_name_prefix.clone(),
-        manager.settings.policy_name_prefix.clone(),
-        json!({"Drift": plan_lines(&plan)}),
+        prefix.clone(),
+        prefix,
+        observed,
     );
     finding.severity = Severity::High;
     finding.short_title = "guardrail SCPs drifted";
-    let action = respond(manager, &plan, &state, None).await;
-    alert(manager, finding, action, &context, plan_lines(&plan), Some("ScheduledDriftCheck")).await
+    finding
 }
