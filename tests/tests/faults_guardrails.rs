@@ -136,3 +136,50 @@ async fn sns_down_keeps_the_alert_in_the_undelivered_queue_and_fails_the_invocat
     assert_eq!(kept[0]["source"], "guardrail-manager");
     assert_eq!(kept[0]["action"]["status"], "succeeded");
 }
+
+/// The re-apply throttled past the SDK's retry budget: `failed`, not `deferred` (nothing will try
+/// again by itself; the scheduled drift check is hours away), with the throttling code, and the
+/// invocation succeeds with the alert published.
+#[tokio::test]
+async fn the_reapply_throttled_past_the_retry_budget_is_a_failed_alert() {
+    let world = world().await;
+    let (id, _) = world.created().await.pop().unwrap();
+    let event = world.weakened(&id).await;
+    world.proxy.fail_always("UpdatePolicy", Fault::Throttle);
+
+    let summary = handle_event(&event, &world.manager).await.expect("alerted, not failed");
+
+    assert_eq!(summary.outcome, InvocationOutcome::Alerted);
+    assert_eq!(world.proxy.count("UpdatePolicy"), 3, "the SDK's three attempts");
+    let alerts = world.estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].action_status(), "failed");
+    let detail = alerts[0].body["action"]["detail"].as_str().unwrap_or_default();
+    eprintln!("guardrail-manager: re-apply throttled: {detail}");
+    assert!(detail.contains("UpdatePolicy") && detail.contains("TooManyRequests"), "{detail}");
+}
+
+/// SNS and the undelivered-alert queue both down: the guardrails are re-applied, and the invocation
+/// fails with a clear error so Lambda keeps the event (its retries, then the dead-letter queue).
+#[tokio::test]
+async fn sns_and_the_undelivered_queue_down_fail_the_invocation_with_a_clear_error() {
+    let world = world().await;
+    let (id, _) = world.created().await.pop().unwrap();
+    let event = world.weakened(&id).await;
+    world.proxy.fail_service("sns", Fault::Unavailable);
+    world.proxy.fail_service("sqs", Fault::Unavailable);
+
+    let error = handle_event(&event, &world.manager).await.expect_err("the invocation must fail");
+
+    assert_eq!(error.kind(), "AlertPublishFailed", "{error}");
+    let message = error.to_string();
+    assert!(
+        message.starts_with("1 of 1 alerts could not be published") && message.contains("ServiceUnavailable"),
+        "{message}"
+    );
+    assert_ne!(
+        world.estate.scp_content(&id).await,
+        serde_json::from_str::<Value>(WEAKENED).unwrap(),
+        "re-applied before publishing"
+    );
+}
