@@ -125,9 +125,14 @@ impl Estate {
             .send()
             .await
             .expect("create parameter group");
+        self.set_force_ssl(rds, name, force_ssl).await;
+    }
+
+    /// Sets `rds.force_ssl` to `value` in parameter group `name` (immediately), as someone would.
+    pub async fn set_force_ssl(&self, rds: &aws_sdk_rds::Client, name: &str, value: &str) {
         let parameter = aws_sdk_rds::types::Parameter::builder()
             .parameter_name("rds.force_ssl")
-            .parameter_value(force_ssl)
+            .parameter_value(value)
             .apply_method(aws_sdk_rds::types::ApplyMethod::Immediate)
             .build();
         rds.modify_db_parameter_group()

@@ -80,6 +80,18 @@ async fn seed_instance(estate: &Estate, id: &str) {
     estate.create_instance(&rds, &NewInstance::seed(id)).await;
 }
 
+/// network-guard with the ledger (or without: `ledgered` false).
+pub(crate) async fn network_guard(estate: &Estate, ledgered: bool) -> network_guard::NetworkGuard {
+    let mut guard = estate.network_guard(&[]).await;
+    if ledgered {
+        let config = LedgerConfig::from_vars([("FINDINGS_TABLE".to_owned(), TABLE.to_owned())]).unwrap();
+        let ledger_config = estate.moto.sdk_config(HOME_REGION).await;
+        guard.alerting.alerts =
+            estate.plumbing(&guard.policy).await.with_ledger(&config, &ledger_config).alerting.alerts;
+    }
+    guard
+}
+
 #[tokio::test]
 async fn the_same_event_replayed_three_times_alerts_once_and_counts_three() {
     let estate = Estate::start().await;
@@ -365,14 +377,7 @@ async fn network_guard_alerts_each_open_rule_once_keyed_by_the_security_group_ru
     let group = estate.create_security_group(&ec2, "bastion", &[]).await;
     estate.authorize(&ec2, &group, "tcp", (6379, 6379), &["0.0.0.0/0"]).await;
     estate.authorize(&ec2, &group, "tcp", (5432, 5432), &["0.0.0.0/0"]).await;
-    let mut guard = estate.network_guard(&[]).await;
-    let config = LedgerConfig::from_vars([("FINDINGS_TABLE".to_owned(), TABLE.to_owned())]).unwrap();
-    guard.alerting.alerts = estate
-        .plumbing(&guard.policy)
-        .await
-        .with_ledger(&config, &estate.moto.sdk_config(HOME_REGION).await)
-        .alerting
-        .alerts;
+    let guard = network_guard(&estate, true).await;
 
     let mut first = authorize_ingress(MOTO_ACCOUNT, HOME_REGION, &group, 5432, &["0.0.0.0/0"]);
     first["detail"]["eventID"] = json!("authorize-1");

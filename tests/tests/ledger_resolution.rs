@@ -6,13 +6,13 @@
 
 use rds_guard::handle_event;
 use rdsguard::kernel::InvocationOutcome;
-use rdsguard::ledger::{FindingStatus, LedgerConfig, ResolvedBy};
+use rdsguard::ledger::{FindingStatus, ResolvedBy};
 use rdsguard_tests::estate::{NewInstance, ReceivedAlert, HOME_REGION};
 use rdsguard_tests::events::{api_call, authorize_ingress, rds_api_call, rds_event};
 use rdsguard_tests::{Estate, MOTO_ACCOUNT};
 use serde_json::{json, Value};
 
-use crate::ledger::{create_table, guard, item, items, rules, TABLE};
+use crate::ledger::{create_table, guard, item, items, network_guard, rules, TABLE};
 
 const STRANGER: &str = "503161813013";
 
@@ -109,13 +109,6 @@ async fn a_parameter_group_set_back_by_someone_resolves_the_group_and_the_databa
         .send()
         .await
         .unwrap();
-    let set = |value: &str| {
-        aws_sdk_rds::types::Parameter::builder()
-            .parameter_name("rds.force_ssl")
-            .parameter_value(value)
-            .apply_method(aws_sdk_rds::types::ApplyMethod::Immediate)
-            .build()
-    };
     let changed = |value: &str, id: &str| {
         with_id(
             rds_api_call(
@@ -153,7 +146,7 @@ async fn a_parameter_group_set_back_by_someone_resolves_the_group_and_the_databa
     let on_db = alerts.iter().find(|a| a.rule() == "RDS.38").unwrap_or_else(|| panic!("{alerts:#?}"));
     assert_eq!(on_db.body["resource_type"], "AWS::RDS::DBInstance");
 
-    rds.modify_db_parameter_group().db_parameter_group_name("orders-pg").parameters(set("1")).send().await.unwrap();
+    estate.set_force_ssl(&rds, "orders-pg", "1").await;
     handle_event(&changed("1", "pg-2"), &guard).await.expect("on");
     let alerts = estate.alerts().await;
     let resolved = assert_resolved_by_other(&alerts, "RDS.38");
@@ -172,18 +165,6 @@ async fn a_parameter_group_set_back_by_someone_resolves_the_group_and_the_databa
     for finding in tls {
         assert_eq!((finding.status, finding.resolved_by), (FindingStatus::Resolved, Some(ResolvedBy::Other)));
     }
-}
-
-/// network-guard with the ledger (or without: `ledgered` false).
-async fn network_guard(estate: &Estate, ledgered: bool) -> network_guard::NetworkGuard {
-    let mut guard = estate.network_guard(&[]).await;
-    if ledgered {
-        let config = LedgerConfig::from_vars([("FINDINGS_TABLE".to_owned(), TABLE.to_owned())]).unwrap();
-        let ledger_config = estate.moto.sdk_config(HOME_REGION).await;
-        guard.alerting.alerts =
-            estate.plumbing(&guard.policy).await.with_ledger(&config, &ledger_config).alerting.alerts;
-    }
-    guard
 }
 
 fn ec2_call(name: &str, group: &str, id: &str) -> Value {

@@ -341,21 +341,7 @@ async fn a_database_deleted_without_final_snapshot_raises_a_critical_alert() {
 async fn tls_parameter_is_set_back_when_someone_turns_it_off() {
     let estate = Estate::start().await;
     let rds = estate.rds(HOME_REGION).await;
-    rds.create_db_parameter_group()
-        .db_parameter_group_name("orders-pg")
-        .db_parameter_group_family("postgres14")
-        .description("orders")
-        .send()
-        .await
-        .unwrap();
-    let set = |value: &str| {
-        aws_sdk_rds::types::Parameter::builder()
-            .parameter_name("rds.force_ssl")
-            .parameter_value(value)
-            .apply_method(aws_sdk_rds::types::ApplyMethod::Immediate)
-            .build()
-    };
-    rds.modify_db_parameter_group().db_parameter_group_name("orders-pg").parameters(set("1")).send().await.unwrap();
+    estate.create_postgres_parameter_group(&rds, "orders-pg", "1").await;
     estate.create_instance(&rds, &NewInstance::postgres("orders-db")).await;
     rds.modify_db_instance()
         .db_instance_identifier("orders-db")
@@ -367,7 +353,7 @@ async fn tls_parameter_is_set_back_when_someone_turns_it_off() {
     let guard = estate.rds_guard(&[STRICT]).await;
 
     // Someone turns TLS enforcement off in the group the database uses.
-    rds.modify_db_parameter_group().db_parameter_group_name("orders-pg").parameters(set("0")).send().await.unwrap();
+    estate.set_force_ssl(&rds, "orders-pg", "0").await;
     let event = rds_api_call(
         "ModifyDBParameterGroup",
         MOTO_ACCOUNT,
