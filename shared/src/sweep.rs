@@ -191,3 +191,101 @@ pub async fn sweep_region(scope: CheckScope<'_>, rds: &dyn SweepPort, network: &
     }
     sweep
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::ledger::{finding_id, AlertState, FindingStatus};
+    use crate::remediate::{ActionKind, ActionStatus};
+
+    const ACCOUNT: &str = "123456789012";
+    const REGION: &str = "us-east-1";
+    const DB: &str = "arn:aws:rds:us-east-1:123456789012:db:orders";
+    const SNAPSHOT: &str = "arn:aws:rds:us-east-1:123456789012:snapshot:nightly";
+    const SG: &str = "arn:aws:ec2:us-east-1:123456789012:security-group/sg-0123456789abcdef0";
+
+    fn held(rule: &str, resource_type: &str, resource: &str, component: Option<&str>) -> LedgerItem {
+        LedgerItem {
+            finding_id: finding_id(ACCOUNT, REGION, component.unwrap_or(resource), rule),
+            rule: rule.into(),
+            title: "t".into(),
+            account: ACCOUNT.into(),
+            region: REGION.into(),
+            resource: resource.into(),
+            resource_type: resource_type.into(),
+            resource_id: resource.rsplit([':', '/']).next().unwrap_or_default().into(),
+            component: component.map(str::to_owned),
+            status: FindingStatus::Open,
+            severity: "HIGH".into(),
+            first_seen: 1,
+            last_seen: 1,
+            occurrences: 1,
+            last_action: "alert_only".into(),
+            last_action_status: "not_attempted".into(),
+            evidence: "{}".into(),
+            last_event_id: None,
+            last_alerted: None,
+            last_alert_reason: None,
+            last_alert_message_id: None,
+            alert: AlertState::Settled,
+            resolved_by: None,
+            resolved_at: None,
+            expires_at: None,
+            version: 1,
+        }
+    }
+
+    fn sweep(listed: &[&str], groups_judged: &[&str], still_open: Option<&LedgerItem>) -> RegionSweep {
+        let mut sweep = RegionSweep::new(&AccountId::parse(ACCOUNT).unwrap(), &AwsRegion::parse(REGION).unwrap());
+        sweep.listed = listed.iter().map(|s| (*s).to_owned()).collect();
+        sweep.groups_judged = groups_judged.iter().map(|s| (*s).to_owned()).collect();
+        if let Some(item) = still_open {
+            let mut finding =
+                crate::ledger::unseen::cleared_finding(item, crate::ledger::Unseen::NoLongerFound).unwrap();
+            finding.observed = serde_json::json!({"rule": "still open"});
+            sweep.findings.push((finding, ActionOutcome::new(ActionKind::AlertOnly, ActionStatus::NotAttempted, "x")));
+        }
+        sweep
+    }
+
+    #[test]
+    fn a_sweep_resolves_what_it_no_longer_lists_or_finds_and_nothing_else() {
+        let sgr = |n: u8| format!("arn:aws:ec2:us-east-1:123456789012:security-group-rule/sgr-{n:017}");
+        let (revoked, open) = (sgr(1), sgr(2));
+        let items = HashMap::from([
+            ("db gone", held("RDS.10", "AWS::RDS::DBInstance", DB, None)),
+            ("snapshot gone", held("RDS.4", "AWS::RDS::DBSnapshot", SNAPSHOT, None)),
+            ("deletion finding", held("RDSGUARD.DELETE_NO_SNAPSHOT", "AWS::RDS::DBInstance", DB, None)),
+            ("rule revoked", held("EC2.19", SECURITY_GROUP_TYPE, SG, Some(&revoked))),
+            ("rule still open", held("EC2.19", SECURITY_GROUP_TYPE, SG, Some(&open))),
+            (
+                "parameter group",
+                held("RDS.38", "AWS::RDS::DBParameterGroup", "arn:aws:rds:us-east-1:123456789012:pg:p", None),
+            ),
+        ]);
+        let policy = Policy::from_vars([
+            ("ALERT_TOPIC_ARN".to_owned(), "arn:aws:sns:us-east-1:123456789012:t".to_owned()),
+            ("ALLOWED_REGIONS".to_owned(), "us-east-1".to_owned()),
+        ])
+        .unwrap();
+        let cases: [(&str, &[&str], &[&str], &[&str]); 3] = [
+            ("nothing listed, group judged", &[], &[SG], &["db gone", "snapshot gone", "rule revoked"]),
+            ("all listed, group judged", &[DB, SNAPSHOT], &[SG], &["rule revoked"]),
+            ("all listed, group not judged in full", &[DB, SNAPSHOT], &[], &[]),
+        ];
+        for (name, listed, groups, expected) in cases {
+            let held: Vec<LedgerItem> = items.values().cloned().collect();
+            let cleared = sweep(listed, groups, items.get("rule still open")).no_longer_seen(&held, &policy);
+            let mut got: Vec<&str> = cleared
+                .iter()
+                .filter_map(|f| items.iter().find(|(_, i)| crate::ledger::id_of(f) == i.finding_id).map(|(k, _)| *k))
+                .collect();
+            got.sort_unstable();
+            let mut expected = expected.to_vec();
+            expected.sort_unstable();
+            assert_eq!(got, expected, "{name}");
+        }
+    }
+}
