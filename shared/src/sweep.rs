@@ -270,7 +270,9 @@ mod tests {
             ("ALLOWED_REGIONS".to_owned(), "us-east-1".to_owned()),
         ])
         .unwrap();
-        let cases: [(&str, &[&str], &[&str], &[&str]); 3] = [
+        // (case, ARNs listed, groups judged in full, what resolves)
+        type Case<'a> = (&'a str, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
+        let cases: [Case; 3] = [
             ("nothing listed, group judged", &[], &[SG], &["db gone", "snapshot gone", "rule revoked"]),
             ("all listed, group judged", &[DB, SNAPSHOT], &[SG], &["rule revoked"]),
             ("all listed, group not judged in full", &[DB, SNAPSHOT], &[], &[]),
