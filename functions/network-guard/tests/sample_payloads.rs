@@ -45,6 +45,8 @@ fn every_sample_payload_is_the_call_its_name_says() {
                 "sg-0a1b2c3d4e5f67890",
                 "0.0.0.0/0"
             ),
+            // A closing call: nothing requested; judged to resolve what it closed (with the ledger).
+            ("04-revoke-postgres-from-the-world.json", "RevokeSecurityGroupIngress", "sg-0a1b2c3d4e5f67890", ""),
         ]
     );
 }

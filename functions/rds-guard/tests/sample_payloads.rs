@@ -34,6 +34,7 @@ fn every_sample_payload_is_the_call_its_name_says() {
             "06-delete-without-final-snapshot.json: DeleteDBInstance Deletion(Instance) legacy-reporting",
             "07-turn-off-force-ssl.json: ModifyDBParameterGroup ParameterGroup(Instance) cruddur-postgres14",
             "08-snapshot-of-unencrypted-instance.json: CreateDBSnapshot Snapshot(Instance) analytics-before-upgrade",
+            "09-rds-instance-deleted.json: RDS-EVENT-0003: DB instance deleted Instance legacy-reporting",
         ]
     );
 }
