@@ -197,7 +197,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::ledger::{finding_id, AlertState, FindingStatus};
+    use crate::ledger::unseen::held_item;
     use crate::remediate::{ActionKind, ActionStatus};
 
     const ACCOUNT: &str = "123456789012";
@@ -205,37 +205,6 @@ mod tests {
     const DB: &str = "arn:aws:rds:us-east-1:123456789012:db:orders";
     const SNAPSHOT: &str = "arn:aws:rds:us-east-1:123456789012:snapshot:nightly";
     const SG: &str = "arn:aws:ec2:us-east-1:123456789012:security-group/sg-0123456789abcdef0";
-
-    fn held(rule: &str, resource_type: &str, resource: &str, component: Option<&str>) -> LedgerItem {
-        LedgerItem {
-            finding_id: finding_id(ACCOUNT, REGION, component.unwrap_or(resource), rule),
-            rule: rule.into(),
-            title: "t".into(),
-            account: ACCOUNT.into(),
-            region: REGION.into(),
-            resource: resource.into(),
-            resource_type: resource_type.into(),
-            resource_id: resource.rsplit([':', '/']).next().unwrap_or_default().into(),
-            component: component.map(str::to_owned),
-            status: FindingStatus::Open,
-            severity: "HIGH".into(),
-            first_seen: 1,
-            last_seen: 1,
-            occurrences: 1,
-            last_action: "alert_only".into(),
-            last_action_status: "not_attempted".into(),
-            evidence: "{}".into(),
-            last_event_id: None,
-            last_alerted: None,
-            last_alert_reason: None,
-            last_alert_message_id: None,
-            alert: AlertState::Settled,
-            resolved_by: None,
-            resolved_at: None,
-            expires_at: None,
-            version: 1,
-        }
-    }
 
     fn sweep(listed: &[&str], groups_judged: &[&str], still_open: Option<&LedgerItem>) -> RegionSweep {
         let mut sweep = RegionSweep::new(&AccountId::parse(ACCOUNT).unwrap(), &AwsRegion::parse(REGION).unwrap());
@@ -255,14 +224,14 @@ mod tests {
         let sgr = |n: u8| format!("arn:aws:ec2:us-east-1:123456789012:security-group-rule/sgr-{n:017}");
         let (revoked, open) = (sgr(1), sgr(2));
         let items = HashMap::from([
-            ("db gone", held("RDS.10", "AWS::RDS::DBInstance", DB, None)),
-            ("snapshot gone", held("RDS.4", "AWS::RDS::DBSnapshot", SNAPSHOT, None)),
-            ("deletion finding", held("RDSGUARD.DELETE_NO_SNAPSHOT", "AWS::RDS::DBInstance", DB, None)),
-            ("rule revoked", held("EC2.19", SECURITY_GROUP_TYPE, SG, Some(&revoked))),
-            ("rule still open", held("EC2.19", SECURITY_GROUP_TYPE, SG, Some(&open))),
+            ("db gone", held_item("RDS.10", "AWS::RDS::DBInstance", DB, None)),
+            ("snapshot gone", held_item("RDS.4", "AWS::RDS::DBSnapshot", SNAPSHOT, None)),
+            ("deletion finding", held_item("RDSGUARD.DELETE_NO_SNAPSHOT", "AWS::RDS::DBInstance", DB, None)),
+            ("rule revoked", held_item("EC2.19", SECURITY_GROUP_TYPE, SG, Some(&revoked))),
+            ("rule still open", held_item("EC2.19", SECURITY_GROUP_TYPE, SG, Some(&open))),
             (
                 "parameter group",
-                held("RDS.38", "AWS::RDS::DBParameterGroup", "arn:aws:rds:us-east-1:123456789012:pg:p", None),
+                held_item("RDS.38", "AWS::RDS::DBParameterGroup", "arn:aws:rds:us-east-1:123456789012:pg:p", None),
             ),
         ]);
         let policy = Policy::from_vars([

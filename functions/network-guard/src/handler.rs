@@ -9,7 +9,6 @@ use rdsguard::aws::{NetworkConnector, SessionError};
 use rdsguard::finding::Finding;
 use rdsguard::group_check::{check_security_group_within, GroupCheck};
 use rdsguard::kernel::{handle_triaged, Deadline, InvocationError, InvocationOutcome, InvocationSummary};
-use rdsguard::ledger::unseen::held;
 use rdsguard::ledger::{gone, id_of, no_longer_found};
 use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::network::{DatabaseListener, GroupRef, IngressRule};
@@ -232,12 +231,12 @@ async fn no_longer_seen(
         |rule: RuleId| RuleId::NETWORK.contains(&rule) && guard.policy.effective_action(rule) != RuleAction::Off;
     let mut cleared = Vec::new();
     for check in checks.iter().filter(|check| check.undetermined.is_empty()) {
-        let held = held(Some(ledger), account, region, Some(&check.arn)).await;
+        let held = ledger.held(account, region, Some(&check.arn)).await;
         let seen: HashSet<String> = check.findings.iter().map(|(finding, _)| id_of(finding)).collect();
         cleared.extend(no_longer_found(&held, &seen, judged));
     }
     for arn in missing {
-        cleared.extend(gone(&held(Some(ledger), account, region, Some(arn)).await));
+        cleared.extend(gone(&ledger.held(account, region, Some(arn)).await));
     }
     cleared
 }

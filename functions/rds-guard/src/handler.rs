@@ -9,7 +9,6 @@ use rdsguard::aws::{RdsConnector, SessionError};
 use rdsguard::checks::{check_database, check_parameter_group, check_snapshot, CheckOutcome, CheckScope};
 use rdsguard::kernel::{handle_triaged, Deadline, InvocationError, InvocationOutcome, InvocationSummary};
 use rdsguard::ledger::gone;
-use rdsguard::ledger::unseen::held;
 use rdsguard::member_access::{is_member_setup_error, unreachable_alert, UnreachableResource};
 use rdsguard::policy::Policy;
 use rdsguard::recheck::queue_deferred;
@@ -123,8 +122,10 @@ async fn resolve_gone(
 ) -> Result<Summary, InvocationError> {
     let (account, region) = (target.account.as_str(), target.region.as_str());
     let mut cleared = Vec::new();
-    for resource in resources {
-        cleared.extend(gone(&held(guard.alerting.ledger(), account, region, Some(resource)).await));
+    if let Some(ledger) = guard.alerting.ledger() {
+        for resource in resources {
+            cleared.extend(gone(&ledger.held(account, region, Some(resource)).await));
+        }
     }
     if cleared.is_empty() {
         return Ok(Summary::ignored(reason, Some(&target.context)));

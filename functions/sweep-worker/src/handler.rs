@@ -12,7 +12,6 @@ use rdsguard::checks::CheckScope;
 use rdsguard::finding::EventContext;
 use rdsguard::identity::{AccountId, AwsRegion};
 use rdsguard::kernel::Deadline;
-use rdsguard::ledger::unseen::held;
 use rdsguard::policy::Policy;
 use rdsguard::recheck::{queue_deferred, RecheckMessage};
 use rdsguard::remediate::Confirmation;
@@ -313,7 +312,7 @@ async fn deliver(
     if complete {
         cleared.extend(sweep.compliant.iter().cloned());
         if let Some(ledger) = worker.alerting.ledger() {
-            let held = held(Some(ledger), sweep.account.as_str(), sweep.region.as_str(), None).await;
+            let held = ledger.held(sweep.account.as_str(), sweep.region.as_str(), None).await;
             cleared.extend(sweep.no_longer_seen(&held, &worker.policy));
         }
     }

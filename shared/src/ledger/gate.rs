@@ -77,15 +77,18 @@ impl Ledger {
         self.lifecycle
     }
 
-    /// The findings not resolved of `account` in `region` (on `resource` only, when given): see
-    /// [`FindingsStore::unresolved_in`].
-    pub async fn unresolved_in(
-        &self,
-        account: &str,
-        region: &str,
-        resource: Option<&str>,
-    ) -> Result<Vec<LedgerItem>, StoreError> {
-        self.store.unresolved_in(account, region, resource).await
+    /// The findings held not resolved in `account`/`region` (on `resource` only, when given; see
+    /// [`FindingsStore::unresolved_in`]), to find those a check no longer sees
+    /// ([`super::unseen`]). None when the ledger cannot be read (logged: nothing is resolved then,
+    /// and nothing is lost, the findings stay open for a later check).
+    pub async fn held(&self, account: &str, region: &str, resource: Option<&str>) -> Vec<LedgerItem> {
+        match self.store.unresolved_in(account, region, resource).await {
+            Ok(items) => items,
+            Err(error) => {
+                tracing::error!(account, region, resource, %error, "findings ledger unavailable; findings no longer seen are not resolved");
+                Vec::new()
+            }
+        }
     }
 
     /// Judges what one invocation saw, in order (one read of all items first; a finding that

@@ -11,10 +11,9 @@
 use std::collections::HashSet;
 
 use serde_json::json;
-use tracing::{error, warn};
+use tracing::warn;
 
 use super::item::LedgerItem;
-use super::Ledger;
 use crate::arn::RdsResourceKind;
 use crate::finding::Finding;
 use crate::identity::{AccountId, AwsRegion};
@@ -84,20 +83,6 @@ pub fn cleared_finding(item: &LedgerItem, why: Unseen) -> Option<Finding> {
     rebuilt.filter(|f| super::id_of(f) == item.finding_id)
 }
 
-/// The findings `ledger` holds not resolved in `account`/`region` (on `resource` only, when
-/// given); none without a ledger or when it cannot be read (logged: nothing is resolved then, and
-/// nothing is lost, the findings stay open for a later check).
-pub async fn held(ledger: Option<&Ledger>, account: &str, region: &str, resource: Option<&str>) -> Vec<LedgerItem> {
-    let Some(ledger) = ledger else { return Vec::new() };
-    match ledger.unresolved_in(account, region, resource).await {
-        Ok(items) => items,
-        Err(error) => {
-            error!(account, region, resource, %error, "findings ledger unavailable; findings no longer seen are not resolved");
-            Vec::new()
-        }
-    }
-}
-
 /// Every finding `items` holds, as cleared because its resource is gone.
 pub fn gone(items: &[LedgerItem]) -> Vec<Finding> {
     items.iter().filter_map(|item| cleared_finding(item, Unseen::Gone)).collect()
@@ -115,44 +100,42 @@ pub fn no_longer_found(items: &[LedgerItem], seen: &HashSet<String>, judged: imp
         .collect()
 }
 
+/// An open finding of 123456789012/us-east-1 as the ledger holds it (tests of what resolves).
+#[cfg(test)]
+pub(crate) fn held_item(rule: &str, resource_type: &str, resource: &str, component: Option<&str>) -> LedgerItem {
+    LedgerItem {
+        finding_id: crate::ledger::finding_id("123456789012", "us-east-1", component.unwrap_or(resource), rule),
+        rule: rule.into(),
+        title: "t".into(),
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        resource: resource.into(),
+        resource_type: resource_type.into(),
+        resource_id: resource.rsplit([':', '/']).next().unwrap_or_default().into(),
+        component: component.map(str::to_owned),
+        status: super::FindingStatus::Open,
+        severity: "HIGH".into(),
+        first_seen: 1,
+        last_seen: 1,
+        occurrences: 1,
+        last_action: "alert_only".into(),
+        last_action_status: "not_attempted".into(),
+        evidence: "{}".into(),
+        last_event_id: None,
+        last_alerted: None,
+        last_alert_reason: None,
+        last_alert_message_id: None,
+        alert: super::AlertState::Settled,
+        resolved_by: None,
+        resolved_at: None,
+        expires_at: None,
+        version: 1,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::{finding_id, AlertState, FindingStatus};
-
-    const ACCOUNT: &str = "123456789012";
-    const REGION: &str = "us-east-1";
-
-    fn item(rule: &str, resource_type: &str, resource: &str, component: Option<&str>) -> LedgerItem {
-        LedgerItem {
-            finding_id: finding_id(ACCOUNT, REGION, component.unwrap_or(resource), rule),
-            rule: rule.into(),
-            title: "t".into(),
-            account: ACCOUNT.into(),
-            region: REGION.into(),
-            resource: resource.into(),
-            resource_type: resource_type.into(),
-            resource_id: resource.rsplit([':', '/']).next().unwrap_or_default().into(),
-            component: component.map(str::to_owned),
-            status: FindingStatus::Open,
-            severity: "HIGH".into(),
-            first_seen: 1,
-            last_seen: 1,
-            occurrences: 1,
-            last_action: "alert_only".into(),
-            last_action_status: "not_attempted".into(),
-            evidence: "{}".into(),
-            last_event_id: None,
-            last_alerted: None,
-            last_alert_reason: None,
-            last_alert_message_id: None,
-            alert: AlertState::Settled,
-            resolved_by: None,
-            resolved_at: None,
-            expires_at: None,
-            version: 1,
-        }
-    }
 
     const DB: &str = "arn:aws:rds:us-east-1:123456789012:db:orders";
     const SG: &str = "arn:aws:ec2:us-east-1:123456789012:security-group/sg-1";
@@ -163,25 +146,25 @@ mod tests {
         let cases = [
             (
                 "public database gone",
-                item("RDS.2", "AWS::RDS::DBInstance", DB, None),
+                held_item("RDS.2", "AWS::RDS::DBInstance", DB, None),
                 Unseen::Gone,
                 Some("no longer exists"),
             ),
             (
                 "ingress rule no longer there",
-                item("EC2.19", SECURITY_GROUP_TYPE, SG, Some(SGR)),
+                held_item("EC2.19", SECURITY_GROUP_TYPE, SG, Some(SGR)),
                 Unseen::NoLongerFound,
                 Some("security-group-rule/sgr-1 is no longer there"),
             ),
             (
                 "deletion is about the call",
-                item("RDSGUARD.DELETE_NO_SNAPSHOT", "AWS::RDS::DBInstance", DB, None),
+                held_item("RDSGUARD.DELETE_NO_SNAPSHOT", "AWS::RDS::DBInstance", DB, None),
                 Unseen::Gone,
                 None,
             ),
-            ("guardduty threat", item("GUARDDUTY.RDS", "AWS::RDS::DBInstance", DB, None), Unseen::Gone, None),
-            ("unknown rule", item("RDS.999", "AWS::RDS::DBInstance", DB, None), Unseen::Gone, None),
-            ("unknown type", item("RDS.2", "AWS::Foo::Bar", DB, None), Unseen::Gone, None),
+            ("guardduty threat", held_item("GUARDDUTY.RDS", "AWS::RDS::DBInstance", DB, None), Unseen::Gone, None),
+            ("unknown rule", held_item("RDS.999", "AWS::RDS::DBInstance", DB, None), Unseen::Gone, None),
+            ("unknown type", held_item("RDS.2", "AWS::Foo::Bar", DB, None), Unseen::Gone, None),
         ];
         for (name, held, why, resolution) in cases {
             let cleared = cleared_finding(&held, why);
@@ -196,14 +179,14 @@ mod tests {
 
     #[test]
     fn no_longer_found_leaves_what_was_seen_or_not_judged() {
-        let open_rule = item("EC2.19", SECURITY_GROUP_TYPE, SG, Some(SGR));
-        let other_rule = item(
+        let open_rule = held_item("EC2.19", SECURITY_GROUP_TYPE, SG, Some(SGR));
+        let other_rule = held_item(
             "EC2.19",
             SECURITY_GROUP_TYPE,
             SG,
             Some("arn:aws:ec2:us-east-1:123456789012:security-group-rule/sgr-2"),
         );
-        let source = item("RDSGUARD.SG_SOURCE", SECURITY_GROUP_TYPE, SG, Some(SGR));
+        let source = held_item("RDSGUARD.SG_SOURCE", SECURITY_GROUP_TYPE, SG, Some(SGR));
         let items = [open_rule.clone(), other_rule.clone(), source];
         let seen = HashSet::from([open_rule.finding_id.clone()]);
         let cleared = no_longer_found(&items, &seen, |rule| rule == RuleId::Ec2_19OpenToInternet);
