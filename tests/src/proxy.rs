@@ -11,7 +11,9 @@
 //!   ([`Fault`]): throttling and AccessDenied with each service's real status code and error body,
 //!   500, 503, a slow answer, a reset connection;
 //! - rewrites moto's answer to an action with a closure ([`FaultProxy::rewrite`]), e.g. to give
-//!   `DescribeDBInstances` the `PendingModifiedValues` moto never reports.
+//!   `DescribeDBInstances` the `PendingModifiedValues` moto never reports;
+//! - answers in moto's place for an action moto does not implement ([`FaultProxy::stand_in`]),
+//!   e.g. Account Management's `ListRegions`.
 //!
 //! The proxy runs on its own thread and Tokio runtime, so it works from any test (plain or
 //! `#[tokio::test]`) and stops when dropped. Seeding and reading back (the `Estate` helpers) keep
@@ -73,6 +75,8 @@ pub struct Recorded {
     pub form: BTreeMap<String, String>,
     /// The fault the proxy answered with instead of (or, for `Slow`, before) forwarding.
     pub injected: Option<Fault>,
+    /// Answered by a stand-in ([`FaultProxy::stand_in`]), not by moto.
+    pub stood_in: bool,
 }
 
 impl Recorded {
@@ -96,7 +100,7 @@ impl Recorded {
 
     /// Whether moto saw this request (no fault, or only a delay).
     pub fn reached_upstream(&self) -> bool {
-        matches!(self.injected, None | Some(Fault::Slow(_)))
+        !self.stood_in && matches!(self.injected, None | Some(Fault::Slow(_)))
     }
 }
 
@@ -183,6 +187,8 @@ impl Default for ClientBudget {
 }
 
 type Rewriter = Arc<dyn Fn(&Recorded, &str) -> String + Send + Sync>;
+/// A stand-in's answer to a request: status and JSON body.
+type StandIn = Arc<dyn Fn(&Recorded) -> (u16, String) + Send + Sync>;
 
 struct Rule {
     on: On,
@@ -195,6 +201,7 @@ struct Shared {
     requests: Mutex<Vec<Recorded>>,
     rules: Mutex<Vec<Rule>>,
     rewrites: Mutex<Vec<(On, Rewriter)>>,
+    stand_ins: Mutex<Vec<(On, StandIn)>>,
     open_connections: AtomicUsize,
     accepted_connections: AtomicUsize,
 }
@@ -221,6 +228,7 @@ impl FaultProxy {
             requests: Mutex::default(),
             rules: Mutex::default(),
             rewrites: Mutex::default(),
+            stand_ins: Mutex::default(),
             open_connections: AtomicUsize::new(0),
             accepted_connections: AtomicUsize::new(0),
         });
@@ -307,6 +315,12 @@ impl FaultProxy {
 
     pub fn clear_rewrites(&self) {
         lock(&self.shared.rewrites).clear();
+    }
+
+    /// Answers matching calls itself (JSON, with the closure's status and body) instead of
+    /// forwarding them: for an action moto does not implement. Faults still apply first.
+    pub fn stand_in(&self, on: On, answer: impl Fn(&Recorded) -> (u16, String) + Send + Sync + 'static) {
+        lock(&self.shared.stand_ins).push((on, Arc::new(answer)));
     }
 
     /// Every request so far, in arrival order (faulted ones included).
@@ -487,6 +501,7 @@ impl RawResponse {
 
 async fn handle(request: RawRequest, shared: &Shared, client: &Client<HttpConnector, Full<Bytes>>) -> Answer {
     let mut recorded = describe(request.method, &request.target, request.headers, request.body);
+    let mut stand_in = None;
     {
         let mut rules = lock(&shared.rules);
         if let Some(rule) = rules.iter_mut().find(|r| r.on.matches(&recorded) && r.remaining != Some(0)) {
@@ -494,6 +509,10 @@ async fn handle(request: RawRequest, shared: &Shared, client: &Client<HttpConnec
                 *n -= 1;
             }
             recorded.injected = Some(rule.fault.clone());
+        }
+        if recorded.injected.is_none() {
+            stand_in = lock(&shared.stand_ins).iter().find(|(on, _)| on.matches(&recorded)).map(|(_, f)| f.clone());
+            recorded.stood_in = stand_in.is_some();
         }
         let mut requests = lock(&shared.requests);
         recorded.seq = requests.len();
@@ -504,6 +523,11 @@ async fn handle(request: RawRequest, shared: &Shared, client: &Client<HttpConnec
         Some(Fault::Slow(delay)) => tokio::time::sleep(*delay).await,
         Some(Fault::Reset) => return Answer::Reset,
         Some(fault) => return Answer::Http(error_answer(&recorded, fault)),
+    }
+    if let Some(answer) = stand_in {
+        let (status, body) = answer(&recorded);
+        let headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+        return Answer::Http(RawResponse { status, headers, body: body.into_bytes() });
     }
     Answer::Http(forward(&recorded, shared, client).await)
 }
@@ -586,6 +610,7 @@ fn describe(method: String, target: &str, headers: Vec<(String, String)>, body: 
         body,
         form,
         injected: None,
+        stood_in: false,
     }
 }
 

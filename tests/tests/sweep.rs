@@ -16,10 +16,10 @@ use rdsguard::kernel::Deadline;
 use rdsguard::policy::Policy;
 use rdsguard::startup::Plumbing;
 use rdsguard_tests::estate::{NewInstance, HOME_REGION};
-use rdsguard_tests::proxy::{Fault, FaultProxy};
+use rdsguard_tests::proxy::{Fault, FaultProxy, On};
 use rdsguard_tests::{Estate, MOTO_ACCOUNT};
 use serde_json::{json, Value};
-use sweep_planner::{plan, PlannerConfig, SdkRegions, Targets};
+use sweep_planner::{plan, PlannerConfig, SdkAccountRegions, SdkRegions, Targets};
 use sweep_worker::{handle_batch, BatchReport, SweepWorker};
 
 /// sweep-worker as its `main` wires it (without the ledger: `Plumbing::new`), its AWS calls going
@@ -171,6 +171,7 @@ async fn targets(estate: &Estate, queue_url: &str, vars: &[(&str, &str)], config
         organizations: Arc::new(SdkOrganizations::new(aws_sdk_organizations::Client::new(&config))),
         sessions: Arc::new(AccountSessions::new(config.clone(), "")),
         regions: Arc::new(SdkRegions::new(aws_sdk_ec2::Client::new(&config))),
+        account_regions: Arc::new(SdkAccountRegions::new(aws_sdk_account::Client::new(&config))),
         queue: Arc::new(SqsSweepQueue::new(aws_sdk_sqs::Client::new(&config), queue_url)),
     }
 }
@@ -208,12 +209,11 @@ async fn the_planner_sends_one_message_per_region_of_its_own_account() {
     assert_eq!(batches.len(), report.messages_sent.div_ceil(10), "batches of 10");
 }
 
-#[tokio::test]
-async fn the_planner_fans_out_the_active_accounts_under_sweep_ous() {
-    let estate = Estate::start().await;
-    let queue_url = sweep_queue(&estate).await;
-    let config = estate.moto.sdk_config(HOME_REGION).await;
-    let org = aws_sdk_organizations::Client::new(&config);
+/// An organisation in moto: three members under the OU `workloads` (one in a nested OU), one
+/// account outside it, and moto's management account. Returns (organisation id, workloads OU,
+/// the three members sorted).
+async fn organization(config: &aws_config::SdkConfig) -> (String, String, Vec<String>) {
+    let org = aws_sdk_organizations::Client::new(config);
     let organization_id = org
         .create_organization()
         .feature_set(OrganizationFeatureSet::All)
@@ -247,6 +247,16 @@ async fn the_planner_fans_out_the_active_accounts_under_sweep_ous() {
     }
     // An account outside the OU is not swept.
     org.create_account().account_name("outside").email("outside@example.com").send().await.unwrap();
+    members.sort();
+    (organization_id, workloads, members)
+}
+
+#[tokio::test]
+async fn the_planner_fans_out_the_active_accounts_under_sweep_ous() {
+    let estate = Estate::start().await;
+    let queue_url = sweep_queue(&estate).await;
+    let config = estate.moto.sdk_config(HOME_REGION).await;
+    let (organization_id, workloads, members) = organization(&config).await;
 
     let vars = [
         ("ORGANIZATION_ID", organization_id.as_str()),
@@ -254,7 +264,6 @@ async fn the_planner_fans_out_the_active_accounts_under_sweep_ous() {
         ("SWEEP_REGIONS", "us-east-1,eu-west-1"),
     ];
     let report = plan(&targets(&estate, &queue_url, &vars, config.clone()).await).await.expect("planned");
-    members.sort();
     assert_eq!(report.accounts, members, "the three accounts under the OU, the nested one included");
     let got: BTreeSet<_> = queued(&estate, &queue_url).await.into_iter().collect();
     let want: BTreeSet<_> =
@@ -520,4 +529,66 @@ async fn fifty_account_regions_of_twenty_databases_are_swept_with_bounded_concur
         .map(|a| format!("{}-{}", a.body["account"].as_str().unwrap(), a.body["region"].as_str().unwrap()))
         .collect();
     assert_eq!(fixed, swept, "one RDS.2 fix per account-region");
+}
+
+/// Each member enables its own opt-in regions, so in organisation mode the planner asks Account
+/// Management (ListRegions with the member's AccountId) and sweeps each account in its own
+/// regions. An account whose list is denied is swept in the planner's regions and named in the
+/// report.
+///
+/// Where moto differs from AWS: moto does not implement Account Management's ListRegions, so the
+/// proxy answers it in moto's place with each account's regions, and the test asserts on the
+/// requests the SDK sent.
+#[tokio::test]
+async fn in_organisation_mode_each_account_is_swept_in_the_regions_enabled_for_it() {
+    let estate = Estate::start().await;
+    let queue_url = sweep_queue(&estate).await;
+    let (organization_id, _, members) = organization(&estate.moto.sdk_config(HOME_REGION).await).await;
+    let proxy = FaultProxy::in_front_of(&estate.moto);
+    let enabled: Vec<(Option<String>, Vec<&str>)> = vec![
+        (None, vec!["eu-west-1", "us-east-1"]),
+        (Some(members[0].clone()), vec!["ap-east-1", "us-east-1"]),
+        (Some(members[1].clone()), vec!["eu-central-2"]),
+    ];
+    let denied = members[2].clone();
+    let answers = enabled.clone();
+    let refused = denied.clone();
+    proxy.stand_in(On::ServiceAction("account".into(), "POST /listRegions".into()), move |request| {
+        let asked = request.json().and_then(|body| body["AccountId"].as_str().map(str::to_owned));
+        if asked.as_deref() == Some(refused.as_str()) {
+            let body = json!({"__type": "AccessDeniedException", "message": "not authorized: account:ListRegions"});
+            return (403, body.to_string());
+        }
+        // Any other account (the one outside the OU): us-west-2 only.
+        let regions =
+            answers.iter().find(|(account, _)| *account == asked).map_or(vec!["us-west-2"], |(_, r)| r.clone());
+        let regions: Vec<Value> =
+            regions.iter().map(|r| json!({"RegionName": r, "RegionOptStatus": "ENABLED"})).collect();
+        (200, json!({"Regions": regions}).to_string())
+    });
+    let config = proxy.sdk_config(HOME_REGION).await;
+    let vars = [("ORGANIZATION_ID", organization_id.as_str())];
+    let report = plan(&targets(&estate, &queue_url, &vars, config).await).await.expect("planned");
+
+    assert_eq!(report.regions_from_planner, vec![denied.clone()], "the denied account is named");
+    let got: BTreeSet<(String, String)> = queued(&estate, &queue_url).await.into_iter().collect();
+    for (account, regions) in &enabled {
+        let account = account.clone().unwrap_or_else(|| MOTO_ACCOUNT.to_owned());
+        let swept: BTreeSet<&str> = got.iter().filter(|(a, _)| *a == account).map(|(_, r)| r.as_str()).collect();
+        assert_eq!(swept, regions.iter().copied().collect(), "{account} is swept in its own regions");
+    }
+    let planner_regions: BTreeSet<&str> = got.iter().filter(|(a, _)| *a == denied).map(|(_, r)| r.as_str()).collect();
+    assert!(planner_regions.len() > 10 && planner_regions.contains("us-east-1"), "{planner_regions:?}");
+    assert_eq!(proxy.count("DescribeRegions"), 1, "the planner's own regions are read once, for the fallback");
+
+    let asked = proxy.calls_of("POST /listRegions");
+    assert_eq!(asked.len(), 5, "one ListRegions per account (each fits one page)");
+    let asked_for: Vec<Option<String>> =
+        asked.iter().map(|r| r.json().unwrap()["AccountId"].as_str().map(str::to_owned)).collect();
+    assert_eq!(asked_for.iter().filter(|a| a.is_none()).count(), 1, "the caller's own account asks without AccountId");
+    assert!(!asked_for.contains(&Some(MOTO_ACCOUNT.to_owned())), "the management account's id is never passed");
+    for request in &asked {
+        let statuses = request.json().unwrap()["RegionOptStatusContains"].clone();
+        assert_eq!(statuses, json!(["ENABLED", "ENABLED_BY_DEFAULT"]), "only regions that are on");
+    }
 }

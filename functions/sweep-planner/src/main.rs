@@ -13,7 +13,7 @@ use rdsguard::aws::{AccountSessions, SdkOrganizations, SqsSweepQueue};
 use rdsguard::kernel::serve;
 use rdsguard::startup::config_or_exit;
 use serde_json::Value;
-use sweep_planner::{plan, PlannerConfig, SdkRegions, Targets};
+use sweep_planner::{plan, PlannerConfig, SdkAccountRegions, SdkRegions, Targets};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -21,12 +21,13 @@ async fn main() -> Result<(), Error> {
     let config = config_or_exit(sweep_planner::FUNCTION_NAME, PlannerConfig::from_env());
     tracing::info!(organization = ?config.organization_id, ous = ?config.ous, regions = ?config.regions, "sweep-planner starting");
     let base = aws_config::load_from_env().await;
-    // Organizations is a global service reached through us-east-1 (aws partition).
+    // Organizations and Account Management are global services reached through us-east-1 (aws partition).
     let organizations_config = base.to_builder().region(Region::new("us-east-1")).build();
     let targets = Targets {
         organizations: Arc::new(SdkOrganizations::new(aws_sdk_organizations::Client::new(&organizations_config))),
         sessions: Arc::new(AccountSessions::new(base.clone(), "")),
         regions: Arc::new(SdkRegions::new(aws_sdk_ec2::Client::new(&base))),
+        account_regions: Arc::new(SdkAccountRegions::new(aws_sdk_account::Client::new(&organizations_config))),
         queue: Arc::new(SqsSweepQueue::new(aws_sdk_sqs::Client::new(&base), config.queue_url.clone())),
         config,
     };

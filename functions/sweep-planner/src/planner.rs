@@ -1,6 +1,9 @@
 //! Planning a sweep: targets (accounts × regions) → one queue message per account-region.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+use futures::stream::{self, StreamExt};
 
 use rdsguard::aws::{AccountDirectory, AccountSessions, AwsError, SessionError, SweepQueue, SQS_BATCH_MAX};
 use rdsguard::identity::AwsRegion;
@@ -10,9 +13,13 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use crate::config::PlannerConfig;
-use crate::regions::EnabledRegions;
+use crate::regions::{AccountRegions, EnabledRegions};
 
 pub const FUNCTION_NAME: &str = "sweep-planner";
+
+/// ListRegions calls in flight at once in organisation mode (Account Management throttles bursts;
+/// the SDK's adaptive retry absorbs the rest).
+pub const REGION_LISTING_CONCURRENCY: usize = 8;
 
 /// How many times entries SendMessageBatch did not take are sent again before the invocation fails.
 pub const SEND_ATTEMPTS: usize = 3;
@@ -24,7 +31,10 @@ pub struct Targets {
     pub organizations: Arc<dyn AccountDirectory>,
     /// The planner's own account (single-account mode).
     pub sessions: Arc<AccountSessions>,
+    /// The planner's own account's enabled regions (single-account mode, and the fallback).
     pub regions: Arc<dyn EnabledRegions>,
+    /// Each member's enabled regions (organisation mode, SWEEP_REGIONS unset).
+    pub account_regions: Arc<dyn AccountRegions>,
     pub queue: Arc<dyn SweepQueue>,
 }
 
@@ -61,7 +71,12 @@ impl rdsguard::kernel::InvocationFailure for PlannerError {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlanReport {
     pub accounts: Vec<String>,
+    /// Every region planned for some account.
     pub regions: Vec<String>,
+    /// Accounts whose own enabled regions could not be read (ListRegions denied or failing): they
+    /// are swept in the planner's enabled regions instead, and an opt-in region enabled only for
+    /// them is not swept (logged with the reason).
+    pub regions_from_planner: Vec<String>,
     pub messages_sent: usize,
     #[serde(skip)]
     no_findings: Vec<FindingSummary>,
@@ -81,14 +96,10 @@ pub async fn plan(targets: &Targets) -> Result<PlanReport, PlannerError> {
         Some(_) => targets.organizations.active_accounts(&targets.config.ous).await.map_err(PlannerError::Accounts)?,
         None => vec![targets.sessions.own_account().await?.to_string()],
     };
-    let regions: Vec<AwsRegion> = if targets.config.regions.is_empty() {
-        targets.regions.enabled_regions().await.map_err(PlannerError::Regions)?
-    } else {
-        targets.config.regions.clone()
-    };
-    let messages: Vec<String> = accounts
+    let (planned, regions_from_planner) = regions_per_account(targets, accounts).await?;
+    let messages: Vec<String> = planned
         .iter()
-        .flat_map(|account| {
+        .flat_map(|(account, regions)| {
             regions.iter().map(move |region| json!({"account": account, "region": region.as_str()}).to_string())
         })
         .collect();
@@ -120,11 +131,84 @@ pub async fn plan(targets: &Targets) -> Result<PlanReport, PlannerError> {
             return Err(PlannerError::Send { sent, due, reason: last_reason });
         }
     }
+    let mut regions: Vec<String> =
+        planned.iter().flat_map(|(_, regions)| regions.iter().map(|r| r.as_str().to_owned())).collect();
+    regions.sort_unstable();
+    regions.dedup();
+    let accounts: Vec<String> = planned.into_iter().map(|(account, _)| account).collect();
     info!(accounts = accounts.len(), regions = regions.len(), messages = sent, "sweep planned");
-    Ok(PlanReport {
-        accounts,
-        regions: regions.iter().map(|r| r.as_str().to_owned()).collect(),
-        messages_sent: sent,
-        no_findings: Vec::new(),
-    })
+    Ok(PlanReport { accounts, regions, regions_from_planner, messages_sent: sent, no_findings: Vec::new() })
+}
+
+type Planned = Vec<(String, Vec<AwsRegion>)>;
+
+/// The regions to sweep in each account: SWEEP_REGIONS when set; in single-account mode the
+/// planner's enabled regions; in organisation mode each account's own (ListRegions), falling back
+/// to the planner's for an account whose list cannot be read (returned as the second value).
+async fn regions_per_account(targets: &Targets, accounts: Vec<String>) -> Result<(Planned, Vec<String>), PlannerError> {
+    if !targets.config.regions.is_empty() {
+        let regions = &targets.config.regions;
+        return Ok((accounts.into_iter().map(|a| (a, regions.clone())).collect(), Vec::new()));
+    }
+    if targets.config.organization_id.is_none() {
+        let regions = targets.regions.enabled_regions().await.map_err(PlannerError::Regions)?;
+        return Ok((accounts.into_iter().map(|a| (a, regions.clone())).collect(), Vec::new()));
+    }
+    let own = targets.sessions.own_account().await?.to_string();
+    // Denied once is denied for all (trusted access for Account Management not enabled, or the
+    // planner not in the management or delegated administrator account): stop asking.
+    let denied = AtomicBool::new(false);
+    let listed: Vec<(String, Option<Vec<AwsRegion>>)> = stream::iter(accounts)
+        .map(|account| {
+            let (own, denied) = (&own, &denied);
+            async move {
+                if denied.load(Ordering::Relaxed) {
+                    return (account, None);
+                }
+                let asked = (account != *own).then_some(account.as_str());
+                let listed = match targets.account_regions.regions_enabled_for(asked).await {
+                    Ok(regions) if !regions.is_empty() => Some(regions),
+                    Ok(_) => {
+                        warn!(%account, "ListRegions listed no enabled region; using the planner's");
+                        None
+                    }
+                    Err(e) if e.code.as_deref().is_some_and(|c| c.contains("AccessDenied")) => {
+                        if !denied.swap(true, Ordering::Relaxed) {
+                            warn!(%account, error = %e,
+                                "cannot read the members' enabled regions: every account is swept in the planner's \
+                                 enabled regions, and opt-in regions enabled only for a member are missed. Enable \
+                                 trusted access for AWS Account Management (aws organizations \
+                                 enable-aws-service-access --service-principal account.amazonaws.com) and run the \
+                                 planner in the management or delegated administrator account");
+                        }
+                        None
+                    }
+                    Err(e) => {
+                        warn!(%account, error = %e, "cannot read the account's enabled regions; using the planner's");
+                        None
+                    }
+                };
+                (account, listed)
+            }
+        })
+        .buffered(REGION_LISTING_CONCURRENCY)
+        .collect()
+        .await;
+    let fallback = if listed.iter().any(|(_, regions)| regions.is_none()) {
+        Some(targets.regions.enabled_regions().await.map_err(PlannerError::Regions)?)
+    } else {
+        None
+    };
+    let mut from_planner = Vec::new();
+    let planned = listed
+        .into_iter()
+        .map(|(account, regions)| match (regions, &fallback) {
+            (Some(regions), _) => (account, regions),
+            (None, fallback) => {
+                from_planner.push(account.clone());
+                (account, fallback.clone().unwrap_or_default())
+            }
+        })
+        .collect();
+    Ok((planned, from_planner))
 }
