@@ -15,7 +15,7 @@ use std::time::Instant;
 use crate::progress::Progress;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use futures::StreamExt;
-use rdsguard::aws::{AccountSessions, NetworkPorts, SdkEc2, SdkRds};
+use rdsguard::aws::{AccountSessions, EnabledRegions, NetworkPorts, SdkEc2, SdkRds, SdkRegions};
 use rdsguard::checks::CheckScope;
 use rdsguard::finding::Finding;
 use rdsguard::identity::{AccountId, AwsRegion};
@@ -47,7 +47,7 @@ pub fn command() -> Command {
             Arg::new("regions")
                 .long("regions")
                 .value_name("R1,R2")
-                .help("Regions to scan (default: every region enabled for the account, from EC2 DescribeRegions)"),
+                .help("Regions to scan (default: every region enabled for each account, from EC2 DescribeRegions in it)"),
         )
         .arg(
             Arg::new("accounts")
@@ -144,19 +144,34 @@ pub async fn run(args: &ArgMatches) -> ExitCode {
             Err(e) => return usage(&format!("--accounts: {e}")),
         },
     };
-    let regions = match list(args.get_one::<String>("regions")) {
-        names if names.is_empty() => match enabled_regions(&base).await {
-            Ok(regions) => regions,
-            Err(e) => return error(&format!("cannot list the enabled regions (give --regions): {e}")),
-        },
+    let given = match list(args.get_one::<String>("regions")) {
+        names if names.is_empty() => None,
         names => match names.iter().map(|r| AwsRegion::parse(r)).collect::<Result<Vec<_>, _>>() {
-            Ok(regions) => regions,
+            Ok(regions) => Some(regions),
             Err(e) => return usage(&format!("--regions: {e}")),
         },
     };
+    let mut errors: Vec<String> = Vec::new();
+    let mut targets: Vec<(AccountId, AwsRegion)> = Vec::new();
+    for account in &accounts {
+        let regions = match &given {
+            Some(regions) => regions.clone(),
+            // Each account enables its own opt-in regions: ask it, through its session.
+            None => match enabled_regions(&sessions, account, &base).await {
+                Ok(regions) => regions,
+                Err(e) if accounts.len() == 1 => {
+                    return error(&format!("cannot list the enabled regions (give --regions): {e}"))
+                }
+                Err(e) => {
+                    errors.push(format!("{account}: cannot list its enabled regions (give --regions): {e}"));
+                    continue;
+                }
+            },
+        };
+        targets.extend(regions.into_iter().map(|r| (account.clone(), r)));
+    }
+    let due = targets.len();
     let concurrency = usize::from(args.get_one::<u16>("concurrency").copied().unwrap_or(8));
-    let targets: Vec<(AccountId, AwsRegion)> =
-        accounts.iter().flat_map(|a| regions.iter().map(move |r| (a.clone(), r.clone()))).collect();
     let mut progress = Progress::on_stderr(targets.len(), !args.get_flag("no-progress"));
     let results: Vec<Result<RegionSweep, String>> = futures::stream::iter(targets)
         .map(|(account, region)| {
@@ -169,7 +184,6 @@ pub async fn run(args: &ArgMatches) -> ExitCode {
         .await;
     progress.clear();
     let mut sweeps: Vec<RegionSweep> = Vec::new();
-    let mut errors: Vec<String> = Vec::new();
     for result in results {
         match result {
             Ok(sweep) => sweeps.push(sweep),
@@ -186,7 +200,7 @@ pub async fn run(args: &ArgMatches) -> ExitCode {
     });
     let mut judged = Judged::default();
     sweeps.iter().for_each(|s| judged.add(s.judged));
-    let summary = summary(&judged, &findings, accounts.len() * regions.len(), started);
+    let summary = summary(&judged, &findings, due, started);
     let text = match args.get_one::<String>("format").map_or("table", String::as_str) {
         "json" => serde_json::to_string_pretty(&Value::Array(findings.iter().map(|f| to_json(f)).collect()))
             .unwrap_or_default(),
@@ -240,15 +254,17 @@ async fn scan_one(
     Ok(sweep_region(scope, &rds, &network).await)
 }
 
-/// The regions enabled for the caller's account (EC2 DescribeRegions without AllRegions).
-async fn enabled_regions(config: &aws_config::SdkConfig) -> Result<Vec<AwsRegion>, String> {
-    let ec2 = aws_sdk_ec2::Client::new(config);
-    let out =
-        ec2.describe_regions().send().await.map_err(|e| format!("DescribeRegions: {}", e.into_service_error()))?;
-    let mut regions: Vec<AwsRegion> =
-        out.regions().iter().filter_map(|r| r.region_name()).filter_map(|r| AwsRegion::parse(r).ok()).collect();
-    regions.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-    Ok(regions)
+/// The regions enabled for `account` (EC2 DescribeRegions in its session, from the caller's
+/// configured region, else us-east-1).
+async fn enabled_regions(
+    sessions: &AccountSessions,
+    account: &AccountId,
+    base: &aws_config::SdkConfig,
+) -> Result<Vec<AwsRegion>, String> {
+    let home = base.region().map_or("us-east-1", |r| r.as_ref());
+    let home = AwsRegion::parse(home).map_err(|e| e.to_string())?;
+    let config = sessions.config_for(account, &home).await.map_err(|e| e.to_string())?;
+    SdkRegions::new(aws_sdk_ec2::Client::new(&config)).enabled_regions().await.map_err(|e| e.to_string())
 }
 
 fn severity(raw: &str) -> Severity {

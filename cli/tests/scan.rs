@@ -7,7 +7,8 @@
 use std::process::Command;
 
 use rdsguard_tests::estate::{NewInstance, HOME_REGION};
-use rdsguard_tests::{Estate, MotoServer};
+use rdsguard_tests::proxy::{Fault, FaultProxy};
+use rdsguard_tests::{Estate, MotoServer, MOTO_ACCOUNT};
 use serde_json::Value;
 
 struct Run {
@@ -17,13 +18,18 @@ struct Run {
 }
 
 fn scan(moto: &MotoServer, args: &[&str], env: &[(&str, &str)]) -> Run {
+    scan_at(&moto.endpoint(), args, env)
+}
+
+/// `rdsguard scan` with its AWS calls sent to `endpoint` (moto, or a proxy in front of it).
+fn scan_at(endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_rdsguard"));
     command
         .arg("scan")
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", HOME_REGION);
@@ -165,4 +171,38 @@ async fn asff_is_imported_by_security_hub_and_html_is_one_self_contained_page() 
     assert!(run.stderr.contains("resource(s) judged (2 DB instances"), "{}", run.stderr);
     assert!(run.stderr.contains(" CRITICAL") && run.stderr.contains(" in "), "per severity and time: {}", run.stderr);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The access key a request was signed with (SigV4 `Credential=KEY/…`).
+fn signing_key(request: &rdsguard_tests::proxy::Recorded) -> String {
+    let authorization = request.header("authorization").unwrap_or_default();
+    authorization.split("Credential=").nth(1).and_then(|c| c.split('/').next()).unwrap_or_default().to_owned()
+}
+
+/// Each account enables its own opt-in regions, so with `--accounts` every account is asked for its
+/// enabled regions in its own session (the role assumed in it); an account that cannot be reached
+/// is an error (exit 2) naming it, and the others are still scanned.
+#[tokio::test]
+async fn with_accounts_each_is_asked_for_its_own_regions_and_one_unreachable_is_an_error() {
+    let estate = Estate::start().await;
+    let proxy = FaultProxy::in_front_of(&estate.moto);
+    let member = "222222222222";
+    let accounts = format!("{MOTO_ACCOUNT},{member}");
+    let args = ["--accounts", accounts.as_str(), "--role", "rdsguard-scan", "--allowed-regions", "us-east-1"];
+
+    let run = scan_at(&proxy.endpoint(), &args, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let described = proxy.calls_of("DescribeRegions");
+    assert_eq!(described.len(), 2, "one DescribeRegions per account");
+    let keys: std::collections::BTreeSet<String> = described.iter().map(signing_key).collect();
+    assert_eq!(keys.len(), 2, "each account is asked with its own credentials: {keys:?}");
+    assert!(keys.contains("testing"), "the caller's own account with the caller's credentials: {keys:?}");
+    proxy.clear_requests();
+
+    proxy.fail_always("AssumeRole", Fault::AccessDenied);
+    let run = scan_at(&proxy.endpoint(), &args, &[]);
+    assert_eq!(run.code, Some(2), "an account not reached is an error: {}", run.stderr);
+    assert!(run.stderr.contains(&format!("{member}: cannot list its enabled regions")), "{}", run.stderr);
+    assert_eq!(proxy.count("DescribeRegions"), 1, "the caller's own account is still listed");
+    assert!(proxy.count("DescribeDBInstances") > 10, "and scanned in every region it has enabled");
 }

@@ -1,7 +1,6 @@
 //! The regions enabled for an account.
 //!
-//! - [`SdkRegions`]: EC2 DescribeRegions in the planner's own account (without AllRegions, so
-//!   opt-in regions the account has not enabled are left out: nothing can run there). Used in
+//! - [`SdkRegions`] (shared): EC2 DescribeRegions in the planner's own account. Used in
 //!   single-account mode, and for a member whose own list cannot be read.
 //! - [`SdkAccountRegions`]: AWS Account Management ListRegions, which the management account (or
 //!   the delegated administrator for Account Management) may call with a member's `AccountId`. Each
@@ -10,48 +9,15 @@
 
 use async_trait::async_trait;
 use aws_sdk_account::types::RegionOptStatus;
-use rdsguard::aws::AwsError;
+use rdsguard::aws::{sorted_regions, AwsError};
+pub use rdsguard::aws::{EnabledRegions, SdkRegions};
 use rdsguard::identity::AwsRegion;
-
-#[async_trait]
-pub trait EnabledRegions: Send + Sync {
-    async fn enabled_regions(&self) -> Result<Vec<AwsRegion>, AwsError>;
-}
 
 /// The regions enabled for one account of the organisation.
 #[async_trait]
 pub trait AccountRegions: Send + Sync {
     /// `None`: the caller's own account (ListRegions refuses the management account's own id).
     async fn regions_enabled_for(&self, account: Option<&str>) -> Result<Vec<AwsRegion>, AwsError>;
-}
-
-fn sorted(names: impl Iterator<Item = String>) -> Vec<AwsRegion> {
-    let mut regions: Vec<AwsRegion> = names.filter_map(|r| AwsRegion::parse(&r).ok()).collect();
-    regions.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-    regions.dedup_by(|a, b| a.as_str() == b.as_str());
-    regions
-}
-
-#[derive(Debug, Clone)]
-pub struct SdkRegions {
-    client: aws_sdk_ec2::Client,
-}
-
-impl SdkRegions {
-    /// EC2 authorises DescribeRegions only on `Resource: "*"`.
-    pub const IAM_ACTIONS: &'static [&'static str] = &["ec2:DescribeRegions"];
-
-    pub fn new(client: aws_sdk_ec2::Client) -> Self {
-        Self { client }
-    }
-}
-
-#[async_trait]
-impl EnabledRegions for SdkRegions {
-    async fn enabled_regions(&self) -> Result<Vec<AwsRegion>, AwsError> {
-        let out = self.client.describe_regions().send().await.map_err(|e| AwsError::from_sdk("DescribeRegions", e))?;
-        Ok(sorted(out.regions().iter().filter_map(|r| r.region_name().map(str::to_owned))))
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +54,6 @@ impl AccountRegions for SdkAccountRegions {
             let page = page.map_err(|e| AwsError::from_sdk("ListRegions", e))?;
             names.extend(page.regions().iter().filter_map(|r| r.region_name().map(str::to_owned)));
         }
-        Ok(sorted(names.into_iter()))
+        Ok(sorted_regions(names.into_iter()))
     }
 }

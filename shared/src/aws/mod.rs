@@ -17,6 +17,7 @@ mod rds_migration_state;
 mod rds_parameters;
 mod rds_snapshots;
 mod rds_sweep_cache;
+mod regions;
 mod securityhub;
 mod session;
 mod snapshot;
@@ -45,6 +46,7 @@ pub use rds_listing::{EstateListing, SweepPort};
 pub use rds_migration::{MigrationActions, MigrationInventory, MigrationPort};
 pub use rds_parameters::{ParameterGroups, ParameterLookup};
 pub use rds_snapshots::SnapshotSharing;
+pub use regions::{sorted_regions, EnabledRegions, SdkRegions};
 pub use securityhub::{sdk_finding, FindingsExport, SdkSecurityHub, SECURITY_HUB_BATCH_MAX};
 pub use session::{member_role_name_for, AccountSessions, ClientCache, SessionError};
 pub use snapshot::{
