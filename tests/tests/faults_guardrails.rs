@@ -2,12 +2,16 @@
 //! clients talk to moto through the fault-injecting proxy (`rdsguard_tests::proxy`); seeding and
 //! reading back go to moto directly. The same outcomes as the other functions' scenarios
 //! (tests/tests/faults.rs): throttling the SDK retries through changes nothing twice, a refusal is a
-//! `failed` alert carrying the AWS error, and an alert SNS will not take fails the invocation with
-//! the alert kept in the undelivered-alert queue.
+//! `failed` alert carrying the AWS error, an alert SNS will not take fails the invocation with
+//! the alert kept in the undelivered-alert queue, a slow Organizations near the deadline still ends
+//! in a published alert (or a stack answered FAILED), and with the ledger a repeated delivery is
+//! handled once.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use guardrail_manager::{handle_event, GuardrailManager};
-use rdsguard::kernel::InvocationOutcome;
+use std::time::{Duration, Instant};
+
+use guardrail_manager::{handle_event, handle_event_within, GuardrailManager, REAPPLY_ALLOWANCE};
+use rdsguard::kernel::{Deadline, InvocationFailure, InvocationOutcome, PUBLISH_RESERVE};
 use rdsguard_tests::estate::HOME_REGION;
 use rdsguard_tests::scp_organization::{custom_resource_request, Org, ResponseCatcher};
 use rdsguard_tests::threat_events::api_call;
@@ -27,6 +31,12 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(false).await
+}
+
+/// With `ledgered`, the findings ledger (and its event claims) on a table in moto, reached through
+/// the proxy as well.
+async fn world_with(ledgered: bool) -> World {
     let estate = Estate::start().await;
     let org: Org = estate.create_organization().await;
     let settings = [
@@ -35,7 +45,16 @@ async fn world() -> World {
     ];
     let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let proxy = FaultProxy::in_front_of(&estate.moto);
-    let manager = estate.guardrail_manager_through(&proxy, &settings).await;
+    let mut manager = estate.guardrail_manager_through(&proxy, &settings).await;
+    if ledgered {
+        rdsguard_tests::ledger::create_findings_table(&estate.moto, HOME_REGION, "rdsguard-findings").await;
+        let config =
+            rdsguard::ledger::LedgerConfig::from_vars([("FINDINGS_TABLE".to_owned(), "rdsguard-findings".to_owned())])
+                .unwrap();
+        let base = proxy.sdk_config(HOME_REGION).await;
+        manager.alerting =
+            rdsguard::startup::Plumbing::new(manager.policy.clone(), base.clone()).with_ledger(&config, &base).alerting;
+    }
     World { estate, proxy, manager, cloudformation: ResponseCatcher::start() }
 }
 
@@ -182,4 +201,127 @@ async fn sns_and_the_undelivered_queue_down_fail_the_invocation_with_a_clear_err
         serde_json::from_str::<Value>(WEAKENED).unwrap(),
         "re-applied before publishing"
     );
+}
+
+/// A slow Organizations read leaves too little of the invocation for a re-apply: the tampering
+/// alert is still published before the deadline, `failed` with the reason, and nothing is written
+/// (no re-apply started that could be cut half-way).
+#[tokio::test]
+async fn a_slow_read_near_the_deadline_publishes_the_tampering_alert_without_starting_the_reapply() {
+    let world = world().await;
+    let (id, _) = world.created().await.pop().unwrap();
+    let event = world.weakened(&id).await;
+    world.proxy.inject(On::action("ListPolicies"), Fault::Slow(Duration::from_millis(1500)), Times::First(1));
+    let time = PUBLISH_RESERVE + REAPPLY_ALLOWANCE;
+    let started = Instant::now();
+
+    let summary = handle_event_within(&event, &world.manager, Deadline::after(time)).await.expect("alerted");
+
+    assert!(started.elapsed() < time, "finished before the deadline: {:?}", started.elapsed());
+    assert_eq!(summary.outcome, InvocationOutcome::Alerted);
+    assert_eq!(world.proxy.count("UpdatePolicy"), 0, "no re-apply started");
+    assert_eq!(world.estate.scp_content(&id).await, serde_json::from_str::<Value>(WEAKENED).unwrap());
+    let alerts = world.estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].action_status(), "failed");
+    let detail = alerts[0].body["action"]["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("not re-applied") && detail.contains("deadline"), "{detail}");
+}
+
+/// Organizations answers the re-apply's write too slowly for the invocation: the re-apply is cut
+/// at the deadline for work and the alert is published within the reserve, `failed`, saying it may
+/// be partly applied.
+#[tokio::test]
+async fn a_reapply_slower_than_the_deadline_is_cut_and_the_alert_still_published() {
+    let world = world().await;
+    let (id, _) = world.created().await.pop().unwrap();
+    let event = world.weakened(&id).await;
+    world.proxy.fail_always("UpdatePolicy", Fault::Slow(Duration::from_secs(30)));
+    let time = PUBLISH_RESERVE + REAPPLY_ALLOWANCE + Duration::from_secs(1);
+    let started = Instant::now();
+
+    let summary = handle_event_within(&event, &world.manager, Deadline::after(time)).await.expect("alerted");
+
+    assert!(started.elapsed() < time, "finished before the deadline: {:?}", started.elapsed());
+    assert!(started.elapsed() >= REAPPLY_ALLOWANCE, "the re-apply had its time: {:?}", started.elapsed());
+    assert_eq!(summary.outcome, InvocationOutcome::Alerted);
+    assert!(world.proxy.count("UpdatePolicy") >= 1, "the re-apply was started");
+    let alerts = world.estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].action_status(), "failed");
+    let detail = alerts[0].body["action"]["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("did not finish before the invocation's deadline"), "{detail}");
+}
+
+/// The organisation cannot even be read before the deadline: nothing was reached, nothing is
+/// published or changed, and the invocation fails `DeadlineReached` so Lambda delivers the event
+/// again.
+#[tokio::test]
+async fn a_read_slower_than_the_deadline_fails_the_invocation_for_a_retry() {
+    let world = world().await;
+    let (id, _) = world.created().await.pop().unwrap();
+    let event = world.weakened(&id).await;
+    world.proxy.fail_always("ListPolicies", Fault::Slow(Duration::from_secs(30)));
+    let time = PUBLISH_RESERVE + Duration::from_secs(1);
+    let started = Instant::now();
+
+    let error = handle_event_within(&event, &world.manager, Deadline::after(time)).await.expect_err("out of time");
+
+    assert!(started.elapsed() < time, "finished before the deadline: {:?}", started.elapsed());
+    assert_eq!(error.kind(), "DeadlineReached", "{error}");
+    assert!(error.to_string().contains("guardrail policies"), "{error}");
+    assert!(world.estate.alerts().await.is_empty());
+    assert_eq!(world.estate.scp_content(&id).await, serde_json::from_str::<Value>(WEAKENED).unwrap());
+}
+
+/// A stack's Create whose writes Organizations answers too slowly is answered FAILED before the
+/// deadline, so CloudFormation does not wait an hour for an answer that never comes.
+#[tokio::test]
+async fn a_stack_request_slower_than_the_deadline_is_answered_failed_in_time() {
+    let world = world().await;
+    world.proxy.fail_always("CreatePolicy", Fault::Slow(Duration::from_secs(30)));
+    let time = PUBLISH_RESERVE + Duration::from_secs(2);
+    let started = Instant::now();
+
+    let request = custom_resource_request("Create", &world.cloudformation.url, None);
+    let summary = handle_event_within(&request, &world.manager, Deadline::after(time)).await.expect("answered");
+
+    assert!(started.elapsed() < time, "finished before the deadline: {:?}", started.elapsed());
+    assert_eq!(summary.outcome, InvocationOutcome::Failed);
+    let answer = world.cloudformation.next().body;
+    assert_eq!(answer["Status"], "FAILED");
+    assert!(answer["Reason"].as_str().unwrap_or_default().contains("timeout"), "{answer:#}");
+}
+
+/// With the findings ledger, the same tampering event delivered again, and delivered twice at
+/// the same moment, is re-applied once and alerted once.
+#[tokio::test]
+async fn with_the_ledger_a_repeated_delivery_is_reapplied_and_alerted_once() {
+    let world = world_with(true).await;
+    let (id, _) = world.created().await.pop().unwrap();
+
+    // One delivery after the other.
+    let event = world.weakened(&id).await;
+    let first = handle_event(&event, &world.manager).await.expect("handled");
+    let again = handle_event(&event, &world.manager).await.expect("repeat");
+    assert_eq!(first.outcome, InvocationOutcome::Alerted);
+    assert_eq!(again.outcome, InvocationOutcome::Ignored, "{again:?}");
+    assert_eq!(world.proxy.served_calls_of("UpdatePolicy").len(), 1, "re-applied once");
+    let alerts = world.estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].action_status(), "succeeded");
+    world.proxy.clear_requests();
+
+    // A new tampering (its own event id), its event delivered twice at once.
+    let mut event = world.weakened(&id).await;
+    event["id"] = json!("second-tampering");
+    event["detail"]["eventID"] = json!("second-tampering");
+    let (one, two) = tokio::join!(handle_event(&event, &world.manager), handle_event(&event, &world.manager));
+    let mut outcomes = vec![one.expect("handled").outcome, two.expect("handled").outcome];
+    outcomes.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(outcomes, [InvocationOutcome::Alerted, InvocationOutcome::Ignored]);
+    assert_eq!(world.proxy.served_calls_of("UpdatePolicy").len(), 1, "re-applied once");
+    assert_ne!(world.estate.scp_content(&id).await, serde_json::from_str::<Value>(WEAKENED).unwrap());
+    let alerts = world.estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "the new tampering once: {alerts:#?}");
 }

@@ -12,8 +12,8 @@ pub mod membership;
 pub mod tamper;
 
 pub use handler::{
-    handle_event, handle_unconfigured, GuardrailFailure, GuardrailManager, GuardrailManagerError, Summary,
-    FUNCTION_NAME,
+    handle_event, handle_event_within, handle_unconfigured, GuardrailFailure, GuardrailManager, GuardrailManagerError,
+    Summary, FUNCTION_NAME, REAPPLY_ALLOWANCE,
 };
 
 use rdsguard::aws::{DynamoDbFindings, SdkOrganizations, SnsAlertPublisher, SqsUndeliveredAlerts};

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use guardrail_manager::custom_resource::HttpResponseSender;
-use guardrail_manager::{handle_event, handle_unconfigured, GuardrailManager};
+use guardrail_manager::{handle_event_within, handle_unconfigured, GuardrailManager};
 use lambda_runtime::Error;
 use rdsguard::aws::{Organization, OrganizationTree, SdkOrganizations};
 use rdsguard::guardrails::GuardrailSettings;
@@ -62,11 +62,11 @@ async fn main() -> Result<(), Error> {
         }
     });
 
-    serve(guardrail_manager::FUNCTION_NAME, |payload: Value, _invocation| {
+    serve(guardrail_manager::FUNCTION_NAME, |payload: Value, invocation| {
         let (manager, responses, organization) = (&manager, responses.as_ref(), organization.as_ref());
         async move {
             match manager {
-                Ok(manager) => handle_event(&payload, manager).await,
+                Ok(manager) => handle_event_within(&payload, manager, invocation.deadline).await,
                 Err(problem) => handle_unconfigured(&payload, problem, responses, organization).await,
             }
         }

@@ -48,6 +48,15 @@ impl Deadline {
     pub fn for_work(&self) -> Self {
         Self { at: self.at.map(|at| at.checked_sub(PUBLISH_RESERVE).unwrap_or(at)) }
     }
+
+    /// Runs `work` in the time left for work ([`Self::for_work`]); `None` when it had not finished
+    /// by then (it is dropped: a call in flight may still have reached AWS).
+    pub async fn bound<F: std::future::Future>(&self, work: F) -> Option<F::Output> {
+        match self.for_work().remaining() {
+            None => Some(work.await),
+            Some(left) => tokio::time::timeout(left, work).await.ok(),
+        }
+    }
 }
 
 impl Default for Deadline {
@@ -71,6 +80,17 @@ mod tests {
         let deadline = Deadline::after(Duration::from_secs(10));
         assert!(deadline.allows(Duration::from_secs(1)));
         assert!(!deadline.allows(Duration::from_secs(3)), "10 s left minus 8 s reserve leaves 2 s");
+    }
+
+    #[tokio::test]
+    async fn bound_work_finishes_or_is_cut_at_the_deadline_for_work() {
+        assert_eq!(Deadline::none().bound(async { 7 }).await, Some(7));
+        let roomy = Deadline::after(PUBLISH_RESERVE + Duration::from_secs(5));
+        assert_eq!(roomy.bound(async { 7 }).await, Some(7));
+        let tight = Deadline::after(PUBLISH_RESERVE + Duration::from_millis(50));
+        let started = Instant::now();
+        assert_eq!(tight.bound(tokio::time::sleep(Duration::from_secs(5))).await, None);
+        assert!(started.elapsed() < Duration::from_secs(2), "cut at the deadline: {:?}", started.elapsed());
     }
 
     #[test]

@@ -3,9 +3,9 @@
 
 use rdsguard::event::EventError;
 use rdsguard::finding::{EventContext, Finding};
-use rdsguard::guardrails::{plan_for, PlanError, ReconcileError};
+use rdsguard::guardrails::{PlanError, ReconcileError};
 use rdsguard::identity::{AccountId, AwsRegion};
-use rdsguard::kernel::InvocationOutcome;
+use rdsguard::kernel::{Deadline, InvocationOutcome};
 use rdsguard::report::deliver_judged;
 use rdsguard::rules::{RuleId, Severity};
 use serde_json::{json, Value};
@@ -13,10 +13,14 @@ use tracing::info;
 
 use super::policy_call::name_taken;
 use super::reapply::respond;
-use super::{alert, not_reconciled, plan_lines, summary, unusable, Failure, GuardrailManager, Summary};
+use super::{alert, not_reconciled, plan_lines, planned, summary, unusable, Failure, GuardrailManager, Summary};
 
 /// The scheduled check: alert when the organisation no longer matches, and re-apply.
-pub(super) async fn drift_check(payload: &Value, manager: &GuardrailManager) -> Result<Summary, Failure> {
+pub(super) async fn drift_check(
+    payload: &Value,
+    manager: &GuardrailManager,
+    deadline: Deadline,
+) -> Result<Summary, Failure> {
     let text = |key: &str| payload.get(key).and_then(Value::as_str).map(str::to_owned);
     let context = EventContext {
         event_id: text("id").unwrap_or_else(|| "scheduled-drift-check".to_owned()),
@@ -24,7 +28,7 @@ pub(super) async fn drift_check(payload: &Value, manager: &GuardrailManager) -> 
         event_time: text("time"),
         actor: "unknown (changed outside guardrail-manager; found by the scheduled drift check)".to_owned(),
     };
-    let planned = plan_for(manager.organization.as_ref(), &manager.settings).await;
+    let planned = planned(manager, deadline).await?;
     let account = text("account").map(|a| AccountId::parse(&a)).transpose().map_err(unusable)?;
     let region = text("region").map(|r| AwsRegion::parse(&r)).transpose().map_err(unusable)?;
     let (plan, state) = match (planned, account.as_ref(), region.as_ref()) {
@@ -50,7 +54,7 @@ pub(super) async fn drift_check(payload: &Value, manager: &GuardrailManager) -> 
         return Err(unusable(EventError::MissingField("account/region")));
     };
     let finding = drift_finding(manager, &account, &region, json!({"Drift": plan_lines(&plan)}));
-    let action = respond(manager, &plan, &state, None).await;
+    let action = respond(manager, &plan, &state, None, deadline).await;
     alert(manager, finding, action, &context, plan_lines(&plan), Some("ScheduledDriftCheck")).await
 }
 

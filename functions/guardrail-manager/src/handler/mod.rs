@@ -13,8 +13,8 @@ use std::sync::Arc;
 use rdsguard::aws::{AwsError, Organization, OrganizationTree};
 use rdsguard::event::{parse_event, EventError, IncomingEvent};
 use rdsguard::finding::{EventContext, Finding};
-use rdsguard::guardrails::{GuardrailSettings, Plan, ReconcileError};
-use rdsguard::kernel::{InvocationError, InvocationFailure, InvocationOutcome, InvocationSummary};
+use rdsguard::guardrails::{plan_for, GuardrailSettings, OrgState, Plan, ReconcileError};
+use rdsguard::kernel::{Deadline, InvocationError, InvocationFailure, InvocationOutcome, InvocationSummary};
 use rdsguard::policy::Policy;
 use rdsguard::remediate::ActionOutcome;
 use rdsguard::report::{deliver, Alerting, Outcome};
@@ -31,6 +31,7 @@ mod policy_call;
 mod reapply;
 mod stack;
 
+pub use reapply::REAPPLY_ALLOWANCE;
 pub use stack::{handle_unconfigured, UNCONFIGURED_PHYSICAL_ID};
 
 /// Name of this function in alerts.
@@ -113,6 +114,21 @@ fn not_reconciled(error: ReconcileError) -> Failure {
     Failure::Function(GuardrailFailure::Reconcile(error))
 }
 
+/// The organisation read and the plan made within the deadline for work. Running out of time
+/// here is an error: nothing was reached yet, and Lambda delivers the event again.
+async fn planned(
+    manager: &GuardrailManager,
+    deadline: Deadline,
+) -> Result<Result<(Plan, OrgState), ReconcileError>, Failure> {
+    deadline.bound(plan_for(manager.organization.as_ref(), &manager.settings)).await.ok_or_else(|| {
+        error!("the organisation could not be read before the invocation's deadline");
+        InvocationError::OutOfTime {
+            unchecked: vec!["the guardrail policies (Organizations was slow to answer)".to_owned()],
+            alerted: 0,
+        }
+    })
+}
+
 /// What the invocation did: `applied`, `removed`, `failed` (custom resource), `in_sync`, `alerted`
 /// or `ignored`.
 pub type Summary = InvocationSummary<PlanDetail>;
@@ -155,16 +171,27 @@ fn plan_lines(plan: &Plan) -> Vec<String> {
     plan.changes.iter().map(ToString::to_string).collect()
 }
 
-/// Handles one invocation.
+/// Handles one invocation without a deadline (tests, the command line).
 pub async fn handle_event(payload: &Value, manager: &GuardrailManager) -> Result<Summary, Failure> {
+    handle_event_within(payload, manager, Deadline::none()).await
+}
+
+/// Handles one invocation within Lambda's deadline: re-applies are started only with time to
+/// finish and are cut at the deadline for work, and a stack's request is answered FAILED before
+/// the deadline rather than left for CloudFormation to wait an hour on.
+pub async fn handle_event_within(
+    payload: &Value,
+    manager: &GuardrailManager,
+    deadline: Deadline,
+) -> Result<Summary, Failure> {
     if crate::custom_resource::is_request(payload) {
-        return stack::custom_resource(payload, manager).await;
+        return stack::custom_resource(payload, manager, deadline).await;
     }
     if payload.get("detail-type").and_then(Value::as_str) == Some(SCHEDULED_EVENT) {
-        return drift::drift_check(payload, manager).await;
+        return drift::drift_check(payload, manager, deadline).await;
     }
     match parse_event(payload) {
-        Ok(IncomingEvent::ApiCall(call)) => policy_call::organizations_call(&call, manager).await,
+        Ok(IncomingEvent::ApiCall(call)) => policy_call::organizations_call(&call, manager, deadline).await,
         Ok(IncomingEvent::RdsNative(_)) => Ok(ignored("RDS event notifications are not for guardrail-manager", None)),
         Ok(IncomingEvent::Unsupported { detail_type, source }) => {
             Ok(ignored(format!("unsupported event {detail_type:?} from {source}"), None))

@@ -4,22 +4,30 @@
 
 use rdsguard::event::CloudTrailCall;
 use rdsguard::finding::{EventContext, Finding};
-use rdsguard::guardrails::{observe, plan_for, PlanError, ReconcileError, MANAGED_TAG_KEY};
+use rdsguard::guardrails::{observe, PlanError, ReconcileError, MANAGED_TAG_KEY};
 use rdsguard::identity::{AccountId, AwsRegion};
+use rdsguard::kernel::Deadline;
+use rdsguard::ledger::{once_per_event, Once};
 use rdsguard::policy::RuleAction;
 use rdsguard::remediate::{ActionKind, ActionOutcome, ActionStatus};
 use rdsguard::rules::{RuleId, Severity};
 use serde_json::{json, Value};
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 
 use super::account_move::membership_call;
 use super::reapply::respond;
-use super::{alert, ignored, not_reconciled, plan_lines, unusable, Failure, GuardrailManager, Summary};
+use super::{
+    alert, ignored, not_reconciled, plan_lines, planned, unusable, Failure, GuardrailManager, Summary, FUNCTION_NAME,
+};
 use crate::membership::MEMBERSHIP_CALLS;
 use crate::tamper::{aim, made_by_self, policy_id_of, short_title, HANDLED_CALLS, ORGANIZATIONS_SOURCE, TAG_CALLS};
 
 /// An Organizations call on the managed policies (or disabling SCPs on a root).
-pub(super) async fn organizations_call(call: &CloudTrailCall, manager: &GuardrailManager) -> Result<Summary, Failure> {
+pub(super) async fn organizations_call(
+    call: &CloudTrailCall,
+    manager: &GuardrailManager,
+    deadline: Deadline,
+) -> Result<Summary, Failure> {
     let name = Some(call.event_name.as_str());
     if call.event_source != ORGANIZATIONS_SOURCE || !HANDLED_CALLS.contains(&call.event_name.as_str()) {
         return Ok(ignored(
@@ -41,14 +49,40 @@ pub(super) async fn organizations_call(call: &CloudTrailCall, manager: &Guardrai
         event_time: call.event_time.clone(),
         actor: call.actor.clone(),
     };
-    if MEMBERSHIP_CALLS.contains(&call.event_name.as_str()) {
-        return membership_call(call, manager, &account, &region, &context).await;
+    // With the ledger on, a repeated delivery (one after the other or two at once) is handled
+    // once: no second re-apply, no second alert.
+    let handled = once_per_event(manager.alerting.ledger(), FUNCTION_NAME, &context, deadline, || async {
+        if MEMBERSHIP_CALLS.contains(&call.event_name.as_str()) {
+            return membership_call(call, manager, &account, &region, &context).await;
+        }
+        policy_call(call, manager, &account, &region, &context, deadline).await
+    });
+    match handled.await? {
+        Once::Handled(summary) => Ok(summary),
+        Once::Repeated(reason) => {
+            info!(%reason, event_id = %context.event_id, "repeated delivery ignored");
+            Ok(ignored(reason, name))
+        }
     }
+}
+
+/// A call on the managed policies (or disabling SCPs on a root), handled: alerted, and re-applied
+/// when RDSGUARD.GUARDRAIL=remediate.
+async fn policy_call(
+    call: &CloudTrailCall,
+    manager: &GuardrailManager,
+    account: &AccountId,
+    region: &AwsRegion,
+    context: &EventContext,
+    deadline: Deadline,
+) -> Result<Summary, Failure> {
+    let name = Some(call.event_name.as_str());
+    let (account, region) = (account.clone(), region.clone());
     let retagged = retag(call, manager).await?;
-    let (plan, state) = match plan_for(manager.organization.as_ref(), &manager.settings).await {
+    let (plan, state) = match planned(manager, deadline).await? {
         Ok(planned) => planned,
         Err(ReconcileError::Plan(PlanError::NameTaken(name))) => {
-            return name_taken(manager, &name, policy_id_of(call), &account, &region, &context, retagged).await;
+            return name_taken(manager, &name, policy_id_of(call), &account, &region, context, retagged).await;
         }
         Err(e) => return Err(not_reconciled(e)),
     };
@@ -92,7 +126,7 @@ pub(super) async fn organizations_call(call: &CloudTrailCall, manager: &Guardrai
     } else {
         // Only a root the record names is re-enabled: never a placeholder.
         let root = (call.event_name == "DisablePolicyType").then(|| call.string_param("rootId")).flatten();
-        let action = respond(manager, &plan, &state, root).await;
+        let action = respond(manager, &plan, &state, root, deadline).await;
         match retagged {
             Some(Ok(done)) if action.status == ActionStatus::Skipped => {
                 ActionOutcome::new(ActionKind::ReapplyGuardrails, ActionStatus::Succeeded, done)
@@ -103,7 +137,7 @@ pub(super) async fn organizations_call(call: &CloudTrailCall, manager: &Guardrai
             _ => action,
         }
     };
-    alert(manager, finding, action, &context, plan_lines(&plan), name).await
+    alert(manager, finding, action, context, plan_lines(&plan), name).await
 }
 
 /// A successful TagResource/UntagResource that left one of our policies (prefixed name) without

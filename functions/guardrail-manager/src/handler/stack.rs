@@ -3,7 +3,7 @@
 
 use rdsguard::aws::Organization;
 use rdsguard::guardrails::{reconcile, GuardrailSettings};
-use rdsguard::kernel::InvocationOutcome;
+use rdsguard::kernel::{Deadline, InvocationOutcome};
 use serde_json::{json, Value};
 use tracing::{error, info};
 
@@ -12,7 +12,11 @@ use crate::custom_resource::{response_body, CustomResourceRequest, RequestType, 
 
 /// Create/Update apply the configured guardrails; Delete removes every policy managed under the
 /// prefix the resource was created with (its physical id). Always answers CloudFormation.
-pub(super) async fn custom_resource(payload: &Value, manager: &GuardrailManager) -> Result<Summary, Failure> {
+pub(super) async fn custom_resource(
+    payload: &Value,
+    manager: &GuardrailManager,
+    deadline: Deadline,
+) -> Result<Summary, Failure> {
     let current_prefix = manager.settings.policy_name_prefix.clone();
     let request = match CustomResourceRequest::parse(payload) {
         Ok(request) => request,
@@ -32,8 +36,14 @@ pub(super) async fn custom_resource(payload: &Value, manager: &GuardrailManager)
     info!(request_type = ?request.request_type, stack = %request.stack_id, settings = %manager.settings.describe(), "custom resource request");
     let (physical_id, (outcome, plan, answer)) = match request.request_type {
         RequestType::Create | RequestType::Update => {
-            let result = match reconcile(manager.organization.as_ref(), &manager.settings).await {
-                Ok(done) => {
+            let result = match deadline.bound(reconcile(manager.organization.as_ref(), &manager.settings)).await {
+                None => {
+                    let reason = "the guardrails were not all applied before the function's timeout (Organizations \
+                                  was slow to answer): some may be in place; update the stack again to finish";
+                    error!(reason, "guardrails not reconciled in time");
+                    (InvocationOutcome::Failed, vec![], Err(reason.to_owned()))
+                }
+                Some(Ok(done)) => {
                     let ids: Vec<&str> = done.policies.values().map(String::as_str).collect();
                     (
                         InvocationOutcome::Applied,
@@ -41,7 +51,7 @@ pub(super) async fn custom_resource(payload: &Value, manager: &GuardrailManager)
                         Ok(json!({"PolicyIds": ids.join(","), "Changes": done.plan.changes.len()})),
                     )
                 }
-                Err(e) => {
+                Some(Err(e)) => {
                     error!(error = %e, "guardrails could not be reconciled");
                     (InvocationOutcome::Failed, vec![], Err(e.to_string()))
                 }
