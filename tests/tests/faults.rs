@@ -193,8 +193,7 @@ impl World {
                     alerting: plumbing.alerting,
                     confirmation: Default::default(),
                 };
-                assert_eq!(deadline, Deadline::none(), "pipeline-guard has no deadline to give");
-                ended(pipeline_guard::handle_event(&self.event, &guard).await.map(|s| s.findings))
+                ended(pipeline_guard::handle_event_within(&self.event, &guard, deadline).await.map(|s| s.findings))
             }
             Function::GuardDutyResponder => {
                 let responder = GuardDutyResponder {
@@ -531,6 +530,39 @@ async fn a_slow_read_near_the_deadline_publishes_the_outcome_reached_with_the_fi
         eprintln!("{name}: slow read near the deadline: {detail}");
         assert!(detail.contains("deadline"), "{name}: {detail}");
     }
+}
+
+/// pipeline-guard near the deadline: with too little time left no restore is started, and a
+/// restore AWS answers too slowly is cut at the deadline for work; either way the tampering alert
+/// is published before the deadline, `failed`, saying which (nothing re-tries a restore by itself).
+#[tokio::test]
+async fn pipeline_guard_near_the_deadline_publishes_the_tampering_alert_failed() {
+    let world = Function::PipelineGuard.world().await;
+    // Too little time: the publishing reserve and 2 s, under the restore's 5 s allowance.
+    let time = PUBLISH_RESERVE + Duration::from_secs(2);
+    let started = Instant::now();
+    let ended = world.invoke_with(ClientBudget::default(), Deadline::after(time)).await;
+    assert!(started.elapsed() < time, "finished before the deadline: {:?}", started.elapsed());
+    assert!(matches!(&ended, Ended::Succeeded(s) if s == &["failed"]), "{ended:?}");
+    assert_eq!(world.proxy.count("StartLogging"), 0, "no restore started");
+    let alerts = world.estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let detail = alerts[0].body["action"]["detail"].as_str().unwrap_or_default();
+    assert!(detail.starts_with("not restored") && detail.contains("deadline"), "{detail}");
+
+    // StartLogging answering after 30 s: cut at the deadline for work.
+    world.proxy.fail_always("StartLogging", Fault::Slow(Duration::from_secs(30)));
+    let time = PUBLISH_RESERVE + pipeline_guard::RESTORE_ALLOWANCE + Duration::from_secs(1);
+    let started = Instant::now();
+    let ended = world.invoke_with(ClientBudget::default(), Deadline::after(time)).await;
+    assert!(started.elapsed() < time, "finished before the deadline: {:?}", started.elapsed());
+    assert!(matches!(&ended, Ended::Succeeded(s) if s == &["failed"]), "{ended:?}");
+    assert!(world.proxy.count("StartLogging") >= 1, "the restore was started");
+    let alerts = world.estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let detail = alerts[0].body["action"]["detail"].as_str().unwrap_or_default();
+    eprintln!("pipeline-guard: restore cut at the deadline: {detail}");
+    assert!(detail.contains("did not finish before the invocation's deadline"), "{detail}");
 }
 
 /// What two deliveries of one event ended in: fix calls AWS served, alerts published.

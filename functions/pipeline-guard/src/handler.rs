@@ -1,6 +1,7 @@
 //! The pipeline-guard handler: event → tampering → restore (where it can) → one alert → summary.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rdsguard::aws::PipelineConnector;
 use rdsguard::finding::Finding;
@@ -42,8 +43,10 @@ pub async fn handle_event(payload: &Value, guard: &PipelineGuard) -> Result<Summ
     handle_event_within(payload, guard, Deadline::none()).await
 }
 
-/// Handles one event; `deadline` (the invocation's) bounds how long a concurrent delivery of the
-/// same event is waited for (see [`rdsguard::ledger::once_per_event`]).
+/// Handles one event within `deadline` (the invocation's): it bounds how long a concurrent delivery
+/// of the same event is waited for (see [`rdsguard::ledger::once_per_event`]); a restore is started
+/// only with [`RESTORE_ALLOWANCE`] left and is cut at the deadline for work, the alert still
+/// published (`failed`, saying so).
 pub async fn handle_event_within(
     payload: &Value,
     guard: &PipelineGuard,
@@ -59,12 +62,14 @@ pub async fn handle_event_within(
         return Ok(Summary::of(InvocationOutcome::Ignored, Some(&tamper.context)).because(reason));
     }
     // With the ledger on, a repeated delivery of the event is not alerted again.
-    handle_once(guard.alerting.ledger(), FUNCTION_NAME, &tamper.context, deadline, || alert_tamper(&tamper, guard))
-        .await
+    handle_once(guard.alerting.ledger(), FUNCTION_NAME, &tamper.context, deadline, || {
+        alert_tamper(&tamper, guard, deadline)
+    })
+    .await
 }
 
 /// Undoes what can be undone of `tamper` and alerts it.
-async fn alert_tamper(tamper: &Tamper, guard: &PipelineGuard) -> Result<Summary, InvocationError> {
+async fn alert_tamper(tamper: &Tamper, guard: &PipelineGuard, deadline: Deadline) -> Result<Summary, InvocationError> {
     let mut finding = Finding::for_resource(
         RuleId::PipelineTampered,
         &tamper.account,
@@ -81,7 +86,7 @@ async fn alert_tamper(tamper: &Tamper, guard: &PipelineGuard) -> Result<Summary,
     } else {
         finding.short_title = tamper.kind.short_title();
     }
-    let (action, acted_as) = respond(tamper, guard).await;
+    let (action, acted_as) = respond(tamper, guard, deadline).await;
     info!(
         event_id = %tamper.context.event_id, event_name = %tamper.context.event_name, actor = %tamper.context.actor,
         resource = %finding.resource, severity = finding.severity.as_str(), action = ?action.kind,
@@ -96,7 +101,7 @@ async fn alert_tamper(tamper: &Tamper, guard: &PipelineGuard) -> Result<Summary,
 /// What is done about one tampering call: nothing for a failed attempt or what cannot be undone;
 /// StartLogging / UpdateDetector for what can. Also returns the role it acted as in the account, if
 /// it acted there.
-async fn respond(tamper: &Tamper, guard: &PipelineGuard) -> (ActionOutcome, Option<String>) {
+async fn respond(tamper: &Tamper, guard: &PipelineGuard, deadline: Deadline) -> (ActionOutcome, Option<String>) {
     if let Some((code, message)) = &tamper.failed {
         let outcome = ActionOutcome::new(
             ActionKind::None,
@@ -120,6 +125,37 @@ async fn respond(tamper: &Tamper, guard: &PipelineGuard) -> (ActionOutcome, Opti
         Tampering::StopLogging => ActionKind::StartLogging,
         _ => ActionKind::EnableDetector,
     };
+    let what = tamper.kind.watcher().resource_type();
+    if !deadline.allows(RESTORE_ALLOWANCE) {
+        let left = deadline.remaining().unwrap_or_default().as_secs_f32();
+        warn!(left, "too little time left to restore");
+        let detail = format!(
+            "not restored: {left:.1} s left before the invocation's deadline, under the {} s a restore is given plus \
+             the publishing reserve; restore the {what} {} by hand",
+            RESTORE_ALLOWANCE.as_secs(),
+            tamper.resource_id
+        );
+        return (ActionOutcome::new(kind, ActionStatus::Failed, detail), None);
+    }
+    match deadline.bound(restore(tamper, guard, kind)).await {
+        Some(done) => done,
+        None => {
+            error!(resource = %tamper.resource_id, "the restore did not finish before the invocation's deadline");
+            let detail = format!(
+                "the restore did not finish before the invocation's deadline (AWS was slow to answer): it may have \
+                 been applied; check the {what} {}",
+                tamper.resource_id
+            );
+            (ActionOutcome::new(kind, ActionStatus::Failed, detail), None)
+        }
+    }
+}
+
+/// The time a restore's call is given (one StartLogging or UpdateDetector), before its confirmation.
+pub const RESTORE_ALLOWANCE: Duration = Duration::from_secs(5);
+
+/// StartLogging / UpdateDetector in the account, confirmed; and the role it acted as there.
+async fn restore(tamper: &Tamper, guard: &PipelineGuard, kind: ActionKind) -> (ActionOutcome, Option<String>) {
     let ports = match guard.connector.connect(&tamper.account, &tamper.region).await {
         Ok(ports) => ports,
         Err(e) => {

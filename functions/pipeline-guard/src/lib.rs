@@ -8,7 +8,7 @@ pub mod restore;
 pub mod tampering;
 pub mod target;
 
-pub use handler::{handle_event, handle_event_within, PipelineGuard, Summary, FUNCTION_NAME};
+pub use handler::{handle_event, handle_event_within, PipelineGuard, Summary, FUNCTION_NAME, RESTORE_ALLOWANCE};
 
 use rdsguard::aws::{SdkCloudTrail, SdkGuardDuty};
 
