@@ -14,6 +14,7 @@ mod call_counts;
 mod checks;
 mod faults;
 mod faults_guardrails;
+mod faults_sweep;
 mod fuzz;
 mod guardduty_responder;
 mod guardrail_manager;

@@ -24,7 +24,7 @@ use sweep_worker::{handle_batch, BatchReport, SweepWorker};
 
 /// sweep-worker as its `main` wires it (without the ledger: `Plumbing::new`), its AWS calls going
 /// to `config`'s endpoint.
-fn worker(policy: Policy, config: aws_config::SdkConfig) -> SweepWorker {
+pub(crate) fn worker(policy: Policy, config: aws_config::SdkConfig) -> SweepWorker {
     let plumbing = Plumbing::new(policy, config);
     SweepWorker {
         policy: plumbing.policy,
@@ -35,7 +35,7 @@ fn worker(policy: Policy, config: aws_config::SdkConfig) -> SweepWorker {
 }
 
 /// The SQS event Lambda's event source mapping hands the worker: one record per `(id, body)`.
-fn sqs_event(messages: &[(&str, Value)]) -> Value {
+pub(crate) fn sqs_event(messages: &[(&str, Value)]) -> Value {
     let records: Vec<Value> = messages
         .iter()
         .map(|(id, body)| {
@@ -55,7 +55,7 @@ fn sqs_event(messages: &[(&str, Value)]) -> Value {
     json!({ "Records": records })
 }
 
-fn failed_ids(report: &BatchReport) -> Vec<String> {
+pub(crate) fn failed_ids(report: &BatchReport) -> Vec<String> {
     report.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
 }
 
@@ -138,13 +138,13 @@ async fn a_region_that_cannot_be_listed_is_a_batch_item_failure_and_the_others_a
     assert!(estate.alerts().await.iter().any(|a| a.rule() == "RDS.2" && a.body["resource_id"] == "home-db"));
 }
 
-async fn sweep_queue(estate: &Estate) -> String {
+pub(crate) async fn sweep_queue(estate: &Estate) -> String {
     let sqs = aws_sdk_sqs::Client::new(&estate.moto.sdk_config(HOME_REGION).await);
     sqs.create_queue().queue_name("rdsguard-sweep").send().await.unwrap().queue_url.unwrap()
 }
 
 /// Every message in the sweep queue, as (account, region).
-async fn queued(estate: &Estate, queue_url: &str) -> Vec<(String, String)> {
+pub(crate) async fn queued(estate: &Estate, queue_url: &str) -> Vec<(String, String)> {
     let sqs = aws_sdk_sqs::Client::new(&estate.moto.sdk_config(HOME_REGION).await);
     let mut found = Vec::new();
     loop {
@@ -162,7 +162,12 @@ async fn queued(estate: &Estate, queue_url: &str) -> Vec<(String, String)> {
     }
 }
 
-async fn targets(estate: &Estate, queue_url: &str, vars: &[(&str, &str)], config: aws_config::SdkConfig) -> Targets {
+pub(crate) async fn targets(
+    estate: &Estate,
+    queue_url: &str,
+    vars: &[(&str, &str)],
+    config: aws_config::SdkConfig,
+) -> Targets {
     let mut all: Vec<(String, String)> = vec![("SWEEP_QUEUE_URL".into(), queue_url.to_owned())];
     all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let _ = estate;

@@ -12,6 +12,7 @@ use rdsguard::checks::CheckScope;
 use rdsguard::finding::EventContext;
 use rdsguard::identity::{AccountId, AwsRegion};
 use rdsguard::kernel::Deadline;
+use rdsguard::ledger::{once_per_event, EventBusy, Once};
 use rdsguard::policy::Policy;
 use rdsguard::recheck::{queue_deferred, RecheckMessage};
 use rdsguard::remediate::Confirmation;
@@ -78,8 +79,9 @@ pub struct MessageReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// `swept` (complete), `partial` (some listing or check failed), `rechecked` (a re-check
-    /// message ran), `failed` (nothing swept, an alert could not be published or a re-check could
-    /// not be queued).
+    /// message ran), `repeated` (with the ledger: SQS delivered a message already handled, or
+    /// handled meanwhile by a concurrent delivery; nothing done), `failed` (nothing swept, an alert
+    /// could not be published or a re-check could not be queued).
     pub outcome: &'static str,
     pub resources_judged: usize,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -205,7 +207,64 @@ async fn handle_message(
     if !deadline.allows(rdsguard::kernel::PUBLISH_RESERVE) {
         return (failed(&message_id, None, "no time left in this invocation".to_owned()), Vec::new());
     }
-    dispatch(&message_id, parsed, worker, deadline).await
+    once_per_message(&message_id, parsed, worker, deadline).await
+}
+
+/// A message's end that SQS must deliver again: its sweep or re-check did not finish
+/// (`failed`/`partial`), or another invocation still holds the same message at this one's deadline.
+enum Unfinished {
+    Ended(MessageReport, Vec<FindingSummary>),
+    Busy(EventBusy),
+}
+
+impl From<EventBusy> for Unfinished {
+    fn from(busy: EventBusy) -> Self {
+        Self::Busy(busy)
+    }
+}
+
+/// Runs the message once (with the ledger: claimed in its table by SQS message id, as the event
+/// functions claim events), so a message SQS delivers twice — one after the other, or to two
+/// invocations at once — is not fixed or alerted twice. A message that did not finish leaves its
+/// claim `failed`, so SQS's next delivery is handled.
+async fn once_per_message(
+    message_id: &str,
+    message: WorkerMessage,
+    worker: &SweepWorker,
+    deadline: Deadline,
+) -> (MessageReport, Vec<FindingSummary>) {
+    let claim = EventContext {
+        event_id: format!("sqs:{message_id}"),
+        event_name: "SweepMessage".to_owned(),
+        event_time: None,
+        actor: FUNCTION_NAME.to_owned(),
+    };
+    let handled = once_per_event(worker.alerting.ledger(), FUNCTION_NAME, &claim, deadline, || async {
+        // Boxed: the sweep's future nested in the claim's is past the compiler's layout depth.
+        let (report, findings) = Box::pin(dispatch(message_id, message, worker, deadline)).await;
+        match report.outcome {
+            "failed" | "partial" => Err(Unfinished::Ended(report, findings)),
+            _ => Ok((report, findings)),
+        }
+    })
+    .await;
+    match handled {
+        Ok(Once::Handled(done)) => done,
+        Err(Unfinished::Ended(report, findings)) => (report, findings),
+        Ok(Once::Repeated(reason)) => {
+            info!(message_id, %reason, "repeated delivery of a sweep message: nothing done");
+            let report = MessageReport {
+                message_id: message_id.to_owned(),
+                account: None,
+                region: None,
+                outcome: "repeated",
+                resources_judged: 0,
+                errors: Vec::new(),
+            };
+            (report, Vec::new())
+        }
+        Err(Unfinished::Busy(busy)) => (failed(message_id, None, busy.to_string()), Vec::new()),
+    }
 }
 
 /// The one place a message's kind picks what runs.
