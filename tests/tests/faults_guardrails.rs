@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use guardrail_manager::{handle_event, handle_event_within, GuardrailManager, REAPPLY_ALLOWANCE};
-use rdsguard::kernel::{Deadline, InvocationFailure, InvocationOutcome, PUBLISH_RESERVE};
+use rdsguard::kernel::{Deadline, InvocationOutcome, PUBLISH_RESERVE};
 use rdsguard_tests::estate::HOME_REGION;
 use rdsguard_tests::scp_organization::{custom_resource_request, Org, ResponseCatcher};
 use rdsguard_tests::threat_events::api_call;

@@ -223,12 +223,44 @@ fn shared_parsers(payload: &Value) -> Verdict {
     }
 }
 
-const TARGETS: [(&str, Target); 6] = [
+/// sweep-worker reads its payload as an SQS event and each record's body as a sweep or re-check
+/// message (`parse_message`) before any AWS call: a payload that is not an SQS event fails the
+/// invocation; a message that cannot be read is a batch item failure with the reason.
+fn sweep_worker(payload: &Value) -> Verdict {
+    use aws_lambda_events::event::sqs::SqsEvent;
+    use sweep_worker::handler::{parse_message, WorkerMessage};
+    // An SQS event's records, or else the document as one message's body (anyone who may send to
+    // the queue can send any text).
+    let bodies: Vec<String> = match serde_json::from_value::<SqsEvent>(payload.clone()) {
+        Ok(event) if event.records.is_empty() => {
+            return Verdict::Ignored("an SQS event without records: nothing to sweep".to_owned())
+        }
+        Ok(event) => event.records.into_iter().map(|r| r.body.unwrap_or_default()).collect(),
+        Err(_) => vec![payload.to_string()],
+    };
+    let read: Vec<Result<WorkerMessage, String>> = bodies.iter().map(|body| parse_message(body)).collect();
+    let described: Vec<String> = read
+        .iter()
+        .map(|m| match m {
+            Ok(WorkerMessage::Sweep(request)) => format!("sweep {}/{}", request.account, request.region),
+            Ok(WorkerMessage::Recheck(recheck)) => format!("re-check {recheck:?}"),
+            Err(e) => format!("refused: {e}"),
+        })
+        .collect();
+    if read.iter().any(Result::is_ok) {
+        Verdict::Handled(described.join("; "))
+    } else {
+        Verdict::Error(described.join("; "))
+    }
+}
+
+const TARGETS: [(&str, Target); 7] = [
     ("rds-guard", rds_guard),
     ("network-guard", network_guard),
     ("pipeline-guard", pipeline_guard),
     ("guardduty-responder", guardduty_responder),
     ("guardrail-manager", guardrail_manager),
+    ("sweep-worker", sweep_worker),
     ("shared-parsers", shared_parsers),
 ];
 
@@ -245,10 +277,12 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
 /// Every real event: the shared samples and each function's events.
 fn corpus() -> Corpus {
     let mut files = json_files(&Path::new(ROOT).join("shared/tests/fixtures/real-events"));
-    for function in ["rds-guard", "network-guard", "pipeline-guard", "guardduty-responder", "guardrail-manager"] {
+    for function in
+        ["rds-guard", "network-guard", "pipeline-guard", "guardduty-responder", "guardrail-manager", "sweep-worker"]
+    {
         files.extend(json_files(&Path::new(ROOT).join("events").join(function)));
     }
-    let named = files
+    let mut named: Vec<(String, Value)> = files
         .into_iter()
         .map(|path| {
             let text = std::fs::read_to_string(&path).unwrap();
@@ -256,6 +290,20 @@ fn corpus() -> Corpus {
             (path.file_name().unwrap().to_string_lossy().into_owned(), value)
         })
         .collect();
+    // The sweep messages inside the SQS samples, as documents of their own: mutating a record's body
+    // as a string rarely reaches the message's structure.
+    let bodies: Vec<(String, Value)> = named
+        .iter()
+        .filter_map(|(name, event)| Some((name, event.get("Records")?.as_array()?)))
+        .flat_map(|(name, records)| {
+            records.iter().enumerate().filter_map(move |(i, record)| {
+                let body: Value = serde_json::from_str(record.get("body")?.as_str()?).ok()?;
+                Some((format!("{name}#body{i}"), body))
+            })
+        })
+        .filter(|(_, body)| body.get("account").is_some())
+        .collect();
+    named.extend(bodies);
     Corpus::new(named)
 }
 
@@ -319,8 +367,10 @@ fn fuzz(function: &str, default_cases: u32) {
         }
         Err(e) => panic!("{function}: {e}"),
     }
-    // The mutations must reach all three outcomes, or the fuzzing proves little.
-    assert!(tally.handled > 0 && tally.ignored > 0 && tally.errors > 0, "{function}: {tally:?}");
+    // The mutations must reach all three outcomes, or the fuzzing proves little (sweep-worker
+    // ignores only an empty batch, which few mutations make: handled and refused are enough).
+    let ignores = function == "sweep-worker" || tally.ignored > 0;
+    assert!(tally.handled > 0 && ignores && tally.errors > 0, "{function}: {tally:?}");
     assert_eq!(tally.handled + tally.ignored + tally.errors + tally.not_json, cases);
 }
 
@@ -347,6 +397,11 @@ fn guardduty_responder_triage_survives_mutated_real_events() {
 #[test]
 fn guardrail_manager_event_parsing_survives_mutated_real_events() {
     fuzz("guardrail-manager", NORMAL_CASES);
+}
+
+#[test]
+fn sweep_worker_message_parsing_survives_mutated_real_events() {
+    fuzz("sweep-worker", NORMAL_CASES);
 }
 
 #[test]
