@@ -15,7 +15,7 @@ use std::time::Instant;
 use crate::progress::Progress;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use futures::StreamExt;
-use rdsguard::aws::{AccountSessions, EnabledRegions, NetworkPorts, SdkEc2, SdkRds, SdkRegions};
+use rdsguard::aws::{AccountSessions, EnabledRegions, NetworkPorts, SdkEc2, SdkKms, SdkRds, SdkRegions};
 use rdsguard::checks::CheckScope;
 use rdsguard::finding::Finding;
 use rdsguard::identity::{AccountId, AwsRegion};
@@ -245,7 +245,8 @@ async fn scan_one(
     sessions: &AccountSessions,
 ) -> Result<RegionSweep, String> {
     let config = sessions.config_for(account, region).await.map_err(|e| format!("{account}/{region}: {e}"))?;
-    let rds = SdkRds::for_sweep(aws_sdk_rds::Client::new(&config));
+    let kms = SdkKms::new(aws_sdk_kms::Client::new(&config));
+    let rds = SdkRds::for_sweep(aws_sdk_rds::Client::new(&config)).with_managed_key_lookup(Arc::new(kms));
     let network = NetworkPorts {
         groups: Arc::new(SdkEc2::new(aws_sdk_ec2::Client::new(&config))),
         databases: Arc::new(rds.clone()),

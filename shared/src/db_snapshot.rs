@@ -48,6 +48,8 @@ pub struct SnapshotState {
     /// The DB instance or cluster it was taken from.
     pub source_database: Option<String>,
     pub engine: Option<String>,
+    /// The KMS key it is encrypted with (a key ARN), as DescribeDB(Cluster)Snapshots reports it.
+    pub kms_key_id: Option<String>,
     pub tags: Vec<(String, String)>,
     /// The `restore` attribute: account ids allowed to copy or restore it, or `all`. `None`: it could
     /// not be read.

@@ -48,6 +48,9 @@ pub struct NewInstance<'a> {
     pub engine: &'a str,
     pub public: bool,
     pub encrypted: bool,
+    /// The KMS key of an encrypted database (`None`: moto's own default, `default_kms_key_id`; AWS
+    /// would use `aws/rds`).
+    pub kms_key_id: Option<&'a str>,
     pub tags: &'a [(&'a str, &'a str)],
     /// `true`: everything the rulebook asks for besides `public`/`encrypted` (deletion protection,
     /// 7 days of backups, IAM authentication, a Secrets Manager master password, a custom admin
@@ -58,7 +61,7 @@ pub struct NewInstance<'a> {
 
 impl<'a> NewInstance<'a> {
     pub fn postgres(id: &'a str) -> Self {
-        Self { id, engine: "postgres", public: false, encrypted: true, tags: &[], hardened: true }
+        Self { id, engine: "postgres", public: false, encrypted: true, kms_key_id: None, tags: &[], hardened: true }
     }
 
     /// The seeds' instance: backup retention 0, no deletion protection, master user root.
@@ -152,7 +155,8 @@ impl Estate {
             .set_engine_version((new.engine == "postgres").then(|| "14.6".to_owned()))
             .allocated_storage(20)
             .publicly_accessible(new.public)
-            .storage_encrypted(new.encrypted);
+            .storage_encrypted(new.encrypted)
+            .set_kms_key_id(new.kms_key_id.map(str::to_owned));
         let mut request = if new.hardened {
             let log = if new.engine.contains("postgres") { "postgresql" } else { "error" };
             request

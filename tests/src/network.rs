@@ -129,6 +129,7 @@ impl Estate {
             .allocated_storage(20)
             .publicly_accessible(new.public)
             .storage_encrypted(new.encrypted)
+            .set_kms_key_id(new.kms_key_id.map(str::to_owned))
             .set_port(port)
             .set_vpc_security_group_ids(Some(groups.iter().map(|g| (*g).to_owned()).collect()))
             .send()

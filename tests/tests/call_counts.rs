@@ -154,6 +154,15 @@ async fn sweep_home_region(
     };
     let client = aws_sdk_rds::Client::new(config);
     let rds = if for_sweep { rdsguard::aws::SdkRds::for_sweep(client) } else { rdsguard::aws::SdkRds::new(client) };
+    sweep_with(scope, rds, config).await
+}
+
+/// `sweep_region` with `rds` as it is, in the home region.
+async fn sweep_with(
+    scope: rdsguard::checks::CheckScope<'_>,
+    rds: rdsguard::aws::SdkRds,
+    config: &aws_config::SdkConfig,
+) -> rdsguard::sweep::RegionSweep {
     let network = rdsguard::aws::NetworkPorts {
         groups: Arc::new(rdsguard::aws::SdkEc2::new(aws_sdk_ec2::Client::new(config))),
         databases: Arc::new(rds.clone()),
@@ -250,4 +259,94 @@ async fn a_sweep_reads_databases_and_groups_in_listings_not_one_by_one() {
     assert_eq!(counts.get("DescribeDBSnapshots"), Some(&1), "the snapshot listing carries their state: {counts:?}");
     assert_eq!(counts.get("DescribeDBSnapshotAttributes"), Some(&2), "one attribute read per snapshot: {counts:?}");
     assert!(total(&counts) <= 9, "{} calls for 18 resources: {counts:?}", total(&counts));
+}
+
+/// The snapshots a sweep reads the `restore` attribute of: RDS cannot share a snapshot encrypted
+/// with the AWS managed key `aws/rds` (nor any encrypted snapshot publicly), so with the key lookup
+/// sweep-worker and `rdsguard scan` wire (`with_managed_key_lookup`), one ListAliases replaces
+/// the attribute reads of such snapshots; a snapshot under a customer managed key or unencrypted
+/// is still read, and still found when shared. When KMS refuses, every attribute is read and
+/// nothing is missed.
+#[tokio::test]
+async fn a_sweep_reads_no_attribute_of_snapshots_encrypted_with_the_aws_managed_key() {
+    let estate = Estate::start().await;
+    let rds = estate.rds(HOME_REGION).await;
+    let kms = aws_sdk_kms::Client::new(&estate.moto.sdk_config(HOME_REGION).await);
+    // On AWS an encrypted database without KmsKeyId is encrypted with aws/rds (created on first
+    // use). moto writes "default_kms_key_id" instead, so the seed names the key; moto creates the
+    // aws/rds key when it is first described, as AWS does when RDS first uses it.
+    let managed = kms.describe_key().key_id("alias/aws/rds").send().await.unwrap().key_metadata.unwrap().arn.unwrap();
+    let customer = kms.create_key().description("orders").send().await.unwrap().key_metadata.unwrap().arn.unwrap();
+    let seeds = [("managed-db", Some(managed.as_str())), ("customer-db", Some(customer.as_str())), ("plain-db", None)];
+    for (id, key) in seeds {
+        let new = NewInstance { encrypted: key.is_some(), kms_key_id: key, ..NewInstance::postgres(id) };
+        estate.create_instance(&rds, &new).await;
+        rds.create_db_snapshot()
+            .db_instance_identifier(id)
+            .db_snapshot_identifier(format!("{id}-manual"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let share = |snapshot: &'static str, with: &'static str| {
+        rds.modify_db_snapshot_attribute()
+            .db_snapshot_identifier(snapshot)
+            .attribute_name("restore")
+            .values_to_add(with)
+            .send()
+    };
+    share("customer-db-manual", "210987654321").await.unwrap();
+    share("plain-db-manual", "all").await.unwrap();
+
+    let proxy = FaultProxy::in_front_of(&estate.moto);
+    let config = proxy.sdk_config(HOME_REGION).await;
+    let policy = Policy::from_vars(estate.variables(&[("MODE", "alert")])).expect("policy");
+    let account = rdsguard::identity::AccountId::parse(MOTO_ACCOUNT).unwrap();
+    let region = rdsguard::identity::AwsRegion::parse(HOME_REGION).unwrap();
+    for kms_refuses in [false, true] {
+        if kms_refuses {
+            proxy.fail_always("ListAliases", rdsguard_tests::Fault::AccessDenied);
+        }
+        let scope = rdsguard::checks::CheckScope {
+            account: &account,
+            region: &region,
+            policy: &policy,
+            confirmation: Default::default(),
+            deadline: rdsguard::kernel::Deadline::none(),
+        };
+        let keys = rdsguard::aws::SdkKms::new(aws_sdk_kms::Client::new(&config));
+        let rds =
+            rdsguard::aws::SdkRds::for_sweep(aws_sdk_rds::Client::new(&config)).with_managed_key_lookup(Arc::new(keys));
+        let swept = sweep_with(scope, rds, &config).await;
+        let label = if kms_refuses { "ListAliases refused" } else { "ListAliases served" };
+        assert!(swept.complete(), "{label}: a refused key lookup is no error of the sweep: {:?}", swept.errors);
+        assert_eq!(swept.judged.snapshots, 3, "{label}");
+        let found = |rule: &str| -> Vec<String> {
+            let mut ids: Vec<String> = swept
+                .findings
+                .iter()
+                .filter(|(f, _)| f.rule.as_str() == rule)
+                .map(|(f, _)| f.resource_id.clone())
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(found("RDS.1"), ["plain-db-manual"], "{label}: the public snapshot found");
+        assert_eq!(found("RDSGUARD.SNAPSHOT_SHARED"), ["customer-db-manual"], "{label}: the shared one found");
+        let mut attribute_reads: Vec<String> = proxy
+            .calls_of("DescribeDBSnapshotAttributes")
+            .iter()
+            .filter_map(|call| call.param("DBSnapshotIdentifier").map(str::to_owned))
+            .collect();
+        attribute_reads.sort();
+        let counts = counted(&proxy);
+        eprintln!("{label}: sweep of 3 snapshots: {} calls {counts:?}", total(&counts));
+        assert_eq!(counts.get("ListAliases"), Some(&1), "{label}: asked once for the account-region: {counts:?}");
+        let expected: &[&str] = if kms_refuses {
+            &["customer-db-manual", "managed-db-manual", "plain-db-manual"]
+        } else {
+            &["customer-db-manual", "plain-db-manual"]
+        };
+        assert_eq!(attribute_reads, expected, "{label}: {counts:?}");
+    }
 }

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use rdsguard::aws::{member_role_name_for, SdkEc2};
+use rdsguard::aws::{member_role_name_for, SdkEc2, SdkKms};
 use rdsguard::startup::{member_role_iam_actions, MEMBER_FUNCTIONS};
 use rdsguard_tests::template::{
     at, function_statements, member_role_actions, member_role_statements, member_template, resource, set_of, strings,
@@ -58,7 +58,9 @@ fn each_member_role_allows_exactly_what_its_function_declares_for_member_account
             for action in &actions {
                 assert!(!action.contains('*'), "{label}: wildcard action {action}");
                 assert!(
-                    !all_resources || SdkEc2::INVENTORY_IAM_ACTIONS.contains(&action.as_str()),
+                    !all_resources
+                        || SdkEc2::INVENTORY_IAM_ACTIONS.contains(&action.as_str())
+                        || SdkKms::IAM_ACTIONS.contains(&action.as_str()),
                     "{label}: Resource \"*\" for {action}, which supports resource-level permissions; scope it"
                 );
             }

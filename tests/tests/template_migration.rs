@@ -54,7 +54,8 @@ fn check(label: &str, found: &[(Value, bool)]) {
             assert!(conditional, "{label}: {action} is granted outside the MigrationEnabled condition");
             seen.push(action.clone());
         }
-        if actions.iter().any(|a| a.starts_with("kms:")) {
+        // The migration's KMS actions (not the sweep's ListAliases, which reads alias names only).
+        if actions.iter().any(|a| SdkRds::MIGRATION_KMS_IAM_ACTIONS.contains(&a.as_str())) {
             let condition = at(statement, &["Condition"]);
             assert_eq!(
                 at(condition, &["ForAnyValue:StringEquals", "kms:ResourceAliases", "Ref"]).as_str(),

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use rdsguard::aws::{SdkEc2, SdkOrganizations};
+use rdsguard::aws::{SdkEc2, SdkKms, SdkOrganizations};
 use rdsguard_tests::template::{
     assert_same_set, at, function, function_statements, granted_actions, resource, set_of, strings, template,
 };
@@ -15,7 +15,8 @@ use sweep_planner::{ENV_ORGANIZATION_ID, ENV_SWEEP_OUS, ENV_SWEEP_QUEUE_URL, ENV
 #[test]
 fn sweep_functions_grant_exactly_what_their_code_declares() {
     let template = template();
-    let worker = granted_actions(&template, "SweepWorkerFunction", SdkEc2::INVENTORY_IAM_ACTIONS);
+    let worker_unscoped = [SdkEc2::INVENTORY_IAM_ACTIONS, SdkKms::IAM_ACTIONS].concat();
+    let worker = granted_actions(&template, "SweepWorkerFunction", &worker_unscoped);
     assert_same_set(&worker, &set_of(sweep_worker::iam_actions()), "SweepWorkerFunction IAM actions");
     let unscoped =
         [SdkOrganizations::ACCOUNT_LISTING_UNSCOPED_IAM_ACTIONS, sweep_planner::SdkRegions::IAM_ACTIONS].concat();

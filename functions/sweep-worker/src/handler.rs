@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use aws_config::retry::RetryConfig;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use rdsguard::aws::{AccountSessions, NetworkPorts, SdkEc2, SdkRds};
+use rdsguard::aws::{AccountSessions, NetworkPorts, SdkEc2, SdkKms, SdkRds};
 use rdsguard::checks::CheckScope;
 use rdsguard::finding::EventContext;
 use rdsguard::identity::{AccountId, AwsRegion};
@@ -306,7 +306,8 @@ pub(crate) async fn connect(
     let acted_as = worker.sessions.acting_as(account, region).await.ok();
     let rds_config = aws_sdk_rds::config::Builder::from(&config).retry_config(RetryConfig::adaptive()).build();
     let ec2_config = aws_sdk_ec2::config::Builder::from(&config).retry_config(RetryConfig::adaptive()).build();
-    let rds = SdkRds::for_sweep(aws_sdk_rds::Client::from_conf(rds_config));
+    let kms = SdkKms::new(aws_sdk_kms::Client::new(&config));
+    let rds = SdkRds::for_sweep(aws_sdk_rds::Client::from_conf(rds_config)).with_managed_key_lookup(Arc::new(kms));
     let network = NetworkPorts {
         groups: Arc::new(SdkEc2::new(aws_sdk_ec2::Client::from_conf(ec2_config))),
         databases: Arc::new(rds.clone()),

@@ -18,7 +18,7 @@ pub use handler::{
 };
 pub use recheck::RECHECK_EVENT_NAME;
 
-use rdsguard::aws::{DynamoDbFindings, SdkEc2, SdkRds};
+use rdsguard::aws::{DynamoDbFindings, SdkEc2, SdkKms, SdkRds};
 
 /// Every IAM action sweep-worker's code can call (the union of its adapters' declarations).
 /// template.yaml must grant exactly these to the function, and templates/member.yaml the member
@@ -34,6 +34,8 @@ pub fn iam_actions() -> Vec<&'static str> {
         SdkRds::PARAMETER_REMEDIATION_IAM_ACTIONS,
         SdkEc2::INVENTORY_IAM_ACTIONS,
         SdkEc2::REMEDIATION_IAM_ACTIONS,
+        // Which key is aws/rds, so the snapshots encrypted with it (unshareable) cost no attribute read.
+        SdkKms::IAM_ACTIONS,
         // The findings held in the account-region, to resolve those a complete sweep no longer sees.
         DynamoDbFindings::INDEX_IAM_ACTIONS,
         // Granted only when the stack's MigrationKmsKey is set (`RDS.3=migrate`; see template.yaml).

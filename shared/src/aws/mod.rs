@@ -8,6 +8,7 @@ mod dynamodb_claims;
 mod ec2;
 mod error;
 mod guardduty;
+mod kms;
 mod organizations;
 mod pipeline;
 mod rds;
@@ -33,6 +34,7 @@ pub use ec2::{
 };
 pub use error::AwsError;
 pub use guardduty::{DetectorControl, DetectorState, SdkGuardDuty};
+pub use kms::{RdsManagedKey, SdkKms, RDS_MANAGED_KEY_ALIAS};
 pub use organizations::{
     AccountDirectory, Organization, OrganizationTree, ScpSummary, SdkOrganizations, ORGANIZATIONS_IAM_ACTIONS,
     ORGANIZATIONS_UNSCOPED_IAM_ACTIONS, SCP_TYPE,

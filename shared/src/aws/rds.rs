@@ -114,6 +114,9 @@ pub struct SdkRds {
     pub(super) client: aws_sdk_rds::Client,
     /// A sweep's reads kept for the sweep ([`Self::for_sweep`]); `None` for an event.
     pub(super) sweep_cache: Option<std::sync::Arc<super::rds_sweep_cache::SweepCache>>,
+    /// Where a sweep learns the region's AWS managed RDS key ([`Self::with_managed_key_lookup`]):
+    /// the snapshots encrypted with it cannot be shared, so their attributes are not read.
+    pub(super) managed_key: Option<std::sync::Arc<dyn super::RdsManagedKey>>,
 }
 
 impl SdkRds {
@@ -127,14 +130,23 @@ impl SdkRds {
     pub const MAKE_PRIVATE_IAM_ACTIONS: &'static [&'static str] = &["rds:ModifyDBInstance"];
 
     pub fn new(client: aws_sdk_rds::Client) -> Self {
-        Self { client, sweep_cache: None }
+        Self { client, sweep_cache: None, managed_key: None }
     }
 
     /// For sweeping one account-region: a parameter group's parameters and the region's database
     /// listing for the shared-group gate are read once for the whole sweep (see
     /// [`super::rds_sweep_cache`]).
     pub fn for_sweep(client: aws_sdk_rds::Client) -> Self {
-        Self { client, sweep_cache: Some(Default::default()) }
+        Self { client, sweep_cache: Some(Default::default()), managed_key: None }
+    }
+
+    /// A sweep that asks `keys` (once per account-region, and only when a listed manual snapshot is
+    /// encrypted) which key is `alias/aws/rds`: RDS cannot share a snapshot encrypted with the AWS
+    /// managed key, so its `restore` attribute is not read. Without it (or when the question fails),
+    /// every manual snapshot's attribute is read.
+    pub fn with_managed_key_lookup(mut self, keys: std::sync::Arc<dyn super::RdsManagedKey>) -> Self {
+        self.managed_key = Some(keys);
+        self
     }
 }
 

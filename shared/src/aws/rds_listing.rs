@@ -5,6 +5,9 @@
 
 use async_trait::async_trait;
 
+use tracing::warn;
+
+use super::kms::is_key;
 use super::rds::{cluster_listener, cluster_state, instance_listener, instance_state};
 use super::rds_snapshots::{cluster_snapshot_state, instance_snapshot_state, RestoreAttribute};
 use super::rds_sweep_cache::GroupedListener;
@@ -71,6 +74,33 @@ impl SdkRds {
     }
 }
 
+/// Whether `snapshot` is encrypted with the key `key_id`.
+fn encrypted_with(snapshot: &SnapshotState, key_id: &str) -> bool {
+    snapshot.encrypted == Some(true) && snapshot.kms_key_id.as_deref().is_some_and(|k| is_key(k, key_id))
+}
+
+impl SdkRds {
+    /// The key id behind `alias/aws/rds`, asked once per sweep and only when a listed snapshot is
+    /// encrypted; `None` without a lookup, without such a key, or when KMS could not say (then
+    /// every attribute is read: a refused ListAliases costs calls, never coverage).
+    async fn rds_managed_key_for(&self, listed: &[SnapshotState]) -> Option<String> {
+        let (Some(keys), Some(cache)) = (&self.managed_key, &self.sweep_cache) else { return None };
+        if !listed.iter().any(|s| s.encrypted == Some(true) && s.kms_key_id.is_some()) {
+            return None;
+        }
+        let lookup = || async {
+            match keys.rds_managed_key_id().await {
+                Ok(key) => key,
+                Err(e) => {
+                    warn!(error = %e, "the AWS managed RDS key could not be read: every snapshot's attribute is read");
+                    None
+                }
+            }
+        };
+        cache.managed_key.get_or_init(lookup).await.clone()
+    }
+}
+
 #[async_trait]
 impl EstateListing for SdkRds {
     async fn list_databases(&self, kind: DatabaseKind) -> Result<Vec<Database>, AwsError> {
@@ -96,9 +126,16 @@ impl EstateListing for SdkRds {
                 }
             }
         }
-        // Who may restore a snapshot is in no listing: one attribute read per manual snapshot.
+        // Who may restore a snapshot is in no listing: one attribute read per manual snapshot, but
+        // for those encrypted with the AWS managed key, which RDS cannot share with anyone.
+        let managed_key = self.rds_managed_key_for(&listed).await;
         let mut found = Vec::with_capacity(listed.len());
         for mut snapshot in listed.into_iter().filter(|s| !s.identifier.is_empty()) {
+            if managed_key.as_deref().is_some_and(|key| encrypted_with(&snapshot, key)) {
+                snapshot.restore_shared_with = Some(Vec::new());
+                found.push(snapshot);
+                continue;
+            }
             match self.restore_attribute(kind, &snapshot.identifier).await? {
                 RestoreAttribute::Read(restore) => snapshot.restore_shared_with = restore,
                 RestoreAttribute::NotFound => continue, // deleted since the listing

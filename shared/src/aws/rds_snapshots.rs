@@ -46,6 +46,7 @@ pub(super) fn instance_snapshot_state(snapshot: &DbSnapshot, restore: Option<Vec
         status: snapshot.status().map(str::to_owned),
         source_database: snapshot.db_instance_identifier().map(str::to_owned),
         engine: snapshot.engine().map(str::to_owned),
+        kms_key_id: snapshot.kms_key_id().map(str::to_owned),
         tags: tags(snapshot.tag_list()),
         restore_shared_with: restore,
     }
@@ -61,6 +62,7 @@ pub(super) fn cluster_snapshot_state(snapshot: &DbClusterSnapshot, restore: Opti
         status: snapshot.status().map(str::to_owned),
         source_database: snapshot.db_cluster_identifier().map(str::to_owned),
         engine: snapshot.engine().map(str::to_owned),
+        kms_key_id: snapshot.kms_key_id().map(str::to_owned),
         tags: tags(snapshot.tag_list()),
         restore_shared_with: restore,
     }

@@ -23,6 +23,8 @@ pub struct SweepCache {
     listings: Mutex<HashMap<DatabaseKind, Vec<Database>>>,
     /// Each database of the listing with its VPC security groups and the port it listens on.
     listeners: Mutex<HashMap<DatabaseKind, Vec<GroupedListener>>>,
+    /// The key id behind `alias/aws/rds`, asked once (`None` inside: none, or it could not be read).
+    pub(super) managed_key: tokio::sync::OnceCell<Option<String>>,
 }
 
 /// A database as the security-group check needs it, with the groups it uses.

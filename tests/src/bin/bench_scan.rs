@@ -30,7 +30,8 @@ USAGE:
     (scripts/bench --scan builds what it needs and runs this)
 
 The estate, in each of --regions regions: --databases PostgreSQL instances (one in ten public, one
-in four unencrypted), --groups security groups in front of them (every other one open to 0.0.0.0/0
+in four unencrypted, the others with the AWS managed key aws/rds, as AWS encrypts without a named
+key), --groups security groups in front of them (every other one open to 0.0.0.0/0
 on 5432) and --snapshots manual DB snapshots.
 
 OPTIONS:
@@ -174,11 +175,18 @@ async fn seed(estate: &Estate, args: &Args) {
             }
             groups.push(id);
         }
+        // An encrypted database without a named key is encrypted with aws/rds on AWS; moto writes
+        // "default_kms_key_id", so the seed names the key (moto creates it when first described).
+        let kms = aws_sdk_kms::Client::new(&estate.moto.sdk_config(region).await);
+        let managed = kms.describe_key().key_id("alias/aws/rds").send().await.expect("aws/rds");
+        let managed = managed.key_metadata.and_then(|k| k.arn).expect("aws/rds ARN");
         let names: Vec<String> = (0..args.databases).map(|n| format!("db-{n:03}")).collect();
         for (c, chunk) in names.chunks(20).enumerate() {
             let creates = chunk.iter().enumerate().map(|(i, id)| {
                 let n = c * 20 + i;
-                let new = NewInstance { public: n % 10 == 0, encrypted: n % 4 != 0, ..NewInstance::postgres(id) };
+                let encrypted = n % 4 != 0;
+                let kms_key_id = encrypted.then_some(managed.as_str());
+                let new = NewInstance { public: n % 10 == 0, encrypted, kms_key_id, ..NewInstance::postgres(id) };
                 let group = groups[n % groups.len()].clone();
                 let rds = &rds;
                 async move { estate.create_instance_in_groups(rds, &new, Some(5432), &[group.as_str()]).await }
