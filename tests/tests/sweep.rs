@@ -597,3 +597,59 @@ async fn in_organisation_mode_each_account_is_swept_in_the_regions_enabled_for_i
         assert_eq!(statuses, json!(["ENABLED", "ENABLED_BY_DEFAULT"]), "only regions that are on");
     }
 }
+
+/// AccessDenied from ListRegions means the same for every member (trusted access for Account
+/// Management not enabled, or the planner outside the management or delegated administrator
+/// account): the planner stops asking after the first answers — at most the calls already in
+/// flight, `REGION_LISTING_CONCURRENCY` — and sweeps every account in its own enabled regions,
+/// naming each in `regions_from_planner`.
+#[tokio::test]
+async fn in_organisation_mode_listregions_denied_is_asked_no_further_and_every_account_falls_back() {
+    let estate = Estate::start().await;
+    let queue_url = sweep_queue(&estate).await;
+    let config = estate.moto.sdk_config(HOME_REGION).await;
+    let (organization_id, _, mut members) = organization(&config).await;
+    let org = aws_sdk_organizations::Client::new(&config);
+    for i in 0..(2 * sweep_planner::REGION_LISTING_CONCURRENCY) {
+        let status = org
+            .create_account()
+            .account_name(format!("extra-{i}"))
+            .email(format!("extra-{i}@example.com"))
+            .send()
+            .await
+            .unwrap()
+            .create_account_status
+            .unwrap();
+        members.push(status.account_id.unwrap());
+    }
+    let proxy = FaultProxy::in_front_of(&estate.moto);
+    proxy.stand_in(On::ServiceAction("account".into(), "POST /listRegions".into()), |_| {
+        let body = json!({"__type": "AccessDeniedException", "message": "not authorized: account:ListRegions"});
+        (403, body.to_string())
+    });
+    let vars = [("ORGANIZATION_ID", organization_id.as_str())];
+    let report = plan(&targets(&estate, &queue_url, &vars, proxy.sdk_config(HOME_REGION).await).await)
+        .await
+        .expect("planned: a denied ListRegions is no failure");
+
+    let accounts = report.accounts.len();
+    assert!(accounts > 2 * sweep_planner::REGION_LISTING_CONCURRENCY, "{accounts} accounts");
+    let asked = proxy.calls_of("POST /listRegions").len();
+    assert!(
+        (1..=sweep_planner::REGION_LISTING_CONCURRENCY).contains(&asked),
+        "{asked} ListRegions calls for {accounts} accounts: no more once one was denied"
+    );
+    let mut from_planner = report.regions_from_planner.clone();
+    from_planner.sort();
+    let mut all = report.accounts.clone();
+    all.sort();
+    assert_eq!(from_planner, all, "every account is swept in the planner's regions, and named");
+    assert_eq!(proxy.count("DescribeRegions"), 1, "the planner's own regions are read once");
+    for account in &members {
+        assert!(report.accounts.contains(account), "{account} is still swept");
+    }
+    assert!(report.regions.iter().any(|r| r == "us-east-1"), "{:?}", report.regions);
+    // Each account in every one of the planner's regions (the queue's content is read back in
+    // `in_organisation_mode_each_account_is_swept_in_the_regions_enabled_for_it`).
+    assert_eq!(report.messages_sent, accounts * report.regions.len());
+}
