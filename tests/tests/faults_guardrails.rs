@@ -325,3 +325,32 @@ async fn with_the_ledger_a_repeated_delivery_is_reapplied_and_alerted_once() {
     let alerts = world.estate.alerts().await;
     assert_eq!(alerts.len(), 1, "the new tampering once: {alerts:#?}");
 }
+
+/// With the findings ledger, a drift the re-apply cannot fix (UpdatePolicy denied) is alerted once:
+/// the next scheduled check finds the same finding in the same state, publishes nothing, and its
+/// summary says `logged` with the ledger's reason, not `alerted`.
+#[tokio::test]
+async fn with_the_ledger_an_unchanged_drift_is_logged_not_alerted_again() {
+    let world = world_with(true).await;
+    let (id, _) = world.created().await.pop().unwrap();
+    world.weakened(&id).await;
+    world.proxy.fail_always("UpdatePolicy", Fault::AccessDenied);
+    let check = |n: u32| {
+        json!({
+            "version": "0", "id": format!("drift-{n}"), "detail-type": "Scheduled Event", "source": "aws.scheduler",
+            "account": MOTO_ACCOUNT, "time": "2026-12-04T10:00:00Z", "region": HOME_REGION, "resources": [],
+            "detail": {}
+        })
+    };
+
+    let first = handle_event(&check(1), &world.manager).await.expect("alerted");
+    let again = handle_event(&check(2), &world.manager).await.expect("logged");
+
+    assert_eq!(first.outcome, InvocationOutcome::Alerted, "{first:?}");
+    assert_eq!(again.outcome, InvocationOutcome::Logged, "{again:?}");
+    let alerts = world.estate.alerts().await;
+    assert_eq!(alerts.len(), 1, "one alert for the unchanged drift: {alerts:#?}");
+    assert_eq!(alerts[0].action_status(), "failed");
+    let quiet = &again.findings[0];
+    assert!(quiet.alert_message_id.is_none() && quiet.alert_note.is_some(), "{quiet:?}");
+}

@@ -221,5 +221,8 @@ async fn alert(
     let delivery = manager.alerting.delivery(FUNCTION_NAME);
     let outcome = Outcome { finding: &finding, action, suppressed: None };
     let findings = deliver(vec![outcome], context, delivery).await.map_err(|(_, failure)| failure)?;
-    Ok(summary(InvocationOutcome::Alerted, None, event_name.map(str::to_owned), plan).with_findings(findings))
+    // With the ledger, a finding whose state did not change is not alerted again: say so.
+    let quiet = findings.iter().all(|f| f.alert_message_id.is_none() && f.alert_note.is_some());
+    let reached = if quiet { InvocationOutcome::Logged } else { InvocationOutcome::Alerted };
+    Ok(summary(reached, None, event_name.map(str::to_owned), plan).with_findings(findings))
 }
