@@ -217,6 +217,14 @@ async fn the_planner_sends_one_message_per_region_of_its_own_account() {
 /// An organisation in moto: three members under the OU `workloads` (one in a nested OU), one
 /// account outside it, and moto's management account. Returns (organisation id, workloads OU,
 /// the three members sorted).
+/// A member account created in the organisation's root (moto creates it at once); its id.
+async fn new_account(org: &aws_sdk_organizations::Client, name: &str) -> String {
+    let created = org.create_account().account_name(name).email(format!("{name}@example.com")).send().await.unwrap();
+    let status = created.create_account_status.unwrap();
+    assert_eq!(status.state, Some(CreateAccountState::Succeeded));
+    status.account_id.unwrap()
+}
+
 async fn organization(config: &aws_config::SdkConfig) -> (String, String, Vec<String>) {
     let org = aws_sdk_organizations::Client::new(config);
     let organization_id = org
@@ -236,17 +244,7 @@ async fn organization(config: &aws_config::SdkConfig) -> (String, String, Vec<St
     let nested = nested.organizational_unit.unwrap().id.unwrap();
     let mut members = Vec::new();
     for (i, parent) in [&workloads, &workloads, &nested].iter().enumerate() {
-        let status = org
-            .create_account()
-            .account_name(format!("member-{i}"))
-            .email(format!("member-{i}@example.com"))
-            .send()
-            .await
-            .unwrap()
-            .create_account_status
-            .unwrap();
-        assert_eq!(status.state, Some(CreateAccountState::Succeeded));
-        let id = status.account_id.unwrap();
+        let id = new_account(&org, &format!("member-{i}")).await;
         org.move_account().account_id(&id).source_parent_id(&root).destination_parent_id(*parent).send().await.unwrap();
         members.push(id);
     }
@@ -611,16 +609,7 @@ async fn in_organisation_mode_listregions_denied_is_asked_no_further_and_every_a
     let (organization_id, _, mut members) = organization(&config).await;
     let org = aws_sdk_organizations::Client::new(&config);
     for i in 0..(2 * sweep_planner::REGION_LISTING_CONCURRENCY) {
-        let status = org
-            .create_account()
-            .account_name(format!("extra-{i}"))
-            .email(format!("extra-{i}@example.com"))
-            .send()
-            .await
-            .unwrap()
-            .create_account_status
-            .unwrap();
-        members.push(status.account_id.unwrap());
+        members.push(new_account(&org, &format!("extra-{i}")).await);
     }
     let proxy = FaultProxy::in_front_of(&estate.moto);
     proxy.stand_in(On::ServiceAction("account".into(), "POST /listRegions".into()), |_| {
