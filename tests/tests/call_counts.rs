@@ -275,7 +275,16 @@ async fn a_sweep_reads_no_attribute_of_snapshots_encrypted_with_the_aws_managed_
     // On AWS an encrypted database without KmsKeyId is encrypted with aws/rds (created on first
     // use). moto writes "default_kms_key_id" instead, so the seed names the key; moto creates the
     // aws/rds key when it is first described, as AWS does when RDS first uses it.
-    let managed = kms.describe_key().key_id("alias/aws/rds").send().await.unwrap().key_metadata.unwrap().arn.unwrap();
+    let managed = kms
+        .describe_key()
+        .key_id(rdsguard::aws::RDS_MANAGED_KEY_ALIAS)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .arn
+        .unwrap();
     let customer = kms.create_key().description("orders").send().await.unwrap().key_metadata.unwrap().arn.unwrap();
     let seeds = [("managed-db", Some(managed.as_str())), ("customer-db", Some(customer.as_str())), ("plain-db", None)];
     for (id, key) in seeds {

@@ -224,13 +224,12 @@ fn shared_parsers(payload: &Value) -> Verdict {
 }
 
 /// sweep-worker reads its payload as an SQS event and each record's body as a sweep or re-check
-/// message (`parse_message`) before any AWS call: a payload that is not an SQS event fails the
-/// invocation; a message that cannot be read is a batch item failure with the reason.
+/// message (`parse_message`) before any AWS call; a message that cannot be read is a batch item
+/// failure with the reason. A document that is not an SQS event is fed to `parse_message` as one
+/// message's body, as anyone who may send to the queue could send it.
 fn sweep_worker(payload: &Value) -> Verdict {
     use aws_lambda_events::event::sqs::SqsEvent;
     use sweep_worker::handler::{parse_message, WorkerMessage};
-    // An SQS event's records, or else the document as one message's body (anyone who may send to
-    // the queue can send any text).
     let bodies: Vec<String> = match serde_json::from_value::<SqsEvent>(payload.clone()) {
         Ok(event) if event.records.is_empty() => {
             return Verdict::Ignored("an SQS event without records: nothing to sweep".to_owned())

@@ -4,7 +4,6 @@
 //! the manual snapshots to judge.
 
 use async_trait::async_trait;
-
 use tracing::warn;
 
 use super::kms::is_key;

@@ -178,7 +178,7 @@ async fn seed(estate: &Estate, args: &Args) {
         // An encrypted database without a named key is encrypted with aws/rds on AWS; moto writes
         // "default_kms_key_id", so the seed names the key (moto creates it when first described).
         let kms = aws_sdk_kms::Client::new(&estate.moto.sdk_config(region).await);
-        let managed = kms.describe_key().key_id("alias/aws/rds").send().await.expect("aws/rds");
+        let managed = kms.describe_key().key_id(rdsguard::aws::RDS_MANAGED_KEY_ALIAS).send().await.expect("aws/rds");
         let managed = managed.key_metadata.and_then(|k| k.arn).expect("aws/rds ARN");
         let names: Vec<String> = (0..args.databases).map(|n| format!("db-{n:03}")).collect();
         for (c, chunk) in names.chunks(20).enumerate() {
